@@ -5,7 +5,7 @@ Shared by the client and the emulator: it imports nothing from either.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from qiskit.providers import JobStatus
 
@@ -75,7 +75,7 @@ def parse_job_status(value: JobStatus | str) -> JobStatus:
     )
 
 
-class ApiJobKind(str, Enum):
+class ApiJobKind(StrEnum):
     """Job kinds. ``runtime`` is not in the 0.11.1 enum but real 2024 documents carry it."""
 
     QOBJECT = "q-object"
@@ -84,7 +84,7 @@ class ApiJobKind(str, Enum):
     RUNTIME = "runtime"
 
 
-class ApiJobShareLevel(str, Enum):
+class ApiJobShareLevel(StrEnum):
     """Share levels a job can be given."""
 
     GLOBAL = "global"

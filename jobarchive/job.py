@@ -1,0 +1,712 @@
+"""IBMQJob and QueueInfo: the job interface of qiskit-ibmq-provider 0.11.1, made archivable.
+
+The job's state is one record dict in the to_dict() format (see ``record``). Reads answer
+from it; a job with an ``api_client`` talks to the server for the calls that need it and
+folds the answers back into the record, so ``to_dict()`` is always what the server said
+last. A job without an api_client is *offline*: reads work, network-only calls raise
+``IBMQJobError`` saying so.
+
+The api_client is duck-typed (``jobarchive.api.ApiClient`` is the real one): ``job_get,
+job_status, job_cancel, job_update_attribute, job_properties, job_result, job_qobj``, each
+taking raw camelCase dicts in and out and raising ``ApiError``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from qiskit.providers import JobStatus
+from qiskit.result import Result
+
+from .exceptions import (
+    ApiError,
+    IBMQJobApiError,
+    IBMQJobError,
+    IBMQJobFailureError,
+    IBMQJobInvalidStateError,
+    IBMQJobTimeoutError,
+    JobValidationError,
+)
+from .record import (
+    KNOWN_KEYS,
+    client_version_of,
+    from_server_doc,
+    map_server_keys,
+    normalize,
+    parse_date,
+)
+from .status import (
+    API_ERRORS_WITHOUT_RESULT,
+    JOB_FINAL_STATES,
+    JOBSET_TAG_PREFIX,
+    ApiJobKind,
+    to_job_status,
+)
+
+DEFAULT_POLL_SECONDS = 5.0
+_QUEUE_INFO_KEYS = (
+    "position", "status", "estimated_start_time", "estimated_complete_time",
+    "hub_priority", "group_priority", "project_priority", "job_id",
+)
+
+
+def _local(dt: datetime) -> datetime:
+    return dt.astimezone()
+
+
+class QueueInfo:
+    """Queue information of a job that the server reports as QUEUED."""
+
+    def __init__(
+        self,
+        position: int | None = None,
+        status: str | None = None,
+        estimated_start_time: str | datetime | None = None,
+        estimated_complete_time: str | datetime | None = None,
+        hub_priority: float | None = None,
+        group_priority: float | None = None,
+        project_priority: float | None = None,
+        job_id: str | None = None,
+        **kwargs: Any,
+    ):
+        self.position = position
+        self._status = status
+        self._estimated_start_time = self._utc(estimated_start_time)
+        self._estimated_complete_time = self._utc(estimated_complete_time)
+        self.hub_priority = hub_priority
+        self.group_priority = group_priority
+        self.project_priority = project_priority
+        self.job_id = job_id
+        self._extra = dict(kwargs)
+
+    @staticmethod
+    def _utc(value: str | datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return parse_date(value, None, "info_queue")
+        except JobValidationError:
+            return None
+
+    @property
+    def estimated_start_time(self) -> datetime | None:
+        """Estimated start time, local time zone."""
+        return _local(self._estimated_start_time) if self._estimated_start_time else None
+
+    @property
+    def estimated_complete_time(self) -> datetime | None:
+        """Estimated completion time, local time zone."""
+        return _local(self._estimated_complete_time) if self._estimated_complete_time else None
+
+    def __getattr__(self, name: str) -> Any:
+        extra = self.__dict__.get("_extra", {})
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"Attribute {name} is not defined.")
+
+    def format(self) -> str:
+        """A multi-line human report; unknown values show as 'unknown'."""
+
+        def show(v: Any) -> str:
+            return "unknown" if v is None else str(v)
+
+        return "\n".join([
+            f"Job {show(self.job_id)} queue information:",
+            f"    queue position: {show(self.position)}",
+            f"    status: {show(self._status)}",
+            f"    estimated start time: {show(self.estimated_start_time)}",
+            f"    estimated completion time: {show(self.estimated_complete_time)}",
+            f"    hub priority: {show(self.hub_priority)}",
+            f"    group priority: {show(self.group_priority)}",
+            f"    project priority: {show(self.project_priority)}",
+        ])
+
+    def __repr__(self) -> str:
+        fields = {
+            "job_id": self.job_id, "_status": self._status,
+            "estimated_start_time": self._estimated_start_time,
+            "estimated_complete_time": self._estimated_complete_time,
+            "position": self.position, "hub_priority": self.hub_priority,
+            "group_priority": self.group_priority, "project_priority": self.project_priority,
+        }
+        inner = ", ".join(f"{k}={v.isoformat() if isinstance(v, datetime) else v!r}"
+                          for k, v in fields.items())
+        return f"<QueueInfo({inner})>"
+
+
+class ArchivedBackend:
+    """Stand-in backend of an offline job: it knows its name and nothing else."""
+
+    def __init__(self, name: str | None):
+        self._name = name
+
+    def name(self) -> str | None:
+        """The backend's name as recorded."""
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<ArchivedBackend('{self._name}')>"
+
+
+class IBMQJob:
+    """An IBM Quantum job (qiskit-ibmq-provider 0.11.1 semantics) with a working to_dict()."""
+
+    def __init__(
+        self,
+        backend: Any,
+        api_client: Any,
+        job_id: str,
+        creation_date: str,
+        status: str,
+        kind: str | None = None,
+        name: str | None = None,
+        time_per_step: dict[str, str] | None = None,
+        result: dict | None = None,
+        qobj: dict | None = None,
+        error: dict | None = None,
+        tags: list[str] | None = None,
+        run_mode: str | None = None,
+        share_level: str | None = None,
+        client_info: dict[str, str] | None = None,
+        experiment_id: str | None = None,
+        **kwargs: Any,
+    ):
+        record = dict(
+            job_id=job_id, creation_date=creation_date, status=status, kind=kind, name=name,
+            time_per_step=time_per_step, result=_plain(result), qobj=_plain(qobj), error=error,
+            tags=tags, run_mode=run_mode, share_level=share_level, client_info=client_info,
+            experiment_id=experiment_id, **kwargs,
+        )
+        if record.get("backend_name") is None and backend is not None:
+            record["backend_name"] = _backend_name(backend)
+        self._init(normalize(record), backend, api_client)
+
+    def _init(self, record: dict[str, Any], backend: Any, api_client: Any) -> None:
+        self._record = record
+        self._backend = backend
+        self._api_client = api_client
+        self._result_obj: Result | None = None
+        self._cancelled = False
+        self._job_error_msg: str | None = None
+        self._refreshed = False
+
+    # --- construction --------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], backend: Any = None, api_client: Any = None) -> IBMQJob:
+        """Rebuild a job from ``to_dict()`` output (or any record of that format).
+
+        Deviation from 0.11.1 on purpose: there ``to_dict()`` returned ``{}`` and this needed
+        live objects inside ``data``. Raises ``JobValidationError`` (a ``ValueError``).
+        """
+        return cls._from_record(normalize(data), backend, api_client)
+
+    @classmethod
+    def from_server(cls, doc: dict[str, Any], backend: Any = None, api_client: Any = None) -> IBMQJob:
+        """Build a job from a raw camelCase server document, as the API client receives it."""
+        return cls.from_dict(from_server_doc(doc), backend, api_client)
+
+    @classmethod
+    def _from_record(cls, record: dict[str, Any], backend: Any, api_client: Any) -> IBMQJob:
+        job = cls.__new__(cls)
+        if record.get("backend_name") is None and backend is not None:
+            record["backend_name"] = _backend_name(backend)
+        job._init(record, backend, api_client)
+        return job
+
+    def to_dict(self) -> dict[str, Any]:
+        """The full job in JSON-only types: the record format of ``schemas/job.schema.json``.
+
+        Deviation from 0.11.1 on purpose: there it returned ``{}``.
+        """
+        return copy.deepcopy(self._record)
+
+    # --- plain reads -----------------------------------------------------------------
+
+    def job_id(self) -> str:
+        """The job's id."""
+        return self._record["job_id"]
+
+    def backend(self) -> Any:
+        """The backend the job ran on (an ``ArchivedBackend`` for an offline job)."""
+        if self._backend is None:
+            self._backend = ArchivedBackend(self._record.get("backend_name"))
+        return self._backend
+
+    def name(self) -> str | None:
+        """The job's name."""
+        return self._record.get("name")
+
+    def tags(self) -> list[str]:
+        """A copy of the job's tags."""
+        return list(self._record["tags"])
+
+    def creation_date(self) -> datetime:
+        """When the job was created, in the local time zone."""
+        return _local(parse_date(self._record["creation_date"], self.job_id(), "creation_date"))
+
+    @property
+    def client_version(self) -> dict[str, str]:
+        """The client that submitted the job, ``{package: version}``; refreshes once if empty."""
+        if not self._record.get("client_info") and self._api_client and not self._refreshed:
+            self.refresh()
+        return client_version_of(self._record.get("client_info"))
+
+    @property
+    def experiment_id(self) -> str | None:
+        """The experiment id (server ``experimentTag``), if any."""
+        return self._record.get("experiment_id")
+
+    def __getattr__(self, name: str) -> Any:
+        # Unknown server fields are served as `<name>_`, as upstream does (e.g. `job.hub_info_`).
+        record = self.__dict__.get("_record")
+        if record is not None and name.endswith("_"):
+            key = name[:-1]
+            if key in record and key not in KNOWN_KEYS:
+                return record[key]
+        raise AttributeError(f"Attribute {name} is not defined.")
+
+    def __repr__(self) -> str:
+        return f"<IBMQJob('{self.job_id()}', status='{self._record['status']}')>"
+
+    # --- status ------------------------------------------------------------------------
+
+    def _require_client(self, operation: str) -> Any:
+        if self._api_client is None:
+            raise IBMQJobError(
+                f"Job {self.job_id()} is offline (rebuilt from stored data, no API client), "
+                f"so it cannot {operation}. Retrieve it with provider.retrieve_job('{self.job_id()}') "
+                "or pass api_client= to IBMQJob.from_dict()."
+            )
+        return self._api_client
+
+    def _cached_status(self) -> JobStatus:
+        return to_job_status(self._record["status"])
+
+    def status(self) -> JobStatus:
+        """The job's status; asks the server unless the cached status is final or offline."""
+        cached = self._cached_status()
+        if cached in JOB_FINAL_STATES or self._api_client is None:
+            return cached
+        try:
+            answer = self._api_client.job_status(self.job_id())
+        except ApiError as err:
+            raise IBMQJobApiError(str(err)) from err
+        self._apply_status(answer)
+        status = self._cached_status()
+        if status in JOB_FINAL_STATES:
+            self.refresh()
+        return status
+
+    def _apply_status(self, answer: dict[str, Any]) -> None:
+        mapped = map_server_keys(answer, {"infoQueue": "info_queue"})
+        api_status = mapped.get("status")
+        try:
+            to_job_status(api_status)
+        except ValueError as err:
+            raise IBMQJobApiError(f"Unexpected return value received from the server: {err}") from None
+        self._record["status"] = api_status.upper()
+        info = mapped.get("info_queue")
+        self._record["info_queue"] = map_server_keys(info, {}) if isinstance(info, dict) else None
+
+    def done(self) -> bool:
+        """Whether the job finished successfully."""
+        return self.status() is JobStatus.DONE
+
+    def running(self) -> bool:
+        """Whether the job is running."""
+        return self.status() is JobStatus.RUNNING
+
+    def cancelled(self) -> bool:
+        """Whether the job was cancelled."""
+        return self.status() is JobStatus.CANCELLED
+
+    def in_final_state(self) -> bool:
+        """Whether the job is DONE, CANCELLED or ERROR."""
+        return self.status() in JOB_FINAL_STATES
+
+    def refresh(self) -> None:
+        """Re-read every field from the server (GET job info)."""
+        client = self._require_client("refresh")
+        try:
+            doc = client.job_get(self.job_id())
+        except ApiError as err:
+            raise IBMQJobApiError(str(err)) from err
+        try:
+            fresh = from_server_doc(doc)
+            for required in ("job_id", "creation_date", "status"):
+                if required not in fresh:
+                    raise JobValidationError(f"missing required field {required!r}", self.job_id())
+            merged = dict(self._record)
+            for key in ("name", "time_per_step", "error", "run_mode", "info_queue"):
+                merged[key] = fresh.pop(key, None)
+            merged["tags"] = fresh.pop("tags", None) or []
+            merged["share_level"] = fresh.pop("share_level", None) or "none"
+            merged["client_info"] = fresh.pop("client_info", None)
+            # An external-storage document never carries the result; keep the one we have.
+            if fresh.get("result") is None:
+                fresh.pop("result", None)
+            if fresh.get("qobj") is None:
+                fresh.pop("qobj", None)
+            merged.update(fresh)
+            self._record = normalize(merged)
+        except (JobValidationError, TypeError) as err:
+            raise IBMQJobApiError(f"Unexpected return value received from the server: {err}") from err
+        self._refreshed = True
+
+    def time_per_step(self) -> dict[str, datetime] | None:
+        """Server status -> when it was reached (local time); refreshes a live non-final job."""
+        if self._api_client and (not self._record.get("time_per_step")
+                                 or self._cached_status() not in JOB_FINAL_STATES):
+            self.refresh()
+        steps = self._record.get("time_per_step")
+        if not steps:
+            return None
+        return {k: _local(parse_date(v, self.job_id(), "time_per_step")) for k, v in steps.items()}
+
+    def scheduling_mode(self) -> str | None:
+        """``fairshare``, ``dedicated`` or None."""
+        if self._record.get("run_mode") is None and self._api_client:
+            self.refresh()
+        mode = self._record.get("run_mode")
+        if mode is None and self._cached_status() in (JobStatus.RUNNING, JobStatus.DONE):
+            return "fairshare"
+        return mode
+
+    def share_level(self) -> str:
+        """One of global, hub, group, project, none."""
+        if not self._record.get("share_level") and self._api_client:
+            self.refresh()
+        return self._record.get("share_level") or "none"
+
+    def queue_position(self, refresh: bool = False) -> int | None:
+        """The position in the queue while QUEUED, else None."""
+        if refresh:
+            self.status()
+        info = self._queue_info()
+        return info.position if info else None
+
+    def queue_info(self) -> QueueInfo | None:
+        """Queue information while the job is QUEUED (always asks for the status first)."""
+        self.status()
+        info = self._queue_info()
+        if info is None:
+            return None
+        if all(v is None for v in (info.position, info.hub_priority, info.group_priority,
+                                   info.project_priority)):
+            return None
+        return info
+
+    def _queue_info(self) -> QueueInfo | None:
+        raw = self._record.get("info_queue")
+        if self._record["status"] != "QUEUED" or not isinstance(raw, dict):
+            return None
+        return QueueInfo(job_id=self.job_id(), **{k: v for k, v in raw.items() if k != "job_id"})
+
+    # --- waiting -------------------------------------------------------------------------
+
+    def _wait_for_completion(
+        self,
+        timeout: float | None,
+        wait: float,
+        required: tuple[JobStatus, ...] = JOB_FINAL_STATES,
+        callback: Callable[[JobStatus], None] | None = None,
+    ) -> bool:
+        if self._cached_status() in JOB_FINAL_STATES:
+            return self._cached_status() in required
+        client = self._require_client("wait for a final state")
+        start = time.monotonic()
+        while True:
+            try:
+                answer = client.job_status(self.job_id())
+            except ApiError as err:
+                raise IBMQJobApiError(
+                    f"Error checking job status due to a network error: {err}"
+                ) from err
+            self._apply_status(answer)
+            status = self._cached_status()
+            if status in JOB_FINAL_STATES:
+                break
+            if callback is not None:
+                callback(status)
+            if timeout is not None and time.monotonic() - start >= timeout:
+                raise IBMQJobTimeoutError(f"Timeout while waiting for job {self.job_id()}.")
+            delay = wait if timeout is None else min(wait, max(0.0, timeout - (time.monotonic() - start)))
+            time.sleep(delay)
+        self.refresh()
+        return self._cached_status() in required
+
+    def wait_for_final_state(
+        self,
+        timeout: float | None = None,
+        wait: float | None = None,
+        callback: Callable[..., None] | None = None,
+        poll_interval: float = DEFAULT_POLL_SECONDS,
+    ) -> None:
+        """Block until the job is final.
+
+        ``callback(job_id, job_status, job, queue_info=...)`` is called when the status or
+        queue information changes (``wait=None``) or at most every ``wait`` seconds; never for
+        a final status. Raises ``IBMQJobTimeoutError`` after ``timeout`` seconds.
+        """
+        last: list[Any] = [None, 0.0]
+
+        def on_status(status: JobStatus) -> None:
+            info = self._queue_info()
+            key = (status, info.position if info else None)
+            now = time.monotonic()
+            due = key != last[0] if wait is None else now - last[1] >= wait
+            if due:
+                last[0], last[1] = key, now
+                callback(self.job_id(), status, self, queue_info=info)
+
+        interval = poll_interval if wait is None else min(poll_interval, wait)
+        self._wait_for_completion(timeout, interval, callback=on_status if callback else None)
+
+    # --- results ------------------------------------------------------------------------
+
+    def result(
+        self, timeout: float | None = None, wait: float = DEFAULT_POLL_SECONDS,
+        partial: bool = False, refresh: bool = False,
+    ) -> Result:
+        """The job's qiskit Result, waiting for it to finish; cached after the first fetch."""
+        if self._wait_for_completion(timeout, wait, required=(JobStatus.DONE,)):
+            result = self._retrieve_result(refresh=refresh)
+            if result is None:
+                raise IBMQJobApiError(f"Unable to retrieve result for job {self.job_id()}: no result.")
+            return result
+        status = self._cached_status()
+        if status is JobStatus.CANCELLED:
+            raise IBMQJobInvalidStateError(
+                f"Unable to retrieve result for job {self.job_id()}. Job was cancelled."
+            )
+        if partial:
+            result = self._retrieve_result(refresh=refresh)
+            if result is not None and result.results:
+                return result
+        message = self.error_message() or ""
+        suffix = (". Use job.error_message() to get more details" if "\n" in message
+                  else ": " + message)
+        raise IBMQJobFailureError(
+            f"Unable to retrieve result for job {self.job_id()}. Job has failed{suffix}"
+        )
+
+    def _retrieve_result(self, refresh: bool = False) -> Result | None:
+        if self._result_obj is not None and not refresh:
+            return self._result_obj
+        stored = self._record.get("result")
+        if stored is None or refresh:
+            fetched = self._fetch_result()
+            if fetched is not None:
+                self._record["result"] = fetched
+                stored = fetched
+        if stored is None:
+            return None
+        try:
+            self._result_obj = Result.from_dict(copy.deepcopy(stored))
+        except Exception as err:  # qiskit raises many types on a malformed result dict
+            raise IBMQJobApiError(
+                f"Unable to retrieve result for job {self.job_id()}: "
+                f"the stored result is malformed ({type(err).__name__}: {err})"
+            ) from err
+        return self._result_obj
+
+    def _fetch_result(self) -> dict | None:
+        api_status = self._record["status"]
+        if api_status in API_ERRORS_WITHOUT_RESULT:
+            return None
+        if self._record.get("kind") is None:
+            raise IBMQJobInvalidStateError(
+                f"Unable to retrieve result for job {self.job_id()}: job has an unsupported format."
+            )
+        client = self._require_client("download its result (none is stored)")
+        final_without_success = self._cached_status() in (JobStatus.ERROR, JobStatus.CANCELLED)
+        try:
+            if self._record["kind"] == ApiJobKind.QOBJECT.value:
+                self.refresh()
+                return self._record.get("result")
+            result = client.job_result(self.job_id())
+        except (ApiError, IBMQJobApiError) as err:
+            if final_without_success:
+                return None
+            raise IBMQJobApiError(f"Unable to retrieve result for job {self.job_id()}: {err}") from err
+        if not isinstance(result, dict):
+            raise IBMQJobApiError(
+                f"Unable to retrieve result for job {self.job_id()}: the server sent "
+                f"{type(result).__name__}, not a result dict."
+            )
+        return result
+
+    def error_message(self) -> str | None:
+        """Why the job failed, or None unless it is in ERROR (waits for a final state)."""
+        self._wait_for_completion(None, DEFAULT_POLL_SECONDS)
+        if self._cached_status() is not JobStatus.ERROR:
+            return None
+        if self._job_error_msg is None:
+            self._job_error_msg = self._format_error()
+        return self._job_error_msg
+
+    def _format_error(self) -> str:
+        try:
+            result = self._retrieve_result()
+        except IBMQJobError:
+            result = None
+        if result is not None:
+            failed = [f"Experiment {i}: {exp.status}" for i, exp in enumerate(result.results)
+                      if not getattr(exp, "success", True)]
+            if failed:
+                return "The following experiments failed:\n" + "\n".join(failed)
+            err = getattr(result, "error", None) or self._record.get("result", {}).get("error")
+            if err:
+                return str(err)
+        if not self._record.get("error") and self._api_client is not None:
+            self.refresh()
+        error = self._record.get("error")
+        if isinstance(error, dict) and error.get("message") is not None:
+            return f"{error['message']}. Error code: {error.get('code')}."
+        if self._record["status"].startswith("ERROR"):
+            return self._record["status"]
+        return "Unknown error."
+
+    def qobj(self) -> dict | None:
+        """The Qobj the job ran, as a plain dict (None for jobs without a kind)."""
+        if self._record.get("kind") is None:
+            return None
+        if self._record.get("qobj") is None:
+            client = self._require_client("download its qobj (none is stored)")
+            try:
+                self._record["qobj"] = client.job_qobj(self.job_id())
+            except ApiError as err:
+                raise IBMQJobApiError(str(err)) from err
+        return copy.deepcopy(self._record["qobj"])
+
+    def properties(self) -> dict | None:
+        """The backend properties when the job ran, as a dict (None if the server has none)."""
+        if self._api_client is None and self._record.get("_properties") is not None:
+            return copy.deepcopy(self._record["_properties"])
+        client = self._require_client("read its backend properties")
+        try:
+            props = client.job_properties(self.job_id())
+        except ApiError as err:
+            raise IBMQJobApiError(str(err)) from err
+        return props or None
+
+    # --- changes -------------------------------------------------------------------------
+
+    def cancel(self) -> bool:
+        """Ask the server to cancel the job; True if it agreed."""
+        client = self._require_client("be cancelled")
+        try:
+            answer = client.job_cancel(self.job_id())
+        except ApiError as err:
+            self._cancelled = False
+            raise IBMQJobApiError(f"Unexpected error when cancelling job {self.job_id()}: {err}") from err
+        self._cancelled = "error" not in answer and bool(answer.get("cancelled"))
+        return self._cancelled
+
+    def submit(self) -> None:
+        """Jobs are submitted by ``backend.run()``; a job with an id cannot be submitted again."""
+        raise IBMQJobInvalidStateError(f"The job {self.job_id()} has already been submitted.")
+
+    def update_name(self, name: str) -> str:
+        """Rename the job on the server; returns the new name."""
+        if not isinstance(name, str):
+            raise IBMQJobInvalidStateError(
+                f'"{name}" of type "{type(name)}" is not a valid job name. '
+                "The job name needs to be a string."
+            )
+        answer = self._put_attribute("name", name)
+        if answer.get("name") != name:
+            raise IBMQJobApiError(
+                f"An unexpected error occurred when updating the name for job {self.job_id()}. "
+                "The name was not updated for the job."
+            )
+        self._record["name"] = name
+        return name
+
+    def update_tags(
+        self,
+        replacement_tags: list[str] | None = None,
+        additional_tags: list[str] | None = None,
+        removal_tags: list[str] | None = None,
+    ) -> list[str]:
+        """Replace, then add, then remove tags on the server (``ibmq_jobset_`` tags are kept)."""
+        new_tags = apply_tag_update(self.tags(), replacement_tags, additional_tags, removal_tags,
+                                    IBMQJobInvalidStateError)
+        answer = self._put_attribute("tags", new_tags)
+        echoed = answer.get("tags")
+        if not isinstance(echoed, list) or set(echoed) != set(new_tags):
+            raise IBMQJobApiError(
+                f"An unexpected error occurred when updating the tags for job {self.job_id()}. "
+                "The tags were not updated for the job."
+            )
+        self._record["tags"] = list(echoed)
+        return list(echoed)
+
+    def _put_attribute(self, attr: str, value: Any) -> dict[str, Any]:
+        client = self._require_client(f"update its {attr}")
+        try:
+            answer = client.job_update_attribute(self.job_id(), attr, value)
+        except ApiError as err:
+            raise IBMQJobApiError(str(err)) from err
+        return answer if isinstance(answer, dict) else {}
+
+
+def validate_tags(tags: Any, error_cls: type[Exception]) -> list[str] | None:
+    """Upstream's rule: a truthy value must be a list of str."""
+    if not tags:
+        return tags
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise error_cls("job_tags needs to be a list or strings.")
+    return tags
+
+
+def apply_tag_update(
+    current: list[str],
+    replacement_tags: list[str] | None,
+    additional_tags: list[str] | None,
+    removal_tags: list[str] | None,
+    error_cls: type[Exception] = IBMQJobInvalidStateError,
+) -> list[str]:
+    """The tags after ``update_tags`` semantics: replace, then add, then remove.
+
+    Replacement applies only when it is a list (``[]`` clears); ``ibmq_jobset_`` tags always
+    survive. The result keeps the order of first appearance so plans are stable.
+    """
+    if replacement_tags is None and additional_tags is None and removal_tags is None:
+        raise error_cls("The tags cannot be updated since none of the parameters are specified.")
+    tags = list(dict.fromkeys(current))
+    if isinstance(replacement_tags, list):
+        validate_tags(replacement_tags, error_cls)
+        kept = [t for t in tags if t.startswith(JOBSET_TAG_PREFIX)]
+        tags = list(dict.fromkeys(replacement_tags + kept))
+    if additional_tags:
+        validate_tags(additional_tags, error_cls)
+        tags = list(dict.fromkeys(tags + additional_tags))
+    if removal_tags:
+        validate_tags(removal_tags, error_cls)
+        drop = {t for t in removal_tags if not t.startswith(JOBSET_TAG_PREFIX)}
+        tags = [t for t in tags if t not in drop]
+    return tags
+
+
+def _plain(value: Any) -> Any:
+    """qiskit Result/Qobj objects -> plain dicts; dicts and None pass through."""
+    if value is None or isinstance(value, dict):
+        return value
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    return value
+
+
+def _backend_name(backend: Any) -> str | None:
+    name = getattr(backend, "name", None)
+    return name() if callable(name) else name
+
+
+__all__ = ["ArchivedBackend", "IBMQJob", "QueueInfo", "apply_tag_update", "validate_tags"]

@@ -1,0 +1,216 @@
+"""The to_dict() record: mapping from server documents, normalization and validation.
+
+A *record* is the JSON-only dict that ``IBMQJob.to_dict()`` returns and ``Archive.add()``
+stores. ``normalize()`` is the one place that decides its canonical form, so
+``IBMQJob.from_dict`` and the archive cannot drift apart: both go through it.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import math
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+
+from .exceptions import JobValidationError
+from .status import API_TO_JOB_STATUS
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "job.schema.json"
+
+# Keys every record carries, in to_dict() order; anything else is a kept server field.
+KNOWN_KEYS: tuple[str, ...] = (
+    "job_id", "creation_date", "status", "backend_name", "kind", "name", "tags",
+    "time_per_step", "run_mode", "share_level", "client_info", "experiment_id", "error",
+    "info_queue", "qobj", "result",
+)
+_KNOWN = frozenset(KNOWN_KEYS)
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+# Server camelCase -> record key (reference §3.4), beyond the generic camel-to-snake rule.
+_SERVER_RENAMES = {
+    "id": "job_id",
+    "backend": "_backend_info",
+    "creationDate": "creation_date",
+    "qObject": "qobj",
+    "qObjectResult": "result",
+    "timePerStep": "time_per_step",
+    "shots": "_api_shots",
+    "runMode": "run_mode",
+    "infoQueue": "info_queue",
+    "experimentTag": "experiment_id",
+    "calibration": "_properties",
+}
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def camel_to_snake(name: str) -> str:
+    """``shareLevel`` -> ``share_level``; Python keywords get a trailing ``_``."""
+    snake = _CAMEL.sub("_", name).lower()
+    return snake + "_" if keyword.iskeyword(snake) else snake
+
+
+def map_server_keys(doc: dict[str, Any], renames: dict[str, str] | None = None) -> dict[str, Any]:
+    """Map the top-level keys of a server document (nested dicts are left as sent)."""
+    renames = _SERVER_RENAMES if renames is None else renames
+    return {renames.get(k) or camel_to_snake(k): v for k, v in doc.items()}
+
+
+def from_server_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """A raw camelCase job document -> an un-normalized record."""
+    if not isinstance(doc, dict):
+        raise JobValidationError(f"a server job document must be a dict, not {type(doc).__name__}")
+    mapped = map_server_keys(doc)
+    info_queue = mapped.get("info_queue")
+    if isinstance(info_queue, dict):
+        mapped["info_queue"] = map_server_keys(info_queue, {})
+    backend = mapped.get("_backend_info")
+    if "backend_name" not in mapped and isinstance(backend, dict):
+        mapped["backend_name"] = backend.get("name")
+    return mapped
+
+
+@lru_cache(maxsize=1)
+def _schema_validator():
+    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text()))
+
+
+def parse_date(value: Any, job_id: str | None, field: str) -> datetime:
+    """An aware UTC datetime from an ISO-8601 string or datetime (naive means UTC)."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise JobValidationError(
+                f"{value!r} is not an ISO-8601 date (e.g. 2020-10-20T14:03:11.512Z)",
+                job_id, field,
+            ) from None
+    else:
+        raise JobValidationError(
+            f"expected an ISO-8601 string, got {type(value).__name__}", job_id, field
+        )
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def format_date(dt: datetime) -> str:
+    """The record's one date spelling: UTC, microseconds, ``Z``."""
+    return dt.astimezone(UTC).strftime(DATE_FORMAT)
+
+
+def _normalize_date(value: Any, job_id: str | None, field: str) -> str:
+    return format_date(parse_date(value, job_id, field))
+
+
+def _check_json(value: Any, job_id: str | None, field: str) -> None:
+    """Refuse what JSON cannot hold losslessly (sets, datetimes, NaN, non-str keys...)."""
+    stack = [(value, field)]
+    while stack:
+        v, where = stack.pop()
+        t = type(v)
+        if t is str or t is int or t is bool or v is None:
+            continue
+        if t is float:
+            if not math.isfinite(v):
+                raise JobValidationError(f"{v} is not a JSON number", job_id, where)
+        elif t is dict:
+            for k, item in v.items():
+                if type(k) is not str:
+                    raise JobValidationError(f"key {k!r} is not a string", job_id, where)
+                stack.append((item, f"{where}.{k}"))
+        elif t is list:
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(v))
+        else:
+            raise JobValidationError(
+                f"{t.__name__} is not a JSON type (use dict, list, str, int, float, bool, None)",
+                job_id, where,
+            )
+
+
+def normalize(record: dict[str, Any], check_payloads: bool = True) -> dict[str, Any]:
+    """Validate a record and return it in canonical form (a new dict, input untouched).
+
+    Canonical: every known key present, status upper case, dates UTC ``...ffffffZ``, tags a
+    list, unknown server fields kept after the known ones. Raises ``JobValidationError``
+    naming the job id and the field. ``check_payloads=False`` skips the deep JSON-type
+    walk of ``qobj``/``result`` (for trusted data already stored by the archive).
+    """
+    if not isinstance(record, dict):
+        raise JobValidationError(f"a job record must be a dict, not {type(record).__name__}")
+    job_id = record.get("job_id")
+    if not isinstance(job_id, str):
+        job_id = None
+    try:
+        _schema_validator()(record)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        field = ".".join(str(p) for p in exc.path[1:]) or None
+        raise JobValidationError(exc.message.replace("data.", "", 1), job_id, field) from None
+    if ".." in job_id:
+        raise JobValidationError("job ids may not contain '..'", job_id, "job_id")
+
+    status = record["status"].upper()
+    if status not in API_TO_JOB_STATUS:
+        raise JobValidationError(
+            f"{record['status']!r} is not a server job status; valid: "
+            + ", ".join(API_TO_JOB_STATUS), job_id, "status",
+        )
+    tps = record.get("time_per_step")
+    if tps is not None:
+        tps = {step: _normalize_date(when, job_id, f"time_per_step.{step}") for step, when in tps.items()}
+    tags = record.get("tags")
+    out: dict[str, Any] = {
+        "job_id": job_id,
+        "creation_date": _normalize_date(record["creation_date"], job_id, "creation_date"),
+        "status": status,
+        "backend_name": record.get("backend_name"),
+        "kind": record.get("kind"),
+        "name": record.get("name"),
+        "tags": list(tags) if tags is not None else [],
+        "time_per_step": tps,
+        "run_mode": record.get("run_mode"),
+        "share_level": record.get("share_level"),
+        "client_info": record.get("client_info"),
+        "experiment_id": record.get("experiment_id"),
+        "error": record.get("error"),
+        "info_queue": record.get("info_queue"),
+        "qobj": record.get("qobj"),
+        "result": record.get("result"),
+    }
+    for key, value in record.items():
+        if key not in _KNOWN:
+            out[key] = value
+    for key, value in out.items():
+        if check_payloads or (key != "qobj" and key != "result"):
+            _check_json(value, job_id, key)
+    return out
+
+
+def split_payloads(record: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
+    """(record without qobj/result, qobj, result): the index keeps the first, blobs the rest."""
+    doc = {k: v for k, v in record.items() if k != "qobj" and k != "result"}
+    return doc, record.get("qobj"), record.get("result")
+
+
+def client_version_of(client_info: Any) -> dict[str, str]:
+    """Upstream's client_version setter: ``{"name": "a,b", "version": "1,2"}`` -> ``{a: 1, b: 2}``."""
+    if not client_info or not isinstance(client_info, dict):
+        return {}
+    name = client_info.get("name", "unknown")
+    version = client_info.get("version", "unknown")
+    if isinstance(name, str) and name.startswith("qiskit") and isinstance(version, str):
+        return dict(zip(name.split(","), version.split(","), strict=False))
+    return {name: version}
+
+
+def client_version_text(client_info: Any) -> str | None:
+    """The client as one sortable string, ``qiskit-terra==0.16.1,qiskit-ibmq-provider==0.11.1``."""
+    versions = client_version_of(client_info)
+    if not versions:
+        return None
+    return ",".join(f"{k}=={v}" for k, v in versions.items())
