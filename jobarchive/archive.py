@@ -1,0 +1,268 @@
+"""The Archive: one directory holding ``index.db`` (SQLite) and ``blobs/`` (Parquet).
+
+Write order is the durability contract: payload blobs are written, fsynced and renamed
+first; the index rows that point at them are committed after, in one transaction per
+batch. A crash in between leaves at most an orphan blob (``audit()`` lists it,
+``audit(repair=True)`` removes it); a committed job always has its blob.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .exceptions import ArchiveError, ArchiveLockedError, JobNotFoundError, JobValidationError
+from .job import IBMQJob
+from .query import build_filter, job_ids_of, to_frame
+from .record import normalize
+from .status import API_FINAL_STATUSES
+from .store.blobs import BlobStore, loads
+from .store.index import INDEX_FILE, Index, JobFilter, now_us, raise_if_not_archive, row_from_record
+
+DEFAULT_BATCH = 2000
+LOCK_FILE = "write.lock"
+
+
+def record_of(job: Any) -> dict[str, Any]:
+    """The normalized record of an IBMQJob, any object with ``to_dict()``, or a dict."""
+    if isinstance(job, IBMQJob):
+        return job._record  # already normalized; the archive never mutates it
+    if isinstance(job, dict):
+        return normalize(job)
+    to_dict = getattr(job, "to_dict", None)
+    if callable(to_dict):
+        data = to_dict()
+        if not data:
+            raise JobValidationError(
+                f"{type(job).__name__}.to_dict() returned {data!r}; qiskit-ibmq-provider 0.8-0.11 "
+                "returns {} there. Rebuild it with jobarchive.IBMQJob.from_server() or "
+                "provider.retrieve_job() first."
+            )
+        return normalize(data)
+    raise JobValidationError(
+        f"cannot archive a {type(job).__name__}: pass an IBMQJob, an object with to_dict(), "
+        "or a to_dict() dict"
+    )
+
+
+def is_stale(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """A non-final record arriving after a final one is an old snapshot: it must not win."""
+    return (old is not None and old["status"] in API_FINAL_STATUSES
+            and new["status"] not in API_FINAL_STATUSES)
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class Archive:
+    """A persistent, queryable archive of IBM Quantum jobs in a directory."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 30.0):
+        self.path = Path(path)
+        raise_if_not_archive(self.path)
+        if not (self.path / INDEX_FILE).exists() and not create:
+            raise ArchiveError(
+                f"No archive at {self.path}. Create one with Archive({str(self.path)!r}) "
+                f"or `jobarchive init {self.path}`."
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.blobs = BlobStore(self.path)
+        self.index = Index(self.path / INDEX_FILE, busy_timeout=busy_timeout)
+
+    def __repr__(self) -> str:
+        return f"<Archive {str(self.path)!r}>"
+
+    def close(self) -> None:
+        """Close the index connection."""
+        self.index.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- writes ----------------------------------------------------------------------
+
+    def add(self, job: Any, *, source: str = "local") -> str:
+        """Add (or update) one job; returns its id. See ``add_many``."""
+        record = record_of(job)
+        self._write([record], source)
+        return record["job_id"]
+
+    def add_many(self, jobs: Iterable[Any], *, batch_size: int = DEFAULT_BATCH,
+                 source: str = "local") -> int:
+        """Add or update jobs in bulk, one transaction per batch; returns how many.
+
+        A job id already archived is updated (the record added last wins, payloads it lacks
+        are kept) and changes of status, tags and name go to the events table. A list is
+        validated whole before anything is written, so one bad job writes nothing; an
+        iterator is validated batch by batch.
+        """
+        if isinstance(jobs, Sequence):
+            records = [record_of(j) for j in jobs]
+            for batch in _batches(records, batch_size):
+                self._write(batch, source)
+            return len(records)
+        count = 0
+        for batch in _batches(jobs, batch_size):
+            records = [record_of(j) for j in batch]
+            self._write(records, source)
+            count += len(records)
+        return count
+
+    def _write(self, records: list[dict[str, Any]], source: str) -> None:
+        if len({r["job_id"] for r in records}) != len(records):
+            latest: dict[str, dict[str, Any]] = {}
+            for r in records:
+                if not is_stale(latest.get(r["job_id"]), r):
+                    latest[r["job_id"]] = r
+            records = list(latest.values())
+        stamp = now_us()
+        rows = [row_from_record(r, stamp) for r in records]
+        self._keep_stored_payloads(rows)
+        entries = [(r.job_id, *r.payload) for r in rows if r.payload != (None, None)]
+        blob = self.blobs.write(entries) if entries else None
+        self.index.write_batch(rows, blob, {e[0]: i for i, e in enumerate(entries)}, source)
+
+    def _keep_stored_payloads(self, rows: list[Any]) -> None:
+        """An update carrying only one of qobj/result keeps the stored other one."""
+        partial = {r.job_id: r for r in rows if (r.payload[0] is None) != (r.payload[1] is None)}
+        if not partial:
+            return
+        for job_id, (_, _, _, path, blob_row) in self.index.existing(list(partial)).items():
+            if path is None:
+                continue
+            (old_qobj, old_result), = self.blobs.read_payloads(path, [blob_row])
+            row = partial[job_id]
+            qobj, result = row.payload
+            row.payload = (qobj if qobj is not None else old_qobj,
+                           result if result is not None else old_result)
+            row.values[14] = int(row.payload[1] is not None)
+            row.values[15] = int(row.payload[0] is not None)
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float | None = 0.0) -> Iterator[None]:
+        """Hold the archive's write lock (sync and retag take it).
+
+        ``timeout=0`` fails at once, ``None`` waits forever; ``ArchiveLockedError`` otherwise.
+        """
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise ArchiveLockedError(
+                            f"{self.path} is busy: another sync or retag holds its write lock. "
+                            "Wait for it to finish, or pass lock_timeout=None to wait."
+                        ) from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    # --- reads -----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.index.count()
+
+    def __contains__(self, job_id: object) -> bool:
+        return isinstance(job_id, str) and self.index.contains(job_id)
+
+    def record(self, job_id: str) -> dict[str, Any]:
+        """The stored to_dict() record of a job; ``JobNotFoundError`` if absent."""
+        row = self.index.doc(job_id) if isinstance(job_id, str) else None
+        if row is None:
+            raise JobNotFoundError(job_id)
+        doc, path, blob_row = row
+        record = loads(doc)
+        qobj = result = None
+        if path is not None:
+            (qobj, result), = self.blobs.read_payloads(path, [blob_row])
+        record["qobj"] = qobj
+        record["result"] = result
+        return record
+
+    def get(self, job_id: str) -> IBMQJob:
+        """The job rebuilt offline from the archive (no network)."""
+        return IBMQJob._from_record(self.record(job_id), None, None)
+
+    def query(
+        self,
+        status: Any = None,
+        job_name: str | None = None,
+        start_datetime: Any = None,
+        end_datetime: Any = None,
+        job_tags: list[str] | None = None,
+        job_tags_operator: str = "OR",
+        share_level: Any = None,
+        run_mode: Any = None,
+        backend_name: Any = None,
+        limit: int | None = None,
+        skip: int = 0,
+        descending: bool = True,
+    ) -> pd.DataFrame:
+        """Jobs matching every given filter, one row a job, newest first by default.
+
+        Filters mirror ``IBMQBackend.jobs()``: ``status`` a JobStatus, its name or a list;
+        ``job_name`` a regex (partial match); dates inclusive (naive = local time);
+        ``job_tags_operator`` "OR" (any tag) or "AND" (all tags). ``share_level``,
+        ``run_mode`` and ``backend_name`` take a value or a list.
+        """
+        flt = build_filter(status, job_name, start_datetime, end_datetime, job_tags,
+                           job_tags_operator, share_level, run_mode, backend_name, limit, skip,
+                           descending)
+        return to_frame(self.index.select(flt))
+
+    def counts(self, job_ids: Any = None) -> pd.DataFrame:
+        """Long DataFrame of histograms: job_id, experiment, bitstring, count, key (raw key).
+
+        ``job_ids``: ids, a ``query()`` DataFrame, or None for every job with a result.
+        """
+        ids = job_ids_of(job_ids)
+        if ids is not None:
+            known = self.index.existing(ids)
+            missing = [j for j in ids if j not in known]
+            if missing:
+                raise JobNotFoundError(missing[0])
+        locations = self.index.locations(ids)
+        table = self.blobs.read_counts((path, row) for _, path, row in locations)
+        frame = table.to_pandas()
+        if ids is not None and len(ids) > 1:
+            order = {j: i for i, j in enumerate(dict.fromkeys(ids))}
+            frame = frame.iloc[frame["job_id"].map(order).argsort(kind="stable")]
+        return frame.reset_index(drop=True)
+
+    def history(self, job_id: str) -> pd.DataFrame:
+        """Status transitions and tag/name edits of a job: at, kind, old, new, source, who."""
+        if job_id not in self:
+            raise JobNotFoundError(job_id)
+        rows = self.index.events(job_id)
+        frame = pd.DataFrame(rows, columns=["job_id", "at_us", "kind", "old", "new", "source", "who"])
+        frame.insert(1, "at", pd.to_datetime(frame.pop("at_us").astype("int64"), unit="us", utc=True))
+        return frame
+
+    def audit(self, verify: bool = True, repair: bool = False, **options: Any) -> pd.DataFrame:
+        """Check the archive; a row a job with ``job_id, ok, problem`` (see ``jobarchive.audit``)."""
+        from .audit import audit
+
+        return audit(self, verify=verify, repair=repair, **options)
+
+    def select_rows(self, flt: JobFilter, columns: Sequence[str]) -> list[tuple]:
+        """Raw index rows for a filter (used by sync and retag)."""
+        return self.index.select(flt, columns)

@@ -1,0 +1,152 @@
+"""Query filters (validated the way ``IBMQBackend.jobs()`` validates them) and DataFrames.
+
+The filtering itself happens in SQLite (``store.index.JobFilter``); this module only turns
+user arguments into a filter and rows into a typed DataFrame.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from .exceptions import QueryValueError
+from .status import JobStatus, parse_job_status
+from .store.index import QUERY_COLUMNS, JobFilter
+
+STRING_COLUMNS = ("job_id", "name", "backend_name", "status", "api_status", "share_level",
+                  "run_mode", "kind", "experiment_id", "client_version")
+FRAME_COLUMNS = ("job_id", "name", "backend_name", "status", "api_status", "creation_date",
+                 "tags", "share_level", "run_mode", "kind", "experiment_id", "client_version",
+                 "num_experiments", "shots", "has_result")
+
+
+def _as_list(value: Any, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence | set | frozenset | pd.Series | np.ndarray) and all(
+            isinstance(v, str) for v in value):
+        return list(value)
+    raise QueryValueError(f"{what} must be a string or a list of strings, not {value!r}")
+
+
+def to_utc_us(value: Any, what: str) -> int | None:
+    """A datetime (naive = local time, as in IBMQBackend.jobs()), ISO string or Timestamp -> µs."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise QueryValueError(f"{what}={value!r} is not an ISO-8601 date") from None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        raise QueryValueError(f"{what} must be a datetime or an ISO-8601 string, not {value!r}")
+    if value.tzinfo is None:
+        value = value.astimezone()  # naive means local time
+    value = value.astimezone(UTC)
+    return int(value.replace(microsecond=0).timestamp()) * 1_000_000 + value.microsecond
+
+
+def build_filter(
+    status: Any = None,
+    job_name: str | None = None,
+    start_datetime: Any = None,
+    end_datetime: Any = None,
+    job_tags: Any = None,
+    job_tags_operator: str = "OR",
+    share_level: Any = None,
+    run_mode: Any = None,
+    backend_name: Any = None,
+    limit: int | None = None,
+    skip: int = 0,
+    descending: bool = True,
+    job_ids: Sequence[str] | None = None,
+) -> JobFilter:
+    """Validate query arguments into a ``JobFilter``; ``QueryValueError`` names the bad one."""
+    statuses = None
+    if status is not None:
+        values = status if isinstance(status, list | tuple | set) else [status]
+        try:
+            statuses = list(dict.fromkeys(parse_job_status(s).name for s in values))
+        except ValueError as err:
+            raise QueryValueError(str(err)) from None
+    if job_name is not None:
+        if not isinstance(job_name, str):
+            raise QueryValueError(f"job_name must be a regular expression string, not {job_name!r}")
+        try:
+            re.compile(job_name)
+        except re.error as err:
+            raise QueryValueError(f"job_name {job_name!r} is not a valid regular expression: {err}") from None
+    if not isinstance(job_tags_operator, str) or job_tags_operator.upper() not in ("AND", "OR"):
+        raise QueryValueError(
+            f'"{job_tags_operator}" is not a valid job_tags_operator value. '
+            'Valid values are "AND" and "OR"'
+        )
+    if job_tags is not None and (not isinstance(job_tags, list | tuple)
+                                 or not all(isinstance(t, str) for t in job_tags)):
+        raise QueryValueError("job_tags needs to be a list or strings.")
+    for name, value in (("limit", limit), ("skip", skip)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise QueryValueError(f"{name} must be a non-negative integer, not {value!r}")
+    start_us = to_utc_us(start_datetime, "start_datetime")
+    end_us = to_utc_us(end_datetime, "end_datetime")
+    return JobFilter(
+        statuses=statuses,
+        name_regex=job_name,
+        start_us=start_us,
+        end_us=end_us,
+        tags=list(job_tags) if job_tags is not None else None,
+        tags_all=job_tags_operator.upper() == "AND",
+        share_levels=_as_list(share_level, "share_level"),
+        run_modes=_as_list(run_mode, "run_mode"),
+        backend_names=_as_list(backend_name, "backend_name"),
+        job_ids=list(job_ids) if job_ids is not None else None,
+        limit=limit,
+        skip=skip or 0,
+        descending=bool(descending),
+    )
+
+
+def to_frame(rows: Sequence[tuple]) -> pd.DataFrame:
+    """Index rows (``QUERY_COLUMNS``) -> the documented DataFrame, same dtypes when empty."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(QUERY_COLUMNS)
+    data = dict(zip(QUERY_COLUMNS, columns, strict=True))
+    out: dict[str, Any] = {}
+    for name in FRAME_COLUMNS:
+        if name == "creation_date":
+            out[name] = pd.to_datetime(np.asarray(data["creation_us"], dtype="int64"),
+                                       unit="us", utc=True)
+        elif name == "tags":
+            out[name] = pd.Series([orjson.loads(t) for t in data["tags"]], dtype=object)
+        elif name in ("num_experiments", "shots"):
+            out[name] = pd.array(list(data[name]), dtype="Int64")
+        elif name == "has_result":
+            out[name] = np.asarray(data[name], dtype=bool)
+        else:
+            out[name] = pd.array(list(data[name]), dtype="string")
+    return pd.DataFrame(out, columns=list(FRAME_COLUMNS))
+
+
+def job_ids_of(selection: Any) -> list[str] | None:
+    """Job ids from a list, a single id, or a DataFrame/Series with a ``job_id`` column."""
+    if selection is None:
+        return None
+    if isinstance(selection, str):
+        return [selection]
+    if isinstance(selection, pd.DataFrame):
+        if "job_id" not in selection.columns:
+            raise QueryValueError("the DataFrame has no job_id column; pass Archive.query() output")
+        return [str(j) for j in selection["job_id"]]
+    return [str(j) for j in selection]
+
+
+__all__ = ["FRAME_COLUMNS", "JobStatus", "build_filter", "job_ids_of", "to_frame", "to_utc_us"]

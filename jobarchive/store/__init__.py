@@ -1,0 +1,1 @@
+"""Storage: the SQLite index (index) and the Parquet blobs (blobs)."""

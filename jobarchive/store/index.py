@@ -1,0 +1,523 @@
+"""The SQLite index (the only module with SQL in it).
+
+One row per job with every filter column indexed, ``job_tags(tag, job_id)`` for tag
+filters, ``events`` for status transitions and tag/name edits, ``blobs`` for the Parquet
+files with their SHA-256. WAL, ``synchronous=FULL``; every value is a bound parameter.
+The hot path uses the connection's ``executemany`` inside one ``atomic()`` transaction
+per batch: sqlite-utils' ``upsert_all`` caps statements at 999 variables and costs about
+half the rate (see bench/ingest.py).
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from ..exceptions import ArchiveError, SchemaVersionError
+from ..record import client_version_text, parse_date, split_payloads
+from ..status import API_FINAL_STATUSES, API_TO_JOB_STATUS
+from .blobs import BlobFile, dumps
+
+INDEX_FILE = "index.db"
+_CHUNK = 900  # stays under SQLite's default 999 host parameters per statement
+
+migrations = Migrations("jobarchive")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE blobs (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            sha256 TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            rows INTEGER NOT NULL,
+            created_us INTEGER NOT NULL
+        );
+        CREATE TABLE jobs (
+            job_id TEXT PRIMARY KEY,
+            creation_us INTEGER NOT NULL,
+            name TEXT,
+            backend_name TEXT,
+            status TEXT NOT NULL,
+            api_status TEXT NOT NULL,
+            final INTEGER NOT NULL,
+            share_level TEXT,
+            run_mode TEXT,
+            kind TEXT,
+            experiment_id TEXT,
+            client_version TEXT,
+            num_experiments INTEGER,
+            shots INTEGER,
+            has_result INTEGER NOT NULL,
+            has_qobj INTEGER NOT NULL,
+            tags TEXT NOT NULL,
+            doc BLOB NOT NULL,
+            blob_id INTEGER REFERENCES blobs(id),
+            blob_row INTEGER,
+            updated_us INTEGER NOT NULL
+        );
+        CREATE INDEX jobs_creation ON jobs(creation_us);
+        CREATE INDEX jobs_share_creation ON jobs(share_level, creation_us);
+        CREATE INDEX jobs_status_creation ON jobs(status, creation_us);
+        CREATE INDEX jobs_backend_creation ON jobs(backend_name, creation_us);
+        CREATE INDEX jobs_run_mode_creation ON jobs(run_mode, creation_us);
+        CREATE INDEX jobs_experiment ON jobs(experiment_id);
+        CREATE INDEX jobs_not_final ON jobs(creation_us) WHERE final = 0;
+        CREATE TABLE job_tags (
+            tag TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            PRIMARY KEY (tag, job_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX job_tags_job ON job_tags(job_id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            at_us INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            old TEXT,
+            new TEXT,
+            source TEXT NOT NULL,
+            who TEXT
+        );
+        CREATE INDEX events_job ON events(job_id, id);
+        CREATE TABLE journal (
+            campaign TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            payload TEXT,
+            at_us INTEGER NOT NULL,
+            PRIMARY KEY (campaign, job_id)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+_ROW_COLUMNS = (
+    "job_id", "creation_us", "name", "backend_name", "status", "api_status", "final",
+    "share_level", "run_mode", "kind", "experiment_id", "client_version", "num_experiments",
+    "shots", "has_result", "has_qobj", "tags", "doc", "blob_id", "blob_row", "updated_us",
+)
+_KEEP_IF_NULL = ("blob_id", "blob_row", "num_experiments", "shots")
+_UPSERT_SQL = (
+    f"INSERT INTO jobs ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join('?' * len(_ROW_COLUMNS))}) "
+    "ON CONFLICT(job_id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = COALESCE(excluded.{c}, jobs.{c})" if c in _KEEP_IF_NULL
+        else f"{c} = MAX(excluded.{c}, jobs.{c})" if c in ("has_result", "has_qobj")
+        else f"{c} = excluded.{c}"
+        for c in _ROW_COLUMNS[1:]
+    )
+)
+QUERY_COLUMNS = (
+    "job_id", "name", "backend_name", "status", "api_status", "creation_us", "tags",
+    "share_level", "run_mode", "kind", "experiment_id", "client_version", "num_experiments",
+    "shots", "has_result",
+)
+
+
+def now_us() -> int:
+    """Wall-clock microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+def to_us(record_date: str) -> int:
+    """A normalized record date -> integer microseconds since the epoch (UTC)."""
+    dt = parse_date(record_date, None, "creation_date")
+    return int(dt.timestamp()) * 1_000_000 + dt.microsecond
+
+
+@lru_cache(maxsize=1)
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str, value: str | None) -> bool:
+    return value is not None and _compiled(pattern).search(value) is not None
+
+
+@dataclass
+class JobRow:
+    """The index columns of one job, derived from its record (see ``row_from_record``)."""
+
+    values: list[Any]
+    tags: list[str]
+    payload: tuple[Any, Any]  # (qobj, result); the blob write consumes it
+
+    @property
+    def job_id(self) -> str:
+        return self.values[0]
+
+
+def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
+    """Index columns of a normalized record; qobj/result stay out of the row."""
+    doc, qobj, result = split_payloads(record)
+    api_status = record["status"]
+    num_experiments = shots = None
+    if isinstance(result, dict) and isinstance(result.get("results"), list):
+        exps = result["results"]
+        num_experiments = len(exps)
+        first = exps[0] if exps and isinstance(exps[0], dict) else {}
+        shots = first.get("shots") if isinstance(first.get("shots"), int) else None
+    if isinstance(qobj, dict):
+        if num_experiments is None and isinstance(qobj.get("experiments"), list):
+            num_experiments = len(qobj["experiments"])
+        if shots is None and isinstance(qobj.get("config"), dict):
+            s = qobj["config"].get("shots")
+            shots = s if isinstance(s, int) else None
+    if shots is None and isinstance(record.get("_api_shots"), int):
+        shots = record["_api_shots"]
+    tags = record["tags"]
+    values = [
+        record["job_id"], to_us(record["creation_date"]), record.get("name"),
+        record.get("backend_name"), API_TO_JOB_STATUS[api_status].name, api_status,
+        int(api_status in API_FINAL_STATUSES), record.get("share_level"), record.get("run_mode"),
+        record.get("kind"), record.get("experiment_id"),
+        client_version_text(record.get("client_info")), num_experiments, shots,
+        int(result is not None), int(qobj is not None), dumps(tags), dumps(doc).encode(), None, None, updated_us,
+    ]
+    return JobRow(values, tags, (qobj, result))
+
+
+@dataclass
+class JobFilter:
+    """A query's filters, already validated; rendered to SQL by ``Index.select``."""
+
+    statuses: list[str] | None = None          # JobStatus names
+    name_regex: str | None = None
+    start_us: int | None = None
+    end_us: int | None = None
+    tags: list[str] | None = None
+    tags_all: bool = False
+    share_levels: list[str] | None = None
+    run_modes: list[str] | None = None
+    backend_names: list[str] | None = None
+    job_ids: list[str] | None = None
+    final: bool | None = None
+    limit: int | None = None
+    skip: int = 0
+    descending: bool = True
+    params: list[Any] = field(default_factory=list, repr=False)
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The WHERE clause (without the keyword) and its parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def any_of(column: str, values: Sequence[Any]) -> None:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+
+        if self.statuses is not None:
+            any_of("status", self.statuses)
+        for column, values in (("share_level", self.share_levels), ("run_mode", self.run_modes),
+                               ("backend_name", self.backend_names), ("job_id", self.job_ids)):
+            if values is not None:
+                any_of(column, values)
+        if self.start_us is not None:
+            clauses.append("creation_us >= ?")
+            params.append(self.start_us)
+        if self.end_us is not None:
+            clauses.append("creation_us <= ?")
+            params.append(self.end_us)
+        if self.final is not None:
+            clauses.append("final = ?")
+            params.append(int(self.final))
+        if self.name_regex is not None:
+            clauses.append("name REGEXP ?")
+            params.append(self.name_regex)
+        if self.tags:
+            tag_exists = "EXISTS (SELECT 1 FROM job_tags t WHERE t.job_id = jobs.job_id AND t.tag {})"
+            if self.tags_all:
+                for tag in dict.fromkeys(self.tags):
+                    clauses.append(tag_exists.format("= ?"))
+                    params.append(tag)
+            else:
+                clauses.append(tag_exists.format(f"IN ({', '.join('?' * len(self.tags))})"))
+                params.extend(self.tags)
+        elif self.tags is not None:  # an empty tag list matches nothing
+            clauses.append("0")
+        return " AND ".join(clauses) or "1", params
+
+
+class Index:
+    """The SQLite index of one archive."""
+
+    def __init__(self, path: Path, busy_timeout: float = 30.0):
+        self.path = Path(path)
+        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.create_function("regexp", 2, _regexp, deterministic=True)
+        self._migrate()
+
+    def _retry_locked(self, fn):
+        for attempt in range(50):
+            try:
+                return fn()
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or attempt == 49:
+                    raise
+                time.sleep(0.1)
+
+    def _migrate(self) -> None:
+        applied = {m.name for m in migrations.applied(self.db)}
+        known = {m.name for m in migrations._migrations}
+        unknown = applied - known
+        if unknown:
+            raise SchemaVersionError(
+                f"{self.path} was written by a newer jobarchive (schema migrations "
+                f"{', '.join(sorted(unknown))} are unknown to this version). "
+                "Upgrade jobarchive (pip install -U jobarchive) to open it."
+            )
+        if applied != known:
+            self._retry_locked(self._apply_migrations)
+
+    def _apply_migrations(self) -> None:
+        try:
+            migrations.apply(self.db)
+        except sqlite3.OperationalError:
+            # Two processes creating one archive: the loser finds the work done.
+            if migrations.pending(self.db):
+                raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    # --- writes ----------------------------------------------------------------------
+
+    def existing(self, job_ids: Sequence[str]) -> dict[str, tuple[str, str, str | None, str | None, int | None]]:
+        """job_id -> (api_status, tags JSON, name, blob path, blob row) of ids already indexed."""
+        found = {}
+        for i in range(0, len(job_ids), _CHUNK):
+            chunk = job_ids[i:i + _CHUNK]
+            rows = self.conn.execute(
+                "SELECT j.job_id, j.api_status, j.tags, j.name, b.path, j.blob_row FROM jobs j "
+                f"LEFT JOIN blobs b ON b.id = j.blob_id WHERE j.job_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for job_id, *rest in rows:
+                found[job_id] = tuple(rest)
+        return found
+
+    def write_batch(self, rows: list[JobRow], blob: BlobFile | None, blob_rows: dict[str, int],
+                    source: str = "local") -> None:
+        """Upsert rows (pointing at ``blob`` where ``blob_rows`` says) in ONE transaction.
+
+        The blob must already be durable on disk. Changes of status, tags and name of jobs
+        already indexed are written to ``events``.
+        """
+        with self.db.atomic():
+            self.conn.execute("SELECT 1 FROM jobs LIMIT 0")  # takes the read snapshot early
+            if blob is not None:
+                blob_id = self.conn.execute(
+                    "INSERT INTO blobs (path, sha256, bytes, rows, created_us) VALUES (?, ?, ?, ?, ?)",
+                    (blob.path, blob.sha256, blob.bytes, blob.rows, now_us()),
+                ).lastrowid
+                for row in rows:
+                    index = blob_rows.get(row.job_id)
+                    if index is not None:
+                        row.values[18] = blob_id
+                        row.values[19] = index
+            before = self.existing([r.job_id for r in rows])
+            # A non-final snapshot never replaces a final job: it is older than what we hold.
+            rows = [r for r in rows if not (r.job_id in before and before[r.job_id][0] in
+                                            API_FINAL_STATUSES and not r.values[6])]
+            if not rows:
+                return
+            at = now_us()
+            events: list[tuple] = []
+            tag_rows: list[tuple[str, str]] = []
+            retagged: list[str] = []
+            for row in rows:
+                old = before.get(row.job_id)
+                if old is None:
+                    tag_rows.extend((t, row.job_id) for t in row.tags)
+                    continue
+                old_status, old_tags, old_name = old[0], old[1], old[2]
+                if old_status != row.values[5]:
+                    events.append((row.job_id, at, "status", old_status, row.values[5], source, _who()))
+                if old_tags != row.values[16]:
+                    events.append((row.job_id, at, "tags", old_tags, row.values[16], source, _who()))
+                    retagged.append(row.job_id)
+                    tag_rows.extend((t, row.job_id) for t in row.tags)
+                if old_name != row.values[2]:
+                    events.append((row.job_id, at, "name", old_name, row.values[2], source, _who()))
+            for i in range(0, len(retagged), _CHUNK):
+                chunk = retagged[i:i + _CHUNK]
+                self.conn.execute(
+                    f"DELETE FROM job_tags WHERE job_id IN ({', '.join('?' * len(chunk))})", chunk
+                )
+            if before:
+                self.conn.executemany(_UPSERT_SQL, [r.values for r in rows])
+            else:
+                self.conn.executemany(
+                    f"INSERT INTO jobs ({', '.join(_ROW_COLUMNS)}) VALUES "
+                    f"({', '.join('?' * len(_ROW_COLUMNS))})",
+                    [r.values for r in rows],
+                )
+            self.conn.executemany("INSERT OR IGNORE INTO job_tags (tag, job_id) VALUES (?, ?)", tag_rows)
+            if events:
+                self._insert_events(events)
+
+    def _insert_events(self, events: Iterable[tuple]) -> None:
+        self.conn.executemany(
+            "INSERT INTO events (job_id, at_us, kind, old, new, source, who) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
+
+    def record_events(self, events: Iterable[tuple[str, str, str | None, str | None, str]]) -> None:
+        """Append ``(job_id, kind, old, new, source)`` events in one transaction."""
+        at = now_us()
+        with self.db.atomic():
+            self._insert_events((j, at, k, o, n, s, _who()) for j, k, o, n, s in events)
+
+    def optimize(self) -> None:
+        """Refresh the planner statistics after large writes."""
+        self.conn.execute("PRAGMA optimize")
+
+    def analyze(self) -> None:
+        """Full ANALYZE (after a bulk load, so the planner picks the right index)."""
+        self.conn.execute("ANALYZE")
+
+    # --- reads -----------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of jobs."""
+        return self.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+
+    def contains(self, job_id: str) -> bool:
+        """Whether a job is indexed."""
+        return self.conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone() is not None
+
+    def doc(self, job_id: str) -> tuple[bytes, str | None, int | None] | None:
+        """(doc JSON, blob path, blob row) of a job, or None."""
+        return self.conn.execute(
+            "SELECT j.doc, b.path, j.blob_row FROM jobs j LEFT JOIN blobs b ON b.id = j.blob_id "
+            "WHERE j.job_id = ?", (job_id,),
+        ).fetchone()
+
+    def _select_sql(self, flt: JobFilter, columns: Sequence[str]) -> tuple[str, list[Any]]:
+        where, params = flt.where()
+        order = "DESC" if flt.descending else "ASC"
+        sql = (f"SELECT {', '.join(columns)} FROM jobs WHERE {where} "
+               f"ORDER BY creation_us {order}, job_id {order}")
+        if flt.limit is not None or flt.skip:
+            sql += " LIMIT ? OFFSET ?"
+            params = [*params, -1 if flt.limit is None else flt.limit, flt.skip]
+        return sql, params
+
+    def select(self, flt: JobFilter, columns: Sequence[str] = QUERY_COLUMNS) -> list[tuple]:
+        """Rows of the jobs that match, in creation order."""
+        sql, params = self._select_sql(flt, columns)
+        return self.conn.execute(sql, params).fetchall()
+
+    def iter_select(self, flt: JobFilter, columns: Sequence[str], batch: int = 2000) -> Iterator[list[tuple]]:
+        """Like ``select`` but streamed in batches (bounded memory)."""
+        sql, params = self._select_sql(flt, columns)
+        cursor = self.conn.execute(sql, params)
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+    def explain(self, flt: JobFilter) -> list[str]:
+        """SQLite's query plan for a filter (tests assert an index drives it)."""
+        sql, params = self._select_sql(flt, QUERY_COLUMNS)
+        return [r[3] for r in self.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+
+    def locations(self, job_ids: Sequence[str] | None) -> list[tuple[str, str, int]]:
+        """(job_id, blob path, row) of jobs with a blob; None means every job."""
+        sql = "SELECT j.job_id, b.path, j.blob_row FROM jobs j JOIN blobs b ON b.id = j.blob_id"
+        if job_ids is None:
+            return self.conn.execute(sql).fetchall()
+        out = []
+        for i in range(0, len(job_ids), _CHUNK):
+            chunk = job_ids[i:i + _CHUNK]
+            out.extend(self.conn.execute(
+                f"{sql} WHERE j.job_id IN ({', '.join('?' * len(chunk))})", chunk))
+        return out
+
+    def blobs(self) -> list[tuple[int, str, str, int, int]]:
+        """(id, path, sha256, bytes, rows) of every blob the index knows."""
+        return self.conn.execute("SELECT id, path, sha256, bytes, rows FROM blobs").fetchall()
+
+    def job_blob_refs(self) -> Iterator[tuple[str, int | None, int | None, int, int]]:
+        """(job_id, blob_id, blob_row, has_result, has_qobj) of every job, streamed."""
+        yield from self.conn.execute(
+            "SELECT job_id, blob_id, blob_row, has_result, has_qobj FROM jobs ORDER BY job_id")
+
+    def referenced_blob_ids(self) -> set[int]:
+        """Blob ids at least one job points to."""
+        return {r[0] for r in self.conn.execute("SELECT DISTINCT blob_id FROM jobs WHERE blob_id IS NOT NULL")}
+
+    def delete_blob_rows(self, blob_ids: Sequence[int]) -> None:
+        """Forget blobs no job references (after their files are removed)."""
+        with self.db.atomic():
+            self.conn.executemany("DELETE FROM blobs WHERE id = ?", [(b,) for b in blob_ids])
+
+    def events(self, job_id: str | None = None) -> list[tuple]:
+        """(job_id, at_us, kind, old, new, source, who) in order, of one job or all."""
+        sql = "SELECT job_id, at_us, kind, old, new, source, who FROM events"
+        if job_id is None:
+            return self.conn.execute(sql + " ORDER BY id").fetchall()
+        return self.conn.execute(sql + " WHERE job_id = ? ORDER BY id", (job_id,)).fetchall()
+
+    def max_creation_us(self) -> int | None:
+        """The newest creation date in the index (the sync high-water mark)."""
+        return self.conn.execute("SELECT MAX(creation_us) FROM jobs").fetchone()[0]
+
+    # --- journal (resumable campaigns such as retag) ---------------------------------
+
+    def journal_put(self, campaign: str, entries: Iterable[tuple[str, str, str | None]]) -> None:
+        """Record ``(job_id, state, payload)`` of a campaign, replacing earlier states."""
+        at = now_us()
+        with self.db.atomic():
+            self.conn.executemany(
+                "INSERT INTO journal (campaign, job_id, state, payload, at_us) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(campaign, job_id) DO UPDATE SET state = excluded.state, "
+                "payload = excluded.payload, at_us = excluded.at_us",
+                [(campaign, j, s, p, at) for j, s, p in entries],
+            )
+
+    def journal_get(self, campaign: str) -> dict[str, tuple[str, str | None]]:
+        """job_id -> (state, payload) recorded for a campaign."""
+        return {j: (s, p) for j, s, p in self.conn.execute(
+            "SELECT job_id, state, payload FROM journal WHERE campaign = ?", (campaign,))}
+
+    def journal_clear(self, campaign: str) -> None:
+        """Forget a finished campaign."""
+        with self.db.atomic():
+            self.conn.execute("DELETE FROM journal WHERE campaign = ?", (campaign,))
+
+
+def raise_if_not_archive(path: Path) -> None:
+    """Clear error for a path that is not an archive directory."""
+    if path.exists() and not path.is_dir():
+        raise ArchiveError(f"{path} is a file, not an archive directory; pass the directory path.")
