@@ -263,6 +263,35 @@ class Archive:
 
         return audit(self, verify=verify, repair=repair, **options)
 
+    def sync(self, provider: Any, **options: Any) -> Any:
+        """Bring the archive up to date with the server (see ``jobarchive.sync.sync``)."""
+        from .sync import sync
+
+        return sync(self, provider, **options)
+
+    def retag(
+        self,
+        job_ids: Any,
+        replacement_tags: list[str] | None = None,
+        additional_tags: list[str] | None = None,
+        removal_tags: list[str] | None = None,
+        provider: Any = None,
+        dry_run: bool = False,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """Bulk tag edit with ``IBMQJob.update_tags`` semantics (see ``jobarchive.retag.retag``)."""
+        from .retag import retag
+
+        return retag(self, job_ids, replacement_tags=replacement_tags,
+                     additional_tags=additional_tags, removal_tags=removal_tags,
+                     provider=provider, dry_run=dry_run, **options)
+
+    def report(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write an HTML report with plots (see ``jobarchive.report.write_report``)."""
+        from .report import write_report
+
+        return write_report(self, path, **options)
+
     def select_rows(self, flt: JobFilter, columns: Sequence[str]) -> list[tuple]:
         """Raw index rows for a filter (used by sync and retag)."""
         return self.index.select(flt, columns)
