@@ -511,6 +511,12 @@ class Index:
         return {j: (s, p) for j, s, p in self.conn.execute(
             "SELECT job_id, state, payload FROM journal WHERE campaign = ?", (campaign,))}
 
+    def journal_delete(self, campaign: str, job_ids: Sequence[str]) -> None:
+        """Forget some entries of a campaign."""
+        with self.db.atomic():
+            self.conn.executemany("DELETE FROM journal WHERE campaign = ? AND job_id = ?",
+                                  [(campaign, j) for j in job_ids])
+
     def journal_clear(self, campaign: str) -> None:
         """Forget a finished campaign."""
         with self.db.atomic():

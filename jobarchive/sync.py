@@ -1,0 +1,333 @@
+"""The sync engine: keep an archive current with the server, cheaply, losing nothing.
+
+One pass, under the archive's write lock:
+
+1. **Changed jobs**: one paged list request for the server's non-final jobs tells which
+   archived non-final jobs moved; only those are refreshed (no request per unchanged job).
+2. **Missing payloads**: DONE jobs without a stored result or qobj (a failed fetch, an
+   interrupted run) get them fetched; jobs that failed last time are retried.
+3. **Discovery**: new jobs are listed in ascending creation order from a cursor kept in the
+   index (minus an overlap window, as jobs can appear late); each is refreshed and, when
+   DONE, its result and qobj fetched, once.
+4. ``full=True`` also compares names and tags of every listed job with the archive.
+
+Network work runs on a bounded thread pool; all writes happen on the calling thread, in
+batches (blob first, then rows, in one transaction), and the cursor only moves past
+batches already committed. A kill at any moment loses no acknowledged job and the next
+pass picks up where this one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import ApiError, IBMQError
+from .job import IBMQJob
+from .query import to_utc_us
+from .record import format_date
+from .status import API_FINAL_STATUSES, API_STATUSES, ApiJobKind
+from .store.index import JobFilter
+
+if TYPE_CHECKING:
+    from .archive import Archive
+
+NON_FINAL_STATUSES = [s for s in API_STATUSES if s not in API_FINAL_STATUSES]
+CURSOR_CAMPAIGN = "sync:cursor"
+RETRY_CAMPAIGN = "sync:retry"
+DEFAULT_OVERLAP_SECONDS = 3600.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class SyncReport:
+    """What one ``sync()`` did."""
+
+    discovered: int = 0
+    refreshed: int = 0
+    changed: int = 0
+    results_fetched: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+    seconds: float = 0.0
+    passes: int = 0
+    pending: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain values."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (f"sync: {self.discovered} discovered, {self.refreshed} refreshed "
+                f"({self.changed} changed), {self.results_fetched} results fetched, "
+                f"{len(self.failed)} failed, {self.pending} still running; "
+                f"{self.requests} requests in {self.seconds:.1f} s")
+
+
+@dataclass
+class _Work:
+    job_id: str
+    creation: str
+    record: dict[str, Any] | None = None   # archived record, or None for a new job
+    doc: dict[str, Any] | None = None      # list document of a new job
+    refresh: bool = True
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _request_count(client: Any) -> int:
+    return int(getattr(client, "request_count", 0) or 0)
+
+
+def sync(
+    archive: Archive,
+    provider: Any,
+    *,
+    backend_name: str | None = None,
+    start_datetime: Any = None,
+    end_datetime: Any = None,
+    full: bool = False,
+    workers: int = 8,
+    progress: bool = True,
+    follow: bool = False,
+    poll_interval: float = 10.0,
+    lock_timeout: float | None = 0.0,
+    batch_size: int = 200,
+    overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
+    page_size: int = 1000,
+    max_passes: int | None = None,
+) -> SyncReport:
+    """Bring ``archive`` up to date with ``provider``'s jobs; see the module docstring.
+
+    ``follow=True`` repeats passes every ``poll_interval`` seconds until no archived job in
+    scope is still running. ``lock_timeout=0`` fails at once with ``ArchiveLockedError``
+    when another sync or retag holds the archive; ``None`` waits.
+    """
+    client = provider.api_client
+    report = SyncReport()
+    started = time.monotonic()
+    requests_before = _request_count(client)
+    start_us = to_utc_us(start_datetime, "start_datetime")
+    end_us = to_utc_us(end_datetime, "end_datetime")
+    with archive.lock(timeout=lock_timeout):
+        while True:
+            engine = _Pass(archive, provider, report, backend_name, start_us, end_us, full,
+                           workers, progress, batch_size, overlap_seconds, page_size)
+            engine.run()
+            report.passes += 1
+            report.pending = engine.pending()
+            if not follow or report.pending == 0 or (max_passes and report.passes >= max_passes):
+                break
+            time.sleep(poll_interval)
+    report.seconds = time.monotonic() - started
+    if _request_count(client):
+        report.requests = _request_count(client) - requests_before
+    return report
+
+
+class _Pass:
+    def __init__(self, archive: Archive, provider: Any, report: SyncReport,
+                 backend_name: str | None, start_us: int | None, end_us: int | None,
+                 full: bool, workers: int, progress: bool, batch_size: int,
+                 overlap_seconds: float, page_size: int):
+        self.archive = archive
+        self.provider = provider
+        self.client = provider.api_client
+        self.report = report
+        self.backend_name = backend_name
+        self.start_us = start_us
+        self.end_us = end_us
+        self.full = full
+        self.workers = max(1, workers)
+        self.progress = progress
+        self.batch_size = batch_size
+        self.overlap_us = int(overlap_seconds * 1_000_000)
+        self.page_size = page_size
+        self.bar = None
+        self.scope_key = f"{backend_name or '*'}"
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _filter(self, **kwargs: Any) -> JobFilter:
+        return JobFilter(backend_names=[self.backend_name] if self.backend_name else None,
+                         start_us=self.start_us, end_us=self.end_us, descending=False, **kwargs)
+
+    def _where(self, since_us: int | None = None) -> dict[str, Any]:
+        where: dict[str, Any] = {}
+        if self.backend_name:
+            where["backend.name"] = self.backend_name
+        lower = max(filter(None, (since_us, self.start_us)), default=None)
+        dates = {}
+        if lower is not None:
+            dates["gte"] = _iso(lower)
+        if self.end_us is not None:
+            dates["lte"] = _iso(self.end_us)
+        if dates:
+            where["creationDate"] = dates
+        return where
+
+    def _list(self, where: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield from self.provider.iter_job_docs(where=where, descending=False, page_size=self.page_size)
+
+    def pending(self) -> int:
+        return len(self.archive.select_rows(self._filter(final=False), ("job_id",)))
+
+    def _tick(self, total_delta: int = 0, done: int = 0) -> None:
+        if not self.progress:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=0, unit="job", desc="sync", leave=False)
+        if total_delta:
+            self.bar.total += total_delta
+            self.bar.refresh()
+        if done:
+            self.bar.update(done)
+
+    # --- the pass --------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="jobarchive-sync") as pool:
+                self.pool = pool
+                self._changed_jobs()
+                self._missing_payloads()
+                self._discover()
+                if self.full:
+                    self._full_metadata()
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+
+    def _changed_jobs(self) -> None:
+        rows = self.archive.select_rows(self._filter(final=False),
+                                        ("job_id", "api_status", "creation_us"))
+        if not rows:
+            return
+        where = self._where(min(r[2] for r in rows))
+        where["status"] = {"inq": NON_FINAL_STATUSES}
+        on_server = {d.get("id"): d.get("status") for d in self._list(where)}
+        moved = [r[0] for r in rows if on_server.get(r[0]) != r[1]]
+        work = [_Work(j, "", record=self.archive.record(j)) for j in moved]
+        self._run(work, changed=True)
+
+    def _missing_payloads(self) -> None:
+        retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
+        rows = self.archive.select_rows(self._filter(statuses=["DONE"]),
+                                        ("job_id", "has_result", "kind"))
+        ids = [r[0] for r in rows if not r[1] and r[2] is not None] + [
+            j for j in retry if j in self.archive]
+        work = []
+        for job_id in dict.fromkeys(ids):
+            record = self.archive.record(job_id)
+            needs_refresh = job_id in retry or record["status"] not in API_FINAL_STATUSES
+            work.append(_Work(job_id, record["creation_date"], record=record, refresh=needs_refresh))
+        self._run(work)
+
+    def _discover(self) -> None:
+        cursor_entry = self.archive.index.journal_get(CURSOR_CAMPAIGN).get(self.scope_key)
+        use_cursor = self.start_us is None and self.end_us is None
+        since = None
+        if use_cursor and cursor_entry is not None:
+            since = int(cursor_entry[1]) - self.overlap_us
+        docs = self._list(self._where(since))
+        for page in _chunks(docs, self.batch_size):
+            known = self.archive.index.existing([d["id"] for d in page if isinstance(d.get("id"), str)])
+            work = [_Work(d["id"], d.get("creationDate", ""), doc=d) for d in page
+                    if isinstance(d.get("id"), str) and d["id"] not in known]
+            self._run(work, discovered=True)
+            if use_cursor and page:
+                last = max(to_utc_us(d["creationDate"], "creationDate") for d in page
+                           if d.get("creationDate"))
+                self.archive.index.journal_put(CURSOR_CAMPAIGN, [(self.scope_key, "cursor", str(last))])
+
+    def _full_metadata(self) -> None:
+        for page in _chunks(self._list(self._where()), self.batch_size):
+            known = self.archive.index.existing([d["id"] for d in page if isinstance(d.get("id"), str)])
+            updates = []
+            for d in page:
+                old = known.get(d.get("id"))
+                if old is None:
+                    continue
+                tags = d.get("tags") or []
+                if json.loads(old[1]) != tags or old[2] != d.get("name"):
+                    record = self.archive.record(d["id"])
+                    record["tags"], record["name"] = list(tags), d.get("name")
+                    updates.append(record)
+            if updates:
+                self.archive.add_many(updates, source="sync")
+                self.report.changed += len(updates)
+
+    # --- network work and batched writes ---------------------------------------------
+
+    def _run(self, work: list[_Work], discovered: bool = False, changed: bool = False) -> None:
+        if not work:
+            return
+        self._tick(total_delta=len(work))
+        for chunk in _chunks(work, self.batch_size):
+            outcomes = list(self.pool.map(self._fetch, chunk))
+            records, failures, fixed = [], [], []
+            for item, (record, fetched, error) in zip(chunk, outcomes, strict=True):
+                if record is not None:
+                    records.append(record)
+                    if item.refresh:
+                        self.report.refreshed += 1
+                    if changed or (item.record and record["status"] != item.record["status"]):
+                        self.report.changed += 1
+                    if discovered:
+                        self.report.discovered += 1
+                    self.report.results_fetched += fetched
+                if error is not None:
+                    self.report.failed[item.job_id] = error
+                    failures.append((item.job_id, "failed", error))
+                else:
+                    fixed.append(item.job_id)
+            if records:
+                self.archive.add_many(records, source="sync")
+            if failures:
+                self.archive.index.journal_put(RETRY_CAMPAIGN, failures)
+            retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
+            cleared = [j for j in fixed if j in retry]
+            if cleared:
+                self.archive.index.journal_delete(RETRY_CAMPAIGN, cleared)
+            self._tick(done=len(chunk))
+
+    def _fetch(self, item: _Work) -> tuple[dict[str, Any] | None, int, str | None]:
+        """Runs on a worker thread: network only, no archive access."""
+        try:
+            if item.record is not None:
+                job = IBMQJob._from_record(dict(item.record), None, self.client)
+            else:
+                job = IBMQJob.from_server(item.doc, api_client=self.client)
+            if item.refresh:
+                job.refresh()
+        except (IBMQError, ApiError, ValueError) as err:
+            return None, 0, f"{type(err).__name__}: {err}"
+        fetched = 0
+        try:
+            record = job._record
+            if record["status"] == "COMPLETED" and record.get("kind") is not None:
+                if record.get("result") is None:
+                    job.result(timeout=0)
+                    fetched = 1
+                if record.get("qobj") is None and record.get("kind") != ApiJobKind.RUNTIME.value:
+                    job.qobj()
+        except (IBMQError, ApiError, ValueError) as err:
+            # The refreshed record is still worth keeping; the payload is retried next pass.
+            return job.to_dict(), fetched, f"{type(err).__name__}: {err}"
+        return job.to_dict(), fetched, None
+
+
+def _iso(us: int) -> str:
+    return format_date(_EPOCH + timedelta(microseconds=us))
