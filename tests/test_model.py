@@ -1,0 +1,128 @@
+"""Model-based test: random add/add_many/query/counts/reopen sequences against a dict model."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from jobarchive import Archive, IBMQJob, JobValidationError
+from jobarchive.status import API_FINAL_STATUSES
+
+IDS = st.sampled_from([f"job{i:03d}" for i in range(25)])
+TAGS = st.lists(st.sampled_from(["a", "b", "c", "ibmq_jobset_1", "ü", "x y"]), max_size=4, unique=True)
+STATUSES = st.sampled_from(["QUEUED", "RUNNING", "COMPLETED", "CANCELLED", "ERROR_RUNNING_JOB"])
+
+
+@st.composite
+def records(draw, job_id=IDS):
+    jid = draw(job_id)
+    status = draw(STATUSES)
+    rec = {
+        "job_id": jid,
+        "creation_date": f"2023-0{1 + int(jid[3:]) % 9}-1{int(jid[3:]) % 10}T00:00:00Z",
+        "status": status,
+        "name": draw(st.one_of(st.none(), st.text(max_size=8))),
+        "tags": draw(TAGS),
+        "backend_name": draw(st.sampled_from(["ibmq_athens", "ibmq_lima"])),
+        "share_level": draw(st.sampled_from(["none", "hub"])),
+    }
+    if status == "COMPLETED" and draw(st.booleans()):
+        rec["result"] = {"results": [{"shots": 10, "success": True,
+                                      "data": {"counts": {"0x0": draw(st.integers(0, 10))}}}]}
+        rec["qobj"] = {"experiments": [{}]}
+    return rec
+
+
+class ArchiveModel(RuleBasedStateMachine):
+    """The archive must always equal a plain dict of normalized records."""
+
+    @initialize()
+    def setup(self):
+        self.dir = Path(tempfile.mkdtemp())
+        self.arc = Archive(self.dir / "m")
+        self.model: dict[str, dict] = {}
+
+    def _apply(self, rec: dict) -> None:
+        new = IBMQJob.from_dict(rec).to_dict()
+        old = self.model.get(rec["job_id"])
+        if old is not None and old["status"] in API_FINAL_STATUSES and new["status"] not in API_FINAL_STATUSES:
+            return  # a non-final snapshot never overwrites a final job
+        if old is not None:
+            for key in ("qobj", "result"):
+                if new[key] is None and (new["qobj"] is not None or new["result"] is not None
+                                         or old[key] is not None):
+                    new[key] = old[key]
+        self.model[rec["job_id"]] = new
+
+    @rule(rec=records())
+    def add(self, rec):
+        self.arc.add(rec)
+        self._apply(rec)
+
+    @rule(recs=st.lists(records(), max_size=8))
+    def add_many(self, recs):
+        self.arc.add_many(recs)
+        for rec in self._dedupe(recs):
+            self._apply(rec)
+
+    @staticmethod
+    def _dedupe(recs):
+        latest: dict[str, dict] = {}
+        for r in recs:
+            old = latest.get(r["job_id"])
+            if not (old and old["status"] in API_FINAL_STATUSES and r["status"] not in API_FINAL_STATUSES):
+                latest[r["job_id"]] = r
+        return latest.values()
+
+    @rule(recs=st.lists(records(), min_size=1, max_size=5))
+    def add_many_with_a_bad_job_writes_nothing(self, recs):
+        bad = dict(recs[0], tags="not-a-list")
+        try:
+            self.arc.add_many([*recs, bad])
+        except JobValidationError:
+            pass
+        else:
+            raise AssertionError("a bad job must be refused")
+
+    @rule(tags=TAGS, op=st.sampled_from(["AND", "OR"]))
+    def query_by_tags(self, tags, op):
+        got = list(self.arc.query(job_tags=tags, job_tags_operator=op)["job_id"])
+        match = all if op == "AND" else any
+        want = sorted((r for r in self.model.values() if tags and match(t in r["tags"] for t in tags)),
+                      key=lambda r: (r["creation_date"], r["job_id"]), reverse=True)
+        assert got == [r["job_id"] for r in want]
+
+    @rule()
+    def counts_match(self):
+        frame = self.arc.counts()
+        want = sorted((j, c) for j, r in self.model.items() if r["result"]
+                      for c in r["result"]["results"][0]["data"]["counts"].values())
+        assert sorted(zip(frame["job_id"], frame["count"], strict=True)) == want
+
+    @rule()
+    def reopen(self):
+        self.arc.close()
+        self.arc = Archive(self.dir / "m")
+
+    @invariant()
+    def equals_model(self):
+        if not hasattr(self, "arc"):
+            return
+        assert len(self.arc) == len(self.model)
+        for job_id, rec in self.model.items():
+            assert self.arc.get(job_id).to_dict() == rec
+
+    def teardown(self):
+        if hasattr(self, "arc"):
+            self.arc.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+ArchiveModel.TestCase.settings = settings(max_examples=25, stateful_step_count=15, deadline=None,
+                                          suppress_health_check=[HealthCheck.too_slow])
+TestArchiveModel = ArchiveModel.TestCase
