@@ -1,0 +1,111 @@
+"""Sync engine against the emulator over real sockets."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import jobarchive
+from jobarchive import Archive, ArchiveLockedError, IBMQJob
+
+emulator = pytest.importorskip("jobarchive.emulator")
+Emulator = emulator.Emulator
+
+SYNC_CHILD = Path(__file__).with_name("sync_child.py")
+
+
+def _server_view(emu) -> dict[str, dict]:
+    return {d["id"]: d for d in emu.job_docs()}
+
+
+def _assert_equal_to_server(arc: Archive, emu) -> None:
+    """Every server job is archived with the same to_dict() and, when DONE, the same counts."""
+    docs = _server_view(emu)
+    assert len(arc) == len(docs)
+    for job_id, doc in docs.items():
+        want = IBMQJob.from_server(doc).to_dict()
+        got = arc.record(job_id)
+        want.pop("result"), want.pop("qobj")
+        got_result, got_qobj = got.pop("result"), got.pop("qobj")
+        assert got == want, job_id
+        if doc["status"] == "COMPLETED":
+            assert got_result == emu.result_of(job_id), job_id
+            assert got_qobj == emu.qobj_of(job_id), job_id
+
+
+def test_first_sync_archives_everything_and_resync_is_cheap(tmp_path):
+    with Emulator(seed_jobs=300, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        report = arc.sync(provider, progress=False)
+        assert report.discovered == 300 and not report.failed
+        _assert_equal_to_server(arc, emu)
+        assert arc.audit()["ok"].all()
+
+        emu.reset_stats()
+        again = arc.sync(provider, progress=False)
+        assert (again.discovered, again.refreshed, again.results_fetched) == (0, 0, 0)
+        assert emu.stats()["total"] <= 2, emu.stats()
+
+
+def test_sync_follows_active_jobs_to_final_and_records_transitions(tmp_path):
+    with Emulator(seed_jobs=50, seed_active=20, seed=5, time_scale=600.0) as emu, \
+            Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        first = arc.sync(provider, progress=False)
+        assert first.pending > 0
+        report = arc.sync(provider, progress=False, follow=True, poll_interval=0.2, max_passes=200)
+        assert report.pending == 0 and not report.failed
+        _assert_equal_to_server(arc, emu)
+        moved = [j for j in arc.query()["job_id"] if any(
+            k == "status" for k in arc.history(j)["kind"])]
+        assert moved, "status transitions must land in the events table"
+
+
+def test_sync_under_faults_converges_to_the_server(tmp_path):
+    with Emulator(seed_jobs=150, seed_active=10, seed=9, time_scale=600.0) as emu, \
+            Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token, backoff_factor=0.01)
+        emu.set_faults({"rate": 0.2, "kinds": ["500", "503", "429", "latency", "drop", "malformed"],
+                        "latency": 0.02, "retry_after": 0, "seed": 1})
+        for _ in range(100):
+            report = arc.sync(provider, progress=False, workers=4)
+            if report.pending == 0 and not report.failed and not arc.index.journal_get("sync:retry"):
+                break
+            time.sleep(0.1)
+        emu.set_faults(None)
+        _assert_equal_to_server(arc, emu)
+
+
+def test_second_sync_on_a_busy_archive_fails_clearly(tmp_path):
+    with Emulator(seed_jobs=5, seed=1) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        with arc.lock(), pytest.raises(ArchiveLockedError, match="another sync or retag"):
+            arc.sync(provider, progress=False)
+
+
+def test_sigkill_during_sync_then_audit_clean_and_complete(tmp_path):
+    kills = int(os.environ.get("JOBARCHIVE_SYNC_KILLS", "10"))
+    rng = random.Random(11)
+    path = tmp_path / "a"
+    with Emulator(seed_jobs=400, seed=4, latency=0.002) as emu:
+        for _ in range(kills):
+            proc = subprocess.Popen([sys.executable, str(SYNC_CHILD), str(path), emu.url, emu.token],
+                                    stdout=subprocess.PIPE, text=True)
+            assert proc.stdout.readline().strip() == "READY"
+            time.sleep(rng.uniform(0.05, 1.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+            with Archive(path) as arc:
+                assert arc.audit()["ok"].all()
+        with Archive(path) as arc:
+            report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+            assert not report.failed
+            _assert_equal_to_server(arc, emu)
+            assert arc.audit(repair=True)["ok"].all()
