@@ -1,0 +1,48 @@
+"""Shared fixtures and hypothesis profiles (keep this file small).
+
+Profiles: ``ci`` (default, modest example counts for a 2-core machine) and ``long``
+(``HYPOTHESIS_PROFILE=long``) for a deeper local run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from jobarchive import Archive
+
+settings.register_profile("ci", max_examples=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+settings.register_profile("long", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+REALDATA = Path(os.environ.get("JOBARCHIVE_REALDATA", Path(__file__).resolve().parents[2]
+                               / "shared" / "realdata"))
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """The recorded server data (``../shared/realdata``); skips if this checkout lacks it."""
+    if not (REALDATA / "job_documents_all.json").exists():
+        pytest.skip(f"real recorded data not found at {REALDATA} (set JOBARCHIVE_REALDATA)")
+    return REALDATA
+
+
+@pytest.fixture(scope="session")
+def real_corpus(realdata: Path) -> list[dict]:
+    """The 430 entries of job_documents_all.json (``{source, provenance, document}``)."""
+    return json.loads((realdata / "job_documents_all.json").read_text())
+
+
+@pytest.fixture
+def arc(tmp_path: Path):
+    """A fresh archive in a temp directory, closed afterwards."""
+    with Archive(tmp_path / "test.jobarchive") as archive:
+        yield archive
