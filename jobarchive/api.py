@@ -1,0 +1,536 @@
+"""The HTTP client of the legacy IBM Quantum API: the only module that imports requests.
+
+Everything that can go wrong on the wire (connection trouble, HTTP errors, bodies that are
+not JSON) leaves this module as an ``ApiError`` subclass, built in one place
+(``_Transport.request``); callers never see a requests exception. Retries (exponential
+backoff with jitter, ``Retry-After`` honoured) live here too, so a shared ``ApiClient``
+can be used from a worker pool: requests' Session and urllib3's pool are thread-safe for
+this use, and the only mutable state of our own, ``request_count``, sits behind a lock.
+
+Secrets (the user's API token and the access token the login hands out) are held in a
+``_Secret`` whose repr is ``'...'`` and scrubbed from every message and log line.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .exceptions import (
+    ApiError,
+    ApiIBMQProtocolError,
+    AuthenticationLicenseError,
+    RequestsApiError,
+)
+
+logger = logging.getLogger(__name__)
+
+# Status codes worth retrying (reference §3.0), POST included; 429 is handled with Retry-After.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
+DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 120.0)
+OBJECT_STORAGE_TIMEOUT: tuple[float, float] = (5.0, 600.0)
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_BACKOFF_FACTOR = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+MAX_RETRY_AFTER_SECONDS = 120.0
+SCRUBBED = "..."
+
+
+def client_application_header() -> str:
+    """``X-Qx-Client-Application``: ``jobarchive/<version>`` (+ ``/<custom>`` from the env).
+
+    The server turns it into the job's ``clientInfo`` (``{"name": "jobarchive",
+    "version": ...}``); ``QE_CUSTOM_CLIENT_APP_HEADER`` appends a suffix as upstream does.
+    """
+    from . import __version__
+
+    value = f"jobarchive/{__version__}"
+    custom = os.environ.get("QE_CUSTOM_CLIENT_APP_HEADER")
+    if custom:
+        value += f"/{custom}"
+    return value
+
+
+class _Secret:
+    """A credential: ``str()`` and ``repr()`` never show it; ``.value`` does."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return SCRUBBED
+
+    __str__ = __repr__
+
+
+class _Transport:
+    """A requests Session with timeouts, retries and the one error-translation boundary."""
+
+    def __init__(
+        self,
+        timeout: float | tuple[float, float] | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
+        verify: bool | str = True,
+        proxies: dict[str, str] | None = None,
+        pool_size: int = 32,
+    ):
+        self.timeout = _timeout(timeout)
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_factor = max(0.0, float(backoff_factor))
+        self.session = requests.Session()
+        # Retries are ours (below), so urllib3's are off: one policy, one count.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.verify = verify
+        if proxies:
+            self.session.proxies.update(proxies)
+        self.session.headers["X-Qx-Client-Application"] = client_application_header()
+        self._secrets: list[_Secret] = []
+        self._lock = threading.Lock()
+        self._count = 0
+        # Tests replace these to make backoff instant and deterministic.
+        self.sleep: Callable[[float], None] = time.sleep
+        self.random: Callable[[], float] = random.random
+
+    # --- bookkeeping -------------------------------------------------------------------
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return self._count
+
+    def add_secret(self, secret: _Secret) -> None:
+        """Scrub ``secret`` from every message from now on."""
+        if secret.value and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret.value:
+                text = text.replace(secret.value, SCRUBBED)
+        return text
+
+    def close(self) -> None:
+        self.session.close()
+
+    # --- the request loop --------------------------------------------------------------
+
+    def backoff(self, attempt: int, response: requests.Response | None) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based)."""
+        if response is not None and response.status_code == 429:
+            after = _retry_after(response.headers.get("Retry-After"))
+            if after is not None:
+                return min(after, MAX_RETRY_AFTER_SECONDS)
+        base = self.backoff_factor * (2 ** (attempt - 1))
+        # "Full jitter" around the exponential step keeps a worker pool from retrying in lockstep.
+        return min(MAX_BACKOFF_SECONDS, base * (0.5 + self.random()))
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        auth: _Secret | None = None,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        data: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
+        expect_json: bool = True,
+        retry_malformed: bool | None = None,
+    ) -> Any:
+        """Send one logical request (with retries); the decoded JSON (or text) or an ApiError.
+
+        ``retry_malformed`` (default: only for GET) also retries a 2xx body that is not
+        JSON, which a flaky proxy or a truncated transfer produces.
+        """
+        if retry_malformed is None:
+            retry_malformed = method == "GET"
+        send_headers = dict(headers or {})
+        if auth is not None:
+            send_headers["X-Access-Token"] = auth.value
+        where = _describe(method, url)
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            response: requests.Response | None = None
+            with self._lock:
+                self._count += 1
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json_body, data=data,
+                    headers=send_headers, timeout=timeout or self.timeout,
+                )
+                body = response.content  # read it all now, so a dropped body is retried here
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as err:
+                if attempt < attempts:
+                    self._retry_wait(where, attempt, attempts, type(err).__name__, None)
+                    continue
+                raise RequestsApiError(self.scrub(
+                    f"{_requests_message(err)} ({where}; gave up after {attempt} attempts)"
+                )) from None
+            except requests.RequestException as err:
+                # Invalid URL, too many redirects...: not transient, no retry.
+                raise RequestsApiError(self.scrub(f"{_requests_message(err)} ({where})")) from None
+
+            status = response.status_code
+            if status >= 400:
+                if status in RETRY_STATUSES and attempt < attempts:
+                    self._retry_wait(where, attempt, attempts, f"HTTP {status}", response)
+                    continue
+                raise self._http_error(response, where, attempt)
+            if not expect_json:
+                return response.text
+            if not body.strip():
+                return None
+            try:
+                return json.loads(body)
+            except ValueError:
+                if retry_malformed and attempt < attempts:
+                    self._retry_wait(where, attempt, attempts, "a body that is not JSON", None)
+                    continue
+                snippet = self.scrub(body[:200].decode("utf-8", "replace"))
+                raise ApiIBMQProtocolError(
+                    f"The server answered {where} with a body that is not JSON (HTTP {status}): "
+                    f"{snippet!r}. This could be caused by too many requests or a proxy "
+                    "in the way; try again later."
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_wait(self, where: str, attempt: int, attempts: int, why: str,
+                    response: requests.Response | None) -> None:
+        delay = self.backoff(attempt, response)
+        logger.info("%s: retrying after %s (attempt %d of %d) in %.2f s",
+                    self.scrub(where), why, attempt + 1, attempts, delay)
+        self.sleep(delay)
+
+    def _http_error(self, response: requests.Response, where: str, attempt: int) -> ApiError:
+        """The reference's message: ``<requests message>. <server message>, Error code: C.``"""
+        try:
+            response.raise_for_status()
+            base = f"HTTP {response.status_code} for url: {response.url}"
+        except requests.HTTPError as err:
+            base = str(err)
+        code: int | None = None
+        name: str | None = None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(error, dict) and "message" in error:
+            code = error.get("code")
+            name = error.get("name")
+            message = f"{base}. {error.get('message')}, Error code: {code}."
+        else:
+            text = response.text.strip()[:500]
+            message = f"{base}. {text}" if text else base
+        if attempt > 1:
+            message += f" (gave up after {attempt} attempts)"
+        message = self.scrub(message)
+        if response.status_code == 401 and name == "ACCEPT_LICENSE_REQUIRED":
+            return AuthenticationLicenseError(message)
+        return RequestsApiError(message, response.status_code,
+                                code if isinstance(code, int) else None)
+
+
+def _timeout(value: float | tuple[float, float] | None) -> tuple[float, float]:
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, int | float):
+        return (min(float(value), DEFAULT_TIMEOUT[0]), float(value))
+    connect, read = value
+    return (float(connect), float(read))
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _describe(method: str, url: str) -> str:
+    """``GET /path`` without the query: pre-signed URLs carry signatures in it."""
+    parts = urlsplit(url)
+    return f"{method} {parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _requests_message(err: Exception) -> str:
+    return str(err) or type(err).__name__
+
+
+def _seg(value: str) -> str:
+    """One URL path segment (job ids and names must not change the path)."""
+    return quote(str(value), safe="")
+
+
+class AuthClient:
+    """The login steps of reference §3.1 against the authentication URL."""
+
+    def __init__(self, auth_url: str, transport: _Transport):
+        self.auth_url = auth_url.rstrip("/")
+        self.transport = transport
+
+    def version(self) -> Any:
+        """GET /version (no token)."""
+        return self.transport.request("GET", f"{self.auth_url}/version", retry_malformed=False)
+
+    def login(self, token: _Secret) -> dict[str, Any]:
+        """POST /users/loginWithToken; the answer's ``id`` is the access token."""
+        return self.transport.request(
+            "POST", f"{self.auth_url}/users/loginWithToken", json_body={"apiToken": token.value})
+
+    def user_info(self, access_token: _Secret) -> dict[str, Any]:
+        """GET /users/me (its ``urls.http`` is the API service URL)."""
+        return self.transport.request("GET", f"{self.auth_url}/users/me", auth=access_token)
+
+    def hubs(self, http_url: str, access_token: _Secret) -> Any:
+        """GET {http}/Network: the hubs, groups and projects the user can use."""
+        return self.transport.request("GET", f"{http_url.rstrip('/')}/Network", auth=access_token)
+
+
+class ApiClient:
+    """The job and backend calls of one hub/group/project; safe to share between threads.
+
+    Methods take and return raw camelCase dicts and raise ``ApiError`` subclasses only.
+    """
+
+    def __init__(
+        self,
+        http_url: str,
+        access_token: str | _Secret,
+        hub: str = "ibm-q",
+        group: str = "open",
+        project: str = "main",
+        *,
+        transport: _Transport | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
+    ):
+        self._transport = transport or _Transport(timeout, max_retries, backoff_factor)
+        self._token = access_token if isinstance(access_token, _Secret) else _Secret(access_token)
+        self._transport.add_secret(self._token)
+        self.http_url = http_url.rstrip("/")
+        self.hub, self.group, self.project = hub, group, project
+        self.project_url = (f"{self.http_url}/Network/{_seg(hub)}/Groups/{_seg(group)}"
+                            f"/Projects/{_seg(project)}")
+
+    def __repr__(self) -> str:
+        return (f"<ApiClient({self.http_url!r}, hub={self.hub!r}, group={self.group!r}, "
+                f"project={self.project!r})>")
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (retries included)."""
+        return self._transport.request_count
+
+    @property
+    def transport(self) -> _Transport:
+        """The shared session, retry policy and counters."""
+        return self._transport
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._transport.close()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._transport.request(method, self.project_url + path, auth=self._token, **kwargs)
+
+    def _job(self, job_id: str) -> str:
+        return f"/Jobs/{_seg(job_id)}"
+
+    def _object_storage(self, method: str, url: str, **kwargs: Any) -> Any:
+        # Pre-signed URLs: sent bare, without the access token (reference §3.2).
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ApiIBMQProtocolError(f"The server sent an invalid object storage URL: {url!r}")
+        return self._transport.request(method, url, timeout=OBJECT_STORAGE_TIMEOUT, **kwargs)
+
+    @staticmethod
+    def _expect(value: Any, kind: type, what: str) -> Any:
+        if not isinstance(value, kind):
+            raise ApiIBMQProtocolError(
+                f"Unexpected answer to {what}: expected a JSON {kind.__name__}, "
+                f"got {type(value).__name__}.")
+        return value
+
+    # --- jobs ----------------------------------------------------------------------------
+
+    def job_get(self, job_id: str) -> dict[str, Any]:
+        """GET J/v/1: the full job document."""
+        return self._expect(self._call("GET", self._job(job_id) + "/v/1"), dict, "job info")
+
+    def job_status(self, job_id: str) -> dict[str, Any]:
+        """GET J/status/v/1: ``{"status": ..., "infoQueue"?: ...}``."""
+        answer = self._call("GET", self._job(job_id) + "/status/v/1")
+        if not isinstance(answer, dict) or "status" not in answer:
+            raise ApiIBMQProtocolError(
+                f"Unexpected answer to the status request of job {job_id}: {answer!r:.200}. "
+                "This could be caused by too many requests.")
+        return answer
+
+    def job_cancel(self, job_id: str) -> dict[str, Any]:
+        """POST J/cancel."""
+        answer = self._call("POST", self._job(job_id) + "/cancel")
+        return answer if isinstance(answer, dict) else {}
+
+    def job_update_attribute(self, job_id: str, attr: str, value: Any) -> dict[str, Any]:
+        """PUT J ``{attr: value}``; returns the server's echo."""
+        answer = self._call("PUT", self._job(job_id), json_body={attr: value})
+        return answer if isinstance(answer, dict) else {}
+
+    def job_properties(self, job_id: str) -> dict[str, Any] | None:
+        """GET J/properties: the backend properties when the job ran, or None."""
+        answer = self._call("GET", self._job(job_id) + "/properties")
+        return answer if isinstance(answer, dict) and answer else None
+
+    def job_result_url(self, job_id: str) -> str:
+        """GET J/resultDownloadUrl."""
+        answer = self._expect(self._call("GET", self._job(job_id) + "/resultDownloadUrl"),
+                              dict, "the result URL request")
+        return answer.get("url")
+
+    def job_result(self, job_id: str) -> dict[str, Any]:
+        """The result dict: result URL, bare download, then a best-effort acknowledgement."""
+        url = self.job_result_url(job_id)
+        result = self._expect(self._object_storage("GET", url), dict, "the result download")
+        try:
+            self._call("POST", self._job(job_id) + "/resultDownloaded")
+        except ApiError as err:
+            logger.warning("Job %s: acknowledging the result download failed: %s", job_id, err)
+        return result
+
+    def job_qobj(self, job_id: str) -> dict[str, Any]:
+        """The qobj dict the job ran: jobDownloadUrl, then a bare download."""
+        answer = self._expect(self._call("GET", self._job(job_id) + "/jobDownloadUrl"),
+                              dict, "the qobj URL request")
+        return self._expect(self._object_storage("GET", answer.get("url")), dict,
+                            "the qobj download")
+
+    def list_jobs(self, filter: dict[str, Any]) -> list[dict[str, Any]]:  # noqa: A002
+        """One page of GET {P}/Jobs/status/v/1?filter=<LoopBack JSON>."""
+        answer = self._call("GET", "/Jobs/status/v/1",
+                            params={"filter": json.dumps(filter, separators=(",", ":"))})
+        return self._expect(answer, list, "the job list request")
+
+    def submit_job(
+        self,
+        backend_name: str,
+        qobj: dict[str, Any],
+        name: str | None = None,
+        tags: list[str] | None = None,
+        share_level: str | None = None,
+    ) -> dict[str, Any]:
+        """Create the job, upload its qobj, confirm; returns the job document.
+
+        If the upload or the confirmation fails, the job is cancelled (best effort) and the
+        error re-raised, so no half-submitted job is left waiting for data.
+        """
+        body: dict[str, Any] = {"backend": {"name": backend_name}, "allowObjectStorage": True}
+        if name is not None:
+            body["name"] = name
+        if share_level is not None:
+            body["shareLevel"] = share_level
+        if tags:
+            body["tags"] = tags
+        created = self._expect(self._call("POST", "/Jobs", json_body=body), dict,
+                               "the job creation request")
+        if "error" in created:
+            return created
+        job_id = created.get("id")
+        upload_url = (created.get("objectStorageInfo") or {}).get("uploadUrl")
+        if not isinstance(job_id, str) or not upload_url:
+            raise ApiIBMQProtocolError(
+                "Unexpected answer to the job creation request: it lacks the job id or the "
+                "upload URL.")
+        try:
+            self._object_storage(
+                "PUT", upload_url, data=json.dumps(qobj).encode(),
+                headers={"Content-Type": "application/json"}, expect_json=False)
+            confirmed = self._call("POST", self._job(job_id) + "/jobDataUploaded")
+        except ApiError:
+            self._best_effort_cancel(job_id)
+            raise
+        if isinstance(confirmed, dict) and isinstance(confirmed.get("job"), dict):
+            return confirmed["job"]
+        if isinstance(confirmed, dict) and confirmed.get("id") == job_id:
+            return confirmed
+        # The confirmation carried no document: read it.
+        return self.job_get(job_id)
+
+    def _best_effort_cancel(self, job_id: str) -> None:
+        try:
+            self.job_cancel(job_id)
+        except ApiError as err:
+            logger.warning("Job %s: cancelling after a failed submission failed too: %s",
+                           job_id, err)
+
+    # --- backends ------------------------------------------------------------------------
+
+    def _device(self, name: str) -> str:
+        return f"/devices/{_seg(name)}"
+
+    def list_backends(self) -> list[dict[str, Any]]:
+        """GET {P}/devices/v/1: backend configuration dicts."""
+        return self._expect(self._call("GET", "/devices/v/1"), list, "the backend list request")
+
+    def backend_properties(self, name: str, before: datetime | str | None = None) -> dict[str, Any]:
+        """GET B/properties?version=1 (optionally the last ones before a date)."""
+        params: dict[str, Any] = {"version": 1}
+        if before is not None:
+            when = before.astimezone(UTC).isoformat() if isinstance(before, datetime) else before
+            params["filter"] = json.dumps({"where": {"last_update_date": {"lt": when}}})
+        answer = self._call("GET", self._device(name) + "/properties", params=params)
+        answer = answer if isinstance(answer, dict) else {}
+        if answer:
+            answer.setdefault("backend_name", name)
+        return answer
+
+    def backend_status(self, name: str) -> dict[str, Any]:
+        """GET B/queue/status."""
+        return self._expect(self._call("GET", self._device(name) + "/queue/status"), dict,
+                            "the backend status request")
+
+    def backend_job_limit(self, name: str) -> dict[str, Any]:
+        """GET B/jobsLimit: ``{"maximumJobs": n, "runningJobs": m}``."""
+        return self._expect(self._call("GET", self._device(name) + "/jobsLimit"), dict,
+                            "the job limit request")
+
+    def backend_pulse_defaults(self, name: str) -> dict[str, Any]:
+        """GET B/defaults."""
+        answer = self._call("GET", self._device(name) + "/defaults")
+        return answer if isinstance(answer, dict) else {}
+
+
+__all__ = ["ApiClient", "AuthClient", "DEFAULT_BACKOFF_FACTOR", "DEFAULT_MAX_RETRIES",
+           "DEFAULT_TIMEOUT", "RETRY_STATUSES", "client_application_header"]

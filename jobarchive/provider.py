@@ -1,0 +1,628 @@
+"""``connect()``, the provider and its backends: login, listing, retrieval and submission.
+
+The provider follows qiskit-ibmq-provider 0.11.1 (reference §3.1, §6): the login flow picks
+one hub/group/project, ``jobs()`` builds a LoopBack ``where`` filter from the same
+arguments as ``IBMQBackend.jobs()`` and pages through the results with keyset pagination on
+the creation date. All HTTP goes through ``jobarchive.api``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from qiskit.providers import JobStatus
+
+from .api import (
+    DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RETRIES,
+    ApiClient,
+    AuthClient,
+    _Secret,
+    _Transport,
+)
+from .exceptions import (
+    ApiError,
+    AuthenticationLicenseError,
+    IBMQAccountCredentialsInvalidToken,
+    IBMQAccountCredentialsInvalidUrl,
+    IBMQBackendApiError,
+    IBMQBackendApiProtocolError,
+    IBMQBackendError,
+    IBMQBackendJobLimitError,
+    IBMQBackendValueError,
+    IBMQProviderError,
+    JobValidationError,
+    RequestsApiError,
+)
+from .job import IBMQJob, validate_tags
+from .status import SHARE_LEVELS, parse_job_status
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_AUTH_URL = "https://auth.quantum-computing.ibm.com/api"
+UNLIMITED_PAGE_SIZE = 20  # upstream's page size when no limit is given
+
+# JobStatus -> LoopBack `where` clause (reference §6).
+_STATUS_FILTERS: dict[JobStatus, dict[str, Any]] = {
+    JobStatus.INITIALIZING: {"status": {"inq": ["CREATING", "CREATED"]}},
+    JobStatus.VALIDATING: {"status": {"inq": ["VALIDATING", "VALIDATED"]}},
+    JobStatus.RUNNING: {"status": "RUNNING"},
+    JobStatus.QUEUED: {"status": "QUEUED"},
+    JobStatus.CANCELLED: {"status": "CANCELLED"},
+    JobStatus.DONE: {"status": "COMPLETED"},
+    JobStatus.ERROR: {"status": {"regexp": "^ERROR"}},
+}
+ACTIVE_STATUSES = [JobStatus.INITIALIZING, JobStatus.VALIDATING, JobStatus.QUEUED,
+                   JobStatus.RUNNING]
+
+
+def connect(
+    url: str = DEFAULT_AUTH_URL,
+    token: str | None = None,
+    hub: str | None = None,
+    group: str | None = None,
+    project: str | None = None,
+    *,
+    timeout: float | tuple[float, float] | None = None,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
+    verify: bool | str = True,
+    proxies: dict[str, str] | None = None,
+) -> IBMQProvider:
+    """Log in to an IBM Quantum (legacy API) authentication URL, or the emulator's ``emu.url``.
+
+    Runs reference §3.1: GET /version, POST /users/loginWithToken, GET /users/me, GET
+    {http}/Network; ``hub``/``group``/``project`` pick one provider (the default one when
+    none is given). ``timeout`` is seconds or ``(connect, read)``; ``max_retries`` and
+    ``backoff_factor`` set the retry policy of every request.
+
+    Raises ``IBMQAccountCredentialsInvalidUrl`` (not an authentication URL),
+    ``IBMQAccountCredentialsInvalidToken`` (token refused), ``IBMQProviderError`` (no
+    provider, or several, match) and ``RequestsApiError`` for other server trouble.
+    """
+    if not isinstance(token, str) or not token:
+        raise IBMQAccountCredentialsInvalidToken("A non-empty API token (a string) is required.")
+    secret = _Secret(token)
+    transport = _Transport(timeout, max_retries, backoff_factor, verify, proxies)
+    transport.add_secret(secret)
+    auth = AuthClient(url, transport)
+
+    try:
+        version = auth.version()
+    except ApiError as err:
+        raise IBMQAccountCredentialsInvalidUrl(
+            f"The URL specified ({url}) is not an IBM Quantum authentication URL: {err}"
+        ) from err
+    if not isinstance(version, dict) or "api-auth" not in version:
+        raise IBMQAccountCredentialsInvalidUrl(
+            f"The URL specified ({url}) is not an IBM Quantum authentication URL: its /version "
+            "answer has no 'api-auth' entry."
+        )
+
+    try:
+        login = auth.login(secret)
+    except AuthenticationLicenseError:
+        raise
+    except RequestsApiError as err:
+        if err.status_code in (400, 401, 403):
+            raise IBMQAccountCredentialsInvalidToken(
+                f"Login with the API token failed: the server refused it ({err})."
+            ) from err
+        raise
+    access = login.get("id") if isinstance(login, dict) else None
+    if not isinstance(access, str) or not access:
+        raise IBMQAccountCredentialsInvalidToken(
+            "Login with the API token failed: the server's answer holds no access token.")
+    access_token = _Secret(access)
+    transport.add_secret(access_token)
+
+    me = auth.user_info(access_token)
+    urls = me.get("urls") if isinstance(me, dict) else None
+    http_url = urls.get("http") if isinstance(urls, dict) else None
+    if not isinstance(http_url, str) or not http_url:
+        raise IBMQAccountCredentialsInvalidUrl(
+            f"The server at {url} did not say where its API service is (users/me has no urls.http).")
+
+    hubs = auth.hubs(http_url, access_token)
+    triples = _provider_triples(hubs)
+    chosen = [t for t in triples
+              if (hub is None or t[0] == hub) and (group is None or t[1] == group)
+              and (project is None or t[2] == project)]
+    wanted = ", ".join(f"{k}={v!r}" for k, v in
+                       (("hub", hub), ("group", group), ("project", project)) if v is not None)
+    if not chosen:
+        raise IBMQProviderError(
+            "No provider matches the criteria" + (f" ({wanted})" if wanted else "")
+            + ". Available: " + (", ".join("/".join(t[:3]) for t in triples) or "none") + ".")
+    if wanted and len(chosen) > 1:
+        raise IBMQProviderError(
+            f"More than one provider matches the criteria ({wanted}): "
+            + ", ".join("/".join(t[:3]) for t in chosen) + ". Specify hub, group and project.")
+    h, g, p, _ = chosen[0]
+    client = ApiClient(http_url, access_token, h, g, p, transport=transport)
+    return IBMQProvider(client, url)
+
+
+def _provider_triples(hubs: Any) -> list[tuple[str, str, str, bool]]:
+    """(hub, group, project, is_default) from GET /Network, the default one first."""
+    out: list[tuple[str, str, str, bool]] = []
+    if not isinstance(hubs, list):
+        raise IBMQProviderError("The server's list of hubs (GET /Network) is not a list.")
+    for hub in hubs:
+        if not isinstance(hub, dict):
+            continue
+        groups = hub.get("groups") or {}
+        for group_name, group in (groups.items() if isinstance(groups, dict) else ()):
+            projects = (group or {}).get("projects") or {}
+            for project_name, project in (projects.items() if isinstance(projects, dict) else ()):
+                default = bool((project or {}).get("isDefault"))
+                out.append((hub.get("name"), group_name, project_name, default))
+    out.sort(key=lambda t: not t[3])  # stable: the default first, the rest in server order
+    return out
+
+
+# --- filters ---------------------------------------------------------------------------
+
+
+def _to_utc_iso(value: datetime | str, name: str) -> str:
+    """Local time -> UTC ISO (reference §6): naive is local, aware converts exactly."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise IBMQBackendValueError(
+                f'"{value}" is not a valid {name} value: use a datetime or an ISO-8601 string.'
+            ) from None
+    if not isinstance(value, datetime):
+        raise IBMQBackendValueError(
+            f'"{value}" is not a valid {name} value: use a datetime or an ISO-8601 string.')
+    if value.tzinfo is None:
+        value = value.astimezone()  # naive means local time
+    return value.astimezone(UTC).isoformat()
+
+
+def build_where(
+    backend_name: str | None = None,
+    status: Any = None,
+    job_name: str | None = None,
+    start_datetime: datetime | str | None = None,
+    end_datetime: datetime | str | None = None,
+    job_tags: list[str] | None = None,
+    job_tags_operator: str | None = "OR",
+    db_filter: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The LoopBack ``where`` of ``jobs()`` (reference §6); IBMQBackendValueError on bad input."""
+    where: dict[str, Any] = {}
+    ors: list[Any] = []
+    ands: list[Any] = []
+    if backend_name:
+        where["backend.name"] = backend_name
+    if status:
+        statuses = status if isinstance(status, list | tuple) else [status]
+        clauses = []
+        for value in statuses:
+            try:
+                clauses.append(copy.deepcopy(_STATUS_FILTERS[parse_job_status(value)]))
+            except ValueError as err:
+                raise IBMQBackendValueError(str(err)) from None
+        if len(clauses) == 1 and not isinstance(status, list | tuple):
+            where.update(clauses[0])
+        else:
+            ors.extend(clauses)
+    if job_name:
+        where["name"] = {"regexp": job_name}
+    if start_datetime or end_datetime:
+        start = _to_utc_iso(start_datetime, "start_datetime") if start_datetime else None
+        end = _to_utc_iso(end_datetime, "end_datetime") if end_datetime else None
+        if start and end:
+            where["creationDate"] = {"between": [start, end]}
+        elif start:
+            where["creationDate"] = {"gte": start}
+        else:
+            where["creationDate"] = {"lte": end}
+    if job_tags:
+        validate_tags(job_tags, IBMQBackendValueError)
+        operator = job_tags_operator.upper() if isinstance(job_tags_operator, str) else None
+        if operator == "OR":
+            where["tags"] = {"inq": list(job_tags)}
+        elif operator == "AND":
+            ands.extend({"tags": tag} for tag in job_tags)
+        else:
+            raise IBMQBackendValueError(
+                f'"{job_tags_operator}" is not a valid job_tags_operator value. '
+                'Valid values are "AND" and "OR"')
+    if db_filter:
+        if not isinstance(db_filter, dict):
+            raise IBMQBackendValueError(
+                f'"{db_filter}" is not a valid db_filter value: it must be a dict '
+                "(a LoopBack where filter).")
+        extra = copy.deepcopy(db_filter)
+        ands = ands + list(extra.pop("and", None) or [])
+        ors = ors + list(extra.pop("or", None) or [])
+        where = {**extra, **where}
+    if ands:
+        where["and"] = ands
+    if ors:
+        where["or"] = ors
+    return where
+
+
+def _narrow(where: dict[str, Any], key: str, condition: Any) -> dict[str, Any]:
+    """``where`` AND ``{key: condition}``: merged into ``and`` if ``key`` is already used."""
+    out = dict(where)
+    if key in out:
+        out["and"] = list(out.get("and") or []) + [{key: condition}]
+    else:
+        out[key] = condition
+    return out
+
+
+def iter_pages(
+    client: ApiClient,
+    where: dict[str, Any] | None,
+    descending: bool = True,
+    limit: int | None = None,
+    skip: int = 0,
+    page_size: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Raw job documents, keyset-paged on ``creationDate`` (reference §6 "Pagination").
+
+    The first page uses ``skip``; later pages use ``skip=0`` and narrow the filter to
+    ``creationDate <= last`` (``>=`` ascending) with ``id nin [...]``. The ``nin`` list holds
+    every id already returned with the boundary date, not only the last one, so jobs that
+    share a creation date are neither repeated nor skipped at a page boundary.
+    """
+    limit = limit or None
+    size = page_size or (limit if limit else UNLIMITED_PAGE_SIZE)
+    order = "creationDate DESC" if descending else "creationDate ASC"
+    base = dict(where or {})
+    collected = 0
+    boundary_date: str | None = None
+    boundary_ids: list[str] = []
+    first = True
+    while limit is None or collected < limit:
+        ask = size if limit is None else min(size, limit - collected)
+        query = base
+        if not first:
+            query = _narrow(query, "creationDate",
+                            {"lte" if descending else "gte": boundary_date})
+            query = _narrow(query, "id", {"nin": list(boundary_ids)})
+        page_filter: dict[str, Any] = {"order": order, "limit": ask, "skip": skip if first else 0}
+        if query:
+            page_filter["where"] = query
+        page = client.list_jobs(page_filter)
+        first = False
+        if not page:
+            return
+        for doc in page:
+            if limit is not None and collected >= limit:
+                return
+            collected += 1
+            yield doc
+        last = page[-1]
+        last_date = last.get("creationDate") if isinstance(last, dict) else None
+        if not isinstance(last_date, str):
+            raise IBMQBackendApiProtocolError(
+                "A job in the server's list has no creationDate; cannot page further.")
+        same = [d.get("id") for d in page
+                if isinstance(d, dict) and d.get("creationDate") == last_date]
+        if last_date == boundary_date:
+            boundary_ids.extend(same)
+        else:
+            boundary_date, boundary_ids = last_date, same
+        boundary_ids = list(dict.fromkeys(i for i in boundary_ids if i is not None))
+
+
+# --- provider and backends ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    """A backend's queue status (GET B/queue/status, as upstream builds it)."""
+
+    backend_name: str
+    backend_version: str
+    operational: bool
+    pending_jobs: int
+    status_msg: str
+    dedicated: bool = False
+
+
+class IBMQProvider:
+    """One hub/group/project of an account: backends, jobs and retrieval."""
+
+    def __init__(self, api_client: ApiClient, auth_url: str | None = None):
+        self.api_client = api_client
+        self.auth_url = auth_url
+        self._backends: dict[str, IBMQBackend] | None = None
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """hub, group and project (never the token)."""
+        c = self.api_client
+        return {"hub": c.hub, "group": c.group, "project": c.project}
+
+    def __repr__(self) -> str:
+        c = self.api_client
+        return f"<IBMQProvider(hub='{c.hub}', group='{c.group}', project='{c.project}')>"
+
+    # --- backends --------------------------------------------------------------------------
+
+    def _load_backends(self) -> dict[str, IBMQBackend]:
+        if self._backends is None:
+            try:
+                configs = self.api_client.list_backends()
+            except ApiError as err:
+                raise IBMQBackendApiError(f"Failed to list the backends: {err}") from err
+            backends: dict[str, IBMQBackend] = {}
+            for config in configs:
+                name = config.get("backend_name") if isinstance(config, dict) else None
+                if not isinstance(name, str):
+                    warnings.warn(f"Skipping a backend with an invalid configuration: "
+                                  f"{config!r:.200}", stacklevel=3)
+                    continue
+                backends[name] = IBMQBackend(config, self)
+            self._backends = backends
+        return self._backends
+
+    def backends(self, name: str | None = None, **filters: Any) -> list[IBMQBackend]:
+        """The provider's backends, optionally only the one called ``name``.
+
+        Other keyword filters compare configuration fields, e.g. ``simulator=True``.
+        """
+        out = list(self._load_backends().values())
+        if name is not None:
+            out = [b for b in out if b.name() == name]
+        for key, value in filters.items():
+            out = [b for b in out if b.configuration().get(key) == value]
+        return out
+
+    def get_backend(self, name: str) -> IBMQBackend:
+        """The backend called ``name``; IBMQBackendError if there is none."""
+        found = self._load_backends().get(name)
+        if found is None:
+            raise IBMQBackendError(
+                f"No backend matches the name {name!r}. Available: "
+                + (", ".join(self._load_backends()) or "none") + ".")
+        return found
+
+    def _backend_for(self, doc: dict[str, Any]) -> Any:
+        backend = doc.get("backend") if isinstance(doc, dict) else None
+        name = backend.get("name") if isinstance(backend, dict) else None
+        if name is None:
+            return None
+        try:
+            return self._load_backends().get(name)
+        except IBMQBackendApiError:
+            return None  # the job still works; its backend() is a name-only stand-in
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    def _job_from_doc(self, doc: dict[str, Any], backend: Any = None) -> IBMQJob:
+        return IBMQJob.from_server(doc, backend=backend or self._backend_for(doc),
+                                   api_client=self.api_client)
+
+    def jobs(
+        self,
+        limit: int | None = 10,
+        skip: int = 0,
+        backend_name: str | None = None,
+        status: Any = None,
+        job_name: str | None = None,
+        start_datetime: datetime | str | None = None,
+        end_datetime: datetime | str | None = None,
+        job_tags: list[str] | None = None,
+        job_tags_operator: str = "OR",
+        descending: bool = True,
+        db_filter: dict[str, Any] | None = None,
+    ) -> list[IBMQJob]:
+        """Jobs on the server that match every filter, newest first (``limit=None``: all).
+
+        Filters as ``IBMQBackend.jobs()`` of 0.11.1 (reference §6): ``status`` a JobStatus,
+        its name or a list; ``job_name`` a regex (partial match); dates in local time
+        (naive means local); ``job_tags`` with ``job_tags_operator`` "OR" (any) or "AND"
+        (all); ``db_filter`` a raw LoopBack ``where``. Raises ``IBMQBackendValueError`` on bad
+        values and ``IBMQBackendApiError`` on server trouble. Documents that do not form a
+        job are skipped with a warning.
+        """
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise IBMQBackendValueError(f'"{limit}" is not a valid limit value: use an int >= 0 or None.')
+        if not isinstance(skip, int) or skip < 0:
+            raise IBMQBackendValueError(f'"{skip}" is not a valid skip value: use an int >= 0.')
+        where = build_where(backend_name, status, job_name, start_datetime, end_datetime,
+                            job_tags, job_tags_operator, db_filter)
+        out: list[IBMQJob] = []
+        try:
+            for doc in iter_pages(self.api_client, where, descending, limit, skip):
+                try:
+                    out.append(self._job_from_doc(doc))
+                except (JobValidationError, TypeError, ValueError) as err:
+                    warnings.warn(f"Discarding a job the server listed with invalid data: {err}",
+                                  stacklevel=2)
+        except ApiError as err:
+            raise IBMQBackendApiError(f"Failed to list jobs: {err}") from err
+        return out
+
+    def iter_job_docs(
+        self,
+        where: dict[str, Any] | None = None,
+        descending: bool = True,
+        page_size: int = 1000,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Raw (list-shaped) job documents matching a LoopBack ``where``, keyset-paged.
+
+        Raises ``IBMQBackendApiError`` (an ``IBMQError``) when the server fails for good.
+        """
+        try:
+            yield from iter_pages(self.api_client, where, descending, limit, 0, page_size)
+        except ApiError as err:
+            raise IBMQBackendApiError(f"Failed to list jobs: {err}") from err
+
+    def retrieve_job(self, job_id: str) -> IBMQJob:
+        """The job with that id, read in full from the server."""
+        try:
+            doc = self.api_client.job_get(job_id)
+        except ApiError as err:
+            raise IBMQBackendApiError(f"Failed to get job {job_id}: {err}") from err
+        try:
+            return self._job_from_doc(doc)
+        except (JobValidationError, TypeError, ValueError) as err:
+            raise IBMQBackendApiProtocolError(
+                f"Failed to get job {job_id}. Unable to read the server's data: {err}") from err
+
+
+class IBMQBackend:
+    """A backend of a provider: configuration, properties, status, run and jobs."""
+
+    def __init__(self, configuration: dict[str, Any], provider: IBMQProvider):
+        self._configuration = configuration
+        self._provider = provider
+        self._api_client = provider.api_client
+
+    def name(self) -> str:
+        """The backend's name."""
+        return self._configuration["backend_name"]
+
+    def provider(self) -> IBMQProvider:
+        """The provider the backend belongs to."""
+        return self._provider
+
+    def configuration(self) -> dict[str, Any]:
+        """The backend configuration, as the server sent it."""
+        return copy.deepcopy(self._configuration)
+
+    def __repr__(self) -> str:
+        c = self._api_client
+        return (f"<IBMQBackend('{self.name()}') from IBMQ(hub='{c.hub}', group='{c.group}', "
+                f"project='{c.project}')>")
+
+    def properties(self, datetime: datetime | None = None) -> dict[str, Any] | None:  # noqa: A002
+        """The backend's properties dict (or those in force before ``datetime``); None if none."""
+        if datetime is not None and datetime.tzinfo is None:
+            datetime = datetime.astimezone()
+        try:
+            props = self._api_client.backend_properties(self.name(), datetime)
+        except ApiError as err:
+            raise IBMQBackendApiError(f"Failed to get the properties of {self.name()}: {err}") from err
+        return props or None
+
+    def defaults(self) -> dict[str, Any] | None:
+        """Pulse defaults, or None for a backend without them."""
+        if not self._configuration.get("open_pulse"):
+            return None
+        try:
+            return self._api_client.backend_pulse_defaults(self.name()) or None
+        except ApiError as err:
+            raise IBMQBackendApiError(f"Failed to get the defaults of {self.name()}: {err}") from err
+
+    def status(self) -> BackendStatus:
+        """Operational flag, queue length and status message."""
+        try:
+            raw = self._api_client.backend_status(self.name())
+        except ApiError as err:
+            raise IBMQBackendApiError(f"Failed to get the status of {self.name()}: {err}") from err
+        try:
+            return BackendStatus(
+                backend_name=self.name(),
+                backend_version=str(raw.get("backend_version", "0.0.0")),
+                operational=bool(raw.get("state")),
+                pending_jobs=max(int(raw.get("lengthQueue") or 0), 0),
+                status_msg=str(raw.get("status", "")),
+                dedicated=bool(raw.get("busy", False)),
+            )
+        except (TypeError, ValueError) as err:
+            raise IBMQBackendApiProtocolError(
+                f"Unexpected status of {self.name()} from the server: {raw!r:.200}") from err
+
+    def job_limit(self) -> dict[str, Any]:
+        """``{"maximumJobs": n, "runningJobs": m}``."""
+        try:
+            return self._api_client.backend_job_limit(self.name())
+        except ApiError as err:
+            raise IBMQBackendApiError(f"Failed to get the job limit of {self.name()}: {err}") from err
+
+    def run(
+        self,
+        qobj: dict[str, Any],
+        job_name: str | None = None,
+        job_tags: list[str] | None = None,
+        job_share_level: str | None = None,
+    ) -> IBMQJob:
+        """Submit a qobj (a plain dict, or anything with ``to_dict()``); returns the live job."""
+        if hasattr(qobj, "to_dict") and not isinstance(qobj, dict):
+            qobj = qobj.to_dict()
+        if not isinstance(qobj, dict):
+            raise IBMQBackendValueError(
+                f"A qobj dict is required, not {type(qobj).__name__}.")
+        if job_name is not None and not isinstance(job_name, str):
+            raise IBMQBackendValueError(
+                f'"{job_name}" of type "{type(job_name)}" is not a valid job name. '
+                "The job name needs to be a string.")
+        validate_tags(job_tags, IBMQBackendValueError)
+        share_level = "none" if job_share_level is None else job_share_level
+        if share_level not in SHARE_LEVELS:
+            raise IBMQBackendValueError(
+                f'"{job_share_level}" is not a valid job share level. Valid job share levels '
+                "are: " + ", ".join(SHARE_LEVELS))
+        try:
+            doc = self._api_client.submit_job(self.name(), qobj, job_name, job_tags or None,
+                                              share_level)
+        except RequestsApiError as err:
+            if err.error_code == 3458:
+                raise IBMQBackendJobLimitError(f"Error submitting job: {err}") from err
+            raise IBMQBackendApiError(f"Error submitting job: {err}") from err
+        except ApiError as err:
+            raise IBMQBackendApiError(f"Error submitting job: {err}") from err
+        if isinstance(doc, dict) and "error" in doc and doc.get("error"):
+            raise IBMQBackendError(f"Error submitting job: {doc['error']}")
+        try:
+            return IBMQJob.from_server(doc, backend=self, api_client=self._api_client)
+        except (JobValidationError, TypeError, ValueError) as err:
+            raise IBMQBackendApiProtocolError(
+                f"Unexpected return value received from the server when submitting job: {err}"
+            ) from err
+
+    def jobs(
+        self,
+        limit: int | None = 10,
+        skip: int = 0,
+        status: Any = None,
+        job_name: str | None = None,
+        start_datetime: datetime | str | None = None,
+        end_datetime: datetime | str | None = None,
+        job_tags: list[str] | None = None,
+        job_tags_operator: str = "OR",
+        descending: bool = True,
+        db_filter: dict[str, Any] | None = None,
+    ) -> list[IBMQJob]:
+        """``provider.jobs(...)`` restricted to this backend."""
+        return self._provider.jobs(
+            limit=limit, skip=skip, backend_name=self.name(), status=status, job_name=job_name,
+            start_datetime=start_datetime, end_datetime=end_datetime, job_tags=job_tags,
+            job_tags_operator=job_tags_operator, descending=descending, db_filter=db_filter)
+
+    def active_jobs(self, limit: int = 10) -> list[IBMQJob]:
+        """This backend's jobs that are not final yet."""
+        return self.jobs(limit=limit, status=list(ACTIVE_STATUSES))
+
+    def retrieve_job(self, job_id: str) -> IBMQJob:
+        """The job with that id; IBMQBackendError if it ran on another backend."""
+        job = self._provider.retrieve_job(job_id)
+        other = job.backend().name()
+        if other != self.name():
+            warnings.warn(f"Job {job_id} belongs to another backend than the one queried. "
+                          f"The query was made on backend {self.name()}, but the job actually "
+                          f"belongs to backend {other}.", stacklevel=2)
+            raise IBMQBackendError(
+                f"Failed to get job {job_id}: job does not belong to backend {self.name()}.")
+        return job
+
+
+__all__ = ["BackendStatus", "IBMQBackend", "IBMQProvider", "build_where", "connect", "iter_pages"]
