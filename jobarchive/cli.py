@@ -1,0 +1,712 @@
+"""The ``jobarchive`` command line: a thin click layer over the library.
+
+Every command maps to one library call; this module only parses arguments, resolves
+credentials and formats output. Errors become one line on stderr and a non-zero exit
+code (1: error, 2: usage, 3: the command ran and found problems), never a traceback;
+set ``JOBARCHIVE_DEBUG=1`` to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import configparser
+import errno
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .exceptions import IBMQError, JobNotFoundError
+
+DEFAULT_ARCHIVE = "jobs.jobarchive"
+DEFAULT_URL = "https://auth.quantum-computing.ibm.com/api"
+QISKITRC = Path(".qiskit") / "qiskitrc"
+EXIT_PROBLEMS = 3
+TABLE_COLUMNS = ("job_id", "creation_date", "backend_name", "status", "name", "tags")
+SHARE_LEVELS = ("global", "hub", "group", "project", "none")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def one_line(err: BaseException, secrets: Sequence[str] = ()) -> str:
+    """A single-line description of an error, with any secret masked."""
+    if isinstance(err, IBMQError):
+        text = str(err)
+    elif isinstance(err, KeyError) and err.args:
+        text = f"not found: {err.args[0]}"
+    elif isinstance(err, OSError) and err.strerror:
+        text = f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    else:
+        text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(err).__name__
+
+
+class _Group(click.Group):
+    """Turns every error escaping a command into one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except OSError as err:
+            if err.errno == errno.EPIPE or os.environ.get("JOBARCHIVE_DEBUG"):
+                raise
+            raise click.ClickException(one_line(err, _secrets(ctx))) from None
+        except Exception as err:
+            if os.environ.get("JOBARCHIVE_DEBUG"):
+                raise
+            raise click.ClickException(one_line(err, _secrets(ctx))) from None
+
+
+def _secrets(ctx: click.Context) -> list[str]:
+    obj = ctx.find_root().obj
+    return list(obj.get("secrets", [])) if isinstance(obj, dict) else []
+
+
+# --- shared state and options ------------------------------------------------------------
+
+
+def _archive_path(ctx: click.Context) -> Path:
+    return Path(ctx.find_root().obj["archive"])
+
+
+def open_archive(ctx: click.Context, create: bool = False) -> Any:
+    """The --archive archive; a read command never creates one."""
+    from .archive import Archive
+
+    arc = Archive(_archive_path(ctx), create=create)
+    ctx.call_on_close(arc.close)
+    return arc
+
+
+def _qiskitrc() -> dict[str, str]:
+    path = Path.home() / QISKITRC
+    if not path.is_file():
+        return {}
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as err:
+        raise click.ClickException(f"cannot read {path}: {one_line(err)}") from None
+    return dict(parser["ibmq"]) if parser.has_section("ibmq") else {}
+
+
+def resolve_credentials(url: str | None, token: str | None) -> tuple[str, str]:
+    """URL and token from options, environment, or ~/.qiskit/qiskitrc (in that order)."""
+    rc: dict[str, str] | None = None
+    if not token:
+        token = os.environ.get("JOBARCHIVE_TOKEN") or os.environ.get("QE_TOKEN")
+    if not token:
+        rc = _qiskitrc()
+        token = rc.get("token")
+    if not token:
+        raise click.UsageError(
+            "no API token: pass --token, set JOBARCHIVE_TOKEN or QE_TOKEN, or save one in "
+            "~/.qiskit/qiskitrc ([ibmq] token = ...)")
+    if not url:
+        url = os.environ.get("JOBARCHIVE_URL") or os.environ.get("QE_URL")
+    if not url:
+        url = (rc if rc is not None else _qiskitrc()).get("url") or DEFAULT_URL
+    return url, token
+
+
+def connect_from_options(ctx: click.Context, url: str | None, token: str | None,
+                         hub: str | None, group: str | None, project: str | None) -> Any:
+    """A provider for the resolved credentials; the token is only kept in memory."""
+    from .provider import connect
+
+    url, token = resolve_credentials(url, token)
+    ctx.find_root().obj.setdefault("secrets", []).append(token)
+    return connect(url, token, hub=hub, group=group, project=project)
+
+
+def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--url/--token/--hub/--group/--project."""
+    for decorator in reversed([
+        click.option("--url", metavar="URL",
+                     help=f"Authentication URL [env QE_URL, qiskitrc url; default {DEFAULT_URL}]."),
+        click.option("--token", metavar="TOKEN",
+                     help="API token [env JOBARCHIVE_TOKEN, QE_TOKEN, or ~/.qiskit/qiskitrc]. "
+                          "Never written to the archive."),
+        click.option("--hub", default=None, help="Hub (default: the account's first)."),
+        click.option("--group", default=None, help="Group."),
+        click.option("--project", default=None, help="Project."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The filters of Archive.query(), as options."""
+    for decorator in reversed([
+        click.option("--status", "statuses", multiple=True, metavar="STATUS",
+                     help="JobStatus name (DONE, ERROR, CANCELLED, RUNNING, QUEUED, ...); repeatable."),
+        click.option("--name", "job_name", metavar="REGEX", help="Job name regex (partial match)."),
+        click.option("--since", metavar="DATE",
+                     help="Created on or after (ISO-8601; naive means local time)."),
+        click.option("--until", metavar="DATE", help="Created on or before (ISO-8601)."),
+        click.option("--tag", "tags", multiple=True, metavar="TAG", help="Job tag; repeatable."),
+        click.option("--tags-and/--tags-or", "tags_and", default=False,
+                     help="Jobs with all the --tag values, or any of them (default)."),
+        click.option("--share-level", "share_levels", multiple=True, metavar="LEVEL",
+                     help=f"One of {', '.join(SHARE_LEVELS)}; repeatable."),
+        click.option("--run-mode", "run_modes", multiple=True, metavar="MODE",
+                     help="Run mode (fairshare, dedicated, ...); repeatable."),
+        click.option("--backend", "backends", multiple=True, metavar="NAME",
+                     help="Backend name; repeatable."),
+        click.option("--limit", type=click.IntRange(min=0), default=None,
+                     help="At most this many jobs."),
+        click.option("--skip", type=click.IntRange(min=0), default=0, help="Skip this many jobs."),
+        click.option("--ascending", is_flag=True, help="Oldest first (default newest first)."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+_FILTER_KEYS = ("statuses", "job_name", "since", "until", "tags", "tags_and", "share_levels",
+                "run_modes", "backends", "limit", "skip", "ascending")
+
+
+def query_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
+    """filter_options values -> Archive.query() keyword arguments."""
+    return {
+        "status": list(opts["statuses"]) or None,
+        "job_name": opts["job_name"],
+        "start_datetime": opts["since"],
+        "end_datetime": opts["until"],
+        "job_tags": list(opts["tags"]) or None,
+        "job_tags_operator": "AND" if opts["tags_and"] else "OR",
+        "share_level": list(opts["share_levels"]) or None,
+        "run_mode": list(opts["run_modes"]) or None,
+        "backend_name": list(opts["backends"]) or None,
+        "limit": opts["limit"],
+        "skip": opts["skip"],
+        "descending": not opts["ascending"],
+    }
+
+
+def _has_filter(opts: dict[str, Any]) -> bool:
+    return any(opts[k] for k in _FILTER_KEYS if k not in ("tags_and", "ascending", "skip")) \
+        or bool(opts["skip"])
+
+
+def _pop_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: kwargs.pop(k) for k in _FILTER_KEYS}
+
+
+def _progress_default(progress: bool | None) -> bool:
+    return sys.stderr.isatty() if progress is None else progress
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    import pandas as pd
+
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    text = str(value)
+    # Control characters in names would break the table's lines.
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+
+
+def format_table(frame: Any) -> str:
+    """An aligned plain-text table: strings left, numbers right."""
+    import pandas as pd
+
+    columns = [str(c) for c in frame.columns]
+    cells = [[_cell(v) for v in frame[c]] for c in frame.columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+               for c in frame.columns]
+    widths = [max([len(h)] + [len(x) for x in col]) for h, col in zip(columns, cells, strict=True)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w)
+                 for v, w, num in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    rows = [line(columns)] + [line(r) for r in zip(*cells, strict=True)] if cells else [line(columns)]
+    return "\n".join(rows)
+
+
+def _flat_for_csv(frame: Any) -> Any:
+    """Lists as JSON text and dates as ISO-8601 UTC, so DuckDB/Spark read them back."""
+    import pandas as pd
+
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            out[name] = col.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        elif col.dtype == object and col.map(lambda v: isinstance(v, list | dict)).any():
+            out[name] = col.map(lambda v: json.dumps(v, ensure_ascii=False)
+                                if isinstance(v, list | dict) else v)
+    return out
+
+
+def _frame_json(frame: Any) -> str:
+    text = frame.to_json(orient="records", date_format="iso", date_unit="us", force_ascii=False)
+    return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+
+
+def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str] | None = None) -> None:
+    """Print or save a DataFrame as table, csv, json or parquet."""
+    if columns:
+        unknown = [c for c in columns if c not in frame.columns]
+        if unknown:
+            raise click.BadParameter(
+                f"unknown column {unknown[0]!r}; choose from {', '.join(map(str, frame.columns))}",
+                param_hint="--columns")
+        frame = frame[list(columns)]
+    if fmt == "parquet":
+        if not output:
+            raise click.UsageError("--format parquet needs --output FILE")
+        frame.to_parquet(output, index=False)
+        click.echo(f"wrote {len(frame)} rows to {output}", err=True)
+        return
+    if fmt == "csv":
+        text = _flat_for_csv(frame).to_csv(index=False)
+    elif fmt == "json":
+        text = _frame_json(frame) + "\n"
+    else:
+        text = format_table(frame) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(frame)} rows to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _columns_option(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+FORMAT = click.Choice(["table", "csv", "json", "parquet"])
+
+
+# --- the group ---------------------------------------------------------------------------
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
+                                           "max_content_width": 100},
+             epilog="\b\nExamples:\n  jobarchive demo\n  jobarchive --archive lab.jobarchive sync"
+                    "\n  jobarchive ls --status DONE --tag vqe --since 2021-01-01")
+@click.option("--archive", "archive", metavar="PATH", envvar="JOBARCHIVE_PATH",
+              default=DEFAULT_ARCHIVE, show_default=True,
+              help="Archive directory [env JOBARCHIVE_PATH].")
+@click.version_option(package_name="jobarchive")
+@click.pass_context
+def cli(ctx: click.Context, archive: str) -> None:
+    """A persistent, queryable archive of IBM Quantum jobs."""
+    if not archive or "\x00" in archive:
+        raise click.BadParameter("not a valid path", param_hint="--archive")
+    ctx.obj = {"archive": archive, "archive_given": _given(ctx, "archive")}
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
+@cli.command(epilog="\b\nExamples:\n  jobarchive init lab.jobarchive\n  jobarchive --archive lab.jobarchive init")
+@click.argument("path", required=False, metavar="[PATH]")
+@click.pass_context
+def init(ctx: click.Context, path: str | None) -> None:
+    """Create an empty archive at PATH (default: --archive)."""
+    from .archive import Archive
+
+    target = Path(path) if path else _archive_path(ctx)
+    existed = (target / "index.db").exists()
+    with Archive(target) as arc:
+        if existed:
+            click.echo(f"{target}: already an archive ({len(arc)} jobs)")
+        else:
+            click.echo(f"{target}: created an empty archive")
+
+
+@cli.command(epilog="\b\nExamples:\n  export QE_TOKEN=...; jobarchive sync"
+                    "\n  jobarchive sync --url http://127.0.0.1:8080/api --token T --follow"
+                    "\n  jobarchive sync --backend ibmq_athens --since 2021-01-01 --full")
+@server_options
+@click.option("--follow", is_flag=True, help="Keep polling until no archived job is still running.")
+@click.option("--poll-interval", type=click.FloatRange(min=0.0), default=10.0, show_default=True,
+              help="Seconds between passes with --follow.")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Concurrent requests.")
+@click.option("--full", is_flag=True, help="Also compare names and tags of every listed job.")
+@click.option("--backend", "backend_name", metavar="NAME", help="Only this backend's jobs.")
+@click.option("--since", metavar="DATE", help="Only jobs created on or after (ISO-8601).")
+@click.option("--until", metavar="DATE", help="Only jobs created on or before (ISO-8601).")
+@click.option("--wait", is_flag=True, help="Wait for another sync/retag instead of failing.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.pass_context
+def sync(ctx: click.Context, url: str | None, token: str | None, hub: str | None,
+         group: str | None, project: str | None, follow: bool, poll_interval: float,
+         workers: int, full: bool, backend_name: str | None, since: str | None,
+         until: str | None, wait: bool, progress: bool | None) -> None:
+    """Bring the archive up to date with the server (creates the archive if needed)."""
+    provider = connect_from_options(ctx, url, token, hub, group, project)
+    arc = open_archive(ctx, create=True)
+    report = arc.sync(provider, backend_name=backend_name, start_datetime=since,
+                      end_datetime=until, full=full, workers=workers,
+                      progress=_progress_default(progress), follow=follow,
+                      poll_interval=poll_interval, lock_timeout=None if wait else 0.0)
+    click.echo(str(report))
+    if report.failed:
+        for job_id, reason in list(report.failed.items())[:10]:
+            click.echo(f"  failed {job_id}: {one_line(RuntimeError(reason), _secrets(ctx))}", err=True)
+        click.echo(f"{len(report.failed)} jobs failed; the next sync retries them.", err=True)
+        ctx.exit(EXIT_PROBLEMS)
+
+
+@cli.command("ls", epilog="\b\nExamples:\n  jobarchive ls --status DONE --backend ibmq_athens --limit 20"
+                          "\n  jobarchive ls --tag vqe --tag h2 --tags-and --since 2021-01-01"
+                          "\n  jobarchive ls --name '^bell' --format csv > bell.csv"
+                          "\n  jobarchive ls --format parquet --output jobs.parquet")
+@filter_options
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (needed for parquet).")
+@click.option("--columns", metavar="A,B,...",
+              help=f"Columns to show (table default: {','.join(TABLE_COLUMNS)}; others: all).")
+@click.pass_context
+def ls_cmd(ctx: click.Context, fmt: str, output: str | None, columns: str | None,
+           **filters: Any) -> None:
+    """List archived jobs matching the filters."""
+    arc = open_archive(ctx)
+    frame = arc.query(**query_kwargs(filters))
+    cols = _columns_option(columns) or (list(TABLE_COLUMNS) if fmt == "table" else None)
+    if fmt == "table" and frame.empty and not output:
+        click.echo("no jobs match", err=True)
+        return
+    write_frame(frame, fmt, output, cols)
+
+
+def _summary(arc: Any, record: dict[str, Any]) -> str:
+    from .status import to_job_status
+
+    def when(value: str | None) -> str:
+        return value.replace("T", " ").replace(".000000Z", "Z").replace("Z", " UTC") if value else ""
+
+    try:
+        status = f"{to_job_status(record['status']).name} ({record['status']})"
+    except (KeyError, ValueError):
+        status = str(record.get("status"))
+    result, qobj = record.get("result"), record.get("qobj")
+    experiments = len(result.get("results") or []) if isinstance(result, dict) else None
+    client = record.get("client_info") or {}
+    lines = [
+        ("job_id", record["job_id"]),
+        ("name", record.get("name") or ""),
+        ("backend", record.get("backend_name") or ""),
+        ("status", status),
+        ("created", when(record.get("creation_date"))),
+        ("tags", ", ".join(record.get("tags") or [])),
+        ("share_level", record.get("share_level") or ""),
+        ("run_mode", record.get("run_mode") or ""),
+        ("kind", record.get("kind") or ""),
+        ("client", " ".join(f"{n}={v}" for n, v in zip(
+            str(client.get("name", "")).split(","), str(client.get("version", "")).split(","),
+            strict=False) if n) if isinstance(client, dict) else str(client)),
+        ("experiment_id", record.get("experiment_id") or ""),
+        ("result", f"stored, {experiments} experiments" if result is not None else "none"),
+        ("qobj", "stored" if qobj is not None else "none"),
+    ]
+    error = record.get("error")
+    if error:
+        lines.append(("error", f"{error.get('code')}: {error.get('message')}"
+                      if isinstance(error, dict) else str(error)))
+    text = [f"{k:<14}{_cell(v)}" for k, v in lines if v or k in ("name", "tags")]
+    steps = record.get("time_per_step") or {}
+    if steps:
+        text.append("time_per_step")
+        text += [f"  {k:<18}{when(v)}" for k, v in steps.items()]
+    history = arc.history(record["job_id"])
+    if len(history):
+        text.append(f"history ({len(history)} events)")
+        for row in history.tail(10).itertuples(index=False):
+            text.append(f"  {row.at:%Y-%m-%d %H:%M:%S}  {row.kind:<7} {_cell(row.old)} -> "
+                        f"{_cell(row.new)}  ({row.source})")
+    return "\n".join(text)
+
+
+@cli.command(epilog="\b\nExamples:\n  jobarchive show 5f8e2a1b9c0d4e0012ab34cd"
+                    "\n  jobarchive show 5f8e2a1b9c0d4e0012ab34cd --json --no-payloads")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="The full to_dict() record as JSON.")
+@click.option("--payloads/--no-payloads", default=True,
+              help="Include qobj and result in --json output.")
+@click.pass_context
+def show(ctx: click.Context, job_id: str, as_json: bool, payloads: bool) -> None:
+    """Show one archived job: a summary, or its full record as JSON."""
+    arc = open_archive(ctx)
+    try:
+        record = arc.record(job_id)
+    except JobNotFoundError:
+        raise click.ClickException(f"no job {job_id!r} in {arc.path}") from None
+    if as_json:
+        if not payloads:
+            record.pop("qobj", None)
+            record.pop("result", None)
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+    else:
+        click.echo(_summary(arc, record))
+
+
+@cli.command(epilog="\b\nExamples:\n  jobarchive counts 5f8e2a1b9c0d4e0012ab34cd"
+                    "\n  jobarchive counts ID1 ID2 --format csv")
+@click.argument("job_ids", nargs=-1, required=True, metavar="JOB_ID...")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (needed for parquet).")
+@click.pass_context
+def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str | None) -> None:
+    """Measurement counts of jobs: job_id, experiment, bitstring, count."""
+    arc = open_archive(ctx)
+    try:
+        frame = arc.counts(list(job_ids))
+    except JobNotFoundError as err:
+        raise click.ClickException(f"no job {err.job_id!r} in {arc.path}") from None
+    if frame.empty:
+        click.echo("no stored counts for " + ", ".join(job_ids), err=True)
+        if fmt == "table" and not output:
+            return
+    cols = ["job_id", "experiment", "bitstring", "count"] if fmt == "table" else None
+    if fmt == "table" and len(job_ids) == 1:
+        cols = cols[1:]
+    write_frame(frame, fmt, output, cols)
+
+
+@cli.command(epilog="\b\nExamples:\n  jobarchive retag --tag run7 --add paper-2021 --dry-run"
+                    "\n  jobarchive retag --status ERROR --add failed --remote"
+                    "\n  jobarchive retag ID1 ID2 --remove draft"
+                    "\n  jobarchive retag --backend ibmq_athens --replace archived --remote --token T")
+@click.argument("job_ids", nargs=-1, metavar="[JOB_ID...]")
+@filter_options
+@click.option("--all", "select_all", is_flag=True, help="Select every job (no filter needed).")
+@click.option("--add", "add_tags", multiple=True, metavar="TAG", help="Tag to add; repeatable.")
+@click.option("--remove", "remove_tags", multiple=True, metavar="TAG",
+              help="Tag to remove; repeatable.")
+@click.option("--replace", "replace_tags", multiple=True, metavar="TAG",
+              help="Replace the tags with these (ibmq_jobset_ tags are kept); repeatable.")
+@click.option("--clear", is_flag=True, help="Remove every tag (except ibmq_jobset_ ones).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing anywhere.")
+@click.option("--remote", is_flag=True, help="Push each change to the server first.")
+@server_options
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--wait", is_flag=True, help="Wait for another sync/retag instead of failing.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Format of the plan/outcome listing.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.pass_context
+def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
+          add_tags: tuple[str, ...], remove_tags: tuple[str, ...], replace_tags: tuple[str, ...],
+          clear: bool, dry_run: bool, remote: bool, url: str | None, token: str | None,
+          hub: str | None, group: str | None, project: str | None, workers: int, wait: bool,
+          fmt: str, progress: bool | None, **filters: Any) -> None:
+    """Add, remove or replace tags of the selected jobs (by ids, filters or --all)."""
+    if not (add_tags or remove_tags or replace_tags or clear):
+        raise click.UsageError("nothing to do: give --add, --remove, --replace or --clear")
+    if replace_tags and clear:
+        raise click.UsageError("--replace and --clear exclude each other")
+    if not (job_ids or select_all or _has_filter(filters)):
+        raise click.UsageError("select jobs: give job ids, a filter option, or --all")
+    arc = open_archive(ctx)
+    selection: Any
+    if job_ids and not _has_filter(filters):
+        missing = [j for j in job_ids if j not in arc]
+        if missing:
+            raise click.ClickException(f"no job {missing[0]!r} in {arc.path}")
+        selection = list(dict.fromkeys(job_ids))
+    else:
+        frame = arc.query(**query_kwargs(filters))
+        selection = frame["job_id"].tolist()
+        if job_ids:
+            wanted = set(job_ids)
+            selection = [j for j in selection if j in wanted]
+    if not selection:
+        click.echo("no jobs selected", err=True)
+        return
+    provider = connect_from_options(ctx, url, token, hub, group, project) if remote else None
+    result = arc.retag(selection,
+                       replacement_tags=[] if clear else (list(replace_tags) or None),
+                       additional_tags=list(add_tags) or None,
+                       removal_tags=list(remove_tags) or None,
+                       provider=provider, dry_run=dry_run, workers=workers,
+                       progress=_progress_default(progress),
+                       lock_timeout=None if wait else 0.0)
+    _print_retag(ctx, result, fmt, dry_run, len(selection))
+
+
+def _print_retag(ctx: click.Context, result: Any, fmt: str, dry_run: bool, selected: int) -> None:
+    frame = result
+    if fmt == "table" and len(frame.columns) > 0:
+        shown = frame[[c for c in frame.columns if c not in ("old_tags", "new_tags")]] \
+            if {"added", "removed"} <= set(frame.columns) else frame
+        write_frame(shown, "table", None)
+    elif fmt != "table":
+        write_frame(frame, fmt, None)
+    failed = 0
+    if "ok" in frame.columns:
+        failed = int((~frame["ok"].astype(bool)).sum())
+    elif "error" in frame.columns:
+        failed = int(frame["error"].fillna("").astype(str).ne("").sum())
+    verb = "would change" if dry_run else "changed"
+    changed = len(frame)
+    if {"added", "removed"} <= set(frame.columns):
+        changed = int(sum(bool(a) or bool(r) for a, r in zip(frame["added"], frame["removed"],
+                                                                strict=True)))
+    click.echo(f"retag: {selected} selected, {verb} {changed}"
+               + (f", {failed} failed" if failed else ""), err=True)
+    if failed:
+        ctx.exit(EXIT_PROBLEMS)
+
+
+@cli.command(epilog="\b\nExamples:\n  jobarchive audit\n  jobarchive audit --reproduce --threshold 0.9"
+                    "\n  jobarchive audit --repair\n\b\nExit code 0: no problem; 3: problems found.")
+@click.option("--reproduce", is_flag=True,
+              help="Re-run stored qobj on BasicSimulator and compare counts (Hellinger fidelity).")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Fidelity below which a reproduced job is flagged.")
+@click.option("--sample", type=click.IntRange(min=1), default=None,
+              help="Reproduce only this many jobs (random sample).")
+@click.option("--repair", is_flag=True, help="Remove orphan blobs left by interrupted writes.")
+@click.option("--no-verify", is_flag=True, help="Skip re-hashing blobs (existence and size only).")
+@click.option("--all", "show_all", is_flag=True, help="List every job, not only problems.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.pass_context
+def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: int | None,
+          repair: bool, no_verify: bool, show_all: bool, fmt: str) -> None:
+    """Check every blob's SHA-256 and each job's record; optionally reproduce results."""
+    arc = open_archive(ctx)
+    options: dict[str, Any] = {}
+    if reproduce:
+        options["reproduce"] = True
+        if threshold is not None:
+            options["threshold"] = threshold
+        if sample is not None:
+            options["sample"] = sample
+    elif threshold is not None or sample is not None:
+        raise click.UsageError("--threshold and --sample need --reproduce")
+    frame = arc.audit(verify=not no_verify, repair=repair, **options)
+    problems = frame[~frame["ok"].astype(bool)]
+    shown = frame if show_all else problems
+    if len(shown) or fmt != "table":
+        write_frame(shown, fmt, None)
+    summary = dict(frame.attrs.get("summary") or {})
+    removed = frame.attrs.get("removed_orphans") or []
+    orphans = frame.attrs.get("orphans") or []
+    parts = [f"{k}={v}" for k, v in summary.items() if not isinstance(v, dict | list)]
+    click.echo("audit: " + (", ".join(parts) or f"jobs={len(frame)}, problems={len(problems)}"),
+               err=True)
+    if removed:
+        click.echo(f"removed {len(removed)} orphan blobs", err=True)
+    elif orphans:
+        click.echo(f"{len(orphans)} orphan blobs (harmless; `jobarchive audit --repair` removes "
+                   "them)", err=True)
+    if len(problems):
+        ctx.exit(EXIT_PROBLEMS)
+
+
+@cli.command(epilog="\b\nExamples:\n  jobarchive report report.html"
+                    "\n  jobarchive --archive lab.jobarchive report lab.html")
+@click.argument("path", metavar="PATH")
+@click.pass_context
+def report(ctx: click.Context, path: str) -> None:
+    """Write an HTML report with plots to PATH."""
+    arc = open_archive(ctx)
+    written = arc.report(path)
+    click.echo(f"report: {written}")
+
+
+@cli.command(epilog="\b\nExamples:\n  jobarchive export out/"
+                    "\n  jobarchive export out/ --format csv --status DONE"
+                    "\n  duckdb -c \"select backend_name, count(*) from 'out/jobs.parquet' group by 1\"")
+@click.argument("directory", metavar="DIR")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet",
+              show_default=True)
+@click.option("--no-counts", is_flag=True, help="Export only the job index.")
+@filter_options
+@click.pass_context
+def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, **filters: Any) -> None:
+    """Export the job index (jobs.*) and counts (counts.*) for DuckDB, Spark or pandas."""
+    arc = open_archive(ctx)
+    frame = arc.query(**query_kwargs(filters))
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise click.ClickException(f"{out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    jobs_path = out / f"jobs.{fmt}"
+    _save(frame, fmt, jobs_path)
+    click.echo(f"{jobs_path}: {len(frame)} jobs")
+    if not no_counts:
+        ids = None if not _has_filter(filters) else frame["job_id"].tolist()
+        table = arc.counts(ids)
+        counts_path = out / f"counts.{fmt}"
+        _save(table, fmt, counts_path)
+        click.echo(f"{counts_path}: {len(table)} rows")
+
+
+def _save(frame: Any, fmt: str, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "parquet":
+        frame.to_parquet(tmp, index=False)
+    else:
+        _flat_for_csv(frame).to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                               "help_option_names": []},
+             add_help_option=False,
+             epilog="\b\nExamples:\n  jobarchive emulator --port 8080 --seed-jobs 1000")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def emulator(args: tuple[str, ...]) -> None:
+    """Run the local emulator of the IBM Quantum job API (options: jobarchive emulator --help)."""
+    from .emulator import main as emulator_main
+
+    code = emulator_main(list(args))
+    sys.exit(code or 0)
+
+
+@cli.command(epilog="\b\nExamples:\n  jobarchive demo\n  jobarchive demo --quick"
+                    "\n  jobarchive --archive /tmp/d.jobarchive demo --seed-jobs 500 --fresh")
+@click.option("--seed-jobs", type=click.IntRange(0, 200_000), default=None,
+              help="Jobs in the emulator's seeded history [default 2000; 300 with --quick].")
+@click.option("--quick", is_flag=True, help="A smaller, faster run.")
+@click.option("--fresh", is_flag=True, help="Delete a non-empty demo archive first.")
+@click.option("--report", "report_path", metavar="FILE", default=None,
+              help="HTML report path [default: demo-report.html next to the archive].")
+@click.pass_context
+def demo(ctx: click.Context, seed_jobs: int | None, quick: bool, fresh: bool,
+         report_path: str | None) -> None:
+    """Run the whole tour against the embedded emulator, into ./demo.jobarchive by default."""
+    from .demo import DEFAULT_ARCHIVE as DEMO_ARCHIVE
+    from .demo import run_demo
+
+    root = ctx.find_root().obj
+    path = Path(root["archive"]) if root["archive_given"] else Path(DEMO_ARCHIVE)
+    run_demo(path, seed_jobs=seed_jobs, quick=quick, fresh=fresh, report_path=report_path,
+             echo=click.echo)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``jobarchive`` console script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="jobarchive")
+
+
+if __name__ == "__main__":
+    main()
