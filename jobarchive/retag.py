@@ -1,0 +1,301 @@
+"""Bulk retagging with ``IBMQJob.update_tags`` semantics, resumable after a crash.
+
+Without a provider the change is local only (events ``source="local"``). With one, each
+change goes to the server first, through ``IBMQJob.update_tags`` (so its echo check
+applies), and only what the server confirmed is recorded locally (``source="remote"``).
+
+A journal in the index makes a remote campaign resumable. Per batch:
+
+1. every job about to be sent is journaled as ``sending`` (with the tags it will get),
+2. the PUTs run on a bounded thread pool (the API client does the retries),
+3. what the server confirmed is journaled as ``confirmed`` (the echoed tags),
+4. the confirmed tags are written to the archive (one transaction), and the entries dropped.
+
+A re-run of the same tag operation after a kill skips jobs already recorded (the plan finds
+nothing to change: the operation is idempotent), records ``confirmed`` jobs without asking
+the server again, and for ``sending`` jobs (outcome unknown) first reads the job from the
+server: if it already carries the new tags nothing is re-sent. So each change reaches the
+server once. Jobs the server refuses are reported with the reason; the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .exceptions import IBMQJobInvalidStateError, JobNotFoundError
+from .job import IBMQJob, apply_tag_update
+from .query import job_ids_of
+from .store.blobs import loads
+from .store.index import JobFilter
+
+if TYPE_CHECKING:
+    from .archive import Archive
+
+PLAN_COLUMNS = ("job_id", "old_tags", "new_tags", "added", "removed")
+RESULT_COLUMNS = (*PLAN_COLUMNS, "outcome", "source", "error")
+_ID_CHUNK = 800  # under SQLite's 999 bound parameters per statement
+
+
+@dataclass
+class _Plan:
+    job_id: str
+    record: dict[str, Any]
+    old: list[str]
+    new: list[str]
+    outcome: str = "planned"
+    source: str | None = None
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return set(self.old) != set(self.new)
+
+    def row(self) -> tuple:
+        old, new = set(self.old), set(self.new)
+        return (self.job_id, list(self.old), list(self.new), [t for t in self.new if t not in old],
+                [t for t in self.old if t not in new], self.outcome, self.source, self.error)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def campaign_name(replacement: list[str] | None, additional: list[str] | None,
+                  removal: list[str] | None) -> str:
+    """The journal key of a tag operation: re-running the same operation resumes it."""
+    spec = json.dumps([replacement, sorted(set(additional or [])), sorted(set(removal or []))])
+    return "retag:" + hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
+def _records(archive: Archive, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Stored records without payloads (qobj/result stay in their blobs), batched."""
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(job_ids, _ID_CHUNK):
+        for job_id, doc in archive.select_rows(JobFilter(job_ids=chunk), ("job_id", "doc")):
+            record = loads(doc)
+            record["qobj"] = None
+            record["result"] = None
+            out[job_id] = record
+    return out
+
+
+def _frame(plans: list[_Plan], columns: Sequence[str]) -> pd.DataFrame:
+    rows = [p.row()[: len(columns)] for p in plans]
+    frame = pd.DataFrame(rows, columns=list(columns))
+    frame["job_id"] = frame["job_id"].astype("string")
+    for col in ("outcome", "source", "error"):
+        if col in frame:
+            frame[col] = frame[col].astype("string")
+    return frame
+
+
+def retag(
+    archive: Archive,
+    job_ids: Any,
+    replacement_tags: list[str] | None = None,
+    additional_tags: list[str] | None = None,
+    removal_tags: list[str] | None = None,
+    provider: Any = None,
+    dry_run: bool = False,
+    workers: int = 8,
+    progress: bool = True,
+    lock_timeout: float | None = 0.0,
+    batch_size: int = 500,
+) -> pd.DataFrame:
+    """Change the tags of many archived jobs, the way ``IBMQJob.update_tags`` changes one.
+
+    ``job_ids``: a list of ids or a ``query()`` DataFrame. Order of operations: replace (only
+    if a list; ``[]`` clears), add, remove; ``ibmq_jobset_`` tags always survive.
+
+    ``dry_run=True`` returns the plan (``job_id, old_tags, new_tags, added, removed``) and
+    writes nothing. Otherwise the frame also has ``outcome`` ("updated", "unchanged" or
+    "refused"), ``source`` ("local"/"remote") and ``error`` (the server's reason for a
+    refusal); ``frame.attrs["summary"]`` counts them. With ``provider`` every change is
+    pushed to the server first on ``workers`` threads; see the module docstring for how an
+    interrupted run resumes. Takes the archive's write lock (``ArchiveLockedError`` after
+    ``lock_timeout`` seconds; None waits). Unknown job ids raise ``JobNotFoundError``
+    before anything is written.
+    """
+    ids = job_ids_of(job_ids)
+    if ids is None:
+        raise ValueError("job_ids is required: a list of job ids or a query() DataFrame")
+    ids = list(dict.fromkeys(ids))
+    replacement = list(replacement_tags) if isinstance(replacement_tags, list) else None
+    # Validate the operation once, with update_tags' own errors, before touching anything.
+    apply_tag_update([], replacement_tags, additional_tags, removal_tags, IBMQJobInvalidStateError)
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+
+    if dry_run:
+        plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
+        return _frame(plans, PLAN_COLUMNS)
+
+    known: set[str] = set()
+    for chunk in _chunks(ids, _ID_CHUNK):
+        known.update(archive.index.existing(chunk))
+    missing = [j for j in ids if j not in known]
+    if missing:  # before the lock, so a bad id leaves the archive untouched
+        raise JobNotFoundError(missing[0])
+    with archive.lock(timeout=lock_timeout):
+        plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
+        runner = _Runner(archive, provider, (replacement_tags, additional_tags, removal_tags),
+                         campaign_name(replacement, additional_tags, removal_tags), workers,
+                         progress, batch_size)
+        runner.run(plans)
+    frame = _frame(plans, RESULT_COLUMNS)
+    outcomes = frame["outcome"].value_counts()
+    frame.attrs["summary"] = {
+        "jobs": len(frame),
+        "updated": int(outcomes.get("updated", 0)),
+        "unchanged": int(outcomes.get("unchanged", 0)),
+        "refused": int(outcomes.get("refused", 0)),
+        "sent": runner.sent,
+        "verified": runner.verified,
+        "source": "remote" if provider is not None else "local",
+    }
+    return frame
+
+
+def _plan(archive: Archive, ids: list[str], replacement: Any, additional: Any,
+          removal: Any) -> list[_Plan]:
+    records = _records(archive, ids)
+    missing = [j for j in ids if j not in records]
+    if missing:
+        raise JobNotFoundError(missing[0])
+    plans = []
+    for job_id in ids:
+        record = records[job_id]
+        old = list(record.get("tags") or [])
+        new = apply_tag_update(old, replacement, additional, removal, IBMQJobInvalidStateError)
+        plans.append(_Plan(job_id, record, old, new))
+    return plans
+
+
+class _Runner:
+    def __init__(self, archive: Archive, provider: Any, op: tuple, campaign: str, workers: int,
+                 progress: bool, batch_size: int):
+        self.archive = archive
+        self.client = provider.api_client if provider is not None else None
+        self.op = op
+        self.campaign = campaign
+        self.workers = max(1, int(workers))
+        self.progress = progress
+        self.batch_size = batch_size
+        self.sent = 0       # PUTs issued
+        self.verified = 0   # jobs whose unknown outcome was checked with a GET
+        self._count_lock = threading.Lock()
+
+    def run(self, plans: list[_Plan]) -> None:
+        from tqdm import tqdm
+
+        journal = self.archive.index.journal_get(self.campaign) if self.client else {}
+        bar = tqdm(total=len(plans), desc="retag", unit="job", disable=not self.progress,
+                   leave=False)
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="jobarchive-retag") \
+            if self.client else None
+        try:
+            for batch in _chunks(plans, self.batch_size):
+                stale = [p.job_id for p in batch if not p.changed and p.job_id in journal]
+                for p in batch:
+                    if not p.changed:
+                        p.outcome = "unchanged"
+                changed = [p for p in batch if p.changed]
+                if self.client is None:
+                    self._record(changed, "local")
+                else:
+                    self._push(changed, journal, pool)
+                if stale:  # left by a run killed after its local write
+                    self.archive.index.journal_delete(self.campaign, stale)
+                bar.update(len(batch))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+            bar.close()
+
+    def _record(self, plans: list[_Plan], source: str) -> None:
+        if not plans:
+            return
+        records = []
+        for p in plans:
+            record = dict(p.record)
+            record["tags"] = list(p.new)
+            records.append(record)
+            p.outcome, p.source = "updated", source
+        # Records without qobj/result: the stored payloads and blob stay as they are.
+        self.archive.add_many(records, source=source)
+
+    def _push(self, plans: list[_Plan], journal: dict, pool: ThreadPoolExecutor) -> None:
+        if not plans:
+            return
+        confirmed: list[_Plan] = []
+        to_send: list[tuple[_Plan, bool]] = []
+        for p in plans:
+            state, payload = journal.get(p.job_id, (None, None))
+            tags = _tags_of(payload)
+            if state == "confirmed" and tags is not None and set(tags) == set(p.new):
+                p.new = tags  # the server confirmed it before a kill; do not send again
+                confirmed.append(p)
+            else:
+                to_send.append((p, state == "sending" and tags is not None
+                                and set(tags) == set(p.new)))
+        if to_send:
+            self.archive.index.journal_put(
+                self.campaign, [(p.job_id, "sending", json.dumps(p.new)) for p, _ in to_send])
+            answers = list(pool.map(self._send, to_send))
+            newly = []
+            for (p, _), (tags, error) in zip(to_send, answers, strict=True):
+                if error is not None:
+                    # Outcome unknown (a lost answer may have been applied): the "sending"
+                    # entry stays, so a re-run checks the server before sending again.
+                    p.outcome, p.source, p.error = "refused", "remote", error
+                else:
+                    p.new = tags
+                    newly.append(p)
+            if newly:
+                self.archive.index.journal_put(
+                    self.campaign, [(p.job_id, "confirmed", json.dumps(p.new)) for p in newly])
+            confirmed.extend(newly)
+        self._record(confirmed, "remote")
+        if confirmed:
+            self.archive.index.journal_delete(self.campaign, [p.job_id for p in confirmed])
+        for p in confirmed:
+            journal.pop(p.job_id, None)
+
+    def _send(self, item: tuple[_Plan, bool]) -> tuple[list[str] | None, str | None]:
+        """Runs on a worker thread: network only. (server tags, None) or (None, reason)."""
+        plan, verify = item
+        try:
+            if verify:
+                with self._count_lock:
+                    self.verified += 1
+                doc = self.client.job_get(plan.job_id)
+                tags = doc.get("tags") if isinstance(doc, dict) else None
+                if isinstance(tags, list) and set(tags) == set(plan.new):
+                    return list(tags), None
+            job = IBMQJob._from_record(dict(plan.record), None, self.client)
+            with self._count_lock:
+                self.sent += 1
+            return job.update_tags(*self.op), None
+        except Exception as err:  # one job's failure must not stop the others
+            return None, f"{type(err).__name__}: {err}"
+
+
+def _tags_of(payload: str | None) -> list[str] | None:
+    if payload is None:
+        return None
+    try:
+        tags = json.loads(payload)
+    except ValueError:
+        return None
+    return tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None

@@ -1,0 +1,247 @@
+"""Bulk retag: update_tags semantics, dry run, events, journal; local and against the emulator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from retag_child import make_jobs
+
+from jobarchive import Archive
+from jobarchive.exceptions import ArchiveLockedError, IBMQJobInvalidStateError, JobNotFoundError
+from jobarchive.job import apply_tag_update
+from jobarchive.retag import PLAN_COLUMNS, RESULT_COLUMNS
+
+CHILD = Path(__file__).with_name("retag_child.py")
+
+
+@pytest.fixture
+def filled(arc):
+    jobs = make_jobs(30, seed=1)
+    arc.add_many(jobs)
+    return arc, {j["job_id"]: j for j in jobs}
+
+
+def _snapshot(path: Path) -> dict[str, str]:
+    """Hash of every file of an archive (the shared-memory index of WAL aside)."""
+    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file() and not p.name.endswith("-shm")}
+
+
+def test_dry_run_returns_plan_and_writes_nothing(filled):
+    arc, jobs = filled
+    before = _snapshot(arc.path)
+    plan = arc.retag(arc.query(), replacement_tags=["r1"], additional_tags=["a"],
+                     removal_tags=["r1", "ibmq_jobset_abc"], dry_run=True)
+    assert list(plan.columns) == list(PLAN_COLUMNS)
+    assert len(plan) == len(jobs)
+    for row in plan.itertuples():
+        old = jobs[row.job_id]["tags"]
+        assert row.old_tags == old
+        assert row.new_tags == apply_tag_update(old, ["r1"], ["a"], ["r1", "ibmq_jobset_abc"])
+        # jobset tags survive replacement and removal
+        assert ("ibmq_jobset_abc" in row.new_tags) == ("ibmq_jobset_abc" in old)
+        assert set(row.added) == set(row.new_tags) - set(old)
+        assert set(row.removed) == set(old) - set(row.new_tags)
+    assert _snapshot(arc.path) == before
+    assert arc.index.events() == []
+
+
+def test_local_retag_semantics_events_and_payloads_kept(filled):
+    arc, jobs = filled
+    ids = sorted(jobs)
+    done = next(j for j in ids if jobs[j]["status"] == "COMPLETED")
+    before_done = arc.get(done).to_dict()
+    blob_files = set(arc.blobs.files())
+    frame = arc.retag(ids, additional_tags=["campaign-7"], removal_tags=["exp1"], progress=False)
+    assert list(frame.columns) == list(RESULT_COLUMNS)
+    assert frame.attrs["summary"]["updated"] == len(ids)
+    assert set(frame["outcome"]) == {"updated"} and set(frame["source"]) == {"local"}
+    for job_id in ids:
+        expected = apply_tag_update(jobs[job_id]["tags"], None, ["campaign-7"], ["exp1"])
+        assert arc.get(job_id).tags() == expected
+    # only the tags changed; the payloads stay in their blobs and no blob is written
+    after_done = arc.get(done).to_dict()
+    assert after_done["result"] == before_done["result"] and after_done["qobj"] == before_done["qobj"]
+    assert {k: v for k, v in after_done.items() if k != "tags"} == \
+           {k: v for k, v in before_done.items() if k != "tags"}
+    assert set(arc.blobs.files()) == blob_files
+    assert arc.audit()["ok"].all()
+    # tag filters see the new tags
+    assert set(arc.query(job_tags=["campaign-7"])["job_id"]) == set(ids)
+    assert arc.query(job_tags=["exp1"]).empty
+    # history: one tags event per job, source local
+    hist = arc.history(done)
+    tag_events = hist[hist["kind"] == "tags"]
+    assert len(tag_events) == 1
+    event = tag_events.iloc[0]
+    assert event["source"] == "local"
+    assert json.loads(event["old"]) == jobs[done]["tags"]
+    assert json.loads(event["new"]) == arc.get(done).tags()
+    # a re-run is a no-op: nothing changes, no new event
+    events = len(arc.index.events())
+    again = arc.retag(ids, additional_tags=["campaign-7"], removal_tags=["exp1"], progress=False)
+    assert set(again["outcome"]) == {"unchanged"}
+    assert len(arc.index.events()) == events
+
+
+def test_replacement_and_clear(filled):
+    arc, jobs = filled
+    ids = sorted(jobs)[:5]
+    arc.retag(ids, replacement_tags=[], progress=False)
+    for job_id in ids:
+        assert arc.get(job_id).tags() == [t for t in jobs[job_id]["tags"]
+                                          if t.startswith("ibmq_jobset_")]
+    # a non-list replacement is ignored, as upstream does
+    frame = arc.retag(ids, replacement_tags="x", additional_tags=["y"], progress=False)
+    assert all("x" not in tags and "y" in tags for tags in frame["new_tags"])
+
+
+def test_bad_input_writes_nothing(filled):
+    arc, jobs = filled
+    before = _snapshot(arc.path)
+    with pytest.raises(IBMQJobInvalidStateError, match="none of the parameters"):
+        arc.retag(sorted(jobs))
+    with pytest.raises(IBMQJobInvalidStateError, match="list or strings"):
+        arc.retag(sorted(jobs), additional_tags=[1])
+    with pytest.raises(JobNotFoundError):
+        arc.retag([*sorted(jobs), "nope"], additional_tags=["z"], progress=False)
+    assert _snapshot(arc.path) == before
+
+
+def test_lock_is_taken(filled):
+    arc, jobs = filled
+    with arc.lock(), pytest.raises(ArchiveLockedError):
+        arc.retag(sorted(jobs), additional_tags=["z"], progress=False)
+    # a dry run needs no lock
+    with arc.lock():
+        assert len(arc.retag(sorted(jobs), additional_tags=["z"], dry_run=True)) == len(jobs)
+
+
+def test_thousands_of_jobs_in_batches(arc):
+    jobs = make_jobs(2500, seed=3, payloads=False)
+    arc.add_many(jobs)
+    frame = arc.retag(arc.query(), additional_tags=["bulk"], progress=False, batch_size=700)
+    assert (frame["outcome"] == "updated").all()
+    assert len(arc.query(job_tags=["bulk"])) == 2500
+    assert sum(1 for e in arc.index.events() if e[2] == "tags") == 2500
+
+
+# --- against the emulator ------------------------------------------------------------------
+
+try:
+    from jobarchive import emulator
+except ImportError:  # pragma: no cover - the emulator lands separately
+    emulator = None
+needs_server = pytest.mark.skipif(not hasattr(emulator, "Emulator"),
+                                  reason="the emulator is not available yet")
+
+
+def _put_count(emu) -> int:
+    """PUT {P}/Jobs/{id} requests the emulator served (its endpoint name may vary)."""
+    return sum(n for k, n in emu.stats().items() if "update" in k.lower() or "put" in k.lower())
+
+
+@pytest.fixture
+def server(tmp_path):
+    import jobarchive
+
+    with emulator.Emulator(seed_jobs=40, seed=5) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc = Archive(tmp_path / "remote.jobarchive")
+        arc.sync(provider, progress=False)
+        try:
+            yield emu, provider, arc
+        finally:
+            arc.close()
+
+
+@needs_server
+def test_remote_retag_matches_server(server):
+    emu, provider, arc = server
+    ids = list(arc.query(descending=False)["job_id"])
+    assert ids
+    emu.reset_stats()
+    frame = arc.retag(ids, additional_tags=["remote-a"], removal_tags=["exp1"],
+                      provider=provider, progress=False, workers=4)
+    changed = int((frame["outcome"] == "updated").sum())
+    assert changed == len(ids) and set(frame["source"]) == {"remote"}
+    assert _put_count(emu) == changed
+    for job_id in ids:
+        assert sorted(emu.job_doc(job_id)["tags"]) == sorted(arc.get(job_id).tags())
+        assert "remote-a" in arc.get(job_id).tags()
+    hist = arc.history(ids[0])
+    assert hist[hist["kind"] == "tags"].iloc[-1]["source"] == "remote"
+    # a re-run sends nothing
+    emu.reset_stats()
+    again = arc.retag(ids, additional_tags=["remote-a"], removal_tags=["exp1"],
+                      provider=provider, progress=False)
+    assert set(again["outcome"]) == {"unchanged"} and _put_count(emu) == 0
+
+
+@needs_server
+def test_refused_jobs_reported_others_go_on(server, tmp_path):
+    emu, provider, arc = server
+    ids = list(arc.query(descending=False)["job_id"])[:6]
+    # a job the server does not know: archived from elsewhere
+    ghost = arc.record(ids[0])
+    ghost["job_id"] = "ffffffffffffffffffffffff"
+    ghost["qobj"] = ghost["result"] = None
+    arc.add(ghost)
+    frame = arc.retag([*ids, ghost["job_id"]], additional_tags=["ok"], provider=provider,
+                      progress=False)
+    refused = frame[frame["outcome"] == "refused"]
+    assert list(refused["job_id"]) == [ghost["job_id"]]
+    assert refused.iloc[0]["error"]  # the server's reason
+    assert "ok" not in arc.get(ghost["job_id"]).tags()  # not recorded locally
+    assert set(frame[frame["job_id"] != ghost["job_id"]]["outcome"]) == {"updated"}
+    for job_id in ids:
+        assert "ok" in emu.job_doc(job_id)["tags"] and "ok" in arc.get(job_id).tags()
+
+
+@needs_server
+def test_sigkill_during_remote_retag_then_rerun(tmp_path):
+    """Kill the retag at several random points; a re-run leaves server and archive equal,
+    and every change reached the server exactly once."""
+    import jobarchive
+
+    rng = random.Random(int(os.environ.get("JOBARCHIVE_RETAG_SEED", "7")))
+    kills = int(os.environ.get("JOBARCHIVE_RETAG_KILLS", "4"))
+    with emulator.Emulator(seed_jobs=120, seed=9, latency=0.002) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        path = tmp_path / "kill.jobarchive"
+        with Archive(path) as arc:
+            arc.sync(provider, progress=False)
+            ids = list(arc.query(descending=False)["job_id"])
+        ops = [{"additional_tags": [f"k{n}"], "removal_tags": ["exp1"]} for n in range(kills)]
+        for op in ops:
+            with Archive(path) as arc:
+                expected = {j: apply_tag_update(arc.get(j).tags(), None, op["additional_tags"],
+                                                op["removal_tags"]) for j in ids}
+                needed = sum(set(expected[j]) != set(arc.get(j).tags()) for j in ids)
+            emu.reset_stats()
+            target = rng.randint(1, max(1, needed - 1))
+            proc = subprocess.Popen([sys.executable, str(CHILD), str(path), emu.url, emu.token,
+                                     json.dumps(op)], stdout=subprocess.PIPE, text=True,
+                                    env={**os.environ, "PYTHONPATH": str(CHILD.parent)})
+            assert proc.stdout.readline().strip() == "READY"
+            while proc.poll() is None and _put_count(emu) < target:
+                time.sleep(0.001)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            with Archive(path) as arc:
+                assert arc.audit()["ok"].all()
+                frame = arc.retag(ids, provider=provider, progress=False, **op)
+                assert (frame["outcome"] != "refused").all()
+                for job_id in ids:
+                    assert set(arc.get(job_id).tags()) == set(expected[job_id])
+                    assert set(emu.job_doc(job_id)["tags"]) == set(expected[job_id])
+            assert _put_count(emu) == needed, (op, target)
