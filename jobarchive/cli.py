@@ -120,14 +120,26 @@ def resolve_credentials(url: str | None, token: str | None) -> tuple[str, str]:
     return url, token
 
 
-def connect_from_options(ctx: click.Context, url: str | None, token: str | None,
-                         hub: str | None, group: str | None, project: str | None) -> Any:
+def connect_from_options(ctx: click.Context, server: dict[str, Any]) -> Any:
     """A provider for the resolved credentials; the token is only kept in memory."""
     from .provider import connect
 
-    url, token = resolve_credentials(url, token)
+    url, token = resolve_credentials(server["url"], server["token"])
     ctx.find_root().obj.setdefault("secrets", []).append(token)
-    return connect(url, token, hub=hub, group=group, project=project)
+    extra: dict[str, Any] = {}
+    if server["max_retries"] is not None:
+        extra["max_retries"] = server["max_retries"]
+    if server["timeout"] is not None:
+        extra["timeout"] = server["timeout"]
+    return connect(url, token, hub=server["hub"], group=server["group"],
+                   project=server["project"], **extra)
+
+
+_SERVER_KEYS = ("url", "token", "hub", "group", "project", "max_retries", "timeout")
+
+
+def _pop_server(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: kwargs.pop(k) for k in _SERVER_KEYS}
 
 
 def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -141,6 +153,10 @@ def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--hub", default=None, help="Hub (default: the account's first)."),
         click.option("--group", default=None, help="Group."),
         click.option("--project", default=None, help="Project."),
+        click.option("--max-retries", type=click.IntRange(0, 20), default=None,
+                     help="Retries of a failed request (default 5, with backoff)."),
+        click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
+                     help="Seconds to wait for a server response."),
     ]):
         f = decorator(f)
     return f
@@ -354,12 +370,11 @@ def init(ctx: click.Context, path: str | None) -> None:
 @click.option("--wait", is_flag=True, help="Wait for another sync/retag instead of failing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
-def sync(ctx: click.Context, url: str | None, token: str | None, hub: str | None,
-         group: str | None, project: str | None, follow: bool, poll_interval: float,
-         workers: int, full: bool, backend_name: str | None, since: str | None,
-         until: str | None, wait: bool, progress: bool | None) -> None:
+def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, full: bool,
+         backend_name: str | None, since: str | None, until: str | None, wait: bool,
+         progress: bool | None, **server: Any) -> None:
     """Bring the archive up to date with the server (creates the archive if needed)."""
-    provider = connect_from_options(ctx, url, token, hub, group, project)
+    provider = connect_from_options(ctx, server)
     arc = open_archive(ctx, create=True)
     report = arc.sync(provider, backend_name=backend_name, start_datetime=since,
                       end_datetime=until, full=full, workers=workers,
@@ -513,10 +528,10 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
 @click.pass_context
 def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
           add_tags: tuple[str, ...], remove_tags: tuple[str, ...], replace_tags: tuple[str, ...],
-          clear: bool, dry_run: bool, remote: bool, url: str | None, token: str | None,
-          hub: str | None, group: str | None, project: str | None, workers: int, wait: bool,
+          clear: bool, dry_run: bool, remote: bool, workers: int, wait: bool,
           fmt: str, progress: bool | None, **filters: Any) -> None:
     """Add, remove or replace tags of the selected jobs (by ids, filters or --all)."""
+    server = _pop_server(filters)
     if not (add_tags or remove_tags or replace_tags or clear):
         raise click.UsageError("nothing to do: give --add, --remove, --replace or --clear")
     if replace_tags and clear:
@@ -539,7 +554,7 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
     if not selection:
         click.echo("no jobs selected", err=True)
         return
-    provider = connect_from_options(ctx, url, token, hub, group, project) if remote else None
+    provider = connect_from_options(ctx, server) if remote else None
     result = arc.retag(selection,
                        replacement_tags=[] if clear else (list(replace_tags) or None),
                        additional_tags=list(add_tags) or None,
@@ -550,27 +565,30 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
     _print_retag(ctx, result, fmt, dry_run, len(selection))
 
 
-def _print_retag(ctx: click.Context, result: Any, fmt: str, dry_run: bool, selected: int) -> None:
-    frame = result
-    if fmt == "table" and len(frame.columns) > 0:
-        shown = frame[[c for c in frame.columns if c not in ("old_tags", "new_tags")]] \
-            if {"added", "removed"} <= set(frame.columns) else frame
-        write_frame(shown, "table", None)
-    elif fmt != "table":
+def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, selected: int) -> None:
+    changes = [bool(a) or bool(r) for a, r in zip(frame.get("added", []), frame.get("removed", []),
+                                                     strict=True)]
+    if fmt == "table":
+        shown = frame.drop(columns=[c for c in ("old_tags", "source") if c in frame.columns])
+        if "outcome" in shown.columns:
+            shown = shown[shown["outcome"] != "unchanged"]
+        elif len(changes) == len(shown):
+            shown = shown[changes]
+        if len(shown):
+            write_frame(shown, "table", None)
+    else:
         write_frame(frame, fmt, None)
-    failed = 0
-    if "ok" in frame.columns:
-        failed = int((~frame["ok"].astype(bool)).sum())
-    elif "error" in frame.columns:
-        failed = int(frame["error"].fillna("").astype(str).ne("").sum())
-    verb = "would change" if dry_run else "changed"
-    changed = len(frame)
-    if {"added", "removed"} <= set(frame.columns):
-        changed = int(sum(bool(a) or bool(r) for a, r in zip(frame["added"], frame["removed"],
-                                                                strict=True)))
-    click.echo(f"retag: {selected} selected, {verb} {changed}"
-               + (f", {failed} failed" if failed else ""), err=True)
-    if failed:
+    if dry_run:
+        click.echo(f"retag (dry run): {selected} selected, {sum(changes)} would change; "
+                   "nothing written", err=True)
+        return
+    outcomes = frame["outcome"].value_counts().to_dict() if "outcome" in frame.columns else {}
+    where = "server and archive" if "source" in frame.columns and (
+        frame["source"] == "remote").any() else "archive only"
+    click.echo(f"retag ({where}): {selected} selected, "
+               + ", ".join(f"{outcomes.get(k, 0)} {k}" for k in ("updated", "unchanged", "refused")),
+               err=True)
+    if outcomes.get("refused"):
         ctx.exit(EXIT_PROBLEMS)
 
 

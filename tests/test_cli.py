@@ -355,3 +355,100 @@ def test_console_script_subprocess(arc_path, tmp_path):
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("Error: No archive")
+
+
+# --- against the emulator ------------------------------------------------------------------------
+
+
+def _emulator_class():
+    emulator = pytest.importorskip("jobarchive.emulator")
+    if not hasattr(emulator, "Emulator"):
+        pytest.skip("jobarchive.emulator.Emulator is not there yet")
+    return emulator.Emulator
+
+
+@pytest.fixture
+def emu():
+    with _emulator_class()(seed_jobs=60, seed_active=4, seed=5, time_scale=3600.0) as server:
+        yield server
+
+
+def _no_token_anywhere(root: Path, token: str) -> None:
+    needle = token.encode()
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert needle not in path.read_bytes(), path
+
+
+def test_sync_then_ls_and_the_token_never_reaches_the_archive(emu, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = tmp_path / "synced.jobarchive"
+    result = run("sync", "--url", emu.url, "--token", emu.token, "--no-progress", archive=path)
+    assert result.exit_code == 0, result.stderr
+    assert "discovered" in result.stdout
+    with Archive(path) as arc:
+        assert len(arc) == len(emu.job_docs())
+    listed = run("ls", "--format", "json", archive=path)
+    assert len(json.loads(listed.stdout)) == len(emu.job_docs())
+    # Environment and qiskitrc work as token sources too.
+    env_run = run("sync", "--url", emu.url, "--no-progress", archive=path,
+                  env={"JOBARCHIVE_TOKEN": emu.token})
+    assert env_run.exit_code == 0, env_run.stderr
+    rc = tmp_path / ".qiskit" / "qiskitrc"
+    rc.parent.mkdir()
+    rc.write_text(f"[ibmq]\ntoken = {emu.token}\nurl = {emu.url}\n")
+    rc_run = run("sync", "--no-progress", "--follow", "--poll-interval", "0.1", archive=path,
+                 env={"JOBARCHIVE_TOKEN": None, "QE_TOKEN": None, "QE_URL": None})
+    assert rc_run.exit_code == 0, rc_run.stderr
+    assert "0 still running" in rc_run.stdout
+    _no_token_anywhere(path, emu.token)
+
+
+def test_sync_with_a_bad_token_is_one_line_without_the_token(emu, tmp_path):
+    path = tmp_path / "a"
+    bad = "not-the-token-" + "x" * 20
+    result = run("sync", "--url", emu.url, "--token", bad, "--no-progress", archive=path)
+    line = assert_one_line_error(result, code=(1,))
+    assert bad not in result.stderr + result.stdout
+    assert "token" in line.lower() or "401" in line or "login" in line.lower()
+
+
+def test_sync_to_an_unreachable_url_is_one_line(tmp_path):
+    result = run("sync", "--url", "http://127.0.0.1:9/api", "--token", "t", "--no-progress", "--max-retries", "0",
+                 archive=tmp_path / "a")
+    assert_one_line_error(result, code=(1,))
+
+
+def test_remote_retag_dry_run_then_real(emu, tmp_path):
+    path = tmp_path / "r.jobarchive"
+    assert run("sync", "--url", emu.url, "--token", emu.token, "--no-progress",
+               archive=path).exit_code == 0
+    with Archive(path) as arc:
+        target = arc.query(status="DONE", limit=5)["job_id"].tolist()
+    args = ["retag", *target, "--add", "cli-campaign", "--remote", "--url", emu.url,
+            "--token", emu.token, "--no-progress"]
+    dry = run(*args, "--dry-run", archive=path)
+    assert dry.exit_code == 0, dry.stderr
+    assert "would change" in dry.stderr and all(j in dry.stdout for j in target)
+    assert not any("cli-campaign" in (emu.job_doc(j).get("tags") or []) for j in target)
+    real = run(*args, archive=path)
+    assert real.exit_code == 0, real.stderr
+    assert "5 updated" in real.stderr
+    assert all("cli-campaign" in emu.job_doc(j)["tags"] for j in target)
+    listed = run("ls", "--tag", "cli-campaign", "--format", "json", archive=path)
+    assert sorted(r["job_id"] for r in json.loads(listed.stdout)) == sorted(target)
+    _no_token_anywhere(path, emu.token)
+
+
+def test_demo_quick_runs_end_to_end(tmp_path):
+    _emulator_class()
+    path = tmp_path / "d.jobarchive"
+    result = run("demo", "--quick", "--seed-jobs", "80", archive=path)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    for needle in ("Sync into", "Submit new circuits", "Queries", "Retag", "Audit", "report"):
+        assert needle in result.stdout, needle
+    assert (tmp_path / "d-report.html").exists()
+    with Archive(path) as arc:
+        assert len(arc.query(job_tags=["jobarchive-demo"], status="DONE")) == 3
+    again = run("demo", "--quick", archive=path)
+    assert "--fresh" in assert_one_line_error(again, code=(1,))
