@@ -27,6 +27,7 @@ QISKITRC = Path(".qiskit") / "qiskitrc"
 EXIT_PROBLEMS = 3
 TABLE_COLUMNS = ("job_id", "creation_date", "backend_name", "status", "name", "tags")
 SHARE_LEVELS = ("global", "hub", "group", "project", "none")
+MAX_INT = 2**63 - 1  # SQLite's integer range
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -180,9 +181,10 @@ def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Run mode (fairshare, dedicated, ...); repeatable."),
         click.option("--backend", "backends", multiple=True, metavar="NAME",
                      help="Backend name; repeatable."),
-        click.option("--limit", type=click.IntRange(min=0), default=None,
+        click.option("--limit", type=click.IntRange(0, MAX_INT), default=None,
                      help="At most this many jobs."),
-        click.option("--skip", type=click.IntRange(min=0), default=0, help="Skip this many jobs."),
+        click.option("--skip", type=click.IntRange(0, MAX_INT), default=0,
+                     help="Skip this many jobs."),
         click.option("--ascending", is_flag=True, help="Oldest first (default newest first)."),
     ]):
         f = decorator(f)
@@ -310,6 +312,13 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
 
 def _columns_option(value: str | None) -> list[str] | None:
     return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+def _tag_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not value.strip():
+            raise click.BadParameter("a tag cannot be empty or blank")
+    return values
 
 
 FORMAT = click.Choice(["table", "csv", "json", "parquet"])
@@ -511,10 +520,11 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
 @click.argument("job_ids", nargs=-1, metavar="[JOB_ID...]")
 @filter_options
 @click.option("--all", "select_all", is_flag=True, help="Select every job (no filter needed).")
-@click.option("--add", "add_tags", multiple=True, metavar="TAG", help="Tag to add; repeatable.")
-@click.option("--remove", "remove_tags", multiple=True, metavar="TAG",
+@click.option("--add", "add_tags", multiple=True, metavar="TAG", callback=_tag_values,
+              help="Tag to add; repeatable.")
+@click.option("--remove", "remove_tags", multiple=True, metavar="TAG", callback=_tag_values,
               help="Tag to remove; repeatable.")
-@click.option("--replace", "replace_tags", multiple=True, metavar="TAG",
+@click.option("--replace", "replace_tags", multiple=True, metavar="TAG", callback=_tag_values,
               help="Replace the tags with these (ibmq_jobset_ tags are kept); repeatable.")
 @click.option("--clear", is_flag=True, help="Remove every tag (except ibmq_jobset_ ones).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing anywhere.")
