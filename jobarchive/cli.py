@@ -608,36 +608,47 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
               help="Re-run stored qobj on BasicSimulator and compare counts (Hellinger fidelity).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
               help="Fidelity below which a reproduced job is flagged.")
-@click.option("--sample", type=click.IntRange(min=1), default=None,
-              help="Reproduce only this many jobs (random sample).")
+@click.option("--sample", type=click.IntRange(1, MAX_INT), default=None,
+              help="Reproduce only this many jobs (a random sample).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
+              help="Seed of the sample and the simulator.")
+@click.option("--shots", type=click.IntRange(1, 10**7), default=None,
+              help="Shots of each re-run (default: the qobj's).")
 @click.option("--repair", is_flag=True, help="Remove orphan blobs left by interrupted writes.")
 @click.option("--no-verify", is_flag=True, help="Skip re-hashing blobs (existence and size only).")
 @click.option("--all", "show_all", is_flag=True, help="List every job, not only problems.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
 def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: int | None,
-          repair: bool, no_verify: bool, show_all: bool, fmt: str) -> None:
+          seed: int | None, shots: int | None, repair: bool, no_verify: bool, show_all: bool,
+          fmt: str, progress: bool | None) -> None:
     """Check every blob's SHA-256 and each job's record; optionally reproduce results."""
+    repro = {"threshold": threshold, "sample": sample, "seed": seed, "shots": shots}
+    options: dict[str, Any] = {k: v for k, v in repro.items() if v is not None}
+    if options and not reproduce:
+        raise click.UsageError("--threshold, --sample, --seed and --shots need --reproduce")
     arc = open_archive(ctx)
-    options: dict[str, Any] = {}
     if reproduce:
         options["reproduce"] = True
-        if threshold is not None:
-            options["threshold"] = threshold
-        if sample is not None:
-            options["sample"] = sample
-    elif threshold is not None or sample is not None:
-        raise click.UsageError("--threshold and --sample need --reproduce")
+        options["progress"] = _progress_default(progress)
     frame = arc.audit(verify=not no_verify, repair=repair, **options)
     problems = frame[~frame["ok"].astype(bool)]
     shown = frame if show_all else problems
-    if len(shown) or fmt != "table":
+    if fmt == "table":
+        keep = [c for c in ("job_id", "ok", "problem", "fidelity", "notes") if c in shown.columns]
+        if not reproduce and "fidelity" in keep:
+            keep.remove("fidelity")
+        if len(shown):
+            write_frame(shown[keep], fmt, None)
+    else:
         write_frame(shown, fmt, None)
     summary = dict(frame.attrs.get("summary") or {})
     removed = frame.attrs.get("removed_orphans") or []
     orphans = frame.attrs.get("orphans") or []
-    parts = [f"{k}={v}" for k, v in summary.items() if not isinstance(v, dict | list)]
+    parts = [f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+             for k, v in summary.items() if not isinstance(v, dict | list) and v is not None]
     click.echo("audit: " + (", ".join(parts) or f"jobs={len(frame)}, problems={len(problems)}"),
                err=True)
     if removed:

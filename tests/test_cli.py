@@ -251,6 +251,7 @@ def test_read_commands_refuse_a_missing_archive(tmp_path, args):
     (["retag", "--add", "x"], "select jobs"),
     (["retag", "--all"], "nothing to do"),
     (["audit", "--threshold", "0.5"], "--reproduce"),
+    (["audit", "--sample", "3"], "--reproduce"),
     (["export", "lab.jobarchive/index.db"], "not a directory"),
 ])
 def test_bad_values_give_one_clear_line(arc_path, args, needle, monkeypatch):
