@@ -1,0 +1,7 @@
+"""``python -m jobarchive.emulator``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
