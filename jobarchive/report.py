@@ -1,0 +1,271 @@
+"""A self-contained HTML report of an archive, with plots (matplotlib, PNGs embedded).
+
+Sections: overview tables; jobs per month by backend and by status; queue and run time
+distributions from ``time_per_step``; the audit summary and, when results were reproduced,
+the Hellinger fidelity distribution. The file has no external references. It is built only
+from archive contents (which never hold a token) and, as a second line of defence, any
+value of the token environment variables is masked before writing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .record import parse_date
+from .store.blobs import loads
+from .store.index import JobFilter
+
+if TYPE_CHECKING:
+    from .archive import Archive
+
+TOKEN_ENV_VARS = ("JOBARCHIVE_TOKEN", "QE_TOKEN", "QISKIT_IBM_TOKEN", "IBMQ_TOKEN")
+_QUEUE_STARTS = ("QUEUED", "VALIDATED", "CREATED", "CREATING")
+_END_STEPS = ("COMPLETED", "ERROR_RUNNING_JOB", "CANCELLED", "ERROR_VALIDATING_JOB")
+_MAX_LEGEND = 10
+
+
+def _durations(archive: Archive) -> pd.DataFrame:
+    """Queue and run seconds per job from ``time_per_step`` (streamed over the index)."""
+    rows = []
+    for batch in archive.index.iter_select(JobFilter(descending=False),
+                                           ("job_id", "backend_name", "doc")):
+        for job_id, backend, doc in batch:
+            steps = (loads(doc) or {}).get("time_per_step")
+            if not isinstance(steps, dict):
+                continue
+            when = {}
+            for step, value in steps.items():
+                try:
+                    when[step] = parse_date(value, job_id, "time_per_step")
+                except Exception:  # a malformed step date only drops this job from the plot
+                    continue
+            running = when.get("RUNNING")
+            start = next((when[s] for s in _QUEUE_STARTS if s in when), None)
+            end = next((when[s] for s in _END_STEPS if s in when), None)
+            queue = (running - start).total_seconds() if running and start else None
+            run = (end - running).total_seconds() if running and end else None
+            if queue is not None or run is not None:
+                rows.append((job_id, backend, queue, run))
+    return pd.DataFrame(rows, columns=["job_id", "backend_name", "queue_s", "run_s"])
+
+
+def _png(fig: Any) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(width: float = 9.0, height: float = 3.6) -> Any:
+    # Figure without pyplot: no global backend switch, safe in threads and servers.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def _top(series: pd.Series, n: int = _MAX_LEGEND) -> pd.Series:
+    """Keep the n most frequent values, fold the rest into "other"."""
+    series = series.fillna("(unknown)").astype(str)
+    keep = set(series.value_counts().index[:n])
+    return series.where(series.isin(keep), "other")
+
+
+def _per_month_plot(frame: pd.DataFrame, column: str, title: str) -> str:
+    months = frame["creation_date"].dt.tz_convert(None).dt.to_period("M")
+    table = pd.crosstab(months, _top(frame[column])).sort_index()
+    # Months without jobs still get their (empty) slot on the time axis.
+    table = table.reindex(pd.period_range(months.min(), months.max(), freq="M"), fill_value=0)
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    bottom = None
+    labels = [str(p) for p in table.index]
+    for name in table.columns:
+        values = table[name].to_numpy()
+        ax.bar(labels, values, bottom=bottom, label=str(name))
+        bottom = values if bottom is None else bottom + values
+    ax.set_title(title)
+    ax.set_ylabel("jobs")
+    step = max(1, len(labels) // 18)
+    ax.set_xticks(range(0, len(labels), step))
+    ax.set_xticklabels(labels[::step], rotation=60, ha="right", fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(fig)
+
+
+def _duration_plot(durations: pd.DataFrame) -> str:
+    import numpy as np
+
+    fig = _figure(10.0, 3.6)
+    for i, (column, title) in enumerate((("queue_s", "queue time"), ("run_s", "run time"))):
+        ax = fig.add_subplot(1, 2, i + 1)
+        values = durations[column].dropna()
+        values = values[values >= 0]
+        if values.empty:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center")
+        else:
+            low = max(values.min(), 0.1)
+            bins = np.logspace(np.log10(low), np.log10(max(values.max(), low * 10)), 30)
+            ax.hist(values.clip(lower=low), bins=bins)
+            ax.set_xscale("log")
+        ax.set_title(f"{title} (seconds, log scale)")
+        ax.set_ylabel("jobs")
+    return _png(fig)
+
+
+def _fidelity_plot(fidelity: pd.Series, threshold: float | None) -> str:
+    fig = _figure(7.0, 3.4)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.hist(fidelity.dropna(), bins=30, range=(0.0, 1.0))
+    if threshold is not None:
+        ax.axvline(threshold, color="red", linestyle="--", label=f"threshold {threshold}")
+        ax.legend(fontsize=8)
+    ax.set_title("Hellinger fidelity of reproduced results (BasicSimulator vs stored)")
+    ax.set_xlabel("fidelity")
+    ax.set_ylabel("jobs")
+    return _png(fig)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(border=0, classes="t", escape=True, na_rep="",
+                         float_format=lambda v: f"{v:.4g}")
+
+
+def _img(b64: str, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+
+
+def _summaries(frame: pd.DataFrame, durations: pd.DataFrame) -> list[tuple[str, str]]:
+    out = []
+    by_status = frame["status"].fillna("(unknown)").value_counts().rename("jobs").to_frame()
+    out.append(("Jobs by status", _table(by_status)))
+    grouped = frame.assign(backend_name=frame["backend_name"].fillna("(unknown)")).groupby(
+        "backend_name")
+    per_backend = pd.DataFrame({
+        "jobs": grouped.size(),
+        "done": grouped["status"].apply(lambda s: int((s == "DONE").sum())),
+        "error": grouped["status"].apply(lambda s: int((s == "ERROR").sum())),
+        "with result": grouped["has_result"].sum().astype(int),
+        "first": grouped["creation_date"].min().dt.strftime("%Y-%m-%d"),
+        "last": grouped["creation_date"].max().dt.strftime("%Y-%m-%d"),
+    })
+    per_backend["success rate"] = (per_backend["done"] / per_backend["jobs"]).round(3)
+    if not durations.empty:
+        medians = durations.groupby(durations["backend_name"].fillna("(unknown)"))[
+            ["queue_s", "run_s"]].median().rename(
+            columns={"queue_s": "median queue s", "run_s": "median run s"})
+        per_backend = per_backend.join(medians)
+    out.append(("Jobs by backend", _table(per_backend.sort_values("jobs", ascending=False))))
+    tags = frame["tags"].explode().dropna()
+    if len(tags):
+        out.append(("Most used tags", _table(tags.value_counts().head(15).rename("jobs")
+                                             .to_frame())))
+    return out
+
+
+def _mask_tokens(text: str, extra: list[str]) -> str:
+    for secret in [os.environ.get(v, "") for v in TOKEN_ENV_VARS] + list(extra):
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "***").replace(html.escape(secret), "***")
+    return text
+
+
+def write_report(
+    archive: Archive,
+    path: str | os.PathLike[str],
+    *,
+    audit: pd.DataFrame | None = None,
+    reproduce: bool = False,
+    title: str | None = None,
+    redact: list[str] | None = None,
+    **audit_options: Any,
+) -> Path:
+    """Write a self-contained HTML report of ``archive`` to ``path``; returns the path.
+
+    ``audit``: an ``audit()`` frame to summarize (with its fidelity histogram if it was
+    reproduced); otherwise ``reproduce=True`` runs ``audit(reproduce=True, **audit_options)``
+    and a plain integrity audit runs by default. ``redact``: extra strings to mask.
+    """
+    target = Path(path)
+    if target.is_dir():
+        target = target / "report.html"
+    frame = archive.query(descending=False)
+    if audit is None:
+        options = {"progress": False, **audit_options}
+        audit = archive.audit(reproduce=True, **options) if reproduce else archive.audit(**options)
+    durations = _durations(archive) if len(frame) else pd.DataFrame(
+        columns=["job_id", "backend_name", "queue_s", "run_s"])
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    heading = title or f"jobarchive report: {archive.path.name}"
+
+    parts: list[str] = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(heading)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+        "table.t{border-collapse:collapse;font-size:13px}"
+        "table.t td,table.t th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}"
+        "img{max-width:100%;margin:0.5em 0}.bad{color:#b00}</style></head><body>",
+        f"<h1>{html.escape(heading)}</h1>",
+        f"<p>Generated {now} from <code>{html.escape(str(archive.path))}</code>: "
+        f"{len(frame)} jobs.</p>",
+    ]
+    if len(frame):
+        first = frame["creation_date"].min().strftime("%Y-%m-%d")
+        last = frame["creation_date"].max().strftime("%Y-%m-%d")
+        parts.append(f"<p>Jobs created from {first} to {last}.</p>")
+        for name, table in _summaries(frame, durations):
+            parts.append(f"<h2>{html.escape(name)}</h2>{table}")
+        parts.append("<h2>Jobs per month</h2>")
+        parts.append(_img(_per_month_plot(frame, "backend_name", "jobs per month by backend"),
+                          "jobs per month by backend"))
+        parts.append(_img(_per_month_plot(frame, "status", "jobs per month by status"),
+                          "jobs per month by status"))
+        parts.append("<h2>Queue and run times</h2>")
+        if durations.empty:
+            parts.append("<p>No job records a usable <code>time_per_step</code>.</p>")
+        else:
+            parts.append(f"<p>From <code>time_per_step</code> of {len(durations)} jobs: queue "
+                         "time is QUEUED to RUNNING, run time RUNNING to the final step.</p>")
+            parts.append(_img(_duration_plot(durations), "queue and run time distributions"))
+    else:
+        parts.append("<p>The archive holds no jobs yet.</p>")
+
+    summary = dict(audit.attrs.get("summary") or {})
+    parts.append("<h2>Audit</h2>")
+    if summary:
+        parts.append(_table(pd.Series(summary, dtype="object").rename("value").to_frame()))
+    problems = audit[~audit["ok"]]
+    if len(problems):
+        shown = problems[[c for c in ("job_id", "problem", "fidelity") if c in problems]]
+        parts.append(f"<p class='bad'>{len(problems)} jobs with problems"
+                     f"{' (first 50)' if len(problems) > 50 else ''}:</p>")
+        parts.append(_table(shown.head(50).reset_index(drop=True)))
+    else:
+        parts.append("<p>No problems found.</p>")
+    if "fidelity" in audit and audit["fidelity"].notna().any():
+        parts.append("<h2>Reproducibility</h2>")
+        parts.append(_img(_fidelity_plot(audit["fidelity"], summary.get("threshold")),
+                          "fidelity distribution"))
+    parts.append("</body></html>")
+    text = _mask_tokens("\n".join(parts), redact or [])
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target.resolve()

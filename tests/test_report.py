@@ -1,0 +1,76 @@
+"""write_report / Archive.report: a self-contained HTML file with the plots, never a token."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from retag_child import make_jobs
+
+from jobarchive import Archive
+
+_IMG = re.compile(r'<img alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">')
+
+
+@pytest.fixture
+def filled(arc):
+    arc.add_many(make_jobs(60, seed=6))
+    return arc
+
+
+def test_report_has_plots_and_tables(filled, tmp_path):
+    path = filled.report(tmp_path / "out" / "report.html")
+    assert path.exists() and path.name == "report.html"
+    text = path.read_text()
+    assert text.startswith("<!doctype html>") and text.rstrip().endswith("</html>")
+    images = dict(_IMG.findall(text))
+    assert {"jobs per month by backend", "jobs per month by status",
+            "queue and run time distributions"} <= set(images)
+    assert all(b64.startswith("iVBORw0KGgo") for b64 in images.values())  # PNG magic
+    assert "fidelity distribution" not in images  # nothing reproduced
+    for heading in ("Jobs by status", "Jobs by backend", "Jobs per month", "Queue and run times",
+                    "Audit"):
+        assert f"<h2>{heading}</h2>" in text
+    assert "ibmq_athens" in text and "No problems found." in text
+    # self-contained: no external resources
+    assert not re.search(r'(src|href)="(?!data:)', text)
+
+
+def test_report_with_reproduction(filled, tmp_path):
+    path = filled.report(tmp_path, reproduce=True)
+    assert path == (tmp_path / "report.html").resolve()
+    text = path.read_text()
+    assert "fidelity distribution" in dict(_IMG.findall(text))
+    assert "<h2>Reproducibility</h2>" in text
+    # an audit frame can be passed instead
+    frame = filled.audit(reproduce=True, sample=5)
+    text = filled.report(tmp_path / "b.html", audit=frame).read_text()
+    assert "fidelity distribution" in dict(_IMG.findall(text))
+
+
+def test_report_lists_problems(filled, tmp_path):
+    _, blob, *_ = filled.index.blobs()[0]
+    (filled.path / blob).unlink()
+    text = filled.report(tmp_path / "r.html").read_text()
+    assert "jobs with problems" in text and "is missing" in text
+
+
+def test_empty_archive_report(tmp_path):
+    with Archive(tmp_path / "empty.jobarchive") as arc:
+        text = arc.report(tmp_path / "e.html").read_text()
+    assert "holds no jobs" in text and "<img" not in text
+
+
+def test_token_never_in_report(filled, tmp_path, monkeypatch):
+    secret = "s3cr3t-token-value-0123456789abcdef"
+    monkeypatch.setenv("JOBARCHIVE_TOKEN", secret)
+    job = make_jobs(1, seed=99)[0]
+    job["name"] = f"leaky {secret}"
+    job["tags"] = [secret]
+    filled.add(job)
+    text = filled.report(tmp_path / "t.html").read_text()
+    assert secret not in text
+    other = "another-secret-value-42"
+    job["name"] = other
+    filled.add(job)
+    assert other not in filled.report(tmp_path / "u.html", redact=[other]).read_text()
