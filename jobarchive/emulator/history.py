@@ -227,7 +227,7 @@ def seed_active(m: int, seed: int, project: Project, now_ms: int, after_ms: int)
             s += rng.randint(lo, hi)
             tl.append((status, s))
         job.queue0 = rng.randint(1, 30)
-        s += rng.randint(30_000, 900_000)
+        s += rng.randint(1_200_000, 4_800_000)  # 2-8 s real at time_scale=600
         if final == "CANCELLED":
             tl.append(("CANCELLED", s))
         else:
