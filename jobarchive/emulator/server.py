@@ -426,6 +426,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms stalls
     server_version = "jobarchive-emulator/1.0"
     sys_version = ""
     server: _Server
