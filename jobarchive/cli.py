@@ -708,17 +708,28 @@ def _save(frame: Any, fmt: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                               "help_option_names": []},
-             add_help_option=False,
-             epilog="\b\nExamples:\n  jobarchive emulator --port 8080 --seed-jobs 1000")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def emulator(args: tuple[str, ...]) -> None:
-    """Run the local emulator of the IBM Quantum job API (options: jobarchive emulator --help)."""
-    from .emulator import main as emulator_main
+@cli.command(epilog="\b\nExamples:\n  jobarchive emulator --port 8080 --seed-jobs 1000"
+                    "\n  jobarchive emulator --port 0 --seed-active 20 --time-scale 600 --token t"
+                    "\n  jobarchive sync --url http://127.0.0.1:8080/api --token <printed token>")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port (0 picks a free one).")
+@click.option("--seed-jobs", type=click.IntRange(0, 1_000_000), default=1000, show_default=True,
+              help="Size of the synthetic job history.")
+@click.option("--seed-active", type=click.IntRange(0, 100_000), default=0, show_default=True,
+              help="Jobs still in flight, moving on the emulator's clock.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="History seed (same seed, same jobs).")
+@click.option("--time-scale", type=click.FloatRange(min=0.001), default=60.0, show_default=True,
+              help="Emulated seconds per real second.")
+@click.option("--token", default=None, help="API token to accept (default: a random one).")
+def emulator(host: str, port: int, seed_jobs: int, seed_active: int, seed: int,
+             time_scale: float, token: str | None) -> None:
+    """Serve the legacy IBM Quantum job API locally until Ctrl-C; prints its URL and token."""
+    from .emulator import serve
 
-    code = emulator_main(list(args))
-    sys.exit(code or 0)
+    serve(port=port, seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
+          time_scale=time_scale, host=host, token=token)
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive demo\n  jobarchive demo --quick"
@@ -729,9 +740,10 @@ def emulator(args: tuple[str, ...]) -> None:
 @click.option("--fresh", is_flag=True, help="Delete a non-empty demo archive first.")
 @click.option("--report", "report_path", metavar="FILE", default=None,
               help="HTML report path [default: demo-report.html next to the archive].")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars.")
 @click.pass_context
 def demo(ctx: click.Context, seed_jobs: int | None, quick: bool, fresh: bool,
-         report_path: str | None) -> None:
+         report_path: str | None, progress: bool) -> None:
     """Run the whole tour against the embedded emulator, into ./demo.jobarchive by default."""
     from .demo import DEFAULT_ARCHIVE as DEMO_ARCHIVE
     from .demo import run_demo
@@ -739,7 +751,7 @@ def demo(ctx: click.Context, seed_jobs: int | None, quick: bool, fresh: bool,
     root = ctx.find_root().obj
     path = Path(root["archive"]) if root["archive_given"] else Path(DEMO_ARCHIVE)
     run_demo(path, seed_jobs=seed_jobs, quick=quick, fresh=fresh, report_path=report_path,
-             echo=click.echo)
+             progress=progress, echo=click.echo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -76,8 +76,6 @@ def test_help_lists_every_command_and_each_has_an_example():
     for name in COMMANDS:
         assert f"  {name} " in result.stdout, name
     for name in COMMANDS:
-        if name == "emulator":
-            continue  # its --help is the emulator's own
         sub = run(name, "--help")
         assert sub.exit_code == 0, (name, sub.stderr)
         assert "Example" in sub.stdout and "jobarchive" in sub.stdout.split("Example", 1)[1], name
@@ -453,3 +451,27 @@ def test_demo_quick_runs_end_to_end(tmp_path):
         assert len(arc.query(job_tags=["jobarchive-demo"], status="DONE")) == 3
     again = run("demo", "--quick", archive=path)
     assert "--fresh" in assert_one_line_error(again, code=(1,))
+
+
+def test_emulator_command_serves_until_interrupted(tmp_path):
+    _emulator_class()
+    import signal
+
+    proc = subprocess.Popen(_console_script() + ["emulator", "--port", "0", "--seed-jobs", "30",
+                                                 "--token", "tok-123"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for _ in range(20):
+            line = proc.stdout.readline()
+            if "url:" in line:
+                url = line.split("url:", 1)[1].strip()
+                break
+        assert url and url.startswith("http://127.0.0.1:"), url
+        result = run("sync", "--url", url, "--token", "tok-123", "--no-progress",
+                     archive=tmp_path / "e")
+        assert result.exit_code == 0 and "30 discovered" in result.stdout, result.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert "Traceback" not in proc.stderr.read()
