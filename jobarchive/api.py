@@ -157,11 +157,11 @@ class _Transport:
     ) -> Any:
         """Send one logical request (with retries); the decoded JSON (or text) or an ApiError.
 
-        ``retry_malformed`` (default: only for GET) also retries a 2xx body that is not
-        JSON, which a flaky proxy or a truncated transfer produces.
+        ``retry_malformed`` (default: GET and PUT, which are idempotent) also retries a 2xx
+        body that is not JSON, which a flaky proxy or a truncated transfer produces.
         """
         if retry_malformed is None:
-            retry_malformed = method == "GET"
+            retry_malformed = method in ("GET", "PUT")
         send_headers = dict(headers or {})
         if auth is not None:
             send_headers["X-Access-Token"] = auth.value
@@ -198,11 +198,11 @@ class _Transport:
                 raise self._http_error(response, where, attempt)
             if not expect_json:
                 return response.text
-            if not body.strip():
+            if status == 204 or (not body.strip() and not retry_malformed):
                 return None
             try:
                 return json.loads(body)
-            except ValueError:
+            except ValueError:  # an empty 200 counts too: every retried call answers JSON
                 if retry_malformed and attempt < attempts:
                     self._retry_wait(where, attempt, attempts, "a body that is not JSON", None)
                     continue
@@ -401,7 +401,8 @@ class ApiClient:
 
     def job_cancel(self, job_id: str) -> dict[str, Any]:
         """POST J/cancel."""
-        answer = self._call("POST", self._job(job_id) + "/cancel")
+        # Cancelling twice is harmless, so a garbled answer is worth another try.
+        answer = self._call("POST", self._job(job_id) + "/cancel", retry_malformed=True)
         return answer if isinstance(answer, dict) else {}
 
     def job_update_attribute(self, job_id: str, attr: str, value: Any) -> dict[str, Any]:
