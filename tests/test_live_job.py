@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from qiskit import QuantumCircuit
@@ -11,6 +12,7 @@ from qiskit.providers import JobStatus
 import jobarchive
 from jobarchive import (
     IBMQBackendApiError,
+    IBMQBackendJobLimitError,
     IBMQBackendValueError,
     IBMQJob,
     IBMQJobApiError,
@@ -367,3 +369,47 @@ def test_an_offline_job_says_why_it_cannot_reach_the_server(emu, provider):
     assert offline.result().to_dict()["results"] == live.result().to_dict()["results"]
     with pytest.raises(IBMQJobError, match="offline"):
         offline.refresh()
+
+
+# --- submission edge cases, refresh ------------------------------------------------------
+
+
+def test_a_failed_upload_cancels_the_created_job(emu, provider):
+    backend = _simulator(provider)
+    before = {d["id"] for d in emu.job_docs()}
+    emu.set_faults({"rate": 1.0, "kinds": ["503"], "endpoints": ["storage_upload"], "seed": 2})
+    try:
+        with pytest.raises(IBMQBackendApiError, match="Error submitting job: 503"):
+            backend.run(_bell())
+    finally:
+        emu.set_faults(None)
+    created = [d for d in emu.job_docs() if d["id"] not in before]
+    assert len(created) == 1 and created[0]["status"] == "CANCELLED"
+
+
+def test_the_job_limit_is_its_own_error():
+    with Emulator(seed_jobs=0, seed=3, time_scale=0.001, job_limit=1) as server:
+        backend = _simulator(jobarchive.connect(server.url, server.token))
+        first = backend.run(_bell())
+        with pytest.raises(IBMQBackendJobLimitError, match="3458"):
+            backend.run(_bell())
+        assert first.cancel()
+        backend.run(_bell())  # room again
+
+
+def test_refresh_picks_up_changes_made_elsewhere(emu, provider):
+    doc = _first(emu, lambda d: d["status"] == "COMPLETED")
+    job = provider.retrieve_job(doc["id"])
+    emu.update_job(doc["id"], name="changed-elsewhere", tags=["x", "y"])
+    assert job.name() != "changed-elsewhere"
+    job.refresh()
+    assert job.name() == "changed-elsewhere" and job.tags() == ["x", "y"]
+    assert job.to_dict()["tags"] == ["x", "y"]
+
+
+def test_backend_properties_now_and_in_the_past(provider):
+    backend = _simulator(provider)
+    now = backend.properties()
+    past = backend.properties(datetime=datetime(2021, 6, 1, tzinfo=UTC))
+    for props in (now, past):
+        assert props is None or props["backend_name"] == backend.name()
