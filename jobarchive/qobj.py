@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
@@ -31,7 +32,9 @@ _NON_GATES = {"measure", "barrier", "reset"}
 _ALIASES = {"CX": "cx", "U": "u", "u0": "id", "iden": "id"}
 
 
+@lru_cache(maxsize=1)
 def _gate_map() -> dict[str, Any]:
+    # Read-only templates (name, arity, parameter count, class); building it is costly.
     return get_standard_gate_name_mapping()
 
 
@@ -420,14 +423,20 @@ def simulate_qobj(
             # Older BasicSimulator versions know fewer gates; their basis keeps qubit order.
             run_circuit = transpile(circuit, backend=backend, optimization_level=0)
         t0 = time.perf_counter()
-        if circuit.num_clbits == 0:
-            # Nothing is measured: the server returned empty counts, BasicSimulator may refuse.
-            hex_memory: list[str] = []
-        else:
-            sim = backend.run(run_circuit, shots=shots, seed_simulator=exp_seed, memory=True)
+        hex_memory: list[str] = []
+        hex_counts: Counter[str] = Counter()
+        # Nothing measured: the server returned empty counts (BasicSimulator may refuse).
+        if circuit.num_clbits:
+            sim = backend.run(run_circuit, shots=shots, seed_simulator=exp_seed,
+                              memory=want_memory)
             data = sim.result().results[0].data
-            hex_memory = [hex(int(str(v), 16)) for v in data.memory]
-        counts = dict(sorted(Counter(hex_memory).items(), key=lambda kv: int(kv[0], 16)))
+            if want_memory:
+                hex_memory = [hex(int(str(v), 16)) for v in data.memory]
+                hex_counts.update(hex_memory)
+            else:
+                for key, n in (data.counts or {}).items():
+                    hex_counts[hex(int(str(key), 16))] += int(n)
+        counts = dict(sorted(hex_counts.items(), key=lambda kv: int(kv[0], 16)))
         data_out: dict[str, Any] = {"counts": counts}
         if want_memory:
             data_out["memory"] = hex_memory
