@@ -661,13 +661,24 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: 
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive report report.html"
-                    "\n  jobarchive --archive lab.jobarchive report lab.html")
+                    "\n  jobarchive --archive lab.jobarchive report lab.html --reproduce --sample 50")
 @click.argument("path", metavar="PATH")
+@click.option("--title", default=None, help="Report title.")
+@click.option("--reproduce", is_flag=True,
+              help="Include a reproduction audit (fidelity histogram).")
+@click.option("--sample", type=click.IntRange(1, MAX_INT), default=None,
+              help="With --reproduce: re-run only this many jobs.")
 @click.pass_context
-def report(ctx: click.Context, path: str) -> None:
-    """Write an HTML report with plots to PATH."""
+def report(ctx: click.Context, path: str, title: str | None, reproduce: bool,
+           sample: int | None) -> None:
+    """Write a self-contained HTML report with plots to PATH."""
+    if sample is not None and not reproduce:
+        raise click.UsageError("--sample needs --reproduce")
     arc = open_archive(ctx)
-    written = arc.report(path)
+    options: dict[str, Any] = {"reproduce": reproduce, "title": title}
+    if sample is not None:
+        options["sample"] = sample
+    written = arc.report(path, **options)
     click.echo(f"report: {written}")
 
 

@@ -175,7 +175,7 @@ def run_demo(
         out["audit_problems"] = int((~audit["ok"].astype(bool)).sum())
 
         _section(echo, "HTML report")
-        written = arc.report(report_file)
+        written = arc.report(report_file, audit=audit, title="jobarchive demo")
         echo(f"   {written}")
         out["report"] = str(written)
 

@@ -475,3 +475,13 @@ def test_emulator_command_serves_until_interrupted(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_report_writes_html(arc_path, tmp_path):
+    out = tmp_path / "r.html"
+    result = run("report", str(out), "--title", "Lab <jobs>", archive=arc_path)
+    assert result.exit_code == 0, result.stderr
+    text = out.read_text()
+    assert "<html" in text.lower() and "Lab &lt;jobs&gt;" in text
+    assert "--reproduce" in assert_one_line_error(run("report", str(out), "--sample", "2",
+                                                      archive=arc_path))
