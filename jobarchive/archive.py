@@ -22,7 +22,7 @@ import pandas as pd
 from .exceptions import ArchiveError, ArchiveLockedError, JobNotFoundError, JobValidationError
 from .job import IBMQJob
 from .query import build_filter, job_ids_of, to_frame
-from .record import normalize
+from .record import KNOWN_KEYS, normalize
 from .status import API_FINAL_STATUSES
 from .store.blobs import BlobStore, loads
 from .store.index import INDEX_FILE, Index, JobFilter, now_us, raise_if_not_archive, row_from_record
@@ -190,12 +190,16 @@ class Archive:
         if row is None:
             raise JobNotFoundError(job_id)
         doc, path, blob_row = row
-        record = loads(doc)
+        stored = loads(doc)
         qobj = result = None
         if path is not None:
             (qobj, result), = self.blobs.read_payloads(path, [blob_row])
+        # Same key order as to_dict() (payloads before the kept server fields), so even
+        # json.dumps of the two is identical.
+        record = {k: stored.pop(k, None) for k in KNOWN_KEYS}
         record["qobj"] = qobj
         record["result"] = result
+        record.update(stored)
         return record
 
     def get(self, job_id: str) -> IBMQJob:

@@ -96,7 +96,12 @@ def parse_date(value: Any, job_id: str | None, field: str) -> datetime:
         raise JobValidationError(
             f"expected an ISO-8601 string, got {type(value).__name__}", job_id, field
         )
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    try:
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise JobValidationError(
+            f"{value!r} is outside the range of UTC dates (years 1-9999)", job_id, field
+        ) from None
 
 
 def format_date(dt: datetime) -> str:
@@ -108,13 +113,28 @@ def _normalize_date(value: Any, job_id: str | None, field: str) -> str:
     return format_date(parse_date(value, job_id, field))
 
 
+def _check_utf8(text: str, job_id: str | None, where: str) -> None:
+    # A lone surrogate (json.loads turns "\\ud800" into one) cannot be stored as UTF-8.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise JobValidationError(
+            f"{text[max(0, err.start - 10):err.end + 10]!r} holds a lone surrogate, not valid Unicode",
+            job_id, where,
+        ) from None
+
+
 def _check_json(value: Any, job_id: str | None, field: str) -> None:
     """Refuse what JSON cannot hold losslessly (sets, datetimes, NaN, non-str keys...)."""
     stack = [(value, field)]
     while stack:
         v, where = stack.pop()
         t = type(v)
-        if t is str or t is int or t is bool or v is None:
+        if t is str:
+            if not v.isascii():
+                _check_utf8(v, job_id, where)
+            continue
+        if t is int or t is bool or v is None:
             continue
         if t is float:
             if not math.isfinite(v):
@@ -123,6 +143,8 @@ def _check_json(value: Any, job_id: str | None, field: str) -> None:
             for k, item in v.items():
                 if type(k) is not str:
                     raise JobValidationError(f"key {k!r} is not a string", job_id, where)
+                if not k.isascii():
+                    _check_utf8(k, job_id, where)
                 stack.append((item, f"{where}.{k}"))
         elif t is list:
             stack.extend((item, f"{where}[{i}]") for i, item in enumerate(v))

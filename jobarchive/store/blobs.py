@@ -28,6 +28,8 @@ import pyarrow.parquet as pq
 from ..exceptions import BlobIntegrityError
 
 ROW_GROUP_SIZE = 256
+MAX_PADDED_BITS = 1 << 16
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 BLOB_DIR = "blobs"
 _SUFFIX = ".parquet"
 _TMP_PREFIX = ".tmp-"
@@ -64,17 +66,23 @@ class BlobFile:
 
 
 def dumps(value: Any) -> str:
-    """JSON text for a payload; falls back to the stdlib for ints beyond 64 bits."""
+    """JSON text for a payload; falls back to the stdlib for ints beyond 64 bits.
+
+    The fallback text starts with a space (valid JSON, never emitted by orjson) so that
+    ``loads`` knows to parse it with the stdlib: orjson reads such ints back as floats.
+    """
     try:
         return orjson.dumps(value).decode()
     except TypeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return " " + json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def loads(text: str | bytes | None) -> Any:
-    """Inverse of ``dumps``."""
+    """Inverse of ``dumps`` (lossless for ints of any size)."""
     if text is None:
         return None
+    if text[:1] in (" ", b" "):
+        return json.loads(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -88,10 +96,13 @@ def format_bitstring(key: str, header: dict[str, Any] | None) -> str:
     bits = bin(int(key, 16))[2:]
     header = header or {}
     slots = header.get("memory_slots")
-    if isinstance(slots, int) and slots > 0:
+    # Pad like qiskit does; an absurd memory_slots value must not allocate gigabytes.
+    if isinstance(slots, int) and 0 < slots <= MAX_PADDED_BITS:
         bits = bits.zfill(slots)
         cregs = header.get("creg_sizes")
-        if cregs and all(isinstance(c, list | tuple) and len(c) == 2 for c in cregs):
+        if isinstance(cregs, list) and cregs and all(
+                isinstance(c, list | tuple) and len(c) == 2 and type(c[1]) is int and c[1] >= 0
+                for c in cregs):
             parts, start = [], 0
             for _, size in reversed(cregs):
                 parts.append(bits[start:start + size])
@@ -112,7 +123,7 @@ def extract_counts(result: Any) -> list[dict[str, Any]]:
             continue
         header = exp.get("header") if isinstance(exp.get("header"), dict) else None
         for key, count in counts.items():
-            if isinstance(count, int) and not isinstance(count, bool):
+            if type(count) is int and _INT64_MIN <= count <= _INT64_MAX:  # else only in the JSON
                 try:
                     bitstring = format_bitstring(key, header)
                 except ValueError:

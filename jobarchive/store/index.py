@@ -17,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,16 @@ QUERY_COLUMNS = (
 )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _int64(value: Any) -> int | None:
+    """An int SQLite can store (not a bool, within 64 bits), else None."""
+    return value if type(value) is int and _INT64[0] <= value <= _INT64[1] else None
+
+
 def now_us() -> int:
     """Wall-clock microseconds since the epoch."""
     return time.time_ns() // 1000
@@ -137,7 +148,8 @@ def now_us() -> int:
 def to_us(record_date: str) -> int:
     """A normalized record date -> integer microseconds since the epoch (UTC)."""
     dt = parse_date(record_date, None, "creation_date")
-    return int(dt.timestamp()) * 1_000_000 + dt.microsecond
+    # Exact integer arithmetic: int(timestamp()) truncates toward zero before 1970.
+    return (dt - _EPOCH) // _ONE_US
 
 
 @lru_cache(maxsize=1)
@@ -180,15 +192,14 @@ def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
         exps = result["results"]
         num_experiments = len(exps)
         first = exps[0] if exps and isinstance(exps[0], dict) else {}
-        shots = first.get("shots") if isinstance(first.get("shots"), int) else None
+        shots = _int64(first.get("shots"))
     if isinstance(qobj, dict):
         if num_experiments is None and isinstance(qobj.get("experiments"), list):
             num_experiments = len(qobj["experiments"])
         if shots is None and isinstance(qobj.get("config"), dict):
-            s = qobj["config"].get("shots")
-            shots = s if isinstance(s, int) else None
-    if shots is None and isinstance(record.get("_api_shots"), int):
-        shots = record["_api_shots"]
+            shots = _int64(qobj["config"].get("shots"))
+    if shots is None:
+        shots = _int64(record.get("_api_shots"))
     tags = record["tags"]
     values = [
         record["job_id"], to_us(record["creation_date"]), record.get("name"),
@@ -257,8 +268,6 @@ class JobFilter:
             else:
                 clauses.append(tag_exists.format(f"IN ({', '.join('?' * len(self.tags))})"))
                 params.extend(self.tags)
-        elif self.tags is not None:  # an empty tag list matches nothing
-            clauses.append("0")
         return " AND ".join(clauses) or "1", params
 
 
