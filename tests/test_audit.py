@@ -161,3 +161,20 @@ def test_hellinger_matches_qiskit():
     assert hellinger_fidelity(p, q) == pytest.approx(qiskit_hellinger(p, q))
     assert hellinger_fidelity(p, p) == pytest.approx(1.0)
     assert hellinger_fidelity({"0": 5}, {"1": 5}) == 0.0
+
+
+def test_audit_of_a_synced_archive(tmp_path):
+    emulator = pytest.importorskip("jobarchive.emulator")
+    if not hasattr(emulator, "Emulator"):
+        pytest.skip("the emulator is not available yet")
+    import jobarchive
+
+    with emulator.Emulator(seed_jobs=40, seed=3) as emu, \
+            Archive(tmp_path / "synced.jobarchive") as arc:
+        arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+        plain = arc.audit()
+        assert plain["ok"].all() and plain["complete"].all() and plain["provenance"].all()
+        frame = arc.audit(reproduce=True, threshold=0.0)
+    done = frame[frame["status"] == "DONE"]
+    assert len(done) and done["fidelity"].between(0.0, 1.0).all()
+    assert frame["ok"].all()  # threshold 0 flags nothing

@@ -74,3 +74,22 @@ def test_token_never_in_report(filled, tmp_path, monkeypatch):
     job["name"] = other
     filled.add(job)
     assert other not in filled.report(tmp_path / "u.html", redact=[other]).read_text()
+
+
+def test_report_of_a_synced_archive_never_holds_the_token(tmp_path):
+    emulator = pytest.importorskip("jobarchive.emulator")
+    if not hasattr(emulator, "Emulator"):
+        pytest.skip("the emulator is not available yet")
+    import jobarchive
+
+    with emulator.Emulator(seed_jobs=30, seed=2) as emu, \
+            Archive(tmp_path / "synced.jobarchive") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc.sync(provider, progress=False)
+        client = provider.api_client
+        secrets = {emu.token} | {str(v) for k, v in vars(client).items()
+                                 if "token" in k.lower() and isinstance(v, str) and v}
+        text = arc.report(tmp_path / "synced.html", reproduce=True).read_text()
+    assert "<h2>Reproducibility</h2>" in text
+    for secret in secrets:
+        assert secret not in text
