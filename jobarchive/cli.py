@@ -28,6 +28,7 @@ EXIT_PROBLEMS = 3
 TABLE_COLUMNS = ("job_id", "creation_date", "backend_name", "status", "name", "tags")
 SHARE_LEVELS = ("global", "hub", "group", "project", "none")
 MAX_INT = 2**63 - 1  # SQLite's integer range
+MIN_SECRET = 6
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -44,7 +45,8 @@ def one_line(err: BaseException, secrets: Sequence[str] = ()) -> str:
     else:
         text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     for secret in secrets:
-        if secret:
+        # Masking a very short string would mangle the message and protect nothing real.
+        if secret and len(secret) >= MIN_SECRET:
             text = text.replace(secret, "***")
     return " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(err).__name__
 

@@ -333,6 +333,24 @@ def test_fuzzed_arguments_never_give_a_traceback(arc_path, data):
             assert_one_line_error(result)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=ODD_VALUE, command=st.sampled_from([["ls"], ["audit"], ["show", "x"], ["counts", "x"]]))
+def test_fuzzed_archive_paths_are_one_line_errors(tmp_path, monkeypatch, value, command):
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    result = run("--archive", value, *command)
+    assert result.exit_code in (1, 2), (value, result.stdout)
+    assert_one_line_error(result)
+    assert sorted(tmp_path.rglob("*")) == before, "a read command must never create an archive"
+
+
+def test_secrets_are_masked_in_error_lines():
+    from jobarchive.cli import one_line
+
+    err = RuntimeError("login failed for token s3cr3t-token-value\nsecond line")
+    assert one_line(err, ["s3cr3t-token-value"]) == "RuntimeError: login failed for token *** second line"
+
+
 # --- the console script ----------------------------------------------------------------------------
 
 
