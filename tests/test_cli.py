@@ -224,6 +224,31 @@ def test_audit_clean_then_corrupted(arc_path):
     assert len(json.loads(js.stdout)) == 24
 
 
+def test_local_retag_by_filter_dry_run_then_real(arc_path):
+    with Archive(arc_path) as arc:
+        selected = arc.query(job_tags=["b"])["job_id"].tolist()
+    dry = run("retag", "--tag", "b", "--add", "z", "--remove", "a", "--dry-run", archive=arc_path)
+    assert dry.exit_code == 0, dry.stderr
+    assert f"{len(selected)} selected, {len(selected)} would change" in dry.stderr
+    with Archive(arc_path) as arc:
+        assert arc.query(job_tags=["z"]).empty
+    real = run("retag", "--tag", "b", "--add", "z", "--remove", "a", "--format", "json",
+               archive=arc_path)
+    assert real.exit_code == 0, real.stderr
+    rows = json.loads(real.stdout)
+    assert {r["outcome"] for r in rows} == {"updated"} and {r["source"] for r in rows} == {"local"}
+    with Archive(arc_path) as arc:
+        assert sorted(arc.query(job_tags=["z"])["job_id"]) == sorted(selected)
+        assert all(arc.get(j).tags() == ["b", "z"] for j in selected)
+        assert arc.history(selected[0])["source"].tolist()[-1] == "local"
+    replaced = run("retag", selected[0], "--replace", "only", archive=arc_path)
+    assert replaced.exit_code == 0 and "1 updated" in replaced.stderr
+    cleared = run("retag", selected[0], "--clear", archive=arc_path)
+    assert cleared.exit_code == 0
+    with Archive(arc_path) as arc:
+        assert arc.get(selected[0]).tags() == []
+
+
 # --- error paths ---------------------------------------------------------------------------------
 
 
