@@ -295,7 +295,7 @@ class State:
                 return job.pending is not None or job.status_at(now) not in API_FINAL_STATUSES
             spec = backends.BY_NAME[job.backend]
             r = random.Random(job.seed)
-            t = max(now, job.created + 1)
+            t = max(now, job.created)
             tl = [("CREATING", job.created), ("CREATED", t)]
             for status, dt in (("VALIDATING", 300), ("VALIDATED", 900), ("QUEUED", 300)):
                 t += dt
