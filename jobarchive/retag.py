@@ -230,7 +230,8 @@ class _Runner:
         for p in plans:
             record = dict(p.record)
             record["tags"] = list(p.new)
-            records.append(record)
+            # Stored records are normalized already; as IBMQJob they skip re-normalization.
+            records.append(IBMQJob._from_record(record, None, None))
             p.outcome, p.source = "updated", source
         # Records without qobj/result: the stored payloads and blob stay as they are.
         self.archive.add_many(records, source=source)

@@ -292,3 +292,27 @@ def test_remote_retag_under_server_faults_then_rerun(server):
     for job_id in ids:
         assert sorted(emu.job_doc(job_id)["tags"]) == sorted(arc.get(job_id).tags())
         assert "flaky" in arc.get(job_id).tags()
+
+
+def test_retag_of_real_recorded_jobs_changes_only_tags(real_corpus, arc):
+    from jobarchive import IBMQJob
+
+    jobs = []
+    for entry in real_corpus:
+        try:
+            jobs.append(IBMQJob.from_server(entry["document"]))
+        except ValueError:
+            continue  # anonymised placeholders the archive refuses (see test_realdata)
+    arc.add_many(jobs)
+    ids = list(arc.query()["job_id"])
+    before = {j: arc.get(j).to_dict() for j in ids}
+    frame = arc.retag(ids, replacement_tags=["real"], additional_tags=["ibmq_jobset_keep"],
+                      progress=False)
+    assert set(frame["outcome"]) == {"updated"}
+    for job_id in ids:
+        after = arc.get(job_id).to_dict()
+        old_jobset = [t for t in before[job_id]["tags"] if t.startswith("ibmq_jobset_")]
+        assert set(after.pop("tags")) == {"real", "ibmq_jobset_keep", *old_jobset}
+        before[job_id].pop("tags")
+        assert after == before[job_id]
+    assert arc.audit()["ok"].all()
