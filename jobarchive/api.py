@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .exceptions import (
@@ -154,11 +155,14 @@ class _Transport:
         timeout: tuple[float, float] | None = None,
         expect_json: bool = True,
         retry_malformed: bool | None = None,
+        idempotent: bool = True,
     ) -> Any:
         """Send one logical request (with retries); the decoded JSON (or text) or an ApiError.
 
         ``retry_malformed`` (default: GET and PUT, which are idempotent) also retries a 2xx
         body that is not JSON, which a flaky proxy or a truncated transfer produces.
+        ``idempotent=False`` (job creation) retries a lost connection only when the request
+        never left, so a dropped answer cannot create the job twice.
         """
         if retry_malformed is None:
             retry_malformed = method in ("GET", "PUT")
@@ -180,7 +184,7 @@ class _Transport:
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as err:
-                if attempt < attempts:
+                if attempt < attempts and (idempotent or _never_sent(err)):
                     self._retry_wait(where, attempt, attempts, type(err).__name__, None)
                     continue
                 raise RequestsApiError(self.scrub(
@@ -281,6 +285,14 @@ def _describe(method: str, url: str) -> str:
     """``GET /path`` without the query: pre-signed URLs carry signatures in it."""
     parts = urlsplit(url)
     return f"{method} {parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _never_sent(err: Exception) -> bool:
+    """Whether a transport error happened before the request reached the server."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    reason = getattr(err.args[0], "reason", None) if err.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _requests_message(err: Exception) -> str:
@@ -464,8 +476,8 @@ class ApiClient:
             body["shareLevel"] = share_level
         if tags:
             body["tags"] = tags
-        created = self._expect(self._call("POST", "/Jobs", json_body=body), dict,
-                               "the job creation request")
+        created = self._expect(self._call("POST", "/Jobs", json_body=body, idempotent=False),
+                               dict, "the job creation request")
         if "error" in created:
             return created
         job_id = created.get("id")
