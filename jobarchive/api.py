@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -232,6 +233,7 @@ class _Transport:
             base = f"HTTP {response.status_code} for url: {response.url}"
         except requests.HTTPError as err:
             base = str(err)
+        base = _drop_queries(base)
         code: int | None = None
         name: str | None = None
         try:
@@ -295,8 +297,16 @@ def _never_sent(err: Exception) -> bool:
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+def _drop_queries(text: str) -> str:
+    """Cut URL query strings: pre-signed URLs carry signatures, list URLs long filters."""
+    return _QUERY.sub("?...", text)
+
+
 def _requests_message(err: Exception) -> str:
-    return str(err) or type(err).__name__
+    return _drop_queries(str(err) or type(err).__name__)
 
 
 def _seg(value: str) -> str:

@@ -108,6 +108,8 @@ def test_reads_succeed_through_20_percent_faults(emu, provider, sleeps):
     want = {d["id"]: d for d in emu.job_docs()}
     listed = [d["id"] for d in provider.iter_job_docs(page_size=9)]
     assert sorted(listed) == sorted(want)
+    in_order = sorted(want.values(), key=lambda d: (d["creationDate"], d["id"]), reverse=True)
+    assert [j.job_id() for j in provider.jobs(limit=None)] == [d["id"] for d in in_order]
     for job_id in list(want)[:40]:
         assert client.job_get(job_id) == want[job_id]
         assert client.job_status(job_id)["status"] == want[job_id]["status"]
@@ -141,6 +143,23 @@ def test_when_retries_run_out_the_caller_gets_the_packages_error(emu, provider, 
     with pytest.raises(IBMQBackendApiError, match="Failed to list jobs"):
         provider.jobs()
     emu.set_faults(None)
+
+
+def test_error_messages_carry_no_signed_url_queries(emu, provider, sleeps):
+    job_id = _done_ids(emu)[2]
+    emu.set_faults({"rate": 1.0, "kinds": ["503"], "endpoints": ["storage_result"], "seed": 1})
+    try:
+        with pytest.raises(RequestsApiError) as info:
+            provider.api_client.job_result(job_id)
+    finally:
+        emu.set_faults(None)
+    assert "/storage/result/" in str(info.value) and "sig=" not in str(info.value)
+    with pytest.raises(IBMQJobApiError, match=f"Unable to retrieve result for job {job_id}"):
+        emu.set_faults({"rate": 1.0, "kinds": ["503"], "endpoints": ["storage_result"], "seed": 1})
+        try:
+            provider.retrieve_job(job_id).result()
+        finally:
+            emu.set_faults(None)
 
 
 def test_a_body_that_is_not_json_is_a_protocol_error(emu, provider, sleeps):
