@@ -147,7 +147,7 @@ def _check_json(value: Any, job_id: str | None, field: str) -> None:
                     _check_utf8(k, job_id, where)
                 stack.append((item, f"{where}.{k}"))
         elif t is list:
-            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(v))
+            stack.extend((item, f"{where}.{i}") for i, item in enumerate(v))  # as schema errors
         else:
             raise JobValidationError(
                 f"{t.__name__} is not a JSON type (use dict, list, str, int, float, bool, None)",
