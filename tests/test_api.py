@@ -121,6 +121,28 @@ def test_reads_succeed_through_20_percent_faults(emu, provider, sleeps):
     emu.set_faults(None)
 
 
+def test_one_client_shared_by_a_worker_pool_under_faults(emu, sleeps):
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Threads interleave differently each run, so which call meets which fault varies: a
+    # deeper retry budget keeps "every read succeeds" certain rather than merely likely.
+    client = jobarchive.connect(emu.url, emu.token, max_retries=10).api_client
+    client.transport.sleep = sleeps.append
+    ids = _done_ids(emu)[:40]
+    emu.set_faults({"rate": 0.2, "kinds": ["500", "503", "429", "drop", "malformed"],
+                    "retry_after": 0, "seed": 6})
+    before_client, before_server = client.request_count, emu.stats()["total"]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(client.job_result, ids))
+    finally:
+        emu.set_faults(None)
+    assert results == [emu.result_of(i) for i in ids]
+    # Every attempt counted once, on both sides, whatever the interleaving.
+    assert client.request_count - before_client == emu.stats()["total"] - before_server
+    assert sleeps
+
+
 @pytest.mark.parametrize("kind, status", [("500", 500), ("503", 503), ("502", 502),
                                           ("drop", -1), ("429", 429)])
 def test_when_retries_run_out_the_caller_gets_the_packages_error(emu, provider, sleeps,

@@ -14,6 +14,7 @@ import warnings
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 import jobarchive
@@ -363,3 +364,30 @@ def test_listed_jobs_are_reduced_until_refreshed(provider, docs):
     job.refresh()
     assert job.to_dict()["time_per_step"]
 
+
+
+def test_status_filters_over_active_jobs():
+    """Every JobStatus filter, with jobs in every state (the clock barely moves)."""
+    from jobarchive.qobj import qobj_from_circuits
+
+    circuit = QuantumCircuit(1, 1)
+    circuit.measure(0, 0)
+    qobj = qobj_from_circuits(circuit, shots=8)
+    with Emulator(seed_jobs=50, seed_active=60, seed=8, time_scale=1e-6) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        emu.advance(2500)  # some seeded queued jobs start running or finish
+        for step in (6.5, 1.2, 0.4, 0.0):  # submitted jobs caught at different steps
+            provider.backends()[0].run(qobj)
+            emu.advance(step)
+        docs = emu.job_docs()
+        present = {to_job_status(d["status"]) for d in docs}
+        assert {JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.VALIDATING,
+                JobStatus.INITIALIZING} <= present
+        for status in JobStatus:
+            got = _ids(provider.jobs(limit=None, status=status))
+            assert got == _reference(docs, status=status), status
+        active = [JobStatus.INITIALIZING, JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.RUNNING]
+        assert _ids(provider.jobs(limit=None, status=active)) == _reference(docs, status=active)
+        backend = provider.backends()[0]
+        assert _ids(backend.active_jobs(limit=None)) == _reference(
+            docs, status=active, backend_name=backend.name())
