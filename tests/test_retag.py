@@ -207,14 +207,27 @@ def test_refused_jobs_reported_others_go_on(server, tmp_path):
         assert "ok" in emu.job_doc(job_id)["tags"] and "ok" in arc.get(job_id).tags()
 
 
+def _start_child(path: Path, emu, op: dict, batch_size: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(CHILD), str(path), emu.url, emu.token,
+                             json.dumps({**op, "batch_size": batch_size})],
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(CHILD.parent)})
+    assert proc.stdout.readline().strip() == "READY"
+    return proc
+
+
 @needs_server
 def test_sigkill_during_remote_retag_then_rerun(tmp_path):
-    """Kill the retag at several random points; a re-run leaves server and archive equal,
-    and every change reached the server exactly once."""
+    """Kill retag campaigns at random points, several times each (every run resumes the
+    last); a final re-run leaves server and archive equal, each change applied once.
+
+    ``JOBARCHIVE_RETAG_KILLS`` (default 9) sets the number of kill points, three per campaign.
+    """
     import jobarchive
 
     rng = random.Random(int(os.environ.get("JOBARCHIVE_RETAG_SEED", "7")))
-    kills = int(os.environ.get("JOBARCHIVE_RETAG_KILLS", "4"))
+    kills = int(os.environ.get("JOBARCHIVE_RETAG_KILLS", "9"))
+    per_campaign = 3
     with emulator.Emulator(seed_jobs=120, seed=9, latency=0.002) as emu:
         provider = jobarchive.connect(emu.url, emu.token)
         path = tmp_path / "kill.jobarchive"
@@ -232,41 +245,46 @@ def test_sigkill_during_remote_retag_then_rerun(tmp_path):
             return real_update(job, name=name, tags=tags)
 
         emu._state.update = counting_update
-        ops = [{"additional_tags": [f"k{n}"], "removal_tags": ["exp1"]} for n in range(kills)]
-        for op in ops:
+        campaigns = [{"additional_tags": [f"k{n}"], "removal_tags": ["exp1"]}
+                     for n in range(max(1, -(-kills // per_campaign)))]
+        done_kills = 0
+        for op in campaigns:
             with Archive(path) as arc:
                 expected = {j: apply_tag_update(arc.get(j).tags(), None, op["additional_tags"],
                                                 op["removal_tags"]) for j in ids}
                 changing = {j for j in ids if set(expected[j]) != set(arc.get(j).tags())}
-                needed = len(changing)
             emu.reset_stats()
             applied.clear()
-            target = rng.randint(1, max(1, needed - 1))
-            proc = subprocess.Popen([sys.executable, str(CHILD), str(path), emu.url, emu.token,
-                                     json.dumps({**op, "batch_size": rng.choice([5, 12, 30])})],
-                                    stdout=subprocess.PIPE, text=True,
-                                    env={**os.environ, "PYTHONPATH": str(CHILD.parent)})
-            assert proc.stdout.readline().strip() == "READY"
-            while proc.poll() is None and _put_count(emu) < target:
-                time.sleep(0.001)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            # Let the server finish requests the dead client left in flight: a re-run that
-            # reads a job before its pending PUT lands cannot know it is coming.
-            time.sleep(0.2)
+            n = min(per_campaign, kills - done_kills)
+            targets = sorted(rng.sample(range(1, len(changing)), n))
+            for target in targets:
+                proc = _start_child(path, emu, op, rng.choice([5, 12, 30]))
+                while proc.poll() is None and _put_count(emu) < target:
+                    time.sleep(0.001)
+                time.sleep(rng.uniform(0, 0.03))  # land in journal and archive writes too
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                done_kills += 1
+                # Let the server finish requests the dead client left in flight: a re-run
+                # that reads a job before its pending PUT lands cannot know it is coming.
+                time.sleep(0.2)
+                with Archive(path) as arc:
+                    assert arc.audit()["ok"].all()
             with Archive(path) as arc:
-                assert arc.audit()["ok"].all()
                 frame = arc.retag(ids, provider=provider, progress=False, **op)
+                assert (frame["outcome"] != "refused").all()
                 # the campaign's journal is empty once it finished
                 assert arc.index.journal_get(campaign_name(None, *op.values())) == {}
-                assert (frame["outcome"] != "refused").all()
                 for job_id in ids:
                     assert set(arc.get(job_id).tags()) == set(expected[job_id])
                     assert set(emu.job_doc(job_id)["tags"]) == set(expected[job_id])
+                hist = arc.history(ids[0])
+                assert (hist[hist["kind"] == "tags"]["source"] == "remote").all()
             # each change reached the server exactly once, and nothing else was changed
-            assert applied == dict.fromkeys(changing, 1), (op, target)
-            # PUT requests: one per change, plus at most the few the kill cut in half
-            assert needed <= _put_count(emu) <= needed + 8, (op, target)
+            assert applied == dict.fromkeys(changing, 1), (op, targets)
+            # PUT requests: one per change, plus at most a few each kill cut in half
+            assert len(changing) <= _put_count(emu) <= len(changing) + 8 * len(targets)
+        assert done_kills == kills
 
 
 @needs_server
