@@ -16,6 +16,10 @@ nothing to change: the operation is idempotent), records ``confirmed`` jobs with
 the server again, and for ``sending`` jobs (outcome unknown) first reads the job from the
 server: if it already carries the new tags nothing is re-sent. So each change reaches the
 server once. Jobs the server refuses are reported with the reason; the others go on.
+
+As with ``update_tags``, the new tags are computed from the tags the archive holds; run
+``sync(provider, full=True)`` first if tags may have been changed elsewhere. A campaign is
+identified by its tag operation: re-run the same operation to finish an interrupted one.
 """
 
 from __future__ import annotations
@@ -139,7 +143,10 @@ def retag(
 
     if dry_run:
         plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
-        return _frame(plans, PLAN_COLUMNS)
+        frame = _frame(plans, PLAN_COLUMNS)
+        frame.attrs["summary"] = {"jobs": len(plans),
+                                  "would_change": sum(p.changed for p in plans)}
+        return frame
 
     known: set[str] = set()
     for chunk in _chunks(ids, _ID_CHUNK):

@@ -42,6 +42,7 @@ def test_dry_run_returns_plan_and_writes_nothing(filled):
     plan = arc.retag(arc.query(), replacement_tags=["r1"], additional_tags=["a"],
                      removal_tags=["r1", "ibmq_jobset_abc"], dry_run=True)
     assert list(plan.columns) == list(PLAN_COLUMNS)
+    assert plan.attrs["summary"]["jobs"] == len(jobs)
     assert len(plan) == len(jobs)
     for row in plan.itertuples():
         old = jobs[row.job_id]["tags"]
