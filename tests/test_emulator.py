@@ -521,3 +521,49 @@ def test_result_dates_and_counts_are_utc_strings(emu):
     done = next(d for d in emu.job_docs() if d["status"] == "COMPLETED")
     result = emu.result_of(done["id"])
     datetime.fromisoformat(result["date"].replace("Z", "+00:00")).astimezone(UTC)
+
+
+def test_concurrent_clients_are_served(emu):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [d["id"] for d in emu.job_docs()[:40]]
+
+    def work(i: int) -> int:
+        c = Client(emu)
+        ok = 0
+        for j in range(15):
+            job_id = ids[(i * 7 + j) % len(ids)]
+            ok += c.get(f"/Jobs/{job_id}/status/v/1").json()["id"] == job_id
+            ok += len(c.jobs({"order": "creationDate DESC", "limit": 5, "skip": j})) == 5
+        return ok
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(work, range(8))) == 8 * 30
+
+
+@pytest.mark.parametrize(("where", "expect"), [
+    ({"name": {"neq": "b"}}, ["a", "c", None]),
+    ({"name": {"exists": False}}, [None]),
+    ({"name": {"exists": True}}, ["a", "b", "c"]),
+    ({"name": {"like": "%b%"}}, ["b"]),
+    ({"name": {"nlike": "a%"}}, ["b", "c", None]),
+    ({"name": None}, [None]),
+    ({"tags": "x"}, ["a", "b"]),
+    ({"tags": {"nin": ["x"]}}, ["c", None]),
+    ({"tags": {"regexp": "/^Y$/i"}}, ["b"]),
+    ({"n": {"between": [2, 3]}}, ["b", "c"]),
+    ({"n": {"gt": "2"}}, []),
+    ({"or": [{"n": 1}, {"and": [{"n": {"gte": 3}}, {"tags": {"inq": ["z"]}}]}]}, ["a"]),
+])
+def test_filter_semantics_on_plain_documents(where, expect):
+    from jobarchive.emulator.filters import filter_docs
+
+    docs = [{"id": "1", "creationDate": "2021-01-01T00:00:00.000Z", "name": "a", "tags": ["x"],
+             "n": 1},
+            {"id": "2", "creationDate": "2021-01-02T00:00:00.000Z", "name": "b",
+             "tags": ["x", "y"], "n": 2},
+            {"id": "3", "creationDate": "2021-01-03T00:00:00.000Z", "name": "c", "tags": [],
+             "n": 3},
+            {"id": "4", "creationDate": "2021-01-04T00:00:00.000Z", "tags": ["w"], "n": 4}]
+    got = filter_docs(docs, {"order": "creationDate ASC", "where": where})
+    assert [d.get("name") for d in got] == expect

@@ -337,17 +337,24 @@ class ListFilter:
     def _order(order: Any) -> bool:
         if order is None:
             return True
-        if isinstance(order, list) and len(order) == 1:
-            order = order[0]
-        if not isinstance(order, str):
+        if isinstance(order, str):
+            order = order.split(",")
+        if not isinstance(order, list) or not 1 <= len(order) <= 2 or \
+                not all(isinstance(o, str) for o in order):
             raise FilterError("order must be a string such as 'creationDate DESC'")
-        parts = order.split()
-        if not parts or parts[0] != "creationDate" or len(parts) > 2:
-            raise FilterError(f"unsupported order {order!r}; use 'creationDate DESC' or 'ASC'")
-        direction = parts[1].upper() if len(parts) == 2 else "ASC"
-        if direction not in ("ASC", "DESC"):
-            raise FilterError(f"unsupported order direction {parts[1]!r}")
-        return direction == "DESC"
+        directions = []
+        for key, o in zip(("creationDate", "id"), order, strict=False):
+            parts = o.split()
+            if not parts or parts[0] != key or len(parts) > 2:
+                raise FilterError(f"unsupported order {o.strip()!r}; use 'creationDate DESC' "
+                                  "or 'creationDate ASC' (ties are ordered by id)")
+            direction = parts[1].upper() if len(parts) == 2 else "ASC"
+            if direction not in ("ASC", "DESC"):
+                raise FilterError(f"unsupported order direction {parts[1]!r}")
+            directions.append(direction)
+        if len(set(directions)) > 1:
+            raise FilterError("the id tie-break follows the creationDate direction")
+        return directions[0] == "DESC"
 
     @staticmethod
     def _count(value: Any, name: str) -> int | None:
