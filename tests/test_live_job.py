@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -49,8 +50,8 @@ def emu():
 
 @pytest.fixture(scope="module")
 def slow_emu():
-    # A clock that barely moves: active jobs stay where they are for the whole test.
-    with Emulator(seed_jobs=0, seed_active=30, seed=1, time_scale=0.001) as server:
+    # A frozen clock (tests move it with emu.advance): jobs stay where they are.
+    with Emulator(seed_jobs=0, seed_active=30, seed=1, time_scale=1e-6) as server:
         yield server
 
 
@@ -174,45 +175,68 @@ def test_a_job_that_failed_validation_never_downloads_a_result(emu, provider):
 # --- a submitted job ---------------------------------------------------------------------
 
 
-def test_run_wait_and_read_a_submitted_job(emu, provider):
-    backend = _simulator(provider)
+def test_run_wait_and_read_a_submitted_job(slow_emu, slow_provider):
+    backend = _simulator(slow_provider)
     qobj = _bell()
     job = backend.run(qobj, job_name="bell-run", job_tags=["exp1", "ibmq_jobset_abc_0"],
                       job_share_level="project")
-    assert job.job_id() in {d["id"] for d in emu.job_docs()}
+    assert job.job_id() in {d["id"] for d in slow_emu.job_docs()}
     assert job.name() == "bell-run" and set(job.tags()) == {"exp1", "ibmq_jobset_abc_0"}
     assert job.backend() is backend
+    assert not job.in_final_state()  # the clock is frozen
     seen = []
-    job.wait_for_final_state(timeout=60, callback=lambda *a, **kw: seen.append((a, kw)),
-                             poll_interval=FAST)
+
+    def on_change(job_id, status, same_job, queue_info=None):
+        seen.append((job_id, status, same_job, queue_info))
+        slow_emu.advance(0.2)  # the job moves only when we say so
+
+    # wait=0: the callback fires on every poll, so each poll moves the clock on.
+    job.wait_for_final_state(timeout=60, wait=0, callback=on_change, poll_interval=FAST)
     assert job.status() is JobStatus.DONE
-    assert seen, "the callback fires while the job moves"
-    for (job_id, status, same_job), kw in seen:
-        assert job_id == job.job_id() and same_job is job and status not in (
-            JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED)
-        assert "queue_info" in kw
+    statuses = [s for _, s, _, _ in seen]
+    assert {JobStatus.INITIALIZING, JobStatus.VALIDATING, JobStatus.QUEUED,
+            JobStatus.RUNNING} <= set(statuses)
+    for job_id, status, same_job, info in seen:
+        assert job_id == job.job_id() and same_job is job
+        assert status not in (JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED)
+        assert info is None or (status is JobStatus.QUEUED and isinstance(info, QueueInfo))
     counts = job.result().get_counts()
     assert sum(counts.values()) == 256 and set(counts) <= {"00", "11"}
     assert job.qobj() == qobj
     assert job.share_level() == "project"
+    assert job.scheduling_mode() == "fairshare"
     assert job.client_version == {"jobarchive": jobarchive.__version__}
     steps = job.time_per_step()
     assert list(steps)[0] == "CREATING" and "COMPLETED" in steps
+
+
+def test_wait_for_final_state_calls_back_on_changes_only(slow_emu, slow_provider):
+    job = _simulator(slow_provider).run(_bell(32))
+    stop = threading.Event()
+
+    def tick():  # a clock that moves while the client polls
+        while not stop.wait(0.002):
+            slow_emu.advance(0.2)
+
+    seen = []
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        job.wait_for_final_state(timeout=60, callback=lambda *a, **k: seen.append(
+            (a[1], k["queue_info"].position if k["queue_info"] else None)),
+            poll_interval=FAST)
+    finally:
+        stop.set()
+        ticker.join()
+    assert job.in_final_state() and seen
+    assert all(a != b for a, b in zip(seen, seen[1:], strict=False)), "only changes are reported"
+    assert all(s not in (JobStatus.DONE, JobStatus.CANCELLED, JobStatus.ERROR) for s, _ in seen)
 
 
 def test_result_waits_with_timeout_and_wait(emu, provider):
     job = _simulator(provider).run(_bell(64))
     result = job.result(timeout=60, wait=FAST)
     assert sum(result.get_counts().values()) == 64
-
-
-def test_wait_for_final_state_with_a_callback_interval(emu, provider):
-    job = _simulator(provider).run(_bell(32))
-    seen = []
-    job.wait_for_final_state(timeout=60, wait=0.02, callback=lambda *a, **k: seen.append(a[1]),
-                             poll_interval=FAST)
-    assert job.in_final_state() and seen
-    assert all(s not in (JobStatus.DONE, JobStatus.CANCELLED, JobStatus.ERROR) for s in seen)
 
 
 def test_malformed_qobj_ends_in_validation_error(emu, provider):
