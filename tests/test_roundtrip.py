@@ -59,6 +59,8 @@ json_values = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=4)
 extra_keys = st.text(string.ascii_lowercase + "_", min_size=1, max_size=12).filter(
     lambda k: k not in KNOWN_KEYS)
 
+exp_extra_keys = extra_keys.filter(lambda k: k not in ("shots", "success", "header", "data"))
+
 
 @st.composite
 def results(draw) -> dict:
@@ -73,7 +75,7 @@ def results(draw) -> dict:
                                        {"memory_slots": slots, "creg_sizes": [["c", slots]]},
                                        {"name": "circ", "memory_slots": slots}]))
         exps.append({"shots": sum(counts.values()) or 1, "success": True, "header": header,
-                     "data": {"counts": counts}, **draw(st.dictionaries(extra_keys, json_values,
+                     "data": {"counts": counts}, **draw(st.dictionaries(exp_extra_keys, json_values,
                                                                           max_size=2))})
     return {"backend_name": draw(st.text(max_size=12)), "backend_version": "1.0.0",
             "qobj_id": draw(st.text(max_size=8)), "job_id": draw(st.text(max_size=8)),
