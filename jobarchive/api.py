@@ -45,6 +45,7 @@ DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 120.0)
 OBJECT_STORAGE_TIMEOUT: tuple[float, float] = (5.0, 600.0)
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_BACKOFF_FACTOR = 0.5
+CONNECT_RETRIES = 3  # of the retries, at most this many for connections that fail to open
 MAX_BACKOFF_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 120.0
 SCRUBBED = "..."
@@ -172,6 +173,7 @@ class _Transport:
             send_headers["X-Access-Token"] = auth.value
         where = _describe(method, url)
         attempts = self.max_retries + 1
+        refused = 0  # connections that never opened: nobody listens, retry only a little
         for attempt in range(1, attempts + 1):
             response: requests.Response | None = None
             with self._lock:
@@ -185,7 +187,10 @@ class _Transport:
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as err:
-                if attempt < attempts and (idempotent or _never_sent(err)):
+                never_sent = _never_sent(err)
+                refused += never_sent
+                if attempt < attempts and (idempotent or never_sent) \
+                        and refused <= CONNECT_RETRIES:
                     self._retry_wait(where, attempt, attempts, type(err).__name__, None)
                     continue
                 raise RequestsApiError(self.scrub(

@@ -326,3 +326,17 @@ def test_client_application_header_names_jobarchive(monkeypatch):
     assert client_application_header() == f"jobarchive/{jobarchive.__version__}"
     monkeypatch.setenv("QE_CUSTOM_CLIENT_APP_HEADER", "lab42")
     assert client_application_header() == f"jobarchive/{jobarchive.__version__}/lab42"
+
+
+def test_a_server_that_is_not_there_is_given_up_on_after_three_retries():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = ApiClient(f"http://127.0.0.1:{port}/api", "access", max_retries=5)
+    sleeps: list[float] = []
+    client.transport.sleep = sleeps.append
+    with pytest.raises(RequestsApiError, match="gave up after 4 attempts") as info:
+        client.job_get("abc")
+    assert info.value.status_code == -1 and len(sleeps) == 3
