@@ -135,13 +135,17 @@ class _Transport:
     # --- the request loop --------------------------------------------------------------
 
     def backoff(self, attempt: int, response: requests.Response | None) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based)."""
-        if response is not None and response.status_code == 429:
+        """Seconds to wait before retry number ``attempt`` (1-based).
+
+        A ``Retry-After`` header (429, or a 503 that sends one) wins; otherwise the
+        exponential step ``backoff_factor * 2**(attempt-1)``, jittered to 50-150 % so a worker
+        pool does not retry in lockstep.
+        """
+        if response is not None:
             after = _retry_after(response.headers.get("Retry-After"))
             if after is not None:
                 return min(after, MAX_RETRY_AFTER_SECONDS)
         base = self.backoff_factor * (2 ** (attempt - 1))
-        # "Full jitter" around the exponential step keeps a worker pool from retrying in lockstep.
         return min(MAX_BACKOFF_SECONDS, base * (0.5 + self.random()))
 
     def request(
