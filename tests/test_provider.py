@@ -104,6 +104,14 @@ def test_connect_picks_the_default_provider(emu, provider):
     assert same.credentials == provider.credentials
 
 
+def test_connect_picks_another_project_by_hub(emu):
+    other = jobarchive.connect(emu.url, emu.token, hub="ibm-q-research")
+    assert other.credentials["hub"] == "ibm-q-research"
+    assert "/Network/ibm-q-research/Groups/" in other.api_client.project_url
+    # The seeded history lives in the default project only.
+    assert other.jobs(limit=None) == []
+
+
 def test_connect_with_a_bad_token_says_so(emu):
     with pytest.raises(IBMQAccountCredentialsInvalidToken, match="refused") as info:
         jobarchive.connect(emu.url, "not-the-token")
