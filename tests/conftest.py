@@ -1,7 +1,9 @@
 """Shared fixtures and hypothesis profiles (keep this file small).
 
 Profiles: ``ci`` (default, modest example counts for a 2-core machine) and ``long``
-(``HYPOTHESIS_PROFILE=long``) for a deeper local run.
+(``HYPOTHESIS_PROFILE=long``) for a deeper local run. ``--runslow`` runs the tests marked
+``slow`` (long crash campaigns and soaks). ``campaign_stats`` tallies kill points and fuzz
+cases; the tally is printed at the end of the run.
 """
 
 from __future__ import annotations
@@ -46,3 +48,34 @@ def arc(tmp_path: Path):
     """A fresh archive in a temp directory, closed afterwards."""
     with Archive(tmp_path / "test.jobarchive") as archive:
         yield archive
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run the long crash/soak campaigns (tests marked slow)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="long campaign: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+_STATS = pytest.StashKey[dict]()
+
+
+@pytest.fixture
+def campaign_stats(request: pytest.FixtureRequest) -> dict:
+    """A session-wide tally (kill points, fuzz cases, ...) printed after the run."""
+    return request.config.stash.setdefault(_STATS, {})
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    stats = config.stash.get(_STATS, None)
+    if stats:
+        terminalreporter.write_sep("-", "campaigns")
+        for what, n in sorted(stats.items()):
+            terminalreporter.write_line(f"{what}: {n}")

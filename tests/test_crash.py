@@ -1,12 +1,19 @@
-"""Crash consistency: SIGKILL a writer at random moments, then check the archive.
+"""Crash consistency: SIGKILL a writer at random moments and at exact points, then check.
 
 After every kill: the archive opens, ``audit()`` finds no problem (an orphan blob at most,
-which ``audit(repair=True)`` removes), every acknowledged job is there intact, and a
-re-run finishes the work. ``JOBARCHIVE_KILLS`` sets the number of kill points.
+which ``audit(repair=True)`` removes), every acknowledged job is there intact, and a re-run
+finishes the work.
+
+Two harnesses: ``test_add_many_survives_sigkill_at_random_points`` starts a fresh interpreter
+per kill (slow, so few kills); the campaign forks writers from one process that imported
+jobarchive once, so it affords many kill points, half of them at exact places in the write
+path (see ``crash_child.campaign``). CI runs ``JOBARCHIVE_KILLS`` kill points (default 60);
+``pytest --runslow`` adds the long campaign (``JOBARCHIVE_LONG_KILLS``, default 600).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -16,12 +23,14 @@ import time
 from pathlib import Path
 
 import pytest
-from crash_child import make_records
+from crash_child import KILL_MODES, make_records
 
 from jobarchive import Archive, IBMQJob
 
 CHILD = Path(__file__).with_name("crash_child.py")
-KILLS = int(os.environ.get("JOBARCHIVE_KILLS", "12"))
+EXEC_KILLS = int(os.environ.get("JOBARCHIVE_EXEC_KILLS", "4"))
+KILLS = int(os.environ.get("JOBARCHIVE_KILLS", "60"))
+LONG_KILLS = int(os.environ.get("JOBARCHIVE_LONG_KILLS", "600"))
 
 
 def _start(path: Path, seed: int, batches: int, size: int) -> subprocess.Popen:
@@ -49,7 +58,7 @@ def _check(path: Path, expected: dict[str, dict], acked: set[str], verified: set
         arc.close()
 
 
-def test_add_many_survives_sigkill_at_random_points(tmp_path):
+def test_add_many_survives_sigkill_at_random_points(tmp_path, campaign_stats):
     rng = random.Random(1234)
     batches, size = 40, 50
     data = make_records(7, batches, size)
@@ -58,7 +67,7 @@ def test_add_many_survives_sigkill_at_random_points(tmp_path):
     acked: set[str] = set()
     verified: set[str] = set()
     kills = 0
-    for _ in range(KILLS):
+    for _ in range(EXEC_KILLS):
         proc = _start(path, 7, batches, size)
         time.sleep(rng.uniform(0.0, 0.4))
         proc.send_signal(signal.SIGKILL)
@@ -68,7 +77,8 @@ def test_add_many_survives_sigkill_at_random_points(tmp_path):
                 acked.update(line.split()[1:])
         kills += proc.returncode == -signal.SIGKILL
         _check(path, expected, acked, verified, rng)
-    assert kills >= KILLS // 2, "the writer finished before most kills; make the work longer"
+    assert kills >= EXEC_KILLS // 2, "the writer finished before most kills; make the work longer"
+    record_kills(campaign_stats, "exec", kills)
 
     proc = _start(path, 7, batches, size)
     out, _ = proc.communicate(timeout=300)
@@ -95,3 +105,32 @@ def test_orphan_blob_is_listed_and_repaired(tmp_path, where):
         arc.audit(repair=True)
         assert arc.audit().attrs["orphans"] == []
         assert len(arc) == 5
+
+
+def record_kills(stats: dict, what: str, kills: int) -> None:
+    key = f"SIGKILL points, add_many ({what})"
+    stats[key] = stats.get(key, 0) + kills
+
+
+def _campaign(tmp_path: Path, kills: int, seed: int) -> dict:
+    proc = subprocess.run([sys.executable, str(CHILD), "campaign", str(tmp_path), str(kills), str(seed)],
+                          capture_output=True, text=True, timeout=3600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_add_many_kill_campaign(tmp_path, campaign_stats):
+    summary = _campaign(tmp_path, KILLS, seed=21)
+    assert summary["problems"] == []
+    assert summary["kills"] == KILLS
+    if KILLS >= 2 * len(KILL_MODES):
+        assert set(summary["points"]) == set(KILL_MODES)  # every kind of kill point was hit
+    assert summary["finished_runs"] >= 1  # and a re-run finished the work at least once
+    record_kills(campaign_stats, "campaign", summary["kills"])
+
+
+@pytest.mark.slow
+def test_add_many_long_kill_campaign(tmp_path, campaign_stats):
+    summary = _campaign(tmp_path, LONG_KILLS, seed=99)
+    assert summary["problems"] == [] and summary["kills"] == LONG_KILLS
+    record_kills(campaign_stats, "long campaign", summary["kills"])
