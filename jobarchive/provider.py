@@ -314,6 +314,16 @@ def iter_pages(
                 if isinstance(d, dict) and d.get("creationDate") == last_date]
         if last_date == boundary_date:
             boundary_ids.extend(same)
+        elif skip and len(same) == len(page) and boundary_date is None:
+            # The first page after a skip is one tie group, which may reach back into the
+            # skipped jobs: learn the whole group (server order) and exclude what lies
+            # before and on this page, or the next page would repeat skipped jobs.
+            boundary_date = last_date
+            group = client.list_jobs({"order": order, "skip": 0,
+                                      "where": _narrow(base, "creationDate", last_date)})
+            group_ids = [d.get("id") for d in group if isinstance(d, dict)]
+            cut = group_ids.index(same[-1]) + 1 if same[-1] in group_ids else 0
+            boundary_ids = group_ids[:cut] + same
         else:
             boundary_date, boundary_ids = last_date, same
         boundary_ids = list(dict.fromkeys(i for i in boundary_ids if i is not None))
