@@ -100,7 +100,7 @@ def run_demo(
     n_active = seed_active if seed_active is not None else (5 if quick else 12)
     out: dict[str, Any] = {"archive": str(path), "report": str(report_file)}
 
-    with Emulator(seed_jobs=n_jobs, seed_active=n_active, seed=seed, time_scale=3600.0) as emu, \
+    with Emulator(seed_jobs=n_jobs, seed_active=n_active, seed=seed, time_scale=600.0) as emu, \
             Archive(path) as arc:
         _section(echo, f"Emulator of the IBM Quantum job API at {emu.url}")
         echo(f"   seeded with {n_jobs} historical jobs and {n_active} still running")
