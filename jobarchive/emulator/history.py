@@ -67,6 +67,16 @@ _FINAL_CUM = (0.86, 0.91, 0.95, 0.985, 1.0)
 _backend_cache: dict[int, tuple[tuple[str, ...], tuple[float, ...]]] = {}
 
 
+def _below(rng: random.Random, n: int) -> int:
+    """An int in [0, n): ``random()`` is a single C call, ``randrange`` a slow Python path."""
+    return int(rng.random() * n)
+
+
+def _between(rng: random.Random, lo: int, hi: int) -> int:
+    """An int in [lo, hi]."""
+    return lo + int(rng.random() * (hi - lo + 1))
+
+
 def _backends_at(ms: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """Backends online in the month of ``ms`` and cumulative weights (simulator ~35%)."""
     d = datetime.fromtimestamp(ms / 1000, UTC)
@@ -94,32 +104,32 @@ def _plan_timeline(job: Job, rng: random.Random, final: str, start: int, sim: bo
     t = start
     tl = [("CREATING", t)]
     if final == "ERROR_CREATING_JOB":
-        tl.append((final, t + rng.randint(1_000, 60_000)))
+        tl.append((final, t + _between(rng, 1_000, 60_000)))
         job.timeline = tl
         return
-    t += rng.randint(300, 3_000)
+    t += _between(rng, 300, 3_000)
     tl.append(("CREATED", t))
-    t += rng.randint(100, 1_500)
+    t += _between(rng, 100, 1_500)
     tl.append(("VALIDATING", t))
     if final == "ERROR_VALIDATING_JOB":
-        tl.append((final, t + rng.randint(200, 2_000)))
+        tl.append((final, t + _between(rng, 200, 2_000)))
         job.timeline = tl
         return
-    t += rng.randint(200, 2_500)
+    t += _between(rng, 200, 2_500)
     tl.append(("VALIDATED", t))
-    t += rng.randint(50, 800)
+    t += _between(rng, 50, 800)
     tl.append(("QUEUED", t))
-    job.queue0 = rng.randint(1, 4) if sim else rng.randint(1, 60)
+    job.queue0 = _between(rng, 1, 4) if sim else _between(rng, 1, 60)
     queue = int(rng.expovariate(1 / (8_000 if sim else 900_000))) + 500
-    run = rng.randint(300, 15_000) if sim else rng.randint(5_000, 240_000)
+    run = _between(rng, 300, 15_000) if sim else _between(rng, 5_000, 240_000)
     if final == "CANCELLED" and rng.random() < 0.7:
-        tl.append(("CANCELLED", t + rng.randint(1, queue)))
+        tl.append(("CANCELLED", t + _between(rng, 1, queue)))
         job.timeline = tl
         return
     t += queue
     tl.append(("RUNNING", t))
     if final == "CANCELLED":
-        tl.append(("CANCELLED", t + rng.randint(100, run)))
+        tl.append(("CANCELLED", t + _between(rng, 100, run)))
     else:
         tl.append((final, t + run))
     job.timeline = tl
@@ -128,35 +138,35 @@ def _plan_timeline(job: Job, rng: random.Random, final: str, start: int, sim: bo
 def _fill_attrs(job: Job, rng: random.Random, year: int, final: str) -> None:
     """Recipe, client, share level, run mode and error of a seeded job."""
     spec = backends.BY_NAME[job.backend]
-    family = FAMILIES[rng.randrange(len(FAMILIES))]
+    family = FAMILIES[_below(rng, len(FAMILIES))]
     if family == "bell":
         nq = 2
     elif family == "rx-sweep":
         nq = 1
     else:
-        nq = rng.randint(2, min(5, spec.n_qubits))
-    nexp = 1 if family in ("bell", "basis") and rng.random() < 0.6 else rng.randint(1, 4)
+        nq = _between(rng, 2, min(5, spec.n_qubits))
+    nexp = 1 if family in ("bell", "basis") and rng.random() < 0.6 else _between(rng, 1, 4)
     if family == "rx-sweep":
-        nexp = rng.randint(3, 8)
-    shots = (1024, 1024, 2048, 4000, 4096, 8192)[rng.randrange(6)]
+        nexp = _between(rng, 3, 8)
+    shots = (1024, 1024, 2048, 4000, 4096, 8192)[_below(rng, 6)]
     variant = 0
     if final in ERRORS:
-        variant = rng.randrange(len(ERRORS[final]))
+        variant = _below(rng, len(ERRORS[final]))
         job.error = ERRORS[final][variant]
     job.recipe = (family, nq, nexp, shots, final, variant)
     job.seed = rng.getrandbits(31)
     clients = CLIENTS[min(max(year, 2020), 2023)]
-    job.client_info = clients[rng.randrange(len(clients))]
-    job.share_level = SHARE_LEVELS[rng.randrange(len(SHARE_LEVELS))]
+    job.client_info = clients[_below(rng, len(clients))]
+    job.share_level = SHARE_LEVELS[_below(rng, len(SHARE_LEVELS))]
     job.run_mode = "dedicated" if not spec.simulator and rng.random() < 0.05 else "fairshare"
     job.input_size = 600 + 180 * nexp * (nq + 2)
 
 
 def _name_and_tags(rng: random.Random) -> tuple[str | None, list[str]]:
     r = rng.random()
-    name = None if r < 0.3 else f"{NAME_BASES[rng.randrange(len(NAME_BASES))]}-{rng.randint(1, 400)}"
-    ntags = (0, 0, 1, 1, 1, 2, 2, 3)[rng.randrange(8)]
-    tags = sorted({TAG_VOCAB[rng.randrange(len(TAG_VOCAB))] for _ in range(ntags)})
+    name = None if r < 0.3 else f"{NAME_BASES[_below(rng, len(NAME_BASES))]}-{_between(rng, 1, 400)}"
+    ntags = (0, 0, 1, 1, 1, 2, 2, 3)[_below(rng, 8)]
+    tags = sorted({TAG_VOCAB[_below(rng, len(TAG_VOCAB))] for _ in range(ntags)})
     return name, tags
 
 
@@ -167,24 +177,24 @@ def seed_history(n: int, seed: int, project: Project) -> list[Job]:
     jobs: list[Job] = []
     i = 0
     while i < n:
-        start = WINDOW_START + rng.randrange(span)
+        start = WINDOW_START + _below(rng, span)
         names, cum = _backends_at(start)
         if n - i >= 3 and rng.random() < 0.02:     # a job set: consecutive jobs, one backend
-            k = rng.randint(3, min(12, n - i))
+            k = _between(rng, 3, min(12, n - i))
             backend = _pick(rng, names, cum)
             set_id = f"{rng.getrandbits(128):032x}"
-            set_name = f"{NAME_BASES[rng.randrange(len(NAME_BASES))]}-set"
+            set_name = f"{NAME_BASES[_below(rng, len(NAME_BASES))]}-set"
             _, extra = _name_and_tags(rng)
             t = start
             for j in range(k):
-                job = Job("", t, backend, project)
+                job = Job("", t, backend, project, iso=False)
                 job.name = f"{set_name}_{j}_"
                 job.tags = [f"ibmq_jobset_{set_id}", *extra]
                 jobs.append(job)
-                t += rng.randint(300, 5_000)
+                t += _between(rng, 300, 5_000)
             i += k
         else:
-            job = Job("", start, _pick(rng, names, cum), project)
+            job = Job("", start, _pick(rng, names, cum), project, iso=False)
             job.name, job.tags = _name_and_tags(rng)
             jobs.append(job)
             i += 1
@@ -211,28 +221,28 @@ def seed_active(m: int, seed: int, project: Project, now_ms: int, after_ms: int)
     jobs = []
     t = max(now_ms - 120_000, after_ms + 1)
     for _ in range(m):
-        t += rng.randint(1, max(1, 120_000 // max(m, 1)))
+        t += _between(rng, 1, max(1, 120_000 // max(m, 1)))
         names = tuple(b.name for b in backends.ACTIVE)
         job = Job(f"{t // 1000:08x}{rng.getrandbits(64):016x}", t,
-                  names[rng.randrange(len(names))], project)
+                  names[_below(rng, len(names))], project)
         job.name, job.tags = _name_and_tags(rng)
         r = rng.random()
         final = "COMPLETED" if r < 0.9 else ("ERROR_RUNNING_JOB" if r < 0.95 else "CANCELLED")
         _fill_attrs(job, rng, 2023, final)
         spec = backends.BY_NAME[job.backend]
         tl = [("CREATING", t)]
-        s = t + rng.randint(500, 5_000)
+        s = t + _between(rng, 500, 5_000)
         for status, lo, hi in (("CREATED", 0, 0), ("VALIDATING", 500, 3_000),
                                ("VALIDATED", 500, 3_000), ("QUEUED", 100, 1_000)):
-            s += rng.randint(lo, hi)
+            s += _between(rng, lo, hi)
             tl.append((status, s))
-        job.queue0 = rng.randint(1, 30)
-        s += rng.randint(1_200_000, 4_800_000)  # 2-8 s real at time_scale=600
+        job.queue0 = _between(rng, 1, 30)
+        s += _between(rng, 1_200_000, 4_800_000)  # 2-8 s real at time_scale=600
         if final == "CANCELLED":
             tl.append(("CANCELLED", s))
         else:
             tl.append(("RUNNING", s))
-            s += rng.randint(10_000, 120_000) if not spec.simulator else rng.randint(1_000, 20_000)
+            s += _between(rng, 10_000, 120_000) if not spec.simulator else _between(rng, 1_000, 20_000)
             tl.append((final, s))
         job.timeline = tl
         jobs.append(job)
@@ -367,7 +377,7 @@ def result_for(job: Job) -> dict[str, Any] | None:
             item["seed_simulator"] = (job.seed + k) % (2**31 - 1)
         item["time_taken"] = round(0.0005 + (job.seed % 997) / 1e5 + 0.001 * k, 6)
         results.append(item)
-    end = job.timeline[-1][1]
+    end = job.end_ms()
     ok = final == "COMPLETED"
     return {
         "backend_name": spec.name,

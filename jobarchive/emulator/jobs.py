@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
+from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,9 @@ from .filters import MISSING, parse_date_ms, resolve_path
 KIND = "q-object-external-storage"
 USER_ID = "5f3e2d1c0b9a887766554433"
 CLIENT_HEADER_DEFAULT = {"name": "unknown", "version": "unknown"}
+
+
+_STEPS: dict[tuple[str, ...], tuple[str, ...]] = {}  # one shared tuple per distinct path
 
 
 def fmt_ms(ms: int) -> str:
@@ -49,14 +53,15 @@ class Job:
 
     __slots__ = (
         "id", "created", "created_iso", "backend", "name", "tags", "share_level", "client_info",
-        "run_mode", "timeline", "error", "qobj", "recipe", "result", "project", "queue0",
+        "run_mode", "_steps", "_times", "error", "qobj", "recipe", "result", "project", "queue0",
         "input_size", "pending", "lock", "deleted", "experiment_tag", "seed",
     )
 
-    def __init__(self, job_id: str, created: int, backend: str, project: Project) -> None:
+    def __init__(self, job_id: str, created: int, backend: str, project: Project,
+                 iso: bool = True) -> None:
         self.id = job_id
         self.created = created
-        self.created_iso = fmt_ms(created)
+        self.created_iso = fmt_ms(created) if iso else ""
         self.backend = backend
         self.project = project
         self.name: str | None = None
@@ -64,7 +69,8 @@ class Job:
         self.share_level = "none"
         self.client_info: dict[str, Any] | None = None
         self.run_mode = "fairshare"
-        self.timeline: list[tuple[str, int]] = [("CREATING", created)]
+        self._steps: tuple[str, ...] = ("CREATING",)
+        self._times = array("q", (created,))
         self.error: dict[str, Any] | None = None
         self.qobj: dict[str, Any] | None = None      # submitted jobs: the uploaded qobj
         self.recipe: tuple | None = None             # seeded jobs: how to rebuild qobj/result
@@ -78,21 +84,38 @@ class Job:
         self.seed = 0
 
     # -- time -------------------------------------------------------------------------------
+    # The timeline is kept compact (a shared tuple of status names and an int64 array), since
+    # 100,000 lists of (status, ms) tuples would cost ~1 KB a job. Assign, never mutate.
+    @property
+    def timeline(self) -> list[tuple[str, int]]:
+        return list(zip(self._steps, self._times, strict=True))
+
+    @timeline.setter
+    def timeline(self, steps: list[tuple[str, int]]) -> None:
+        names, times = zip(*steps, strict=True)
+        self._steps = _STEPS.setdefault(names, names)
+        self._times = array("q", times)
+
     def status_at(self, now: int) -> str:
-        tl = self.timeline
-        for status, ms in reversed(tl):
-            if ms <= now:
-                return status
-        return tl[0][0]
+        times = self._times
+        if now >= times[-1]:
+            return self._steps[-1]
+        for i in range(len(times) - 1, -1, -1):
+            if times[i] <= now:
+                return self._steps[i]
+        return self._steps[0]
 
     def step_ms(self, status: str) -> int | None:
-        for s, ms in self.timeline:
-            if s == status:
-                return ms
-        return None
+        try:
+            return self._times[self._steps.index(status)]
+        except ValueError:
+            return None
 
     def final_status(self) -> str:
-        return self.timeline[-1][0]
+        return self._steps[-1]
+
+    def end_ms(self) -> int:
+        return self._times[-1]
 
     def reached(self, status: str, now: int) -> bool:
         ms = self.step_ms(status)
@@ -102,7 +125,7 @@ class Job:
     def info_queue(self, now: int) -> dict[str, Any] | None:
         """Queue details while the job is QUEUED: position shrinks as the wait runs out."""
         q, r = self.step_ms("QUEUED"), self.step_ms("RUNNING")
-        end = self.timeline[-1][1] if r is None else r
+        end = self._times[-1] if r is None else r
         if q is None or not q <= now < end:
             return None
         span = max(end - q, 1)
@@ -132,7 +155,7 @@ class Job:
             "hubInfo": self.project.hub_info(),
         }
         if status in API_FINAL_STATUSES:
-            doc["endDate"] = fmt_ms(self.timeline[-1][1])
+            doc["endDate"] = fmt_ms(self._times[-1])
         if self.reached("RUNNING", now):
             doc["runMode"] = self.run_mode
         doc["id"] = self.id
@@ -166,7 +189,7 @@ class Job:
         if status == "COMPLETED":
             summary.setdefault("size", {})["output"] = output_size or 0
             summary["success"] = True
-            run, end = self.step_ms("RUNNING"), self.timeline[-1][1]
+            run, end = self.step_ms("RUNNING"), self._times[-1]
             summary["resultTime"] = round((end - (run or end)) / 1000, 3)
         elif status.startswith("ERROR"):
             summary["success"] = False

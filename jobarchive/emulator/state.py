@@ -151,8 +151,8 @@ class State:
                         self._validate(job)
                     except ValidationFailed as exc:
                         cut = job.step_ms("VALIDATING") or job.created
-                        job.timeline = [s for s in job.timeline if s[1] <= cut]
-                        job.timeline.append(("ERROR_VALIDATING_JOB", validated))
+                        job.timeline = [s for s in job.timeline if s[1] <= cut] + [
+                            ("ERROR_VALIDATING_JOB", validated)]
                         job.error = {"code": 1101, "message": f"Qobj validation failed: {exc}"}
                         job.pending = None
                         return
@@ -191,7 +191,7 @@ class State:
         from ..qobj import simulate_qobj
 
         spec = backends.BY_NAME[job.backend]
-        end = job.timeline[-1][1]
+        end = job.end_ms()
         config = job.qobj.get("config") if isinstance(job.qobj, dict) else None
         seed = None if isinstance(config, dict) and config.get("seed_simulator") is not None \
             else job.seed
@@ -200,8 +200,8 @@ class State:
                                        backend_version=spec.version, job_id=job.id,
                                        date=fmt_ms(end)[:-1] + "000Z")
         except Exception as exc:  # the emulated device failed to run it
-            if job.timeline[-1][0] == "COMPLETED":
-                job.timeline[-1] = ("ERROR_RUNNING_JOB", end)
+            if job.final_status() == "COMPLETED":
+                job.timeline = job.timeline[:-1] + [("ERROR_RUNNING_JOB", end)]
                 job.error = {"code": 5205, "message": f"Job failed while running: {exc}"}
 
     # -- listing ----------------------------------------------------------------------------
@@ -326,8 +326,8 @@ class State:
                     job.lock.acquire()
                 if job.status_at(now) in API_FINAL_STATUSES:
                     return False
-            job.timeline = [s for s in job.timeline if s[1] <= now]
-            job.timeline.append(("CANCELLED", max(now, job.timeline[-1][1])))
+            kept = [s for s in job.timeline if s[1] <= now]
+            job.timeline = kept + [("CANCELLED", max(now, kept[-1][1]))]
             job.pending = None
             job.result = None
         return True
