@@ -100,6 +100,7 @@ def test_orphans_listed_and_repaired(multi):
     assert arc.audit().attrs["orphans"] == []
 
 
+@pytest.mark.terra046
 def test_reproduce_matches_and_flags_tampered_counts(arc):
     jobs = make_jobs(20, seed=8)
     done = [j for j in jobs if j["status"] == "COMPLETED"]
@@ -146,6 +147,7 @@ def test_completeness_and_provenance(arc):
 
 
 
+@pytest.mark.terra046
 def test_real_device_job_reproduced(arc, realdata):
     doc = json.loads((realdata / "xacc_test_files" / "jobs_info.json").read_text())
     doc = doc[0] if isinstance(doc, list) else doc
@@ -156,6 +158,7 @@ def test_real_device_job_reproduced(arc, realdata):
     assert 0.0 < row["fidelity"] <= 1.0  # a noisy device against the ideal simulator
 
 
+@pytest.mark.terra046
 def test_hellinger_matches_qiskit():
     p, q = {"00": 480, "11": 520, "01": 24}, {"00": 500, "11": 500}
     assert hellinger_fidelity(p, q) == pytest.approx(qiskit_hellinger(p, q))

@@ -212,7 +212,8 @@ def _start_child(path: Path, emu, op: dict, batch_size: int) -> subprocess.Popen
     proc = subprocess.Popen([sys.executable, str(CHILD), str(path), emu.url, emu.token,
                              json.dumps({**op, "batch_size": batch_size})],
                             stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(CHILD.parent)})
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                filter(None, [str(CHILD.parent), os.environ.get("PYTHONPATH")]))})
     assert proc.stdout.readline().strip() == "READY"
     return proc
 
