@@ -567,3 +567,36 @@ def test_filter_semantics_on_plain_documents(where, expect):
             {"id": "4", "creationDate": "2021-01-04T00:00:00.000Z", "tags": ["w"], "n": 4}]
     got = filter_docs(docs, {"order": "creationDate ASC", "where": where})
     assert [d.get("name") for d in got] == expect
+
+
+def test_odd_requests_get_4xx_error_bodies_never_5xx():
+    import random
+
+    with Emulator(seed_jobs=30, seed=1) as emu:
+        client = Client(emu)
+        job_id = emu.job_docs()[0]["id"]
+        paths = ["/Jobs", f"/Jobs/{job_id}", f"/Jobs/{job_id}/v/1", f"/Jobs/{job_id}/cancel",
+                 f"/Jobs/{job_id}/jobDataUploaded", "/Jobs/status/v/1", "/devices/v/1",
+                 "/devices/ibmq_athens/properties", "/devices/%2e%2e/properties",
+                 f"/Jobs/{job_id}/resultDownloadUrl", "/Jobs/%2e%2e%2f/status/v/1"]
+        bodies = [b"", b"null", b"[]", b"{}", b'"x"', b'{"name": null}', b'{"tags": null}',
+                  b'{"backend": "x"}', b'{"backend": {"name": 5}}', b"\xff\xfe",
+                  b'{"name": "' + b"a" * 5000 + b'"}',
+                  b'{"backend": {"name": "ibmq_athens"}, "shareLevel": 3}']
+        filters = ["", "null", '{"where": null}', '{"where": []}', '{"limit": "5"}',
+                   '{"fields": {"id": 1}}', '{"order": 5}',
+                   '{"where": {"creationDate": {"gt": null}}}',
+                   '{"where": {"tags": {"inq": [[1]]}}}']
+        rng = random.Random(0)
+        for _ in range(300):
+            method = rng.choice(["GET", "POST", "PUT", "PATCH"])
+            r = client.s.request(method, client.p + rng.choice(paths), data=rng.choice(bodies),
+                                 params={"filter": rng.choice(filters)}, timeout=30)
+            assert r.status_code < 500, (method, r.url, r.text[:300])
+            if r.status_code >= 400:
+                assert r.json()["error"]["statusCode"] == r.status_code
+        other = f"{emu.url}/Network/ibm-q-research/Groups/uni-lab/Projects/qc-course"
+        assert client.s.get(f"{other}/Jobs/{job_id}/v/1").status_code == 404
+        assert client.s.get(f"{other}/Jobs/status/v/1").json() == []
+        assert client.s.get(f"{emu.url}/Network/nope/Groups/x/Projects/y/devices/v/1"
+                            ).status_code == 404

@@ -103,7 +103,7 @@ class Routes:
             ("GET", r"/api/Network/devices/(?P<backend>[^/]+)/bookings/v2", "bookings",
              self.bookings, "token"),
             ("GET", _P + r"/Jobs/status/v/1", "jobs_list", self.jobs_list, "token"),
-            ("GET", _P + r"/Jobs/v/1", "jobs_list_v1", self.jobs_list, "token"),
+            ("GET", _P + r"/Jobs/v/1", "jobs_list_v1", self.jobs_list_full, "token"),
             ("POST", _P + r"/Jobs", "job_create", self.job_create, "token"),
             ("GET", _J + r"/status(?:/v/1)?", "job_status", self.job_status, "token"),
             ("POST", _J + r"/cancel", "job_cancel", self.job_cancel, "token"),
@@ -211,15 +211,27 @@ class Routes:
         return 200, [], {}
 
     # -- jobs (§3.2, §6) --------------------------------------------------------------------
-    def jobs_list(self, req: Request) -> Answer:
+    def _listed(self, req: Request) -> tuple[ListFilter, list[tuple[Job, str]]]:
         raw = (req.query.get("filter") or [None])[-1]
         try:
             flt = ListFilter(raw)
         except FilterError as exc:
             raise HttpError(400, "INVALID_FILTER", f"Invalid filter: {exc}") from None
         assert req.project is not None
-        found = self.state.list_jobs(flt, req.project, req.now)
+        return flt, self.state.list_jobs(flt, req.project, req.now)
+
+    def jobs_list(self, req: Request) -> Answer:
+        flt, found = self._listed(req)
         return 200, [flt.project(job.base_doc(status, req.now)) for job, status in found], {}
+
+    def jobs_list_full(self, req: Request) -> Answer:
+        """``Jobs/v/1``: the documents ``GET J/v/1`` answers, narrowed by ``fields``."""
+        flt, found = self._listed(req)
+        return 200, [
+            flt.project(job.full_doc(status, req.now, self.state.output_size(job)
+                                     if status == "COMPLETED" else None))
+            for job, status in found
+        ], {}
 
     def job_create(self, req: Request) -> Answer:
         body = req.json()
@@ -706,7 +718,16 @@ class Emulator:
         return self._state.qobj(self._state.get(job_id))
 
     def stats(self) -> dict[str, int]:
-        """Requests served: ``{"total": n, "<endpoint>": n, ...}``."""
+        """Requests served: ``{"total": n, "<endpoint>": n, ...}``.
+
+        Endpoint names: version, login, users_me, network, bookings, devices,
+        backend_properties, backend_status, backend_jobs_limit, backend_defaults, jobs_list
+        (``Jobs/status/v/1``), jobs_list_v1 (``Jobs/v/1``), job_create, job_get, job_status,
+        job_cancel, job_update, job_delete, job_properties, job_result_url,
+        job_result_downloaded, job_qobj_url, job_data_uploaded, storage_upload, storage_qobj,
+        storage_result, websocket, unknown (no route) and rejected (refused before routing,
+        e.g. 413). Faulted requests count too.
+        """
         return self._stats.snapshot()
 
     def reset_stats(self) -> None:
