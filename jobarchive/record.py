@@ -124,8 +124,44 @@ def _check_utf8(text: str, job_id: str | None, where: str) -> None:
         ) from None
 
 
+def _utf8_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_ok(value: Any) -> bool:
+    """The hot path of ``_check_json``: a walk without building any error paths."""
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is str:
+            if not v.isascii() and not _utf8_ok(v):
+                return False
+        elif t is dict:
+            for k in v:
+                if type(k) is not str or (not k.isascii() and not _utf8_ok(k)):
+                    return False
+            extend(v.values())
+        elif t is list:
+            extend(v)
+        elif t is float:
+            if not math.isfinite(v):
+                return False
+        elif not (t is int or t is bool or v is None):
+            return False
+    return True
+
+
 def _check_json(value: Any, job_id: str | None, field: str) -> None:
     """Refuse what JSON cannot hold losslessly (sets, datetimes, NaN, non-str keys...)."""
+    if _json_ok(value):
+        return
+    # Walk again, building paths, to name the offending place.
     stack = [(value, field)]
     while stack:
         v, where = stack.pop()
@@ -208,6 +244,9 @@ def normalize(record: dict[str, Any], check_payloads: bool = True) -> dict[str, 
         if key not in _KNOWN:
             out[key] = value
     for key, value in out.items():
+        t = type(value)
+        if value is None or t is int or t is bool or (t is str and value.isascii()):
+            continue  # the common scalar case, without a walk
         if check_payloads or (key != "qobj" and key != "result"):
             _check_json(value, job_id, key)
     return out
@@ -232,6 +271,18 @@ def client_version_of(client_info: Any) -> dict[str, str]:
 
 def client_version_text(client_info: Any) -> str | None:
     """The client as one sortable string, ``qiskit-terra==0.16.1,qiskit-ibmq-provider==0.11.1``."""
+    if (isinstance(client_info, dict) and len(client_info) == 2 and type(client_info.get("name")) is str
+            and type(client_info.get("version")) is str):
+        return _client_text(client_info["name"], client_info["version"])  # most jobs share one
+    return _client_text_of(client_info)
+
+
+@lru_cache(maxsize=256)
+def _client_text(name: str, version: str) -> str | None:
+    return _client_text_of({"name": name, "version": version})
+
+
+def _client_text_of(client_info: Any) -> str | None:
     versions = client_version_of(client_info)
     if not versions:
         return None
