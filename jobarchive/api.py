@@ -469,9 +469,13 @@ class ApiClient:
         return self._expect(self._object_storage("GET", answer.get("url")), dict,
                             "the qobj download")
 
-    def list_jobs(self, filter: dict[str, Any]) -> list[dict[str, Any]]:  # noqa: A002
-        """One page of GET {P}/Jobs/status/v/1?filter=<LoopBack JSON>."""
-        answer = self._call("GET", "/Jobs/status/v/1",
+    def list_jobs(self, filter: dict[str, Any], full: bool = False) -> list[dict[str, Any]]:  # noqa: A002
+        """One page of GET {P}/Jobs/status/v/1?filter=<LoopBack JSON>.
+
+        ``full=True`` asks ``{P}/Jobs/v/1`` instead, whose documents are those of
+        ``job_get`` (timePerStep, clientInfo, error...): one request refreshes a page of jobs.
+        """
+        answer = self._call("GET", "/Jobs/v/1" if full else "/Jobs/status/v/1",
                             params={"filter": json.dumps(filter, separators=(",", ":"))})
         return self._expect(answer, list, "the job list request")
 

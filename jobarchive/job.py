@@ -336,6 +336,10 @@ class IBMQJob:
             doc = client.job_get(self.job_id())
         except ApiError as err:
             raise IBMQJobApiError(str(err)) from err
+        self.refresh_from(doc)
+
+    def refresh_from(self, doc: dict[str, Any]) -> None:
+        """``refresh()`` with a full server document already in hand (e.g. from a bulk list)."""
         try:
             fresh = from_server_doc(doc)
             for required in ("job_id", "creation_date", "status"):

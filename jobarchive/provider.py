@@ -270,8 +270,11 @@ def iter_pages(
     limit: int | None = None,
     skip: int = 0,
     page_size: int | None = None,
+    full: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Raw job documents, keyset-paged on ``creationDate`` (reference §6 "Pagination").
+
+    ``full=True`` pages through full documents (``ApiClient.list_jobs(full=True)``).
 
     The first page uses ``skip``; later pages use ``skip=0`` and narrow the filter to
     ``creationDate <= last`` (``>=`` ascending) with ``id nin [...]``. The ``nin`` list holds
@@ -296,7 +299,7 @@ def iter_pages(
         page_filter: dict[str, Any] = {"order": order, "limit": ask, "skip": skip if first else 0}
         if query:
             page_filter["where"] = query
-        page = client.list_jobs(page_filter)
+        page = client.list_jobs(page_filter, full=full)
         first = False
         if not page:
             return
@@ -465,13 +468,15 @@ class IBMQProvider:
         descending: bool = True,
         page_size: int = 1000,
         limit: int | None = None,
+        full: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """Raw (list-shaped) job documents matching a LoopBack ``where``, keyset-paged.
+        """Raw job documents matching a LoopBack ``where``, keyset-paged.
 
+        List-shaped by default; ``full=True`` gives the documents of ``GET J/v/1``.
         Raises ``IBMQBackendApiError`` (an ``IBMQError``) when the server fails for good.
         """
         try:
-            yield from iter_pages(self.api_client, where, descending, limit, 0, page_size)
+            yield from iter_pages(self.api_client, where, descending, limit, 0, page_size, full)
         except ApiError as err:
             raise IBMQBackendApiError(f"Failed to list jobs: {err}") from err
 

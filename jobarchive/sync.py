@@ -3,12 +3,13 @@
 One pass, under the archive's write lock:
 
 1. **Changed jobs**: one paged list request for the server's non-final jobs tells which
-   archived non-final jobs moved; only those are refreshed (no request per unchanged job).
+   archived non-final jobs moved; only those are refreshed, from full documents listed
+   by id a hundred at a time (no request per job, changed or not).
 2. **Missing payloads**: DONE jobs without a stored result or qobj (a failed fetch, an
    interrupted run) get them fetched; jobs that failed last time are retried.
-3. **Discovery**: new jobs are listed in ascending creation order from a cursor kept in the
-   index (minus an overlap window, as jobs can appear late); each is refreshed and, when
-   DONE, its result and qobj fetched, once.
+3. **Discovery**: new jobs are listed, as full documents, in ascending creation order from a
+   cursor kept in the index (minus an overlap window, as jobs can appear late); when DONE,
+   each one's result and qobj are fetched, once.
 4. ``full=True`` also compares names and tags of every listed job with the archive.
 
 Network work runs on a bounded thread pool; all writes happen on the calling thread, in
@@ -42,6 +43,7 @@ NON_FINAL_STATUSES = [s for s in API_STATUSES if s not in API_FINAL_STATUSES]
 CURSOR_CAMPAIGN = "sync:cursor"
 RETRY_CAMPAIGN = "sync:retry"
 DEFAULT_OVERLAP_SECONDS = 3600.0
+IDS_PER_REQUEST = 100  # ids in one `id inq` filter: keeps the request URL a few KB long
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -75,7 +77,7 @@ class _Work:
     job_id: str
     creation: str
     record: dict[str, Any] | None = None   # archived record, or None for a new job
-    doc: dict[str, Any] | None = None      # list document of a new job
+    doc: dict[str, Any] | None = None      # full server document, when already listed
     refresh: bool = True
 
 
@@ -176,8 +178,18 @@ class _Pass:
             where["creationDate"] = dates
         return where
 
-    def _list(self, where: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        yield from self.provider.iter_job_docs(where=where, descending=False, page_size=self.page_size)
+    def _list(self, where: dict[str, Any], full: bool = False) -> Iterator[dict[str, Any]]:
+        yield from self.provider.iter_job_docs(where=where, descending=False,
+                                               page_size=self.page_size, full=full)
+
+    def _full_docs(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Full documents of the given jobs, ``IDS_PER_REQUEST`` per request."""
+        docs: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(job_ids, IDS_PER_REQUEST):
+            for doc in self._list({"id": {"inq": chunk}}, full=True):
+                if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+                    docs[doc["id"]] = doc
+        return docs
 
     def pending(self) -> int:
         return len(self.archive.select_rows(self._filter(final=False), ("job_id",)))
@@ -219,8 +231,12 @@ class _Pass:
         where["status"] = {"inq": NON_FINAL_STATUSES}
         on_server = {d.get("id"): d.get("status") for d in self._list(where)}
         moved = [r[0] for r in rows if on_server.get(r[0]) != r[1]]
-        work = [_Work(j, "", record=self.archive.record(j)) for j in moved]
-        self._run(work, changed=True)
+        for ids in _chunks(moved, self.batch_size):
+            # A job the bulk list does not return (deleted?) is refreshed on its own and,
+            # if the server fails it, reported and retried next pass.
+            docs = self._full_docs(ids)
+            self._run([_Work(j, "", record=self.archive.record(j), doc=docs.get(j)) for j in ids],
+                      changed=True)
 
     def _missing_payloads(self) -> None:
         retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
@@ -241,7 +257,7 @@ class _Pass:
         since = None
         if use_cursor and cursor_entry is not None:
             since = int(cursor_entry[1]) - self.overlap_us
-        docs = self._list(self._where(since))
+        docs = self._list(self._where(since), full=True)
         for page in _chunks(docs, self.batch_size):
             known = self.archive.index.existing([d["id"] for d in page if isinstance(d.get("id"), str)])
             work = [_Work(d["id"], d.get("creationDate", ""), doc=d) for d in page
@@ -310,7 +326,9 @@ class _Pass:
                 job = IBMQJob._from_record(dict(item.record), None, self.client)
             else:
                 job = IBMQJob.from_server(item.doc, api_client=self.client)
-            if item.refresh:
+            if item.refresh and item.doc is not None:
+                job.refresh_from(item.doc)
+            elif item.refresh:
                 job.refresh()
         except (IBMQError, ApiError, ValueError) as err:
             return None, 0, f"{type(err).__name__}: {err}"

@@ -323,7 +323,7 @@ def test_paging_keeps_ties_on_the_boundary_date():
         calls = []
 
         class PagedList:  # the emulator's own filter evaluation, without the HTTP
-            def list_jobs(self, flt, docs=docs, calls=calls):
+            def list_jobs(self, flt, full=False, docs=docs, calls=calls):
                 calls.append(flt)
                 return filter_docs(docs, flt)
 
