@@ -34,6 +34,15 @@ MIN_SECRET = 6
 # --- errors ------------------------------------------------------------------------------
 
 
+def mask(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` on one line, with any secret masked."""
+    for secret in secrets:
+        # Masking a very short string would mangle the message and protect nothing real.
+        if secret and len(secret) >= MIN_SECRET:
+            text = text.replace(secret, "***")
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 def one_line(err: BaseException, secrets: Sequence[str] = ()) -> str:
     """A single-line description of an error, with any secret masked."""
     if isinstance(err, IBMQError):
@@ -44,11 +53,7 @@ def one_line(err: BaseException, secrets: Sequence[str] = ()) -> str:
         text = f"{err.strerror}: {err.filename}" if err.filename else err.strerror
     else:
         text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-    for secret in secrets:
-        # Masking a very short string would mangle the message and protect nothing real.
-        if secret and len(secret) >= MIN_SECRET:
-            text = text.replace(secret, "***")
-    return " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(err).__name__
+    return mask(text, secrets) or type(err).__name__
 
 
 class _Group(click.Group):
@@ -385,6 +390,10 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
          backend_name: str | None, since: str | None, until: str | None, wait: bool,
          progress: bool | None, **server: Any) -> None:
     """Bring the archive up to date with the server (creates the archive if needed)."""
+    from .query import to_utc_us
+
+    to_utc_us(since, "--since")  # bad dates fail before any network call
+    to_utc_us(until, "--until")
     provider = connect_from_options(ctx, server)
     arc = open_archive(ctx, create=True)
     report = arc.sync(provider, backend_name=backend_name, start_datetime=since,
@@ -394,7 +403,7 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
     click.echo(str(report))
     if report.failed:
         for job_id, reason in list(report.failed.items())[:10]:
-            click.echo(f"  failed {job_id}: {one_line(RuntimeError(reason), _secrets(ctx))}", err=True)
+            click.echo(f"  failed {job_id}: {mask(reason, _secrets(ctx))}", err=True)
         click.echo(f"{len(report.failed)} jobs failed; the next sync retries them.", err=True)
         ctx.exit(EXIT_PROBLEMS)
 

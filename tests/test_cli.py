@@ -263,6 +263,7 @@ def test_read_commands_refuse_a_missing_archive(tmp_path, args):
 @pytest.mark.parametrize("args,needle", [
     (["ls", "--status", "FINISHED"], "FINISHED"),
     (["ls", "--since", "yesterday"], "yesterday"),
+    (["sync", "--token", "t" * 10, "--url", "http://127.0.0.1:9/api", "--since", "soon"], "soon"),
     (["ls", "--until", "2021-13-01"], "2021-13-01"),
     (["ls", "--name", "(unclosed"], "regular expression"),
     (["ls", "--name", "*"], "regular expression"),
