@@ -529,3 +529,14 @@ def test_report_writes_html(arc_path, tmp_path):
     assert "<html" in text.lower() and "Lab &lt;jobs&gt;" in text
     assert "--reproduce" in assert_one_line_error(run("report", str(out), "--sample", "2",
                                                       archive=arc_path))
+
+
+def test_audit_lists_then_repairs_an_orphan_blob(arc_path):
+    blob = next((arc_path / "blobs").rglob("*.parquet"))
+    orphan = blob.with_name("0" * 32 + ".parquet")
+    orphan.write_bytes(blob.read_bytes())
+    listed = run("audit", archive=arc_path)
+    assert listed.exit_code == 0 and "1 orphan blobs" in listed.stderr, listed.stderr
+    repaired = run("audit", "--repair", archive=arc_path)
+    assert repaired.exit_code == 0 and "removed 1 orphan blobs" in repaired.stderr
+    assert not orphan.exists() and blob.exists()
