@@ -188,9 +188,9 @@ def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Run mode (fairshare, dedicated, ...); repeatable."),
         click.option("--backend", "backends", multiple=True, metavar="NAME",
                      help="Backend name; repeatable."),
-        click.option("--limit", type=click.IntRange(0, MAX_INT), default=None,
+        click.option("--limit", type=click.IntRange(0, MAX_INT), default=None, metavar="N",
                      help="At most this many jobs."),
-        click.option("--skip", type=click.IntRange(0, MAX_INT), default=0,
+        click.option("--skip", type=click.IntRange(0, MAX_INT), default=0, metavar="N",
                      help="Skip this many jobs."),
         click.option("--ascending", is_flag=True, help="Oldest first (default newest first)."),
     ]):
@@ -541,7 +541,8 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing anywhere.")
 @click.option("--remote", is_flag=True, help="Push each change to the server first.")
 @server_options
-@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Concurrent server updates with --remote.")
 @click.option("--wait", is_flag=True, help="Wait for another sync/retag instead of failing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="Format of the plan/outcome listing.")
