@@ -600,3 +600,70 @@ def test_odd_requests_get_4xx_error_bodies_never_5xx():
         assert client.s.get(f"{other}/Jobs/status/v/1").json() == []
         assert client.s.get(f"{emu.url}/Network/nope/Groups/x/Projects/y/devices/v/1"
                             ).status_code == 404
+
+
+def _ws_frames(emu: Emulator, path: str, token: str) -> tuple[list[dict], int | None]:
+    """A raw websocket client: handshake, authenticate, read until the server closes."""
+    import base64
+    import os
+
+    sock = socket.create_connection(("127.0.0.1", emu.port), timeout=30)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    f = sock.makefile("rb")
+    assert f.readline().startswith(b"HTTP/1.1 101")
+    while f.readline() not in (b"\r\n", b""):
+        pass
+    payload = json.dumps({"type": "authentication", "data": token}).encode()
+    mask = os.urandom(4)
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask
+                 + bytes(c ^ mask[i % 4] for i, c in enumerate(payload)))
+    messages, code = [], None
+    while True:
+        b0, b1 = f.read(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(f.read(2), "big")
+        data = f.read(n)
+        if b0 & 0x0F == 0x8:
+            code = int.from_bytes(data[:2], "big")
+            break
+        messages.append(json.loads(data))
+    sock.close()
+    return messages, code
+
+
+def test_websocket_status_stream(frozen):
+    emu, client = frozen
+    token = client.s.headers["X-Access-Token"]
+    job_id = _submit(client, json.dumps(_bell_qobj()).encode())
+    emu.advance(1000)  # final before the stream opens: one status, then close 4002
+    msgs, code = _ws_frames(emu, f"/ws/jobs/{job_id}/status/v/1", token)
+    assert msgs[0] == {"type": "authenticated"}
+    assert msgs[-1] == {"type": "job-status", "data": {"id": job_id, "status": "COMPLETED"}}
+    assert code == 4002
+    msgs, code = _ws_frames(emu, "/ws/jobs/ffffffffffffffffffffffff/status/v/1", token)
+    assert code == 4003
+    msgs, code = _ws_frames(emu, f"/ws/jobs/{job_id}/status/v/1", "bad-token")
+    assert msgs[0]["type"] != "authenticated" and code == 4001
+    # without the upgrade handshake it is a plain error, and the server keeps serving
+    assert requests.get(f"{emu.base_url}/ws/jobs/{job_id}/status/v/1").status_code == 400
+    assert client.get(f"/Jobs/{job_id}/status/v/1").json()["status"] == "COMPLETED"
+
+
+def test_websocket_streams_changes_until_final():
+    with Emulator(seed_jobs=0, time_scale=300.0) as emu:
+        client = Client(emu)
+        job_id = _submit(client, json.dumps(_bell_qobj()).encode(), backend="ibmq_athens")
+        msgs, code = _ws_frames(emu, f"/ws/jobs/{job_id}/status/v/1",
+                                client.s.headers["X-Access-Token"])
+        statuses = [m["data"]["status"] for m in msgs[1:]]
+        assert statuses[-1] == "COMPLETED" and code == 4002
+        steps = [s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s]
+        lifecycle = ["CREATED", "VALIDATING", "VALIDATED", "QUEUED", "RUNNING", "COMPLETED"]
+        # statuses shorter than a poll may be skipped, but the order is the lifecycle's
+        assert len(steps) >= 2 and steps == sorted(steps, key=lifecycle.index)
+        queued = [m["data"] for m in msgs[1:] if m["data"]["status"] == "QUEUED"]
+        assert all(q["infoQueue"]["position"] >= 1 for q in queued)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 
 from ..status import API_FINAL_STATUSES, SHARE_LEVELS
-from . import backends
+from . import backends, websocket
 from .filters import FilterError, ListFilter, parse_date_ms
 from .jobs import USER_ID, Job, Project, fmt_ms
 from .state import Faults, State, Stats
@@ -365,9 +365,9 @@ class Routes:
         return 200, result, {}
 
     def websocket(self, req: Request) -> Answer:
-        # No websocket support: refuse at once so clients fall back to polling quickly.
-        raise HttpError(400, "WEBSOCKETS_NOT_SUPPORTED",
-                        "This server does not serve websockets; poll the status endpoint.")
+        # Reached only without an Upgrade handshake (the stream itself is websocket.serve).
+        raise HttpError(400, "WEBSOCKET_UPGRADE_REQUIRED",
+                        "Open this URL as a websocket, or poll the status endpoint.")
 
     # -- backends (§3.3) ---------------------------------------------------------------------
     def devices(self, req: Request) -> Answer:
@@ -514,6 +514,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault == "latency":
                 time.sleep(emu._faults.latency)
+            if name == "websocket" and method == "GET" and websocket.is_upgrade(self.headers):
+                websocket.serve(self, emu, path)
+                return
             if "hub" in params:
                 req.project = emu._state.project(unquote(params["hub"]), unquote(params["group"]),
                                                  unquote(params["project"]))
@@ -677,12 +680,14 @@ class Emulator:
             self._access.add(access)
         return access
 
-    def _check_token(self, value: str | None) -> None:
+    def _token_ok(self, value: str | None) -> bool:
         if not value:
-            raise _unauthorized()
+            return False
         with self._access_lock:
-            ok = value in self._access
-        if not ok:
+            return value in self._access
+
+    def _check_token(self, value: str | None) -> None:
+        if not self._token_ok(value):
             raise _unauthorized()
 
     # -- inspection and control (for tests, benchmarks and the demo) --------------------------
