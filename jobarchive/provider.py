@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from qiskit.providers import JobStatus
 
@@ -88,6 +89,15 @@ def connect(
     """
     if not isinstance(token, str) or not token:
         raise IBMQAccountCredentialsInvalidToken("A non-empty API token (a string) is required.")
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:  # e.g. "http://[::1": urllib refuses to split it
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise IBMQAccountCredentialsInvalidUrl(
+            f"The URL specified ({url!r}) is not a valid http(s) URL, e.g. "
+            f"{DEFAULT_AUTH_URL} or the emulator's emu.url."
+        )
     secret = _Secret(token)
     transport = _Transport(timeout, max_retries, backoff_factor, verify, proxies)
     transport.add_secret(secret)

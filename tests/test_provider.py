@@ -130,6 +130,12 @@ def test_connect_to_something_that_is_not_the_api(emu):
         jobarchive.connect(f"http://127.0.0.1:{port}/api", emu.token, max_retries=0)
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "ftp://example.org/api", "auth.example", "http://"])
+def test_connect_refuses_a_malformed_url_before_any_request(url):
+    with pytest.raises(IBMQAccountCredentialsInvalidUrl, match="not a valid http"):
+        jobarchive.connect(url, "token")
+
+
 def test_connect_to_an_unknown_hub_group_or_project(emu):
     for kwargs in ({"hub": "nope"}, {"group": "nope"}, {"project": "nope"}):
         with pytest.raises(IBMQProviderError, match="No provider matches"):
