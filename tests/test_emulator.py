@@ -667,3 +667,12 @@ def test_websocket_streams_changes_until_final():
         assert len(steps) >= 2 and steps == sorted(steps, key=lifecycle.index)
         queued = [m["data"] for m in msgs[1:] if m["data"]["status"] == "QUEUED"]
         assert all(q["infoQueue"]["position"] >= 1 for q in queued)
+
+
+def test_stop_hangs_up_on_keep_alive_clients():
+    emu = Emulator(seed_jobs=2).start()
+    client = Client(emu)
+    assert client.get("/devices/v/1").status_code == 200  # the session keeps the connection
+    emu.stop()
+    with pytest.raises(requests.ConnectionError):
+        client.get("/devices/v/1")

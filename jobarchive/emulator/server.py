@@ -429,7 +429,28 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, addr: tuple[str, int], emu: Emulator) -> None:
         self.emu = emu
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
         super().__init__(addr, _Handler)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.sockets_lock:
+                self.open_sockets.discard(request)
+
+    def close_connections(self) -> None:
+        """Hang up on every client (keep-alive connections would outlive the server)."""
+        with self.sockets_lock:
+            sockets = list(self.open_sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that hang up (or that we hang up on) are not errors worth printing.
@@ -634,6 +655,7 @@ class Emulator:
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
