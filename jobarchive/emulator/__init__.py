@@ -26,6 +26,9 @@ def serve(port: int = 8080, seed_jobs: int = 1000, seed: int = 0, seed_active: i
     print(f"jobarchive emulator serving {seed_jobs} seeded jobs", file=out)
     print(f"  url:   {emu.url}", file=out)
     print(f"  token: {emu.token}", file=out)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"  warning: listening on {host}, not only this machine; the token is the only "
+              "guard", file=out)
     print("  (Ctrl-C to stop)", file=out, flush=True)
     try:
         emu.serve_forever()
