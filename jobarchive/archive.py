@@ -245,12 +245,8 @@ class Archive:
             if missing:
                 raise JobNotFoundError(missing[0])
         locations = self.index.locations(ids)
-        table = self.blobs.read_counts((path, row) for _, path, row in locations)
-        frame = table.to_pandas()
-        if ids is not None and len(ids) > 1:
-            order = {j: i for i, j in enumerate(dict.fromkeys(ids))}
-            frame = frame.iloc[frame["job_id"].map(order).argsort(kind="stable")]
-        return frame.reset_index(drop=True)
+        table = self.blobs.read_counts(((path, row) for _, path, row in locations), order=ids)
+        return table.to_pandas()
 
     def history(self, job_id: str) -> pd.DataFrame:
         """Status transitions and tag/name edits of a job: at, kind, old, new, source, who."""

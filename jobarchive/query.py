@@ -116,6 +116,10 @@ def build_filter(
     )
 
 
+_STRING = pd.StringDtype()
+_INT64 = pd.Int64Dtype()
+
+
 def to_frame(rows: Sequence[tuple]) -> pd.DataFrame:
     """Index rows (``QUERY_COLUMNS``) -> the documented DataFrame, same dtypes when empty."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(QUERY_COLUMNS)
@@ -128,11 +132,11 @@ def to_frame(rows: Sequence[tuple]) -> pd.DataFrame:
         elif name == "tags":
             out[name] = pd.Series([orjson.loads(t) for t in data["tags"]], dtype=object)
         elif name in ("num_experiments", "shots"):
-            out[name] = pd.array(list(data[name]), dtype="Int64")
+            out[name] = pd.array(list(data[name]), dtype=_INT64)
         elif name == "has_result":
             out[name] = np.asarray(data[name], dtype=bool)
         else:
-            out[name] = pd.array(list(data[name]), dtype="string")
+            out[name] = pd.array(list(data[name]), dtype=_STRING)
     return pd.DataFrame(out, columns=list(FRAME_COLUMNS))
 
 

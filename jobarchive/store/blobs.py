@@ -216,11 +216,21 @@ class BlobStore:
                                                       table.column("result").to_pylist(),
                                                       strict=True)]
 
-    def read_counts(self, locations: Iterable[tuple[str, int]] | None = None) -> pa.Table:
+    def read_counts(self, locations: Iterable[tuple[str, int]] | None = None,
+                    order: Sequence[str] | None = None) -> pa.Table:
         """Long counts table (job_id, experiment, bitstring, count, key).
 
         ``locations`` are ``(file, row)`` pairs; None reads every row of every file.
+        ``order``: job ids; rows come out grouped in that order (stable within a job).
         """
+        table = self._read_counts(locations)
+        if order is not None and len(order) > 1 and table.num_rows:
+            rank = pc.index_in(table.column("job_id"),
+                               value_set=pa.array(list(dict.fromkeys(order)), pa.string()))
+            table = table.take(pc.sort_indices(rank))  # Arrow's sort_indices is stable
+        return table
+
+    def _read_counts(self, locations: Iterable[tuple[str, int]] | None) -> pa.Table:
         if locations is None:
             per_file: dict[str, list[int] | None] = {
                 f"{BLOB_DIR}/{p.name}": None for p in sorted(self.dir.glob(f"*{_SUFFIX}"))

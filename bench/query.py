@@ -1,0 +1,216 @@
+"""Queries: ``Archive.query`` (filters pushed into SQL) against the best hand-written SQLite
+query over the same file and against loading the index into pandas and filtering there;
+and reading counts from Parquet columns against ``json.loads`` of every result.
+
+Queries (each returns about 1% of the jobs): tags OR + date range + share level, tags AND +
+date range + share level, and one tag alone. The hand-written baseline is the fastest of three
+formulations (correlated EXISTS, IN-subquery, JOIN + DISTINCT), returning plain tuples; the
+pandas baseline loads ``jobs`` and ``job_tags`` with ``read_sql`` and filters in memory.
+Medians of ``--reps`` runs, contenders run in turns.
+
+    python bench/query.py --quick           # 100,000 jobs (builds in about a minute)
+    python bench/query.py                   # 1,000,000 jobs
+    python bench/query.py --keep /tmp/1m    # keep (or reuse) the built archive
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _synth import START, interleaved, records  # noqa: E402
+
+from jobarchive import Archive  # noqa: E402
+from jobarchive.query import build_filter  # noqa: E402
+from jobarchive.store.index import QUERY_COLUMNS  # noqa: E402
+
+COLS = ", ".join(QUERY_COLUMNS)
+ORDER = "ORDER BY creation_us DESC, job_id DESC"
+
+
+def us(dt) -> int:
+    return int(dt.timestamp() * 1_000_000)
+
+
+def build(path: Path, n: int, with_results: int) -> None:
+    with Archive(path) as arc:
+        if len(arc) >= n:
+            return
+        t0 = time.perf_counter()
+        step = 100_000
+        for start in range(0, n, step):
+            chunk = records(min(step, n - start), seed=start, id_prefix=f"q{start // step:03d}-")
+            arc.add_many(chunk, batch_size=20_000)
+        if with_results:
+            arc.add_many(records(with_results, seed=7, with_results=True, id_prefix="res-"), batch_size=2000)
+        arc.index.analyze()
+        print(f"built {len(arc):,} jobs in {time.perf_counter() - t0:.0f} s")
+
+
+def hand_written(conn: sqlite3.Connection, tags: list[str], all_tags: bool, lo: int | None,
+                 hi: int | None, share: str | None) -> dict[str, callable]:
+    """Alternative formulations of one query; the caller keeps the fastest."""
+    where, params = [], []
+    if share is not None:
+        where.append("share_level = ?")
+        params.append(share)
+    if lo is not None:
+        where.append("creation_us BETWEEN ? AND ?")
+        params += [lo, hi]
+    marks = ", ".join("?" * len(tags))
+    base = " AND ".join(where) or "1"
+    if all_tags:
+        exists = " AND ".join("EXISTS (SELECT 1 FROM job_tags t WHERE t.job_id = jobs.job_id AND t.tag = ?)"
+                              for _ in tags)
+        insub = " AND ".join("job_id IN (SELECT job_id FROM job_tags WHERE tag = ?)" for _ in tags)
+        join = (f"SELECT {', '.join('j.' + c for c in QUERY_COLUMNS)} FROM jobs j JOIN "
+                f"(SELECT job_id FROM job_tags WHERE tag IN ({marks}) GROUP BY job_id HAVING COUNT(*) = ?) t "
+                f"USING (job_id) WHERE {base.replace('share_level', 'j.share_level').replace('creation_us B', 'j.creation_us B')} "
+                "ORDER BY j.creation_us DESC, j.job_id DESC")
+        join_params = [*tags, len(tags), *params]
+        tag_params = list(tags)
+    else:
+        exists = f"EXISTS (SELECT 1 FROM job_tags t WHERE t.job_id = jobs.job_id AND t.tag IN ({marks}))"
+        insub = f"job_id IN (SELECT job_id FROM job_tags WHERE tag IN ({marks}))"
+        join = (f"SELECT DISTINCT {', '.join('j.' + c for c in QUERY_COLUMNS)} FROM job_tags t "
+                f"JOIN jobs j ON j.job_id = t.job_id WHERE t.tag IN ({marks}) AND "
+                f"{base.replace('share_level', 'j.share_level').replace('creation_us B', 'j.creation_us B')} "
+                "ORDER BY j.creation_us DESC, j.job_id DESC")
+        join_params = [*tags, *params]
+        tag_params = list(tags)
+    return {
+        "EXISTS": lambda: conn.execute(f"SELECT {COLS} FROM jobs WHERE {base} AND {exists} {ORDER}",
+                                       params + tag_params).fetchall(),
+        "IN-subquery": lambda: conn.execute(f"SELECT {COLS} FROM jobs WHERE {base} AND {insub} {ORDER}",
+                                            params + tag_params).fetchall(),
+        "JOIN": lambda: conn.execute(join, join_params).fetchall(),
+    }
+
+
+def pandas_path(path: Path, tags: list[str], all_tags: bool, lo, hi, share) -> pd.DataFrame:
+    """Load the index into pandas, then filter there (what a user does with a plain dump)."""
+    conn = sqlite3.connect(path / "index.db")
+    jobs = pd.read_sql(f"SELECT {COLS} FROM jobs", conn)
+    job_tags = pd.read_sql("SELECT tag, job_id FROM job_tags", conn)
+    conn.close()
+    mask = pd.Series(True, index=jobs.index)
+    if share is not None:
+        mask &= jobs["share_level"] == share
+    if lo is not None:
+        mask &= jobs["creation_us"].between(lo, hi)
+    hits = job_tags[job_tags["tag"].isin(tags)]
+    if all_tags:
+        per_job = hits.groupby("job_id")["tag"].nunique()
+        ids = per_job.index[per_job == len(set(tags))]
+    else:
+        ids = hits["job_id"].unique()
+    mask &= jobs["job_id"].isin(ids)
+    return jobs[mask].sort_values(["creation_us", "job_id"], ascending=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="100,000 jobs instead of 1,000,000")
+    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--results", type=int, default=None, help="jobs with results for the counts part")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--keep", type=Path, default=None, help="build the archive here and keep it")
+    args = parser.parse_args(argv)
+    n = args.jobs or (100_000 if args.quick else 1_000_000)
+    m = args.results if args.results is not None else (2_000 if args.quick else 10_000)
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bench-query-"))
+    path = root / f"q{n}.jobarchive"
+    try:
+        build(path, n, m)
+        arc = Archive(path)
+        conn = sqlite3.connect(path / "index.db")
+        total = len(arc)
+        lo, hi = START + timedelta(days=365), START + timedelta(days=730)  # a third of the span
+        cases = {  # each about 1% of the jobs
+            "tags OR + date + share": (dict(job_tags=["exp01", "exp02"], start_datetime=lo,
+                                            end_datetime=hi, share_level="hub"), False),
+            "tags AND + date + share": (dict(job_tags=["prod", "calib"], job_tags_operator="AND",
+                                             start_datetime=lo, end_datetime=hi,
+                                             share_level="project"), True),
+            "one tag only": (dict(job_tags=["rare"]), False),
+        }
+        print(f"\n{total:,} jobs, medians of {args.reps}\n")
+        print(f"{'query':26s} {'rows':>7s} {'query()':>9s} {'best SQL':>9s} {'(which)':>12s} "
+              f"{'pandas':>8s} {'vs SQL':>7s} {'vs pandas':>10s}")
+        for name, (kwargs, all_tags) in cases.items():
+            flt = build_filter(**kwargs)
+            plan = arc.index.explain(flt)
+            frame = arc.query(**kwargs)
+            alts = hand_written(conn, kwargs["job_tags"], all_tags,
+                                flt.start_us, flt.end_us, kwargs.get("share_level"))
+            for alt_name, alt in alts.items():
+                assert [r[0] for r in alt()] == list(frame["job_id"]), alt_name
+            contenders = {"query": (lambda kw=kwargs: arc.query(**kw), None)}
+            contenders.update({alt: (fn, None) for alt, fn in alts.items()})
+            contenders["pandas"] = (lambda kw=kwargs, a=all_tags, f=flt: pandas_path(
+                path, kw["job_tags"], a, f.start_us, f.end_us, kw.get("share_level")), None)
+            t = interleaved(contenders, args.reps)
+            best = min(alts, key=lambda a: t[a])
+            print(f"{name:26s} {len(frame):7,d} {t['query'] * 1e3:7.1f}ms {t[best] * 1e3:7.1f}ms "
+                  f"{best:>12s} {t['pandas'] * 1e3:6.0f}ms {t['query'] / t[best]:6.2f}x "
+                  f"{t['pandas'] / t['query']:9.1f}x")
+            print(f"{'':26s} plan: {' | '.join(plan)}")
+        counts_part(arc, args.reps)
+        arc.close()
+        conn.close()
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def counts_part(arc: Archive, reps: int) -> None:
+    """Histograms into a DataFrame: Parquet columns vs one JSON file per job (what users do
+    today: ``json.dump(result.to_dict())``), for all jobs, 1,000 random ones and one."""
+    import random
+
+    ids = [r[0] for r in arc.index.conn.execute("SELECT job_id FROM jobs WHERE has_result = 1")]
+    if not ids:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="bench-json-"))
+    try:
+        for job_id in ids:
+            with open(folder / f"{job_id}.json", "w") as fh:
+                json.dump(arc.record(job_id)["result"], fh)
+        json_bytes = sum(p.stat().st_size for p in folder.iterdir())
+        blob_bytes = sum(p.stat().st_size for p in (arc.path / "blobs").iterdir())
+
+        def from_json(selection: list[str]) -> pd.DataFrame:
+            rows = []
+            for job_id in selection:
+                with open(folder / f"{job_id}.json") as fh:
+                    result = json.load(fh)
+                for i, exp in enumerate(result["results"]):
+                    for key, count in exp["data"]["counts"].items():
+                        rows.append((job_id, i, key, count))
+            return pd.DataFrame(rows, columns=["job_id", "experiment", "key", "count"])
+
+        some = random.Random(3).sample(ids, min(1000, len(ids)))
+        one = [ids[len(ids) // 2]]
+        print(f"\ncounts into a DataFrame, {len(ids):,} jobs with results "
+              f"(Parquet blobs {blob_bytes / len(ids):,.0f} B/job, JSON files {json_bytes / len(ids):,.0f} B/job)")
+        for name, selection in (("all", ids), (f"{len(some):,} random", some), ("one job", one)):
+            t = interleaved({"parquet": (lambda s=selection: arc.counts(s), None),
+                             "json": (lambda s=selection: from_json(s), None)}, reps)
+            print(f"  {name:12s} Parquet columns {t['parquet'] * 1e3:8.1f} ms   JSON file per job "
+                  f"{t['json'] * 1e3:8.1f} ms   {t['json'] / t['parquet']:5.1f}x")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
