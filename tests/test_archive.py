@@ -1,0 +1,126 @@
+"""The Archive facade: updates and their events, the index layout, integrity audits."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+
+from jobarchive import Archive, IBMQJob, JobStatus
+
+
+def _job(job_id="j1", **extra) -> dict:
+    rec = {"job_id": job_id, "creation_date": "2021-05-04T11:34:58.965Z", "status": "RUNNING",
+           "name": "first", "tags": ["a"], "kind": "q-object-external-storage"}
+    rec.update(extra)
+    return rec
+
+
+RESULT = {"backend_name": "b", "backend_version": "1", "qobj_id": "q", "job_id": "j1", "success": True,
+          "results": [{"shots": 10, "success": True, "data": {"counts": {"0x0": 4, "0x1": 6}}}]}
+
+
+def test_re_adding_updates_and_records_events(arc):
+    arc.add(_job())
+    arc.add(_job(status="COMPLETED", name="second", tags=["a", "b"], result=RESULT))
+    job = arc.get("j1")
+    assert job.status() is JobStatus.DONE and job.name() == "second" and job.tags() == ["a", "b"]
+    history = arc.history("j1")
+    assert list(history["kind"]) == ["status", "tags", "name"]
+    assert list(history["old"]) == ["RUNNING", '["a"]', "first"]
+    assert list(history["new"]) == ["COMPLETED", '["a","b"]', "second"]
+    assert (history["source"] == "local").all() and history["who"].str.contains("@").all()
+    assert isinstance(history["at"].dtype, pd.DatetimeTZDtype)
+    assert list(arc.query(job_tags=["b"])["job_id"]) == ["j1"]
+    # A stale (non-final) snapshot arriving later never replaces the final job...
+    arc.add(_job(status="RUNNING", name="stale"))
+    assert arc.get("j1").name() == "second" and len(arc.history("j1")) == 3
+    # ...and an update without payloads keeps the stored result.
+    arc.add(_job(status="COMPLETED", name="third", tags=["c"]))
+    assert arc.get("j1").to_dict()["result"] == RESULT and arc.get("j1").tags() == ["c"]
+    assert list(arc.query(job_tags=["a", "b"])["job_id"]) == []
+    assert list(arc.counts("j1")["count"]) == [4, 6]
+
+
+def test_add_accepts_jobs_dicts_and_to_dict_objects(arc):
+    class Wrapper:
+        def to_dict(self):
+            return _job("w1")
+
+    arc.add(IBMQJob.from_dict(_job("i1")))
+    arc.add(_job("d1"))
+    arc.add(Wrapper())
+    assert arc.add_many(iter([_job("g1"), _job("g2")])) == 2  # any iterable
+    assert len(arc) == 5 and all(j in arc for j in ("i1", "d1", "w1", "g1", "g2"))
+
+
+def test_index_layout(arc):
+    arc.add(_job())
+    conn = sqlite3.connect(arc.path / "index.db")
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"jobs", "job_tags", "events", "blobs", "_sqlite_migrations"} <= tables
+        indexed = {r[0] for r in conn.execute(
+            "SELECT ii.name FROM sqlite_master m, pragma_index_info(m.name) ii "
+            "WHERE m.type='index' AND m.tbl_name='jobs'")}
+        assert {"creation_us", "share_level", "status", "backend_name", "run_mode"} <= indexed
+        assert conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [("m001_initial",)]
+    finally:
+        conn.close()
+
+
+def test_counts_accepts_ids_a_frame_or_everything(arc):
+    arc.add_many([_job("j1", status="COMPLETED", result=RESULT),
+                  _job("j2", status="COMPLETED", result=dict(RESULT, job_id="j2")), _job("j3")])
+    frame = arc.query(status="DONE")
+    assert list(frame["job_id"]) == ["j2", "j1"]  # same date: job_id breaks the tie
+    assert list(arc.counts(frame)["job_id"]) == ["j2", "j2", "j1", "j1"]
+    assert list(arc.counts(["j2", "j1"])["job_id"]) == ["j2", "j2", "j1", "j1"]  # in the order asked
+    assert len(arc.counts()) == 4 and arc.counts(["j3"]).empty
+    assert list(arc.counts("j1").columns) == ["job_id", "experiment", "bitstring", "count", "key"]
+
+
+def _one_blob(arc):
+    (_, path, _, _, _), = arc.index.blobs()
+    return arc.path / path
+
+
+def test_audit_finds_missing_altered_and_truncated_blobs(arc):
+    arc.add_many([_job("j1", status="COMPLETED", result=RESULT), _job("j2")])
+    assert arc.audit()["ok"].all()
+    blob = _one_blob(arc)
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))  # same size, different bytes
+    frame = arc.audit().set_index("job_id")
+    assert not frame.loc["j1", "ok"] and "SHA-256" in frame.loc["j1", "problem"]
+    assert frame.loc["j2", "ok"]  # no blob, nothing to check
+    assert arc.audit(verify=False).set_index("job_id").loc["j1", "ok"]  # size-only check passes
+    blob.write_bytes(bytes(data[:100]))
+    assert "truncated" in arc.audit(verify=False).set_index("job_id").loc["j1", "problem"]
+    blob.unlink()
+    frame = arc.audit()
+    assert "missing" in frame.set_index("job_id").loc["j1", "problem"]
+    assert frame.attrs["summary"]["problems"] == 1
+
+
+def test_audit_lists_and_repairs_orphans(arc):
+    arc.add(_job("j1", status="COMPLETED", result=RESULT))
+    (arc.path / "blobs" / ".tmp-interrupted.parquet").write_bytes(b"half")
+    arc.add(_job("j1", status="COMPLETED", result=dict(RESULT, qobj_id="v2")))  # old blob unreferenced
+    frame = arc.audit()
+    assert frame["ok"].all() and len(frame.attrs["orphans"]) == 2
+    repaired = arc.audit(repair=True)
+    assert len(repaired.attrs["removed_orphans"]) == 2
+    assert arc.audit().attrs["orphans"] == [] and len(list((arc.path / "blobs").iterdir())) == 1
+    assert arc.get("j1").to_dict()["result"]["qobj_id"] == "v2"
+
+
+def test_reader_in_another_connection_sees_whole_batches(tmp_path):
+    path = tmp_path / "a"
+    with Archive(path) as writer, Archive(path) as reader:
+        writer.add_many([_job(f"j{i}", tags=["t"]) for i in range(50)], batch_size=50)
+        assert len(reader) == 50 and len(reader.query(job_tags=["t"])) == 50
+        writer.add_many([_job(f"k{i}", result=RESULT, status="COMPLETED") for i in range(30)])
+        assert len(reader.counts()) == 60
