@@ -19,6 +19,8 @@ from jobarchive import (
 )
 from jobarchive.job import ArchivedBackend
 
+pytestmark = pytest.mark.terra046  # qiskit's Result.from_dict differs across versions
+
 RESULT = {
     "backend_name": "ibmq_athens", "backend_version": "1.3.5", "qobj_id": "q-1", "job_id": "job1",
     "success": True, "date": "2021-05-04T11:35:02.660124",

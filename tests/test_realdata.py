@@ -19,6 +19,7 @@ from qiskit.result import Result
 
 from jobarchive import Archive, IBMQJob, JobStatus, JobValidationError
 
+pytestmark = pytest.mark.terra046  # qiskit's Result.from_dict differs across versions
 PLACEHOLDER = "dummyapiJobscreationDate"
 
 # Server key -> record key where it is not the plain camelCase -> snake_case rule.
