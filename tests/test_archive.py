@@ -65,7 +65,8 @@ def test_index_layout(arc):
             "SELECT ii.name FROM sqlite_master m, pragma_index_info(m.name) ii "
             "WHERE m.type='index' AND m.tbl_name='jobs'")}
         assert {"creation_us", "share_level", "status", "backend_name", "run_mode"} <= indexed
-        assert conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [("m001_initial",)]
+        assert conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
+            ("m001_initial",), ("m002_jobs_by_blob",)]
     finally:
         conn.close()
 
