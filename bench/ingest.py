@@ -3,7 +3,7 @@
 Measured in one run, medians of ``--reps`` repetitions (this machine is noisy):
 
 1. add_many of N index-only jobs (validation, row building, tags; one transaction per
-   2,000-job batch, ``synchronous=FULL``) vs raw ``sqlite3.executemany`` of the same,
+   batch, ``synchronous=FULL``) vs raw ``sqlite3.executemany`` of the same,
    precomputed rows (jobs + job_tags) in ONE transaction into the same schema;
 2. re-adding the same N jobs (updates) vs a raw ``INSERT ... ON CONFLICT DO UPDATE``;
 3. M jobs with results (Parquet blobs, SHA-256, fsync) vs the naive loop users write: one
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _synth import interleaved, median_time, records  # noqa: E402
 
 from jobarchive import Archive  # noqa: E402
+from jobarchive.archive import DEFAULT_BATCH  # noqa: E402
 from jobarchive.record import normalize  # noqa: E402
 from jobarchive.store.blobs import dumps  # noqa: E402
 from jobarchive.store.index import _ROW_COLUMNS, _UPSERT_SQL, row_from_record  # noqa: E402
@@ -111,11 +112,11 @@ def main(argv: list[str] | None = None) -> None:
                 arc.add_many(recs, batch_size=batch_size)
 
         t = interleaved({
-            "add": (lambda: add_many(2000), setup),
+            "add": (lambda: add_many(DEFAULT_BATCH), setup),
             "add_one": (lambda: add_many(n), setup),
             "raw": (lambda: raw_insert(target[0], rows, tag_rows, INSERT_JOBS), setup),
         }, reps)
-        lines.append(("add_many, 2,000/txn (default)", n / t["add"], t["raw"] / t["add"]))
+        lines.append((f"add_many, default ({DEFAULT_BATCH:,}/txn)", n / t["add"], t["raw"] / t["add"]))
         lines.append(("add_many, one transaction", n / t["add_one"], t["raw"] / t["add_one"]))
         lines.append(("raw executemany, one txn (baseline)", n / t["raw"], 1.0))
 

@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name:26s} {len(frame):7,d} {t['query'] * 1e3:7.1f}ms {t[best] * 1e3:7.1f}ms "
                   f"{best:>12s} {t['pandas'] * 1e3:6.0f}ms {t['query'] / t[best]:6.2f}x "
                   f"{t['pandas'] / t['query']:9.1f}x")
+            print(f"{'':26s} hand-written: " + ", ".join(f"{a} {t[a] * 1e3:.1f}ms" for a in alts))
             print(f"{'':26s} plan: {' | '.join(plan)}")
         counts_part(arc, args.reps)
         arc.close()

@@ -13,7 +13,6 @@ import fcntl
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,10 @@ from .status import API_FINAL_STATUSES
 from .store.blobs import BlobStore, loads
 from .store.index import INDEX_FILE, Index, JobFilter, now_us, raise_if_not_archive, row_from_record
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 10_000
+# At most this many jobs with a result or qobj per batch: bounds the memory of one blob
+# file while index-only batches stay large (each commit costs an fsync).
+PAYLOAD_BATCH = 2000
 LOCK_FILE = "write.lock"
 
 
@@ -59,9 +61,18 @@ def is_stale(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
             and new["status"] not in API_FINAL_STATUSES)
 
 
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(items)
-    while batch := list(islice(it, size)):
+def _batches(records: Iterable[dict[str, Any]], size: int, payload_size: int) -> Iterator[list[dict[str, Any]]]:
+    """Cut after ``size`` records or ``payload_size`` records carrying a result/qobj."""
+    batch: list[dict[str, Any]] = []
+    payloads = 0
+    for record in records:
+        batch.append(record)
+        if record.get("result") is not None or record.get("qobj") is not None:
+            payloads += 1
+        if len(batch) >= size or payloads >= payload_size:
+            yield batch
+            batch, payloads = [], 0
+    if batch:
         yield batch
 
 
@@ -105,21 +116,26 @@ class Archive:
                  source: str = "local") -> int:
         """Add or update jobs in bulk, one transaction per batch; returns how many.
 
+        A batch is ``batch_size`` jobs, or fewer when 2,000 of them carry a result or qobj
+        (those go to one Parquet file written before the batch commits).
+
         A job id already archived is updated (the record added last wins, payloads it lacks
         are kept) and changes of status, tags and name go to the events table. A list is
         validated whole before anything is written, so one bad job writes nothing; an
         iterator is validated batch by batch.
         """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size!r}")
+        payload_size = min(batch_size, PAYLOAD_BATCH)
         if isinstance(jobs, Sequence):
             records = [record_of(j) for j in jobs]
-            for batch in _batches(records, batch_size):
+            for batch in _batches(records, batch_size, payload_size):
                 self._write(batch, source)
             return len(records)
         count = 0
-        for batch in _batches(jobs, batch_size):
-            records = [record_of(j) for j in batch]
-            self._write(records, source)
-            count += len(records)
+        for batch in _batches((record_of(j) for j in jobs), batch_size, payload_size):
+            self._write(batch, source)
+            count += len(batch)
         return count
 
     def _write(self, records: list[dict[str, Any]], source: str) -> None:
