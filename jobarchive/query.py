@@ -26,6 +26,9 @@ FRAME_COLUMNS = ("job_id", "name", "backend_name", "status", "api_status", "crea
                  "num_experiments", "shots", "has_result")
 
 
+_SQLITE_MAX_INT = 2**63 - 1  # LIMIT/OFFSET are bound as SQLite's signed 64-bit integers
+
+
 def _as_list(value: Any, what: str) -> list[str] | None:
     if value is None:
         return None
@@ -95,8 +98,10 @@ def build_filter(
                                  or not all(isinstance(t, str) for t in job_tags)):
         raise QueryValueError("job_tags needs to be a list or strings.")
     for name, value in (("limit", limit), ("skip", skip)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise QueryValueError(f"{name} must be a non-negative integer, not {value!r}")
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or not 0 <= value <= _SQLITE_MAX_INT):
+            raise QueryValueError(
+                f"{name} must be an integer from 0 to {_SQLITE_MAX_INT}, not {value!r}")
     start_us = to_utc_us(start_datetime, "start_datetime")
     end_us = to_utc_us(end_datetime, "end_datetime")
     return JobFilter(
