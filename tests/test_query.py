@@ -285,7 +285,7 @@ def test_bad_filter_values_are_clear_errors(qarc):
     bad = [dict(status="FINISHED"), dict(status=[JobStatus.DONE, 3]), dict(job_tags_operator="XOR"),
            dict(job_tags="exp1"), dict(job_tags=[1]), dict(job_name="("), dict(job_name=5),
            dict(start_datetime="yesterday"), dict(end_datetime=20210101), dict(limit=-1),
-           dict(skip=-2), dict(limit=True), dict(share_level=5), dict(backend_name=[None])]
+           dict(skip=-2), dict(limit=True), dict(limit=2**63), dict(skip=10**30), dict(share_level=5), dict(backend_name=[None])]
     for kwargs in bad:
         with pytest.raises(QueryValueError):
             qarc.query(**kwargs)
