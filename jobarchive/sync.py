@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ApiError, IBMQError
+from .exceptions import ApiError, IBMQBackendApiProtocolError, IBMQError
 from .job import IBMQJob
 from .query import to_utc_us
 from .record import format_date
@@ -229,7 +229,8 @@ class _Pass:
             return
         where = self._where(min(r[2] for r in rows))
         where["status"] = {"inq": NON_FINAL_STATUSES}
-        on_server = {d.get("id"): d.get("status") for d in self._list(where)}
+        # Entries that are not job documents are ignored: their jobs count as moved.
+        on_server = {_doc_id(d): d.get("status") for d in self._list(where) if _doc_id(d)}
         moved = [r[0] for r in rows if on_server.get(r[0]) != r[1]]
         for ids in _chunks(moved, self.batch_size):
             # A job the bulk list does not return (deleted?) is refreshed on its own and,
@@ -258,25 +259,49 @@ class _Pass:
         if use_cursor and cursor_entry is not None:
             since = int(cursor_entry[1]) - self.overlap_us
         docs = self._list(self._where(since), full=True)
+        frozen = False  # the cursor never moves past a new job that could not be archived
         for page in _chunks(docs, self.batch_size):
-            known = self.archive.index.existing([d["id"] for d in page if isinstance(d.get("id"), str)])
-            work = [_Work(d["id"], d.get("creationDate", ""), doc=d) for d in page
-                    if isinstance(d.get("id"), str) and d["id"] not in known]
+            bad = [d for d in page if not _doc_id(d)]
+            if bad:
+                # Nothing of this page is written and the cursor stays: a re-run lists it again.
+                raise IBMQBackendApiProtocolError(
+                    f"The server's job list holds an entry that is not a job document: "
+                    f"{bad[0]!r:.100}")
+            known = self.archive.index.existing([d["id"] for d in page])
+            # One work item per job, even when a page lists a job twice.
+            work = list({d["id"]: _Work(d["id"], d.get("creationDate", ""), doc=d) for d in page
+                         if d["id"] not in known}.values())
             self._run(work, discovered=True)
-            if use_cursor and page:
-                last = max(to_utc_us(d["creationDate"], "creationDate") for d in page
-                           if d.get("creationDate"))
-                self.archive.index.journal_put(CURSOR_CAMPAIGN, [(self.scope_key, "cursor", str(last))])
+            if not use_cursor or frozen:
+                continue
+            lost = [_date_us(d) for d in page
+                    if d["id"] in self.report.failed and d["id"] not in self.archive]
+            if lost:
+                frozen = True
+                if None in lost:
+                    continue
+                last = min(lost)  # listed again next pass (the cursor bound is inclusive)
+            else:
+                last = max(filter(None, map(_date_us, page)), default=None)
+                if last is None:
+                    continue
+            self.archive.index.journal_put(CURSOR_CAMPAIGN, [(self.scope_key, "cursor", str(last))])
 
     def _full_metadata(self) -> None:
         for page in _chunks(self._list(self._where()), self.batch_size):
-            known = self.archive.index.existing([d["id"] for d in page if isinstance(d.get("id"), str)])
+            known = self.archive.index.existing([d["id"] for d in page if _doc_id(d)])
             updates = []
             for d in page:
-                old = known.get(d.get("id"))
+                old = known.get(_doc_id(d))
                 if old is None:
                     continue
                 tags = d.get("tags") or []
+                if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags) \
+                        or not isinstance(d.get("name"), (str, type(None))):
+                    # A garbled listing must not overwrite good metadata (a str is no tag list).
+                    self.report.failed[d["id"]] = "IBMQBackendApiProtocolError: the server " \
+                        "listed the job with tags or a name of the wrong type"
+                    continue
                 if json.loads(old[1]) != tags or old[2] != d.get("name"):
                     record = self.archive.record(d["id"])
                     record["tags"], record["name"] = list(tags), d.get("name")
@@ -345,6 +370,21 @@ class _Pass:
             # The refreshed record is still worth keeping; the payload is retried next pass.
             return job.to_dict(), fetched, f"{type(err).__name__}: {err}"
         return job.to_dict(), fetched, None
+
+
+def _doc_id(doc: Any) -> str | None:
+    """The id of a listed job document, or None when the entry is not one."""
+    if isinstance(doc, dict) and isinstance(doc.get("id"), str) and doc["id"]:
+        return doc["id"]
+    return None
+
+
+def _date_us(doc: dict[str, Any]) -> int | None:
+    """A listed document's creation date in µs, or None when it is missing or garbled."""
+    try:
+        return to_utc_us(doc.get("creationDate"), "creationDate")
+    except (IBMQError, TypeError, ValueError, OverflowError):
+        return None
 
 
 def _iso(us: int) -> str:

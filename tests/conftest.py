@@ -79,3 +79,6 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         terminalreporter.write_sep("-", "campaigns")
         for what, n in sorted(stats.items()):
             terminalreporter.write_line(f"{what}: {n}")
+        kills = sum(n for what, n in stats.items() if what.startswith("SIGKILL points"))
+        if kills:
+            terminalreporter.write_line(f"SIGKILL points in total: {kills}")

@@ -7,7 +7,7 @@ finishes the work.
 Two harnesses: ``test_add_many_survives_sigkill_at_random_points`` starts a fresh interpreter
 per kill (slow, so few kills); the campaign forks writers from one process that imported
 jobarchive once, so it affords many kill points, half of them at exact places in the write
-path (see ``crash_child.campaign``). CI runs ``JOBARCHIVE_KILLS`` kill points (default 60);
+path (see ``crash_child.campaign``). CI runs ``JOBARCHIVE_KILLS`` kill points (default 80);
 ``pytest --runslow`` adds the long campaign (``JOBARCHIVE_LONG_KILLS``, default 600).
 """
 
@@ -29,7 +29,7 @@ from jobarchive import Archive, IBMQJob
 
 CHILD = Path(__file__).with_name("crash_child.py")
 EXEC_KILLS = int(os.environ.get("JOBARCHIVE_EXEC_KILLS", "4"))
-KILLS = int(os.environ.get("JOBARCHIVE_KILLS", "60"))
+KILLS = int(os.environ.get("JOBARCHIVE_KILLS", "80"))
 LONG_KILLS = int(os.environ.get("JOBARCHIVE_LONG_KILLS", "600"))
 
 

@@ -219,7 +219,7 @@ def _start_child(path: Path, emu, op: dict, batch_size: int) -> subprocess.Popen
 
 
 @needs_server
-def test_sigkill_during_remote_retag_then_rerun(tmp_path):
+def test_sigkill_during_remote_retag_then_rerun(tmp_path, campaign_stats):
     """Kill retag campaigns at random points, several times each (every run resumes the
     last); a final re-run leaves server and archive equal, each change applied once.
 
@@ -287,6 +287,8 @@ def test_sigkill_during_remote_retag_then_rerun(tmp_path):
             # PUT requests: one per change, plus at most a few each kill cut in half
             assert len(changing) <= _put_count(emu) <= len(changing) + 8 * len(targets)
         assert done_kills == kills
+    key = "SIGKILL points, retag (exec)"
+    campaign_stats[key] = campaign_stats.get(key, 0) + done_kills
 
 
 @needs_server

@@ -90,7 +90,7 @@ def test_second_sync_on_a_busy_archive_fails_clearly(tmp_path):
             arc.sync(provider, progress=False)
 
 
-def test_sigkill_during_sync_then_audit_clean_and_complete(tmp_path):
+def test_sigkill_during_sync_then_audit_clean_and_complete(tmp_path, campaign_stats):
     kills = int(os.environ.get("JOBARCHIVE_SYNC_KILLS", "10"))
     rng = random.Random(11)
     path = tmp_path / "a"
@@ -109,3 +109,5 @@ def test_sigkill_during_sync_then_audit_clean_and_complete(tmp_path):
             assert not report.failed
             _assert_equal_to_server(arc, emu)
             assert arc.audit(repair=True)["ok"].all()
+    key = "SIGKILL points, sync (exec)"
+    campaign_stats[key] = campaign_stats.get(key, 0) + kills
