@@ -116,9 +116,11 @@ def main(argv: list[str] | None = None) -> None:
             "add_one": (lambda: add_many(n), setup),
             "raw": (lambda: raw_insert(target[0], rows, tag_rows, INSERT_JOBS), setup),
         }, reps)
+        print(f"{'index rows + tags':44s} {'jobs/s':>12s} {'x baseline':>11s}", flush=True)
         lines.append((f"add_many, default ({DEFAULT_BATCH:,}/txn)", n / t["add"], t["raw"] / t["add"]))
         lines.append(("add_many, one transaction", n / t["add_one"], t["raw"] / t["add_one"]))
         lines.append(("raw executemany, one txn (baseline)", n / t["raw"], 1.0))
+        show(lines)
 
         # Re-adding the same jobs: every row is an update.
         full = scratch.fresh()
@@ -133,10 +135,8 @@ def main(argv: list[str] | None = None) -> None:
                          "upsert": (lambda: raw_insert(full, rows, tag_rows, _UPSERT_SQL), None)}, reps)
         lines.append(("re-add (update) via add_many", n / t["readd"], t["upsert"] / t["readd"]))
         lines.append(("raw ON CONFLICT DO UPDATE (baseline)", n / t["upsert"], 1.0))
+        show(lines[3:])
 
-        print(f"{'index rows + tags':44s} {'jobs/s':>12s} {'x baseline':>11s}")
-        for name, rate, ratio in lines:
-            print(f"{name:44s} {rate:12,.0f} {ratio:10.2f}x")
 
         if m:
             with_results = records(m, seed=2, with_results=True, id_prefix="r")
@@ -153,6 +153,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"result bytes per job: {size / m:,.0f} (archive blobs) vs {naive_size / k:,.0f} (naive)")
     finally:
         scratch.cleanup()
+
+
+def show(lines: list[tuple[str, float, float]]) -> None:
+    for name, rate, ratio in lines:
+        print(f"{name:44s} {rate:12,.0f} {ratio:10.2f}x", flush=True)
 
 
 def add_many_results(path: Path, recs: list[dict]) -> None:
