@@ -167,12 +167,10 @@ def test_hellinger_matches_qiskit():
 
 
 def test_audit_of_a_synced_archive(tmp_path):
-    emulator = pytest.importorskip("jobarchive.emulator")
-    if not hasattr(emulator, "Emulator"):
-        pytest.skip("the emulator is not available yet")
     import jobarchive
+    from jobarchive.emulator import Emulator
 
-    with emulator.Emulator(seed_jobs=40, seed=3) as emu, \
+    with Emulator(seed_jobs=40, seed=3) as emu, \
             Archive(tmp_path / "synced.jobarchive") as arc:
         arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
         plain = arc.audit()

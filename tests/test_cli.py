@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 
 from jobarchive import Archive
 from jobarchive.cli import cli, resolve_credentials
+from jobarchive.emulator import Emulator
 
 COMMANDS = ["init", "sync", "ls", "show", "counts", "retag", "audit", "report", "export",
             "emulator", "demo"]
@@ -403,16 +404,9 @@ def test_console_script_subprocess(arc_path, tmp_path):
 # --- against the emulator ------------------------------------------------------------------------
 
 
-def _emulator_class():
-    emulator = pytest.importorskip("jobarchive.emulator")
-    if not hasattr(emulator, "Emulator"):
-        pytest.skip("jobarchive.emulator.Emulator is not there yet")
-    return emulator.Emulator
-
-
 @pytest.fixture
 def emu():
-    with _emulator_class()(seed_jobs=60, seed_active=4, seed=5, time_scale=3600.0) as server:
+    with Emulator(seed_jobs=60, seed_active=4, seed=5, time_scale=3600.0) as server:
         yield server
 
 
@@ -484,7 +478,6 @@ def test_remote_retag_dry_run_then_real(emu, tmp_path):
 
 
 def test_demo_quick_runs_end_to_end(tmp_path):
-    _emulator_class()
     path = tmp_path / "d.jobarchive"
     result = run("demo", "--quick", "--seed-jobs", "80", archive=path)
     assert result.exit_code == 0, (result.stdout, result.stderr)
@@ -498,7 +491,6 @@ def test_demo_quick_runs_end_to_end(tmp_path):
 
 
 def test_emulator_command_serves_until_interrupted(tmp_path):
-    _emulator_class()
     import signal
 
     proc = subprocess.Popen(_console_script() + ["emulator", "--port", "0", "--seed-jobs", "30",

@@ -7,13 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from jobarchive import Archive
-
-emulator = pytest.importorskip("jobarchive.emulator")
-if not hasattr(emulator, "Emulator"):
-    pytest.skip("jobarchive.emulator.Emulator is not there yet", allow_module_level=True)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SMALL = "200"

@@ -77,12 +77,10 @@ def test_token_never_in_report(filled, tmp_path, monkeypatch):
 
 
 def test_report_of_a_synced_archive_never_holds_the_token(tmp_path):
-    emulator = pytest.importorskip("jobarchive.emulator")
-    if not hasattr(emulator, "Emulator"):
-        pytest.skip("the emulator is not available yet")
     import jobarchive
+    from jobarchive.emulator import Emulator
 
-    with emulator.Emulator(seed_jobs=30, seed=2) as emu, \
+    with Emulator(seed_jobs=30, seed=2) as emu, \
             Archive(tmp_path / "synced.jobarchive") as arc:
         provider = jobarchive.connect(emu.url, emu.token)
         arc.sync(provider, progress=False)
