@@ -503,20 +503,23 @@ class IBMQJob:
         if self._result_obj is not None and not refresh:
             return self._result_obj
         stored = self._record.get("result")
+        fetched = None
         if stored is None or refresh:
             fetched = self._fetch_result()
             if fetched is not None:
-                self._record["result"] = fetched
                 stored = fetched
         if stored is None:
             return None
         try:
             self._result_obj = Result.from_dict(copy.deepcopy(stored))
         except Exception as err:  # qiskit raises many types on a malformed result dict
+            where = "downloaded" if fetched is not None else "stored"
             raise IBMQJobApiError(
                 f"Unable to retrieve result for job {self.job_id()}: "
-                f"the stored result is malformed ({type(err).__name__}: {err})"
+                f"the {where} result is malformed ({type(err).__name__}: {err})"
             ) from err
+        if fetched is not None:  # kept (and so archived) only once it parses
+            self._record["result"] = fetched
         return self._result_obj
 
     def _fetch_result(self) -> dict | None:

@@ -326,6 +326,10 @@ def iter_pages(
         same = [d.get("id") for d in page
                 if isinstance(d, dict) and d.get("creationDate") == last_date]
         if last_date == boundary_date:
+            if not [i for i in same if i is not None and i not in boundary_ids]:
+                # The server ignored `id nin`, or garbled the ids: the same jobs forever.
+                raise IBMQBackendApiProtocolError(
+                    "The server listed the same jobs again; cannot page further.")
             boundary_ids.extend(same)
         elif skip and len(same) == len(page) and boundary_date is None:
             # The first page after a skip is one tie group, which may reach back into the

@@ -1,7 +1,8 @@
-"""Soak worker: ``python soak_child.py writer|reader ARCHIVE SECONDS SEED``.
+"""Soak worker: ``python soak_child.py writer|reader|syncer ARCHIVE SECONDS SEED [URL TOKEN]``.
 
-The writer keeps re-adding jobs with new statuses and tags; a reader keeps querying and
-reading jobs and checks each one round-trips. Both print one JSON line of counts at the end
+The writer keeps re-adding jobs with new statuses and tags; the syncer keeps syncing
+against the emulator at URL and retagging (remote and local); a reader keeps querying and
+reading jobs and checks each one round-trips (and counts of a job with a result). Both print one JSON line of counts at the end
 and exit non-zero on any error.
 """
 
@@ -22,6 +23,29 @@ def job(n: int, rng: random.Random) -> dict:
     return rec
 
 
+READ_TAGS = ["a", "b", "c", "d", "exp1", "exp2", "vqe", "calibration", "hardware", "soak-x",
+             "soak-y"]
+
+
+def sync_and_retag(arc, url: str, token: str, rng: random.Random, deadline: float) -> int:
+    """The sync writer: sync passes against the emulator and retags (remote and local)."""
+    import jobarchive
+
+    provider = jobarchive.connect(url, token)
+    ops = 0
+    while time.monotonic() < deadline:
+        arc.sync(provider, progress=False, lock_timeout=None, full=rng.random() < 0.3,
+                 batch_size=rng.choice([20, 100]))
+        ids = list(arc.query(limit=rng.randint(1, 60), skip=rng.randrange(0, 100))["job_id"])
+        if ids:
+            tag = rng.choice(["soak-x", "soak-y"])
+            other = "soak-y" if tag == "soak-x" else "soak-x"
+            arc.retag(ids, additional_tags=[tag], removal_tags=[other], progress=False,
+                      provider=provider if rng.random() < 0.5 else None, lock_timeout=None)
+        ops += 1
+    return ops
+
+
 def main() -> None:
     from jobarchive import Archive, IBMQJob
 
@@ -30,11 +54,13 @@ def main() -> None:
     arc = Archive(path)
     deadline = time.monotonic() + seconds
     ops = 0
+    if role == "syncer":  # URL and token follow
+        ops = sync_and_retag(arc, sys.argv[5], sys.argv[6], rng, deadline)
     while time.monotonic() < deadline:
         if role == "writer":
             arc.add_many([job(rng.randrange(2000), rng) for _ in range(rng.randint(1, 200))])
         else:
-            frame = arc.query(job_tags=[rng.choice("abcd")], limit=50, skip=rng.randrange(0, 200))
+            frame = arc.query(job_tags=[rng.choice(READ_TAGS)], limit=50, skip=rng.randrange(0, 200))
             for job_id, has_result in zip(frame["job_id"], frame["has_result"], strict=True):
                 j = arc.get(job_id)
                 assert IBMQJob.from_dict(j.to_dict()).to_dict() == j.to_dict()

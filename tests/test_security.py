@@ -6,7 +6,13 @@ import sqlite3
 
 import pytest
 
-from jobarchive import Archive, BlobIntegrityError, JobValidationError, SchemaVersionError
+from jobarchive import (
+    Archive,
+    BlobIntegrityError,
+    IBMQError,
+    JobValidationError,
+    SchemaVersionError,
+)
 
 
 def _job(job_id="abc123", **extra):
@@ -66,3 +72,92 @@ def test_index_from_a_newer_schema_is_refused(tmp_path):
     conn.close()
     with pytest.raises(SchemaVersionError, match="newer jobarchive.*[Uu]pgrade"):
         Archive(tmp_path / "a")
+
+
+# --- a live server: the token, and server-sent ids and names -----------------------------
+
+
+def _every_file_bytes(root):
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_the_token_never_reaches_the_archive_logs_errors_reprs_or_report(tmp_path, caplog):
+    import logging
+
+    import jobarchive
+
+    emulator = pytest.importorskip("jobarchive.emulator")
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "a"
+    texts: list[str] = []
+    with emulator.Emulator(seed_jobs=30, seed_active=4, seed=3, time_scale=600.0) as emu:
+        provider = jobarchive.connect(emu.url, emu.token, max_retries=1, backoff_factor=0.0)
+        secrets = [emu.token, provider.api_client._token.value]
+        with Archive(path) as arc:
+            emu.set_faults({"rate": 0.3, "kinds": ["500", "drop", "malformed"], "seed": 2})
+            for _ in range(3):  # failures land in reports, the retry journal and logs
+                try:
+                    report = arc.sync(provider, progress=False, workers=2)
+                    texts += [str(report), repr(report), *report.failed.values()]
+                except IBMQError as err:
+                    texts += [str(err), repr(err), str(err.__cause__)]
+            emu.set_faults(None)
+            arc.sync(provider, progress=False, full=True)
+            ids = list(arc.query()["job_id"])
+            frame = arc.retag(ids, additional_tags=["sec"], provider=provider, progress=False)
+            texts += [frame.to_string()]
+            ghost = dict(arc.record(ids[0]), job_id="f" * 24, result=None, qobj=None)
+            arc.add(ghost)  # unknown to the server: its refusal text is checked too
+            frame = arc.retag([ghost["job_id"]], additional_tags=["x"], provider=provider,
+                              progress=False)
+            texts += list(frame["error"].dropna())
+            arc.report(path / "report.html", reproduce=True)
+            texts += [repr(arc), repr(provider), repr(provider.api_client), arc.audit().to_string()]
+            for job_id in ids[:5]:
+                job = arc.get(job_id)
+                texts += [repr(job), str(arc.history(job_id).to_dict("records"))]
+        texts += [r.getMessage() for r in caplog.records] + [caplog.text]
+        files = _every_file_bytes(path)
+        assert any(p.name == "report.html" for p in files)
+        for secret in secrets:
+            assert not any(secret in t for t in texts), secret[:4]
+            assert not any(secret.encode() in data for data in files.values()), \
+                [str(p) for p, d in files.items() if secret.encode() in d]
+
+
+def test_server_sent_ids_and_backend_names_never_steer_paths(tmp_path):
+    """A server (here a corrupting proxy in front of the emulator) that sends path-like job
+    ids and backend names: the jobs are refused or stored, never written outside."""
+    import jobarchive
+
+    emulator = pytest.importorskip("jobarchive.emulator")
+    from test_server_fuzz import CorruptingProxy
+
+    root = tmp_path / "root"
+    root.mkdir()
+    with emulator.Emulator(seed_jobs=12, seed=4) as emu:
+        proxy = CorruptingProxy(emu.url)
+        try:
+            provider = jobarchive.connect(proxy.url, emu.token, max_retries=0)
+            for n, (field, value) in enumerate([
+                    ("id", "../../escape"), ("id", "/tmp/escape"), ("id", "..\\escape"),
+                    ("backend", {"id": "x", "name": "../../escape"}),
+                    ("backend", {"id": "x", "name": "/escape"})]):
+                proxy.plan = {"endpoint": "list_full", "how": "field", "field": field,
+                              "value": value, "n": 4, "seed": n}
+                with Archive(root / f"a{n}") as arc:
+                    try:
+                        report = arc.sync(provider, progress=False)
+                    except IBMQError:
+                        pass
+                    else:
+                        assert all("escape" not in j for j in arc.query()["job_id"])
+                        assert report.failed or field == "backend"
+                    assert arc.audit()["ok"].all()
+            proxy.plan = None
+        finally:
+            proxy.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root"]
+    assert all("escape" not in p.name for p in tmp_path.rglob("*"))
+    assert not (tmp_path.parent / "escape").exists() and not (tmp_path / "escape").exists()
+

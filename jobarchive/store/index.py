@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -323,6 +324,28 @@ class Index:
                     raise
                 time.sleep(0.1)
 
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction that takes SQLite's write lock first (BEGIN IMMEDIATE).
+
+        A deferred BEGIN reads a snapshot, and when another process commits before this one
+        writes, SQLite answers "database is locked" at once (a stale snapshot cannot be
+        waited for). Taking the lock up front makes a busy writer wait ``busy_timeout``.
+        """
+        if self.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self._retry_locked(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        try:
+            with self.db.atomic():  # a savepoint inside the transaction
+                yield
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     def _migrate(self) -> None:
         applied = {m.name for m in migrations.applied(self.db)}
         known = {m.name for m in migrations._migrations}
@@ -371,7 +394,7 @@ class Index:
         The blob must already be durable on disk. Changes of status, tags and name of jobs
         already indexed are written to ``events``.
         """
-        with self.db.atomic():
+        with self._write():
             self.conn.execute("SELECT 1 FROM jobs LIMIT 0")  # takes the read snapshot early
             if blob is not None:
                 blob_id = self.conn.execute(
@@ -433,7 +456,7 @@ class Index:
     def record_events(self, events: Iterable[tuple[str, str, str | None, str | None, str]]) -> None:
         """Append ``(job_id, kind, old, new, source)`` events in one transaction."""
         at = now_us()
-        with self.db.atomic():
+        with self._write():
             self._insert_events((j, at, k, o, n, s, _who()) for j, k, o, n, s in events)
 
     def optimize(self) -> None:
@@ -515,7 +538,7 @@ class Index:
 
     def delete_blob_rows(self, blob_ids: Sequence[int]) -> None:
         """Forget blobs no job references (after their files are removed)."""
-        with self.db.atomic():
+        with self._write():
             self.conn.executemany("DELETE FROM blobs WHERE id = ?", [(b,) for b in blob_ids])
 
     def events(self, job_id: str | None = None) -> list[tuple]:
@@ -534,7 +557,7 @@ class Index:
     def journal_put(self, campaign: str, entries: Iterable[tuple[str, str, str | None]]) -> None:
         """Record ``(job_id, state, payload)`` of a campaign, replacing earlier states."""
         at = now_us()
-        with self.db.atomic():
+        with self._write():
             self.conn.executemany(
                 "INSERT INTO journal (campaign, job_id, state, payload, at_us) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(campaign, job_id) DO UPDATE SET state = excluded.state, "
@@ -549,13 +572,13 @@ class Index:
 
     def journal_delete(self, campaign: str, job_ids: Sequence[str]) -> None:
         """Forget some entries of a campaign."""
-        with self.db.atomic():
+        with self._write():
             self.conn.executemany("DELETE FROM journal WHERE campaign = ? AND job_id = ?",
                                   [(campaign, j) for j in job_ids])
 
     def journal_clear(self, campaign: str) -> None:
         """Forget a finished campaign."""
-        with self.db.atomic():
+        with self._write():
             self.conn.execute("DELETE FROM journal WHERE campaign = ?", (campaign,))
 
 
