@@ -1,5 +1,5 @@
 """Model-based test with a live server: random sequences of add, add_many, sync against the
-emulator (plain and ``full=True``), remote edits, the server clock moving, retag (local and
+emulator (plain and ``full=True``), jobs submitted elsewhere, remote edits, the server clock moving, retag (local and
 remote), query, counts and reopen, each step checked against a plain in-memory model.
 
 The model is a dict ``job_id -> to_dict()`` of what the archive must hold. For local jobs it
@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -56,6 +57,19 @@ def local_records(draw):
                                       "data": {"counts": {"0x0": draw(st.integers(0, 4))}}}]}
         rec["qobj"] = {"experiments": [{}]}
     return rec
+
+
+@lru_cache(maxsize=1)
+def _bell_qobj() -> dict:
+    from qiskit import QuantumCircuit
+
+    from jobarchive.qobj import qobj_from_circuits
+
+    qc = QuantumCircuit(2, 2, name="bell")
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [0, 1])
+    return qobj_from_circuits([qc], shots=64, qobj_id="model-bell", seed_simulator=1)
 
 
 class LiveArchiveModel(RuleBasedStateMachine):
@@ -125,6 +139,14 @@ class LiveArchiveModel(RuleBasedStateMachine):
         if rename:
             changes["name"] = data.draw(st.text(max_size=5))
         self.emu.update_job(job_id, **changes)
+
+    @rule(name=st.text(max_size=5), tags=TAGS, backend=st.sampled_from(["ibmq_qasm_simulator", "ibmq_lima"]))
+    def submit(self, name, tags, backend):
+        """A job submitted elsewhere: the next sync must discover it past its cursor."""
+        if len(self.server_ids) >= 16:
+            return
+        job = self.provider.get_backend(backend).run(_bell_qobj(), job_name=name, job_tags=tags)
+        self.server_ids.append(job.job_id())
 
     @rule(full=st.booleans())
     def sync(self, full):
