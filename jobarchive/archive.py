@@ -150,7 +150,8 @@ class Archive:
         self._keep_stored_payloads(rows)
         entries = [(r.job_id, *r.payload) for r in rows if r.payload != (None, None)]
         blob = self.blobs.write(entries) if entries else None
-        self.index.write_batch(rows, blob, {e[0]: i for i, e in enumerate(entries)}, source)
+        self.index.write_batch(rows, blob, {e[0]: r for e, r in zip(entries, blob.payload_rows, strict=True)}
+                               if blob else {}, source)
 
     def _keep_stored_payloads(self, rows: list[Any]) -> None:
         """An update carrying only one of qobj/result keeps the stored other one."""

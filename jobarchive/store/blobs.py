@@ -1,11 +1,12 @@
 """Result and qobj blobs in Parquet (the only module that touches Parquet).
 
 One file per written batch, so writing 10,000 results costs a handful of files, not 10,000.
-Each job is one row, findable by (file, row). Columns: ``job_id``; ``result`` and ``qobj``
-as the exact JSON the server sent (zstd-compressed by Parquet, restored losslessly); and
-``counts``, a list of ``{experiment, key, bitstring, count}`` structs, so histograms load
-as Arrow columns without any JSON parsing. Files are written to a temp name, fsynced,
-renamed and the directory fsynced: a file that exists under its final name is complete.
+The rows are flat, so that histograms load as plain top-level columns (no nested lists to
+decode, no JSON to parse): each job is a *payload row* (``job_id``, ``result`` and ``qobj``
+as the exact JSON the server sent, ``n_counts``) followed by its ``n_counts`` *count rows*
+(``job_id, experiment, key, bitstring, count``). A job is findable by (file, payload row).
+Files are written to a temp name, fsynced, renamed and the directory fsynced: a file that
+exists under its final name is complete.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,24 +30,33 @@ import pyarrow.parquet as pq
 
 from ..exceptions import BlobIntegrityError
 
-ROW_GROUP_SIZE = 256
+# Rows (payload and count rows alike) per row group: about 330 jobs of 48 outcomes, close to
+# the 256 jobs a group held before the flat layout. Reading one job decodes one or two groups
+# (a few ms); smaller groups compress the result JSON worse (310 vs 226 B/job at 2,048 rows)
+# and cost per-group overhead on full reads.
+ROW_GROUP_SIZE = 16384
 MAX_PADDED_BITS = 1 << 16
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 BLOB_DIR = "blobs"
 _SUFFIX = ".parquet"
 _TMP_PREFIX = ".tmp-"
 
-COUNT_TYPE = pa.struct([
-    ("experiment", pa.int32()),
-    ("key", pa.string()),
-    ("bitstring", pa.string()),
-    ("count", pa.int64()),
-])
 SCHEMA = pa.schema([
     ("job_id", pa.string()),
     ("result", pa.large_string()),
     ("qobj", pa.large_string()),
-    ("counts", pa.list_(COUNT_TYPE)),
+    ("n_counts", pa.int32()),  # payload rows only: how many count rows follow
+    ("experiment", pa.int32()),  # count rows only, like key, bitstring and count
+    ("key", pa.string()),
+    ("bitstring", pa.string()),
+    ("count", pa.int64()),
+])
+# Files written before the flat layout: one row a job, histograms in a nested list column.
+LEGACY_COUNT_TYPE = pa.struct([
+    ("experiment", pa.int32()),
+    ("key", pa.string()),
+    ("bitstring", pa.string()),
+    ("count", pa.int64()),
 ])
 COUNTS_SCHEMA = pa.schema([
     ("job_id", pa.string()),
@@ -62,7 +74,8 @@ class BlobFile:
     path: str
     sha256: str
     bytes: int
-    rows: int
+    rows: int  # every row of the file, payload and count rows
+    payload_rows: tuple[int, ...] = ()  # the payload row of each written entry, in order
 
 
 def dumps(value: Any) -> str:
@@ -89,47 +102,78 @@ def loads(text: str | bytes | None) -> Any:
         return json.loads(text)
 
 
-def format_bitstring(key: str, header: dict[str, Any] | None) -> str:
-    """A count key as qiskit prints it: hex -> binary padded to memory_slots, registers spaced."""
-    if not key.startswith("0x"):
-        return key
-    bits = bin(int(key, 16))[2:]
+def _layout(header: dict[str, Any] | None) -> tuple[int | None, tuple[int, ...] | None]:
+    """(padding width, register sizes from the leftmost bit) a header asks for, if valid."""
     header = header or {}
     slots = header.get("memory_slots")
     # Pad like qiskit does; an absurd memory_slots value must not allocate gigabytes.
-    if isinstance(slots, int) and 0 < slots <= MAX_PADDED_BITS:
+    if not (isinstance(slots, int) and 0 < slots <= MAX_PADDED_BITS):
+        return None, None
+    cregs = header.get("creg_sizes")
+    if isinstance(cregs, list) and cregs and all(
+            isinstance(c, list | tuple) and len(c) == 2 and type(c[1]) is int and c[1] >= 0
+            for c in cregs):
+        return slots, tuple(size for _, size in reversed(cregs))
+    return slots, None
+
+
+def _format(key: str, layout: tuple[int | None, tuple[int, ...] | None]) -> str:
+    if not key.startswith("0x"):
+        return key
+    bits = bin(int(key, 16))[2:]
+    slots, sizes = layout
+    if slots is not None:
         bits = bits.zfill(slots)
-        cregs = header.get("creg_sizes")
-        if isinstance(cregs, list) and cregs and all(
-                isinstance(c, list | tuple) and len(c) == 2 and type(c[1]) is int and c[1] >= 0
-                for c in cregs):
+        if sizes is not None:
             parts, start = [], 0
-            for _, size in reversed(cregs):
+            for size in sizes:
                 parts.append(bits[start:start + size])
                 start += size
             bits = " ".join(parts)
     return bits
 
 
-def extract_counts(result: Any) -> list[dict[str, Any]]:
-    """The per-experiment histograms of a result dict, tolerant of every recorded shape."""
-    rows: list[dict[str, Any]] = []
+def format_bitstring(key: str, header: dict[str, Any] | None) -> str:
+    """A count key as qiskit prints it: hex -> binary padded to memory_slots, registers spaced."""
+    if not key.startswith("0x"):
+        return key
+    return _format(key, _layout(header))
+
+
+def _count_tuples(result: Any, cache: dict[Any, str] | None = None) -> list[tuple[int, str, str, int]]:
+    """``(experiment, key, bitstring, count)`` of every histogram entry of a result dict.
+
+    ``cache`` maps (key, layout) to the bitstring: the same few keys and headers recur across
+    the jobs of a batch, and formatting dominated the cost of writing one.
+    """
+    rows: list[tuple[int, str, str, int]] = []
     if not isinstance(result, dict) or not isinstance(result.get("results"), list):
         return rows
+    if cache is None:
+        cache = {}
     for i, exp in enumerate(result["results"]):
         data = exp.get("data") if isinstance(exp, dict) else None
         counts = data.get("counts") if isinstance(data, dict) else None
         if not isinstance(counts, dict):
             continue
-        header = exp.get("header") if isinstance(exp.get("header"), dict) else None
+        layout = _layout(exp.get("header") if isinstance(exp.get("header"), dict) else None)
         for key, count in counts.items():
             if type(count) is int and _INT64_MIN <= count <= _INT64_MAX:  # else only in the JSON
-                try:
-                    bitstring = format_bitstring(key, header)
-                except ValueError:
-                    bitstring = key
-                rows.append({"experiment": i, "key": key, "bitstring": bitstring, "count": count})
+                bitstring = cache.get((key, layout))
+                if bitstring is None:
+                    try:
+                        bitstring = _format(key, layout)
+                    except ValueError:
+                        bitstring = key
+                    cache[(key, layout)] = bitstring
+                rows.append((i, key, bitstring, count))
     return rows
+
+
+def extract_counts(result: Any) -> list[dict[str, Any]]:
+    """The per-experiment histograms of a result dict, tolerant of every recorded shape."""
+    return [{"experiment": e, "key": k, "bitstring": b, "count": c}
+            for e, k, b, c in _count_tuples(result)]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -164,56 +208,95 @@ class BlobStore:
         return path
 
     def write(self, entries: Sequence[tuple[str, Any, Any]]) -> BlobFile:
-        """Write ``(job_id, qobj, result)`` entries as one durable file; row i is entry i."""
-        table = pa.Table.from_pydict(
-            {
-                "job_id": [e[0] for e in entries],
-                "result": [None if e[2] is None else dumps(e[2]) for e in entries],
-                "qobj": [None if e[1] is None else dumps(e[1]) for e in entries],
-                "counts": [extract_counts(e[2]) for e in entries],
-            },
-            schema=SCHEMA,
-        )
+        """Write ``(job_id, qobj, result)`` entries as one durable file.
+
+        Entry i is the payload row ``payload_rows[i]`` of the returned ``BlobFile``.
+        """
+        job_ids: list[str] = []
+        results: list[str | None] = []
+        qobjs: list[str | None] = []
+        n_counts: list[int | None] = []
+        counts: list[tuple[int, str, str, int]] = []
+        payload_rows: list[int] = []
+        cache: dict[Any, str] = {}
+        for job_id, qobj, result in entries:
+            found = _count_tuples(result, cache)
+            payload_rows.append(len(job_ids))
+            job_ids.append(job_id)
+            job_ids.extend([job_id] * len(found))
+            results.append(None if result is None else dumps(result))
+            qobjs.append(None if qobj is None else dumps(qobj))
+            n_counts.append(len(found))
+            nulls: list[None] = [None] * len(found)
+            results.extend(nulls)
+            qobjs.extend(nulls)
+            n_counts.extend(nulls)
+            counts.append(None)  # type: ignore[arg-type]  # the payload row's count columns
+            counts.extend(found)
+        columns = [
+            pa.array(job_ids, pa.string()),
+            pa.array(results, pa.large_string()),
+            pa.array(qobjs, pa.large_string()),
+            pa.array(n_counts, pa.int32()),
+        ]
+        for i, (_, kind) in enumerate(zip(("experiment", "key", "bitstring", "count"),
+                                          (pa.int32(), pa.string(), pa.string(), pa.int64()),
+                                          strict=True)):
+            columns.append(pa.array([None if c is None else c[i] for c in counts], kind))
+        table = pa.Table.from_arrays(columns, schema=SCHEMA)
         name = f"{uuid.uuid4().hex}{_SUFFIX}"
         tmp = self.dir / f"{_TMP_PREFIX}{name}"
+        # Counts are small ints in int64: split into byte streams, zstd squeezes the zero
+        # high bytes (39 vs 49 B/job); the few distinct experiments and keys are dictionaries.
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
-                       use_dictionary=["job_id"])
+                       use_dictionary=["job_id", "experiment", "key", "bitstring"],
+                       column_encoding={"count": "BYTE_STREAM_SPLIT"})
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         final = self.dir / name
         os.replace(tmp, final)
         _fsync_dir(self.dir)
-        return BlobFile(f"{BLOB_DIR}/{name}", sha256_file(final), final.stat().st_size, len(entries))
+        return BlobFile(f"{BLOB_DIR}/{name}", sha256_file(final), final.stat().st_size,
+                        table.num_rows, tuple(payload_rows))
 
     def _open(self, rel: str) -> pq.ParquetFile:
         path = self._resolve(rel)
         try:
-            return pq.ParquetFile(path)
+            try:
+                # Dictionary-encoded strings stay dictionaries until the wanted rows are taken.
+                return pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS)
+            except KeyError:  # a file of the nested layout has no key/bitstring columns
+                return pq.ParquetFile(path)
         except FileNotFoundError:
             raise BlobIntegrityError(f"blob {rel} is missing") from None
         except (OSError, pa.ArrowException) as err:
             raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
 
-    def _read_rows(self, rel: str, rows: Sequence[int], columns: list[str]) -> pa.Table:
-        """The given rows (in that order) of a file, reading only the row groups they need."""
-        pf = self._open(rel)
+    def _take(self, pf: pq.ParquetFile, rel: str, rows: np.ndarray, columns: list[str]) -> pa.Table:
+        """The given rows (in that order) of a file, reading only the row groups they need
+        (or the whole columns when most groups are needed)."""
         try:
-            if len(rows) == pf.metadata.num_rows and list(rows) == list(range(len(rows))):
+            starts = _group_starts(pf, rel, rows)
+            total = int(starts[-1])
+            if len(rows) == total and np.array_equal(rows, np.arange(total)):
                 return pf.read(columns=columns)  # the whole file, in order: no take needed
-            groups = sorted({r // ROW_GROUP_SIZE for r in rows})
-            if len(groups) * 2 > pf.num_row_groups:
-                table = pf.read(columns=columns)
-                return table.take(pa.array(rows, pa.int64()))
-            table = pf.read_row_groups(groups, columns=columns)
-            offset = {g: i * ROW_GROUP_SIZE for i, g in enumerate(groups)}
-            local = [offset[r // ROW_GROUP_SIZE] + r % ROW_GROUP_SIZE for r in rows]
+            group_of = np.searchsorted(starts, rows, side="right") - 1
+            groups = np.unique(group_of)
+            if len(groups) * 2 > len(starts) - 1:
+                table, local = pf.read(columns=columns), rows
+            else:
+                table = pf.read_row_groups(groups.tolist(), columns=columns)
+                sizes = starts[groups + 1] - starts[groups]
+                local_start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+                local = rows - starts[group_of] + local_start[np.searchsorted(groups, group_of)]
             return table.take(pa.array(local, pa.int64()))
-        except (OSError, pa.ArrowException, IndexError) as err:
+        except (OSError, pa.ArrowException) as err:
             raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
 
     def read_payloads(self, rel: str, rows: Sequence[int]) -> list[tuple[Any, Any]]:
-        """``(qobj, result)`` of each row."""
-        table = self._read_rows(rel, rows, ["qobj", "result"])
+        """``(qobj, result)`` of each payload row."""
+        pf = self._open(rel)
+        table = self._take(pf, rel, np.asarray(rows, np.int64), ["qobj", "result"])
         return [(loads(q), loads(r)) for q, r in zip(table.column("qobj").to_pylist(),
                                                       table.column("result").to_pylist(),
                                                       strict=True)]
@@ -222,20 +305,9 @@ class BlobStore:
                     order: Sequence[str] | None = None) -> pa.Table:
         """Long counts table (job_id, experiment, bitstring, count, key).
 
-        ``locations`` are ``(file, row)`` pairs; None reads every row of every file.
+        ``locations`` are ``(file, payload row)`` pairs; None reads every job of every file.
         ``order``: job ids; rows come out grouped in that order (stable within a job).
         """
-        jobs = self._read_job_counts(locations)  # one row per job: (job_id, counts list)
-        if order is not None and len(order) > 1 and jobs.num_rows > 1:
-            # Reorder the jobs (not the flattened rows: far fewer to move).
-            rank = pc.index_in(jobs.column("job_id"),
-                               value_set=pa.array(list(dict.fromkeys(order)), pa.string()))
-            rank = rank.combine_chunks() if isinstance(rank, pa.ChunkedArray) else rank
-            if not pc.all(pc.greater_equal(rank[1:], rank[:-1])).as_py():
-                jobs = jobs.take(pc.sort_indices(rank))  # Arrow's sort_indices is stable
-        return _flatten_counts(jobs)
-
-    def _read_job_counts(self, locations: Iterable[tuple[str, int]] | None) -> pa.Table:
         if locations is None:
             per_file: dict[str, list[int] | None] = {
                 f"{BLOB_DIR}/{p.name}": None for p in sorted(self.dir.glob(f"*{_SUFFIX}"))
@@ -244,19 +316,74 @@ class BlobStore:
             per_file = defaultdict(list)
             for rel, row in locations:
                 per_file[rel].append(row)
-        parts = []
-        for rel, rows in per_file.items():
-            if rows is None:
-                try:
-                    table = self._open(rel).read(columns=["job_id", "counts"])
-                except (OSError, pa.ArrowException) as err:
-                    raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
-            else:
-                table = self._read_rows(rel, rows, ["job_id", "counts"])
+        parts: list[pa.Table] = []
+        lengths: list[np.ndarray] = []  # rows of each job, in output order
+        workers = min(len(per_file), os.cpu_count() or 1)
+        if workers > 1:  # Arrow decodes without the GIL: files in parallel use every core
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                done = list(pool.map(lambda item: self._file_counts(*item), per_file.items()))
+        else:
+            done = [self._file_counts(rel, rows) for rel, rows in per_file.items()]
+        for table, n in done:
             parts.append(table)
+            lengths.append(n)
         if not parts:
-            return pa.schema([("job_id", pa.string()), ("counts", pa.list_(COUNT_TYPE))]).empty_table()
-        return pa.concat_tables(parts)
+            return COUNTS_SCHEMA.empty_table()
+        out = pa.concat_tables(parts)
+        if order is not None and len(order) > 1 and out.num_rows:
+            out = _reorder_jobs(out, np.concatenate(lengths), order)
+        return out
+
+    def _file_counts(self, rel: str, rows: list[int] | None) -> tuple[pa.Table, np.ndarray]:
+        """Count rows of the jobs at payload ``rows`` (None: every job) of one file, in that
+        order, as COUNTS_SCHEMA; and how many rows each job has."""
+        pf = self._open(rel)
+        if "n_counts" not in pf.schema_arrow.names:
+            return self._legacy_file_counts(pf, rel, rows)
+        try:
+            payload = None if rows is None else np.asarray(rows, np.int64)
+            if payload is None or _most_groups(_group_starts(pf, rel, payload), payload):
+                # One pass over the whole columns: the n_counts and the counts come together.
+                table = pf.read(columns=["n_counts", *_COUNT_COLUMNS], use_threads=False)
+                n_all = table.column("n_counts")
+                if payload is None:
+                    payload = np.flatnonzero(n_all.is_valid().to_numpy(zero_copy_only=False))
+                n_col = n_all.take(pa.array(payload, pa.int64()))
+                n = _payload_counts(n_col, rel)
+                if (int(n.sum()) == n_all.null_count
+                        and np.all(payload[1:] > payload[:-1])):
+                    # Every job of the file, in file order: its count rows are all the others.
+                    table = table.filter(table.column("count").is_valid())
+                else:
+                    table = table.take(pa.array(_ranges(payload + 1, n), pa.int64()))
+                table = table.select(_COUNT_COLUMNS)
+            else:
+                n = _payload_counts(self._take(pf, rel, payload, ["n_counts"]).column("n_counts"), rel)
+                table = self._take(pf, rel, _ranges(payload + 1, n), _COUNT_COLUMNS)
+        except (OSError, pa.ArrowException) as err:
+            raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
+        if table.column("count").null_count:
+            raise BlobIntegrityError(f"blob {rel}: n_counts does not match its count rows")
+        return _as_counts(table), n[n > 0]
+
+    def _legacy_file_counts(self, pf: pq.ParquetFile, rel: str,
+                            rows: list[int] | None) -> tuple[pa.Table, np.ndarray]:
+        """A file of the nested layout (one row a job, a ``counts`` list column)."""
+        try:
+            if rows is None:
+                jobs = pf.read(columns=["job_id", "counts"])
+            else:
+                jobs = self._take(pf, rel, np.asarray(rows, np.int64), ["job_id", "counts"])
+            counts = jobs.column("counts").combine_chunks()
+            n = pc.list_value_length(counts).fill_null(0).to_numpy().astype(np.int64)
+            flat = pc.list_flatten(counts)
+            job_ids = jobs.column("job_id").combine_chunks().take(pc.list_parent_indices(counts))
+        except (OSError, pa.ArrowException) as err:
+            raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
+        table = pa.Table.from_arrays(
+            [job_ids, flat.field("experiment"), flat.field("key"), flat.field("bitstring"),
+             flat.field("count")], names=_COUNT_COLUMNS)
+        return _as_counts(table), n[n > 0]
 
     def verify(self, rel: str, sha256: str, size: int | None = None) -> str | None:
         """None if the file is there and matches; else what is wrong."""
@@ -288,15 +415,58 @@ class BlobStore:
         self._resolve(rel).unlink(missing_ok=True)
 
 
-def _flatten_counts(table: pa.Table) -> pa.Table:
-    if table.num_rows == 0:
-        return COUNTS_SCHEMA.empty_table()
-    counts = table.column("counts").combine_chunks()
-    parents = pc.list_parent_indices(counts)
-    flat = pc.list_flatten(counts)
-    job_ids = table.column("job_id").combine_chunks().take(parents)
+_COUNT_COLUMNS = ["job_id", "experiment", "key", "bitstring", "count"]
+_DICT_COLUMNS = ["job_id", "key", "bitstring"]
+
+
+def _group_starts(pf: pq.ParquetFile, rel: str, rows: np.ndarray) -> np.ndarray:
+    """First row of each row group, then the row count; checks ``rows`` are in the file."""
+    meta = pf.metadata
+    starts = np.zeros(meta.num_row_groups + 1, np.int64)
+    np.cumsum([meta.row_group(g).num_rows for g in range(meta.num_row_groups)], out=starts[1:])
+    if len(rows) and (rows.min() < 0 or rows.max() >= starts[-1]):
+        raise BlobIntegrityError(f"blob {rel} has {starts[-1]} rows; rows {int(rows.min())}.."
+                                 f"{int(rows.max())} were asked for")
+    return starts
+
+
+def _most_groups(starts: np.ndarray, payload: np.ndarray) -> bool:
+    """Whether the jobs at these payload rows touch more than half of the row groups (then
+    one read of the whole columns beats reading the groups). Counts follow their payload
+    row, so the groups of the payload rows alone decide it."""
+    return len(np.unique(np.searchsorted(starts, payload, side="right"))) * 2 > len(starts) - 1
+
+
+def _payload_counts(n_col: pa.ChunkedArray | pa.Array, rel: str) -> np.ndarray:
+    if n_col.null_count:
+        raise BlobIntegrityError(f"blob {rel}: a requested row is not a job's payload row")
+    return np.asarray(n_col.to_numpy(), np.int64)
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenated ranges ``starts[i] .. starts[i] + lengths[i] - 1``."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    ends = np.cumsum(lengths)
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - lengths), lengths)
+
+
+def _as_counts(table: pa.Table) -> pa.Table:
+    """Count columns (strings possibly dictionary-encoded) as COUNTS_SCHEMA."""
     return pa.Table.from_arrays(
-        [job_ids.cast(pa.string()), flat.field("experiment"), flat.field("bitstring"),
-         flat.field("count"), flat.field("key")],
-        schema=COUNTS_SCHEMA,
-    )
+        [table.column(f.name).cast(f.type) for f in COUNTS_SCHEMA], schema=COUNTS_SCHEMA)
+
+
+def _reorder_jobs(table: pa.Table, lengths: np.ndarray, order: Sequence[str]) -> pa.Table:
+    """Move whole jobs (runs of ``lengths`` rows) into the order of ``order`` (stable)."""
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    first_ids = table.column("job_id").take(pa.array(starts, pa.int64()))
+    rank = pc.index_in(first_ids, value_set=pa.array(list(dict.fromkeys(order)), pa.string()))
+    rank = rank.combine_chunks() if isinstance(rank, pa.ChunkedArray) else rank
+    rank_np = rank.fill_null(len(order)).to_numpy()
+    if len(rank_np) < 2 or np.all(rank_np[1:] >= rank_np[:-1]):
+        return table
+    perm = np.argsort(rank_np, kind="stable")
+    return table.take(pa.array(_ranges(starts[perm], lengths[perm]), pa.int64()))

@@ -1,0 +1,172 @@
+"""The flat blob layout: a payload row per job followed by its count rows. Counts read back
+equal ``extract_counts`` of each result, in the requested order, whatever row groups they
+span; payloads round-trip."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from jobarchive import Archive
+from jobarchive.exceptions import BlobIntegrityError
+from jobarchive.store import blobs
+from jobarchive.store.blobs import COUNTS_SCHEMA, BlobStore, extract_counts
+
+
+def make_result(rng: random.Random, job_id: str) -> dict | None:
+    """Results of every shape: many experiments, none, experiments without counts, v1 keys,
+    counts beyond int64 (kept only in the JSON)."""
+    kind = rng.random()
+    if kind < 0.1:
+        return None
+    if kind < 0.2:
+        return {"job_id": job_id, "results": []}
+    exps = []
+    for _ in range(rng.randint(1, 9)):
+        slots = rng.randint(1, 6)
+        if rng.random() < 0.1:
+            exps.append({"header": {"memory_slots": slots}, "data": {}})
+            continue
+        keys = rng.sample(range(2 ** slots), rng.randint(0, min(30, 2 ** slots)))
+        counts: dict[str, int] = {hex(k): rng.randint(0, 1000) for k in keys}
+        if rng.random() < 0.1:
+            counts["00 1"] = 3  # a v1-style key, kept as is
+        if rng.random() < 0.05:
+            counts["0x0"] = 1 << 70  # only in the JSON
+        header = {"memory_slots": slots}
+        if rng.random() < 0.5:
+            header["creg_sizes"] = [["c", slots - slots // 2], ["d", slots // 2]]
+        exps.append({"header": header, "data": {"counts": counts}})
+    return {"job_id": job_id, "success": True, "results": exps}
+
+
+def expected(job_id: str, result: dict | None) -> list[tuple]:
+    return [(job_id, c["experiment"], c["bitstring"], c["count"], c["key"])
+            for c in extract_counts(result)]
+
+
+def rows_of(table: pa.Table) -> list[tuple]:
+    assert table.schema == COUNTS_SCHEMA
+    return list(zip(*(table.column(n).to_pylist() for n in COUNTS_SCHEMA.names), strict=True))
+
+
+@pytest.fixture
+def small_groups(monkeypatch):
+    """Row groups of a few rows, so that jobs' counts straddle group boundaries."""
+    monkeypatch.setattr(blobs, "ROW_GROUP_SIZE", 13)
+
+
+def entries(n: int, seed: int, prefix: str = "j") -> list[tuple[str, dict | None, dict | None]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        job_id = f"{prefix}{i:05d}"
+        result = make_result(rng, job_id)
+        qobj = {"qobj_id": job_id, "experiments": [{}] * 2} if rng.random() < 0.8 or result is None else None
+        out.append((job_id, qobj, result))
+    return out
+
+
+@pytest.mark.parametrize("group_rows", [13, 16384])
+def test_write_then_read_counts_and_payloads(tmp_path, monkeypatch, group_rows):
+    monkeypatch.setattr(blobs, "ROW_GROUP_SIZE", group_rows)
+    store = BlobStore(tmp_path)
+    batch = entries(300, seed=group_rows)
+    blob = store.write(batch)
+    want = {e[0]: expected(e[0], e[2]) for e in batch}
+    assert any(not rows for rows in want.values()) and any(len(rows) > 100 for rows in want.values())
+    assert blob.rows == len(batch) + sum(len(r) for r in want.values())
+    assert len(blob.payload_rows) == len(batch) and blob.payload_rows[0] == 0
+    assert pq.ParquetFile(tmp_path / blob.path).metadata.num_rows == blob.rows
+    if group_rows == 13:
+        assert pq.ParquetFile(tmp_path / blob.path).metadata.num_row_groups > 100
+
+    # payloads round-trip, in the order asked
+    order = list(range(len(batch)))
+    random.Random(1).shuffle(order)
+    got = store.read_payloads(blob.path, [blob.payload_rows[i] for i in order])
+    assert got == [(batch[i][1], batch[i][2]) for i in order]
+
+    rng = random.Random(2)
+    for pick in (order, sorted(order)[:1], rng.sample(order, 5), rng.sample(order, 150), [order[7]]):
+        locations = [(blob.path, blob.payload_rows[i]) for i in pick]
+        ids = [batch[i][0] for i in pick]
+        table = store.read_counts(locations, order=ids)
+        assert rows_of(table) == [row for j in ids for row in want[j]]
+    # every job of the file, in file order (the whole-file path), and the None shortcut
+    everything = [row for e in batch for row in want[e[0]]]
+    assert rows_of(store.read_counts([(blob.path, r) for r in blob.payload_rows])) == everything
+    assert rows_of(store.read_counts(None)) == everything
+
+
+def test_archive_counts_all_selected_single(tmp_path, small_groups):
+    rng = random.Random(5)
+    records = []
+    for job_id, qobj, result in entries(120, seed=9, prefix="a"):
+        records.append({"job_id": job_id, "creation_date": "2022-03-04T10:00:00.123Z",
+                        "status": "COMPLETED", "backend_name": "ibmq_athens",
+                        "kind": "q-object-external-storage", "name": "n", "tags": [],
+                        "qobj": qobj, "result": result})
+    results = {r["job_id"]: r["result"] for r in records}
+    with Archive(tmp_path / "a") as arc:
+        arc.add_many(records, batch_size=50)  # three files
+        # Re-adding some jobs moves them to a new file: their old rows must not come back.
+        moved = rng.sample(records, 20)
+        arc.add_many(moved)
+        assert len(list((arc.path / "blobs").iterdir())) == 4
+        ids = [r["job_id"] for r in records]
+        frame = arc.counts()
+        got = list(frame[list(COUNTS_SCHEMA.names)].itertuples(index=False, name=None))
+        assert sorted(got) == sorted(row for j in ids for row in expected(j, results[j]))
+        # grouped by job (each job once, experiments in stored order)
+        seen = list(dict.fromkeys(frame["job_id"]))
+        assert got == [row for j in seen for row in expected(j, results[j])]
+        for pick in (rng.sample(ids, 40), ids[::-1], [ids[3]], [ids[0], ids[0]]):
+            frame = arc.counts(pick)
+            got = list(frame[list(COUNTS_SCHEMA.names)].itertuples(index=False, name=None))
+            assert got == [row for j in dict.fromkeys(pick) for row in expected(j, results[j])]
+        for r in rng.sample(records, 10):
+            assert arc.record(r["job_id"])["result"] == r["result"]
+            assert arc.record(r["job_id"])["qobj"] == r["qobj"]
+        assert arc.audit()["ok"].all()
+
+
+def test_rows_that_are_not_payload_rows_are_refused(tmp_path, small_groups):
+    store = BlobStore(tmp_path)
+    blob = store.write([("x", None, {"results": [{"data": {"counts": {"0x0": 1, "0x1": 2}}}]}),
+                        ("y", {"q": 1}, None)])
+    assert blob.payload_rows == (0, 3) and blob.rows == 4
+    with pytest.raises(BlobIntegrityError):
+        store.read_counts([(blob.path, 1)])  # a count row
+    with pytest.raises(BlobIntegrityError):
+        store.read_counts([(blob.path, 4)])  # beyond the file
+    with pytest.raises(BlobIntegrityError):
+        store.read_payloads(blob.path, [9])
+    assert rows_of(store.read_counts([(blob.path, 3)])) == []
+    assert store.read_payloads(blob.path, [3, 0]) == [
+        ({"q": 1}, None), (None, {"results": [{"data": {"counts": {"0x0": 1, "0x1": 2}}}]})]
+
+
+def test_files_of_the_nested_layout_still_read(tmp_path):
+    """A blob written before the flat layout (one row a job, a list column of counts)."""
+    store = BlobStore(tmp_path)
+    batch = entries(40, seed=3, prefix="old")
+    legacy = pa.schema([("job_id", pa.string()), ("result", pa.large_string()),
+                        ("qobj", pa.large_string()),
+                        ("counts", pa.list_(blobs.LEGACY_COUNT_TYPE))])
+    table = pa.Table.from_pydict({
+        "job_id": [e[0] for e in batch],
+        "result": [None if e[2] is None else blobs.dumps(e[2]) for e in batch],
+        "qobj": [None if e[1] is None else blobs.dumps(e[1]) for e in batch],
+        "counts": [extract_counts(e[2]) for e in batch],
+    }, schema=legacy)
+    pq.write_table(table, tmp_path / "blobs" / ("0" * 32 + ".parquet"), row_group_size=8)
+    rel = "blobs/" + "0" * 32 + ".parquet"
+    pick = list(np.random.default_rng(0).permutation(len(batch))[:15])
+    got = store.read_counts([(rel, int(i)) for i in pick], order=[batch[i][0] for i in pick])
+    assert rows_of(got) == [row for i in pick for row in expected(batch[i][0], batch[i][2])]
+    assert store.read_payloads(rel, [5, 2]) == [(batch[5][1], batch[5][2]), (batch[2][1], batch[2][2])]
