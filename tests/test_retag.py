@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from retag_child import make_jobs
 
-from jobarchive import Archive
+from jobarchive import Archive, emulator
 from jobarchive.exceptions import ArchiveLockedError, IBMQJobInvalidStateError, JobNotFoundError
 from jobarchive.job import apply_tag_update
 from jobarchive.retag import PLAN_COLUMNS, RESULT_COLUMNS, campaign_name
@@ -138,12 +138,6 @@ def test_thousands_of_jobs_in_batches(arc):
 
 # --- against the emulator ------------------------------------------------------------------
 
-try:
-    from jobarchive import emulator
-except ImportError:  # pragma: no cover - the emulator lands separately
-    emulator = None
-needs_server = pytest.mark.skipif(not hasattr(emulator, "Emulator"),
-                                  reason="the emulator is not available yet")
 
 
 def _put_count(emu) -> int:
@@ -165,7 +159,6 @@ def server(tmp_path):
             arc.close()
 
 
-@needs_server
 def test_remote_retag_matches_server(server):
     emu, provider, arc = server
     ids = list(arc.query(descending=False)["job_id"])
@@ -188,7 +181,6 @@ def test_remote_retag_matches_server(server):
     assert set(again["outcome"]) == {"unchanged"} and _put_count(emu) == 0
 
 
-@needs_server
 def test_refused_jobs_reported_others_go_on(server, tmp_path):
     emu, provider, arc = server
     ids = list(arc.query(descending=False)["job_id"])[:6]
@@ -218,7 +210,6 @@ def _start_child(path: Path, emu, op: dict, batch_size: int) -> subprocess.Popen
     return proc
 
 
-@needs_server
 def test_sigkill_during_remote_retag_then_rerun(tmp_path, campaign_stats):
     """Kill retag campaigns at random points, several times each (every run resumes the
     last); a final re-run leaves server and archive equal, each change applied once.
@@ -291,7 +282,6 @@ def test_sigkill_during_remote_retag_then_rerun(tmp_path, campaign_stats):
     campaign_stats[key] = campaign_stats.get(key, 0) + done_kills
 
 
-@needs_server
 def test_remote_retag_under_server_faults_then_rerun(server):
     """5xx and dropped connections: what fails is reported, a re-run finishes, and server
     and archive agree."""
