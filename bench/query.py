@@ -1,6 +1,6 @@
 """Queries: ``Archive.query`` (filters pushed into SQL) against the best hand-written SQLite
-query over the same file and against loading the index into pandas and filtering there;
-and reading counts from Parquet columns against ``json.loads`` of every result.
+query over the same file and against loading the index into pandas and filtering there.
+(Reading counts is benchmarked by ``bench/counts.py``.)
 
 Queries (each returns about 1% of the jobs): tags OR + date range + share level, tags AND +
 date range + share level, and one tag alone. The hand-written baseline is the fastest of three
@@ -16,7 +16,6 @@ Medians of ``--reps`` runs, contenders run in turns.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sqlite3
 import sys
@@ -122,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100,000 jobs instead of 1,000,000")
     parser.add_argument("--jobs", type=int, default=None)
-    parser.add_argument("--results", type=int, default=None, help="jobs with results for the counts part")
+    parser.add_argument("--results", type=int, default=None, help="jobs with results added to the archive")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--keep", type=Path, default=None, help="build the archive here and keep it")
     args = parser.parse_args(argv)
@@ -166,51 +165,11 @@ def main(argv: list[str] | None = None) -> None:
                   f"{t['pandas'] / t['query']:9.1f}x")
             print(f"{'':26s} hand-written: " + ", ".join(f"{a} {t[a] * 1e3:.1f}ms" for a in alts))
             print(f"{'':26s} plan: {' | '.join(plan)}")
-        counts_part(arc, args.reps)
         arc.close()
         conn.close()
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
-
-
-def counts_part(arc: Archive, reps: int) -> None:
-    """Histograms into a DataFrame: Parquet columns vs one JSON file per job (what users do
-    today: ``json.dump(result.to_dict())``), for all jobs, 1,000 random ones and one."""
-    import random
-
-    ids = [r[0] for r in arc.index.conn.execute("SELECT job_id FROM jobs WHERE has_result = 1")]
-    if not ids:
-        return
-    folder = Path(tempfile.mkdtemp(prefix="bench-json-"))
-    try:
-        for job_id in ids:
-            with open(folder / f"{job_id}.json", "w") as fh:
-                json.dump(arc.record(job_id)["result"], fh)
-        json_bytes = sum(p.stat().st_size for p in folder.iterdir())
-        blob_bytes = sum(p.stat().st_size for p in (arc.path / "blobs").iterdir())
-
-        def from_json(selection: list[str]) -> pd.DataFrame:
-            rows = []
-            for job_id in selection:
-                with open(folder / f"{job_id}.json") as fh:
-                    result = json.load(fh)
-                for i, exp in enumerate(result["results"]):
-                    for key, count in exp["data"]["counts"].items():
-                        rows.append((job_id, i, key, count))
-            return pd.DataFrame(rows, columns=["job_id", "experiment", "key", "count"])
-
-        some = random.Random(3).sample(ids, min(1000, len(ids)))
-        one = [ids[len(ids) // 2]]
-        print(f"\ncounts into a DataFrame, {len(ids):,} jobs with results "
-              f"(Parquet blobs {blob_bytes / len(ids):,.0f} B/job, JSON files {json_bytes / len(ids):,.0f} B/job)")
-        for name, selection in (("all", ids), (f"{len(some):,} random", some), ("one job", one)):
-            t = interleaved({"parquet": (lambda s=selection: arc.counts(s), None),
-                             "json": (lambda s=selection: from_json(s), None)}, reps)
-            print(f"  {name:12s} Parquet columns {t['parquet'] * 1e3:8.1f} ms   JSON file per job "
-                  f"{t['json'] * 1e3:8.1f} ms   {t['json'] / t['parquet']:5.1f}x")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -248,9 +248,10 @@ class BlobStore:
         tmp = self.dir / f"{_TMP_PREFIX}{name}"
         # Counts are small ints in int64: split into byte streams, zstd squeezes the zero
         # high bytes (39 vs 49 B/job); the few distinct experiments and keys are dictionaries.
+        # No statistics: nothing filters on them, and min/max of the JSON cost 20 B/job.
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
                        use_dictionary=["job_id", "experiment", "key", "bitstring"],
-                       column_encoding={"count": "BYTE_STREAM_SPLIT"})
+                       column_encoding={"count": "BYTE_STREAM_SPLIT"}, write_statistics=False)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         final = self.dir / name
@@ -264,9 +265,10 @@ class BlobStore:
         try:
             try:
                 # Dictionary-encoded strings stay dictionaries until the wanted rows are taken.
-                return pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS)
+                # The files are local: pre-buffering column chunks only adds copies.
+                return pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS, pre_buffer=False)
             except KeyError:  # a file of the nested layout has no key/bitstring columns
-                return pq.ParquetFile(path)
+                return pq.ParquetFile(path, pre_buffer=False)
         except FileNotFoundError:
             raise BlobIntegrityError(f"blob {rel} is missing") from None
         except (OSError, pa.ArrowException) as err:
@@ -343,20 +345,24 @@ class BlobStore:
         try:
             payload = None if rows is None else np.asarray(rows, np.int64)
             if payload is None or _most_groups(_group_starts(pf, rel, payload), payload):
-                # One pass over the whole columns: the n_counts and the counts come together.
-                table = pf.read(columns=["n_counts", *_COUNT_COLUMNS], use_threads=False)
-                n_all = table.column("n_counts")
-                if payload is None:
-                    payload = np.flatnonzero(n_all.is_valid().to_numpy(zero_copy_only=False))
-                n_col = n_all.take(pa.array(payload, pa.int64()))
-                n = _payload_counts(n_col, rel)
-                if (int(n.sum()) == n_all.null_count
-                        and np.all(payload[1:] > payload[:-1])):
+                # One pass over the whole count columns. The payload rows are where `count`
+                # is null, so n_counts need not be read: a job's counts run to the next one.
+                table = pf.read(columns=_COUNT_COLUMNS, use_threads=False)
+                valid = table.column("count").is_valid()
+                jobs_at = np.flatnonzero(~np.asarray(valid.to_numpy(zero_copy_only=False), bool))
+                n_all = np.diff(np.append(jobs_at, table.num_rows)) - 1
+                if payload is None or (len(payload) == len(jobs_at)
+                                       and np.array_equal(payload, jobs_at)):
                     # Every job of the file, in file order: its count rows are all the others.
-                    table = table.filter(table.column("count").is_valid())
+                    n = n_all
+                    table = table.filter(valid)
                 else:
+                    at = np.minimum(np.searchsorted(jobs_at, payload), len(jobs_at) - 1)
+                    if not np.array_equal(jobs_at[at], payload):
+                        raise BlobIntegrityError(
+                            f"blob {rel}: a requested row is not a job's payload row")
+                    n = n_all[at]
                     table = table.take(pa.array(_ranges(payload + 1, n), pa.int64()))
-                table = table.select(_COUNT_COLUMNS)
             else:
                 n = _payload_counts(self._take(pf, rel, payload, ["n_counts"]).column("n_counts"), rel)
                 table = self._take(pf, rel, _ranges(payload + 1, n), _COUNT_COLUMNS)

@@ -1,0 +1,113 @@
+"""Histograms of 10,000 jobs with results: ``Archive`` (flat Parquet count rows) against one
+JSON file per job (``json.dump(result)`` per job, then ``json.load`` + a DataFrame), which is
+what users do without an archive (issue 2).
+
+Write: ``Archive.add_many`` of the jobs (index rows, one Parquet file per batch, SHA-256,
+fsync, rename) against writing one JSON file per result; rate and bytes on disk.
+Load into a long DataFrame (job_id, experiment, key, count): all jobs, 1,000 random ones,
+one job; ``Archive.counts()`` against reading the JSON files. Medians of ``--reps`` runs,
+the contenders run in turns.
+
+    python bench/counts.py              # 10,000 jobs
+    python bench/counts.py --quick      # 2,000 jobs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _synth import interleaved, records  # noqa: E402
+
+from jobarchive import Archive  # noqa: E402
+
+
+def write_json(folder: Path, recs: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for rec in recs:
+        with open(folder / f"{rec['job_id']}.json", "w") as fh:
+            json.dump(rec["result"], fh)
+
+
+def write_archive(path: Path, recs: list[dict]) -> None:
+    with Archive(path) as arc:
+        arc.add_many(recs)
+
+
+def load_json(folder: Path, selection: list[str]) -> pd.DataFrame:
+    rows = []
+    for job_id in selection:
+        with open(folder / f"{job_id}.json") as fh:
+            result = json.load(fh)
+        for i, exp in enumerate(result["results"]):
+            for key, count in exp["data"]["counts"].items():
+                rows.append((job_id, i, key, count))
+    return pd.DataFrame(rows, columns=["job_id", "experiment", "key", "count"])
+
+
+def size_of(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="2,000 jobs instead of 10,000")
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args(argv)
+    n = args.jobs or (2_000 if args.quick else 10_000)
+    recs = records(n, seed=11, with_results=True, id_prefix="c-")
+    ids = [r["job_id"] for r in recs]
+    root = Path(tempfile.mkdtemp(prefix="bench-counts-"))
+    arc_path, json_path = root / "arc", root / "json"
+    try:
+        def fresh(path: Path):
+            return lambda: shutil.rmtree(path, ignore_errors=True)
+
+        t = interleaved({"archive": (lambda: write_archive(arc_path, recs), fresh(arc_path)),
+                         "json": (lambda: write_json(json_path, recs), fresh(json_path))}, args.reps)
+        blob_bytes = size_of(arc_path / "blobs")
+        arc_bytes = size_of(arc_path)
+        json_bytes = size_of(json_path)
+        print(f"{n:,} jobs with results ({sum(len(e['data']['counts']) for r in recs for e in r['result']['results']):,} "
+              f"count rows), medians of {args.reps}\n")
+        print("write")
+        print(f"  Archive.add_many   {n / t['archive']:8,.0f} jobs/s  {t['archive'] * 1e3:7.0f} ms   "
+              f"blobs {blob_bytes / n:6,.0f} B/job, with index.db {arc_bytes / n:6,.0f} B/job")
+        print(f"  JSON file per job  {n / t['json']:8,.0f} jobs/s  {t['json'] * 1e3:7.0f} ms   "
+              f"files {json_bytes / n:6,.0f} B/job")
+        print(f"  speed {t['json'] / t['archive']:.2f}x; bytes: blobs {blob_bytes / json_bytes:.0%}, "
+              f"whole archive {arc_bytes / json_bytes:.0%} of the JSON files")
+
+        some = random.Random(3).sample(ids, min(1000, n))
+        one = [ids[n // 2]]
+        print("\nload counts into a DataFrame")
+        with Archive(arc_path) as arc:
+            for selection in (one, some):
+                expect = load_json(json_path, selection)
+                got = arc.counts(selection)
+                assert (list(got[["job_id", "experiment", "key", "count"]].itertuples(index=False, name=None))
+                        == list(expect.itertuples(index=False, name=None))), "archive and JSON differ"
+            for name, selection in (("all", None), (f"{len(some):,} random", some), ("one job", one)):
+                t = interleaved({"archive": (lambda s=selection: arc.counts(s), None),
+                                 "json": (lambda s=selection: load_json(json_path, s or ids), None)},
+                                args.reps)
+                print(f"  {name:12s} Archive.counts() {t['archive'] * 1e3:8.1f} ms   JSON file per job "
+                      f"{t['json'] * 1e3:8.1f} ms   {t['json'] / t['archive']:5.1f}x")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    main()
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
