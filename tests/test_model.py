@@ -7,10 +7,11 @@ import tempfile
 from pathlib import Path
 
 import hypothesis.strategies as st
+from archive_model import apply_add
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from jobarchive import Archive, IBMQJob, JobValidationError
+from jobarchive import Archive, JobValidationError
 from jobarchive.status import API_FINAL_STATUSES
 
 IDS = st.sampled_from([f"job{i:03d}" for i in range(25)])
@@ -48,16 +49,7 @@ class ArchiveModel(RuleBasedStateMachine):
         self.model: dict[str, dict] = {}
 
     def _apply(self, rec: dict) -> None:
-        new = IBMQJob.from_dict(rec).to_dict()
-        old = self.model.get(rec["job_id"])
-        if old is not None and old["status"] in API_FINAL_STATUSES and new["status"] not in API_FINAL_STATUSES:
-            return  # a non-final snapshot never overwrites a final job
-        if old is not None:
-            for key in ("qobj", "result"):
-                if new[key] is None and (new["qobj"] is not None or new["result"] is not None
-                                         or old[key] is not None):
-                    new[key] = old[key]
-        self.model[rec["job_id"]] = new
+        apply_add(self.model, rec)
 
     @rule(rec=records())
     def add(self, rec):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import hypothesis.strategies as st
 import pytest
+from archive_model import apply_add
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -106,14 +107,7 @@ class LiveArchiveModel(RuleBasedStateMachine):
     # --- local writes ----------------------------------------------------------------
 
     def _apply(self, rec: dict) -> None:
-        new = IBMQJob.from_dict(rec).to_dict()
-        old = self.model.get(rec["job_id"])
-        if old is not None:
-            for key in ("qobj", "result"):
-                if new[key] is None and (new["qobj"] is not None or new["result"] is not None
-                                         or old[key] is not None):
-                    new[key] = old[key]
-        self.model[rec["job_id"]] = new
+        apply_add(self.model, rec)
 
     @rule(rec=local_records())
     def add(self, rec):
