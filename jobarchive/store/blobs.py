@@ -140,11 +140,12 @@ def format_bitstring(key: str, header: dict[str, Any] | None) -> str:
     return _format(key, _layout(header))
 
 
-def _count_tuples(result: Any, cache: dict[Any, str] | None = None) -> list[tuple[int, str, str, int]]:
+def _count_tuples(result: Any, cache: dict[Any, dict[str, str]] | None = None,
+                  ) -> list[tuple[int, str, str, int]]:
     """``(experiment, key, bitstring, count)`` of every histogram entry of a result dict.
 
-    ``cache`` maps (key, layout) to the bitstring: the same few keys and headers recur across
-    the jobs of a batch, and formatting dominated the cost of writing one.
+    ``cache`` maps a header layout to {key: bitstring}: the same few keys and headers recur
+    across the jobs of a batch, and formatting dominated the cost of writing one.
     """
     rows: list[tuple[int, str, str, int]] = []
     if not isinstance(result, dict) or not isinstance(result.get("results"), list):
@@ -157,15 +158,18 @@ def _count_tuples(result: Any, cache: dict[Any, str] | None = None) -> list[tupl
         if not isinstance(counts, dict):
             continue
         layout = _layout(exp.get("header") if isinstance(exp.get("header"), dict) else None)
+        known = cache.get(layout)
+        if known is None:
+            known = cache[layout] = {}
         for key, count in counts.items():
             if type(count) is int and _INT64_MIN <= count <= _INT64_MAX:  # else only in the JSON
-                bitstring = cache.get((key, layout))
+                bitstring = known.get(key)
                 if bitstring is None:
                     try:
                         bitstring = _format(key, layout)
                     except ValueError:
                         bitstring = key
-                    cache[(key, layout)] = bitstring
+                    known[key] = bitstring
                 rows.append((i, key, bitstring, count))
     return rows
 
@@ -218,7 +222,7 @@ class BlobStore:
         n_counts: list[int | None] = []
         counts: list[tuple[int, str, str, int]] = []
         payload_rows: list[int] = []
-        cache: dict[Any, str] = {}
+        cache: dict[Any, dict[str, str]] = {}
         for job_id, qobj, result in entries:
             found = _count_tuples(result, cache)
             payload_rows.append(len(job_ids))
