@@ -1,8 +1,14 @@
-"""The plain in-memory model of what ``Archive.add`` keeps (shared by the model-based tests)."""
+"""The plain in-memory model of an archive, shared by the model-based (stateful) tests."""
 
 from __future__ import annotations
 
-from jobarchive import IBMQJob
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from jobarchive import Archive, IBMQJob
 from jobarchive.status import API_FINAL_STATUSES
 
 
@@ -19,3 +25,33 @@ def apply_add(model: dict[str, dict], rec: dict) -> None:
                                      or old[key] is not None):
                 new[key] = old[key]
     model[rec["job_id"]] = new
+
+
+class ArchiveMachine(RuleBasedStateMachine):
+    """An archive in a temp directory and its model; after every step they must be equal."""
+
+    def open_archive(self) -> None:
+        self.dir = Path(tempfile.mkdtemp())
+        self.arc = Archive(self.dir / "m")
+        self.model: dict[str, dict] = {}
+
+    def _apply(self, rec: dict) -> None:
+        apply_add(self.model, rec)
+
+    @rule()
+    def reopen(self):
+        self.arc.close()
+        self.arc = Archive(self.dir / "m")
+
+    @invariant()
+    def equals_model(self):
+        if not hasattr(self, "arc"):
+            return
+        assert len(self.arc) == len(self.model)
+        for job_id, rec in self.model.items():
+            assert self.arc.get(job_id).to_dict() == rec, job_id
+
+    def teardown(self):
+        if hasattr(self, "arc"):
+            self.arc.close()
+            shutil.rmtree(self.dir, ignore_errors=True)

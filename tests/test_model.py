@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import hypothesis.strategies as st
-from archive_model import apply_add
+from archive_model import ArchiveMachine
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, rule
 
-from jobarchive import Archive, JobValidationError
+from jobarchive import JobValidationError
 from jobarchive.status import API_FINAL_STATUSES
 
 IDS = st.sampled_from([f"job{i:03d}" for i in range(25)])
@@ -39,17 +35,12 @@ def records(draw, job_id=IDS):
     return rec
 
 
-class ArchiveModel(RuleBasedStateMachine):
+class ArchiveModel(ArchiveMachine):
     """The archive must always equal a plain dict of normalized records."""
 
     @initialize()
     def setup(self):
-        self.dir = Path(tempfile.mkdtemp())
-        self.arc = Archive(self.dir / "m")
-        self.model: dict[str, dict] = {}
-
-    def _apply(self, rec: dict) -> None:
-        apply_add(self.model, rec)
+        self.open_archive()
 
     @rule(rec=records())
     def add(self, rec):
@@ -96,24 +87,6 @@ class ArchiveModel(RuleBasedStateMachine):
         want = sorted((j, c) for j, r in self.model.items() if r["result"]
                       for c in r["result"]["results"][0]["data"]["counts"].values())
         assert sorted(zip(frame["job_id"], frame["count"], strict=True)) == want
-
-    @rule()
-    def reopen(self):
-        self.arc.close()
-        self.arc = Archive(self.dir / "m")
-
-    @invariant()
-    def equals_model(self):
-        if not hasattr(self, "arc"):
-            return
-        assert len(self.arc) == len(self.model)
-        for job_id, rec in self.model.items():
-            assert self.arc.get(job_id).to_dict() == rec
-
-    def teardown(self):
-        if hasattr(self, "arc"):
-            self.arc.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 ArchiveModel.TestCase.settings = settings(max_examples=25, stateful_step_count=15, deadline=None,

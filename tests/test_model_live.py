@@ -15,19 +15,16 @@ only moves with ``emu.advance``, so the model can say exactly what sync must see
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from functools import lru_cache
-from pathlib import Path
 
 import hypothesis.strategies as st
 import pytest
-from archive_model import apply_add
+from archive_model import ArchiveMachine
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, precondition, rule
 
 import jobarchive
-from jobarchive import Archive, IBMQJob
+from jobarchive import IBMQJob
 from jobarchive.job import apply_tag_update
 from jobarchive.status import API_FINAL_STATUSES
 
@@ -73,24 +70,21 @@ def _bell_qobj() -> dict:
     return qobj_from_circuits([qc], shots=64, qobj_id="model-bell", seed_simulator=1)
 
 
-class LiveArchiveModel(RuleBasedStateMachine):
+class LiveArchiveModel(ArchiveMachine):
     """The archive must always equal the model; the server must agree on remote retags."""
 
     @initialize(seed=st.integers(0, 50))
     def setup(self, seed):
-        self.dir = Path(tempfile.mkdtemp())
+        self.open_archive()
         self.emu = emulator.Emulator(seed_jobs=8, seed=seed, seed_active=3, time_scale=1e-6).start()
         self.provider = jobarchive.connect(self.emu.url, self.emu.token)
         self.server_ids = [d["id"] for d in self.emu.job_docs()]
-        self.arc = Archive(self.dir / "m")
-        self.model: dict[str, dict] = {}
 
     def teardown(self):
-        if hasattr(self, "arc"):
-            self.arc.close()
+        if hasattr(self, "emu"):
             self.emu.stop()
             self.provider.api_client.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
+        super().teardown()
 
     # --- the model's view of the server ----------------------------------------------
 
@@ -105,9 +99,6 @@ class LiveArchiveModel(RuleBasedStateMachine):
         return [j for j in self.server_ids if j in self.model]
 
     # --- local writes ----------------------------------------------------------------
-
-    def _apply(self, rec: dict) -> None:
-        apply_add(self.model, rec)
 
     @rule(rec=local_records())
     def add(self, rec):
@@ -226,19 +217,6 @@ class LiveArchiveModel(RuleBasedStateMachine):
                       for e, res in enumerate(r["result"]["results"])
                       for c in ((res.get("data") or {}).get("counts") or {}).values())
         assert sorted(zip(frame["job_id"], frame["experiment"], frame["count"], strict=True)) == want
-
-    @rule()
-    def reopen(self):
-        self.arc.close()
-        self.arc = Archive(self.dir / "m")
-
-    @invariant()
-    def equals_model(self):
-        if not hasattr(self, "arc"):
-            return
-        assert len(self.arc) == len(self.model)
-        for job_id, rec in self.model.items():
-            assert self.arc.get(job_id).to_dict() == rec, job_id
 
 
 LiveArchiveModel.TestCase.settings = settings(
