@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import orjson
 
 from .exceptions import JobValidationError
 from .status import API_TO_JOB_STATUS
@@ -30,7 +31,6 @@ KNOWN_KEYS: tuple[str, ...] = (
     "info_queue", "qobj", "result",
 )
 _KNOWN = frozenset(KNOWN_KEYS)
-DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 # Server camelCase -> record key (reference §3.4), beyond the generic camel-to-snake rule.
 _SERVER_RENAMES = {
@@ -105,8 +105,9 @@ def parse_date(value: Any, job_id: str | None, field: str) -> datetime:
 
 
 def format_date(dt: datetime) -> str:
-    """The record's one date spelling: UTC, microseconds, ``Z``."""
-    return dt.astimezone(UTC).strftime(DATE_FORMAT)
+    """The record's one date spelling: UTC, microseconds, ``Z`` (four-digit years, which
+    strftime's %Y does not pad)."""
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _normalize_date(value: Any, job_id: str | None, field: str) -> str:
@@ -124,37 +125,22 @@ def _check_utf8(text: str, job_id: str | None, where: str) -> None:
         ) from None
 
 
-def _utf8_ok(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+# orjson refuses (TypeError) anything but plain JSON types with these options: datetimes,
+# dataclasses and subclasses of str/int/dict/list are not passed as their JSON look-alikes.
+_PLAIN_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
 def _json_ok(value: Any) -> bool:
-    """The hot path of ``_check_json``: a walk without building any error paths."""
-    stack = [value]
-    pop, extend = stack.pop, stack.extend
-    while stack:
-        v = pop()
-        t = type(v)
-        if t is str:
-            if not v.isascii() and not _utf8_ok(v):
-                return False
-        elif t is dict:
-            for k in v:
-                if type(k) is not str or (not k.isascii() and not _utf8_ok(k)):
-                    return False
-            extend(v.values())
-        elif t is list:
-            extend(v)
-        elif t is float:
-            if not math.isfinite(v):
-                return False
-        elif not (t is int or t is bool or v is None):
-            return False
-    return True
+    """The hot path of ``_check_json``: JSON holds ``value`` exactly.
+
+    orjson writes it and the value read back must be equal, which also refuses what orjson
+    writes lossily (NaN and infinities as null, tuples as lists, UUIDs, enums). Ints beyond
+    64 bits fail here too; the walk of ``_check_json`` accepts them.
+    """
+    try:
+        return orjson.loads(orjson.dumps(value, option=_PLAIN_JSON)) == value
+    except TypeError:  # orjson.JSONEncodeError: a type, key or string JSON cannot hold
+        return False
 
 
 def _check_json(value: Any, job_id: str | None, field: str) -> None:
@@ -191,13 +177,12 @@ def _check_json(value: Any, job_id: str | None, field: str) -> None:
             )
 
 
-def normalize(record: dict[str, Any], check_payloads: bool = True) -> dict[str, Any]:
+def normalize(record: dict[str, Any]) -> dict[str, Any]:
     """Validate a record and return it in canonical form (a new dict, input untouched).
 
     Canonical: every known key present, status upper case, dates UTC ``...ffffffZ``, tags a
     list, unknown server fields kept after the known ones. Raises ``JobValidationError``
-    naming the job id and the field. ``check_payloads=False`` skips the deep JSON-type
-    walk of ``qobj``/``result`` (for trusted data already stored by the archive).
+    naming the job id and the field.
     """
     if not isinstance(record, dict):
         raise JobValidationError(f"a job record must be a dict, not {type(record).__name__}")
@@ -243,19 +228,16 @@ def normalize(record: dict[str, Any], check_payloads: bool = True) -> dict[str, 
     for key, value in record.items():
         if key not in _KNOWN:
             out[key] = value
-    for key, value in out.items():
-        t = type(value)
-        if value is None or t is int or t is bool or (t is str and value.isascii()):
-            continue  # the common scalar case, without a walk
-        if check_payloads or (key != "qobj" and key != "result"):
+    if not _json_ok(out):  # one C round trip for the whole record; the walk names the field
+        for key, value in out.items():
             _check_json(value, job_id, key)
     return out
 
 
 def split_payloads(record: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
     """(record without qobj/result, qobj, result): the index keeps the first, blobs the rest."""
-    doc = {k: v for k, v in record.items() if k != "qobj" and k != "result"}
-    return doc, record.get("qobj"), record.get("result")
+    doc = dict(record)
+    return doc, doc.pop("qobj", None), doc.pop("result", None)
 
 
 def client_version_of(client_info: Any) -> dict[str, str]:

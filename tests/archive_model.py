@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -50,6 +51,9 @@ class ArchiveMachine(RuleBasedStateMachine):
         assert len(self.arc) == len(self.model)
         for job_id, rec in self.model.items():
             assert self.arc.get(job_id).to_dict() == rec, job_id
+        # The planner's tag statistics follow every add, update and retag exactly.
+        per_tag = Counter(t for rec in self.model.values() for t in set(rec["tags"]))
+        assert self.arc.index.tag_counts() == dict(per_tag)
 
     def teardown(self):
         if hasattr(self, "arc"):

@@ -66,7 +66,7 @@ def test_index_layout(arc):
             "WHERE m.type='index' AND m.tbl_name='jobs'")}
         assert {"creation_us", "share_level", "status", "backend_name", "run_mode"} <= indexed
         assert conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
-            ("m001_initial",), ("m002_jobs_by_blob",)]
+            ("m001_initial",), ("m002_jobs_by_blob",), ("m003_query_plans",)]
     finally:
         conn.close()
 

@@ -359,10 +359,76 @@ def test_filters_run_in_sql_not_in_pandas(big, name):
         conn.set_trace_callback(None)
         conn.set_progress_handler(None, 0)
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 2 and " WHERE " in selects[0]
+    planning = [s for s in selects if s.startswith(("SELECT count(*) FROM (SELECT 1 FROM jobs",
+                                                   "SELECT tag, jobs FROM tag_counts"))]
+    assert len(planning) == (2 if "job_tags" in PLANS[name] and len(PLANS[name]) > 1 else 0)
+    fetches = [s for s in selects if s not in planning]
+    assert len(fetches) == 2 and " WHERE " in fetches[0]
     sql, params = big.index._select_sql(build_filter(**PLANS[name]), ["job_id"])
     for value in ("hub", "exp1", "exp2", "DONE"):
         assert value not in sql  # bound as a parameter, never spliced into the SQL
     assert sql.count("?") == len(params)
     assert 0 < len(frame) < len(everything) / 5
     assert selective_steps * 3 < full_steps, (selective_steps, full_steps)
+
+
+# --- how tags are matched: chosen from counts, every plan the same rows ----------------------
+
+
+@pytest.fixture(scope="module")
+def skewed(tmp_path_factory):
+    """3,000 hub jobs a minute apart: "common" on 90%, "mid" on 20%, "rare" on 10 jobs."""
+    recs = [{"job_id": f"s{i:05d}", "creation_date": (BASE + timedelta(minutes=i)).isoformat(),
+             "status": "COMPLETED", "share_level": "hub",
+             "tags": [t for t, every in (("common", 10), ("mid", 5), ("rare", 300))
+                      if (i % every != 0) == (t == "common")]} for i in range(3000)]
+    with Archive(tmp_path_factory.mktemp("skewed") / "s.jobarchive") as archive:
+        archive.add_many(recs)
+        archive.index.analyze()
+        yield archive
+
+
+SHARE_INDEX = "jobs_share_creation"
+SKEWED = {  # (filters, the plan the counts call for, (what drives, how tags are matched))
+    "rare tag, wide range": (dict(job_tags=["rare"], share_level="hub"), "list",
+                             ("(job_id=?)", "LIST SUBQUERY")),
+    "common tag, narrow range": (dict(job_tags=["common"], share_level="hub", start_datetime=BASE,
+                                      end_datetime=BASE + timedelta(minutes=99)), "exists",
+                                 (SHARE_INDEX, "CORRELATED SCALAR SUBQUERY")),
+    "mid tag, wide range": (dict(job_tags=["mid", "rare"], share_level="hub"), "range",
+                            (SHARE_INDEX, "LIST SUBQUERY")),
+    "AND, rarest looked up first": (dict(job_tags=["common", "mid"], job_tags_operator="AND",
+                                         share_level="hub"), "range", (SHARE_INDEX, "LIST SUBQUERY")),
+}
+
+
+@pytest.mark.parametrize("name", list(SKEWED))
+def test_tag_plan_follows_the_counts(skewed, name):
+    kwargs, want, (driver, matcher) = SKEWED[name]
+    flt, plan = skewed.index.tag_plan(build_filter(**kwargs))
+    assert plan == want
+    if kwargs.get("job_tags_operator") == "AND":
+        assert flt.tags == ["mid", "common"]
+    lines = skewed.index.explain(build_filter(**kwargs))
+    explained = " | ".join(lines)
+    assert lines[0].startswith("SEARCH jobs") and driver in lines[0], explained
+    assert matcher in explained, explained
+    assert "USE TEMP B-TREE" not in explained or plan == "list", explained  # the index orders the rest
+
+
+def _with_plan(archive, flt, plan) -> list[str]:
+    where, params = flt.where(plan)
+    return [r[0] for r in archive.index.conn.execute(
+        f"SELECT job_id FROM jobs WHERE {where} ORDER BY creation_us DESC, job_id DESC", params)]
+
+
+@pytest.mark.parametrize("name", [n for n in PLANS if n.startswith("tags")])
+def test_every_tag_plan_returns_the_same_rows(big, skewed, name):
+    for archive, kwargs in ((big, PLANS[name]), *((skewed, k) for k, _, _ in SKEWED.values())):
+        flt = build_filter(**kwargs)
+        expected = list(archive.query(**kwargs)["job_id"])
+        assert expected or archive is big
+        for plan in ("exists", "range", "list"):
+            assert _with_plan(archive, flt, plan) == expected, plan
+    with pytest.raises(ValueError, match="tag_plan must be one of"):
+        build_filter(job_tags=["a"]).where("join")

@@ -140,44 +140,69 @@ def format_bitstring(key: str, header: dict[str, Any] | None) -> str:
     return _format(key, _layout(header))
 
 
-def _count_tuples(result: Any, cache: dict[Any, dict[str, str]] | None = None,
-                  ) -> list[tuple[int, str, str, int]]:
-    """``(experiment, key, bitstring, count)`` of every histogram entry of a result dict.
+class _CountColumns:
+    """The count rows of a batch, built column by column (per-entry tuples cost more than
+    writing the Parquet file). The same few keys and headers recur across the jobs of a
+    batch, so each key is formatted once per header layout."""
 
-    ``cache`` maps a header layout to {key: bitstring}: the same few keys and headers recur
-    across the jobs of a batch, and formatting dominated the cost of writing one.
-    """
-    rows: list[tuple[int, str, str, int]] = []
-    if not isinstance(result, dict) or not isinstance(result.get("results"), list):
-        return rows
-    if cache is None:
-        cache = {}
-    for i, exp in enumerate(result["results"]):
-        data = exp.get("data") if isinstance(exp, dict) else None
-        counts = data.get("counts") if isinstance(data, dict) else None
-        if not isinstance(counts, dict):
-            continue
-        layout = _layout(exp.get("header") if isinstance(exp.get("header"), dict) else None)
-        known = cache.get(layout)
-        if known is None:
-            known = cache[layout] = {}
-        for key, count in counts.items():
-            if type(count) is int and _INT64_MIN <= count <= _INT64_MAX:  # else only in the JSON
-                bitstring = known.get(key)
-                if bitstring is None:
-                    try:
-                        bitstring = _format(key, layout)
-                    except ValueError:
-                        bitstring = key
-                    known[key] = bitstring
-                rows.append((i, key, bitstring, count))
-    return rows
+    def __init__(self) -> None:
+        self.experiment: list[int | None] = []
+        self.key: list[str | None] = []
+        self.bitstring: list[str | None] = []
+        self.count: list[int | None] = []
+        self._bits: dict[Any, dict[str, str]] = {}
+
+    def gap(self) -> None:
+        """A row with no count (a payload row)."""
+        self.experiment.append(None)
+        self.key.append(None)
+        self.bitstring.append(None)
+        self.count.append(None)
+
+    def add(self, result: Any) -> int:
+        """Append every histogram entry of a result dict; returns how many rows."""
+        if not isinstance(result, dict) or not isinstance(result.get("results"), list):
+            return 0
+        added = 0
+        for i, exp in enumerate(result["results"]):
+            data = exp.get("data") if isinstance(exp, dict) else None
+            counts = data.get("counts") if isinstance(data, dict) else None
+            if not isinstance(counts, dict) or not counts:
+                continue
+            keys, values = list(counts), list(counts.values())
+            if not (set(map(type, values)) == {int} and min(values) >= _INT64_MIN
+                    and max(values) <= _INT64_MAX):  # a count beyond int64 is only in the JSON
+                kept = [(k, v) for k, v in counts.items()
+                        if type(v) is int and _INT64_MIN <= v <= _INT64_MAX]
+                keys, values = [k for k, _ in kept], [v for _, v in kept]
+            layout = _layout(exp.get("header") if isinstance(exp.get("header"), dict) else None)
+            known = self._bits.get(layout)
+            if known is None:
+                known = self._bits[layout] = {}
+            try:
+                bits = list(map(known.__getitem__, keys))
+            except KeyError:
+                for key in keys:
+                    if key not in known:
+                        try:
+                            known[key] = _format(key, layout)
+                        except ValueError:
+                            known[key] = key
+                bits = list(map(known.__getitem__, keys))
+            self.experiment.extend([i] * len(keys))
+            self.key.extend(keys)
+            self.bitstring.extend(bits)
+            self.count.extend(values)
+            added += len(keys)
+        return added
 
 
 def extract_counts(result: Any) -> list[dict[str, Any]]:
     """The per-experiment histograms of a result dict, tolerant of every recorded shape."""
+    cols = _CountColumns()
+    cols.add(result)
     return [{"experiment": e, "key": k, "bitstring": b, "count": c}
-            for e, k, b, c in _count_tuples(result)]
+            for e, k, b, c in zip(cols.experiment, cols.key, cols.bitstring, cols.count, strict=True)]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -220,33 +245,31 @@ class BlobStore:
         results: list[str | None] = []
         qobjs: list[str | None] = []
         n_counts: list[int | None] = []
-        counts: list[tuple[int, str, str, int]] = []
         payload_rows: list[int] = []
-        cache: dict[Any, dict[str, str]] = {}
+        counts = _CountColumns()
         for job_id, qobj, result in entries:
-            found = _count_tuples(result, cache)
             payload_rows.append(len(job_ids))
+            counts.gap()
+            found = counts.add(result)
             job_ids.append(job_id)
-            job_ids.extend([job_id] * len(found))
+            job_ids.extend([job_id] * found)
             results.append(None if result is None else dumps(result))
             qobjs.append(None if qobj is None else dumps(qobj))
-            n_counts.append(len(found))
-            nulls: list[None] = [None] * len(found)
+            n_counts.append(found)
+            nulls: list[None] = [None] * found
             results.extend(nulls)
             qobjs.extend(nulls)
             n_counts.extend(nulls)
-            counts.append(None)  # type: ignore[arg-type]  # the payload row's count columns
-            counts.extend(found)
         columns = [
             pa.array(job_ids, pa.string()),
             pa.array(results, pa.large_string()),
             pa.array(qobjs, pa.large_string()),
             pa.array(n_counts, pa.int32()),
+            pa.array(counts.experiment, pa.int32()),
+            pa.array(counts.key, pa.string()),
+            pa.array(counts.bitstring, pa.string()),
+            pa.array(counts.count, pa.int64()),
         ]
-        for i, (_, kind) in enumerate(zip(("experiment", "key", "bitstring", "count"),
-                                          (pa.int32(), pa.string(), pa.string(), pa.int64()),
-                                          strict=True)):
-            columns.append(pa.array([None if c is None else c[i] for c in counts], kind))
         table = pa.Table.from_arrays(columns, schema=SCHEMA)
         name = f"{uuid.uuid4().hex}{_SUFFIX}"
         tmp = self.dir / f"{_TMP_PREFIX}{name}"
