@@ -89,13 +89,13 @@ def _install_kill_point(arc, mode: str, nth: int) -> None:
             _die()
 
     if mode == "blob-tmp":
-        real_write_table = blobs.pq.write_table
+        real_fsync = blobs.os.fsync
 
-        def write_table(*args, **kwargs):
-            real_write_table(*args, **kwargs)
-            hit()  # temp file on disk, not fsynced, not renamed
+        def fsync(fd):
+            hit()  # temp file written but not fsynced, or renamed but blobs/ not fsynced
+            real_fsync(fd)
 
-        blobs.pq.write_table = write_table
+        blobs.os.fsync = fsync
     elif mode == "blob-done":
         real_write = arc.blobs.write
 

@@ -276,15 +276,19 @@ class BlobStore:
         # Counts are small ints in int64: split into byte streams, zstd squeezes the zero
         # high bytes (39 vs 49 B/job); the few distinct experiments and keys are dictionaries.
         # No statistics: nothing filters on them, and min/max of the JSON cost 20 B/job.
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, row_group_size=ROW_GROUP_SIZE, compression="zstd",
                        use_dictionary=["job_id", "experiment", "key", "bitstring"],
                        column_encoding={"count": "BYTE_STREAM_SPLIT"}, write_statistics=False)
-        with open(tmp, "rb+") as fh:
+        data = sink.getvalue()  # hashed in memory: the file is not read back
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
             os.fsync(fh.fileno())
         final = self.dir / name
         os.replace(tmp, final)
         _fsync_dir(self.dir)
-        return BlobFile(f"{BLOB_DIR}/{name}", sha256_file(final), final.stat().st_size,
+        return BlobFile(f"{BLOB_DIR}/{name}", hashlib.sha256(data).hexdigest(), data.size,
                         table.num_rows, tuple(payload_rows))
 
     def _open(self, rel: str) -> pq.ParquetFile:

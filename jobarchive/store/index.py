@@ -180,7 +180,9 @@ def now_us() -> int:
 
 def to_us(record_date: str) -> int:
     """A normalized record date -> integer microseconds since the epoch (UTC)."""
-    dt = parse_date(record_date, None, "creation_date")
+    dt = datetime.fromisoformat(record_date)  # aware: normalized dates end in Z
+    if dt.tzinfo is None:
+        dt = parse_date(record_date, None, "creation_date")
     # Exact integer arithmetic: int(timestamp()) truncates toward zero before 1970.
     return (dt - _EPOCH) // _ONE_US
 
