@@ -143,13 +143,19 @@ def format_bitstring(key: str, header: dict[str, Any] | None) -> str:
 class _CountColumns:
     """The count rows of a batch, built column by column (per-entry tuples cost more than
     writing the Parquet file). The same few keys and headers recur across the jobs of a
-    batch, so each key is formatted once per header layout."""
+    batch, so each key is formatted once per header layout.
 
-    def __init__(self) -> None:
+    ``checked=False`` appends counts unchecked; the caller then checks the count column
+    whole (one pyarrow conversion) and rebuilds with ``checked=True`` if any count is not
+    an int within int64.
+    """
+
+    def __init__(self, checked: bool = True) -> None:
+        self.checked = checked
         self.experiment: list[int | None] = []
         self.key: list[str | None] = []
         self.bitstring: list[str | None] = []
-        self.count: list[int | None] = []
+        self.count: list[Any] = []
         self._bits: dict[Any, dict[str, str]] = {}
 
     def gap(self) -> None:
@@ -161,21 +167,25 @@ class _CountColumns:
 
     def add(self, result: Any) -> int:
         """Append every histogram entry of a result dict; returns how many rows."""
-        if not isinstance(result, dict) or not isinstance(result.get("results"), list):
+        exps = result.get("results") if isinstance(result, dict) else None
+        if not isinstance(exps, list):
             return 0
         added = 0
-        for i, exp in enumerate(result["results"]):
-            data = exp.get("data") if isinstance(exp, dict) else None
-            counts = data.get("counts") if isinstance(data, dict) else None
+        for i, exp in enumerate(exps):
+            try:
+                counts = exp["data"]["counts"]
+            except (KeyError, TypeError):  # not a dict somewhere on the way
+                continue
             if not isinstance(counts, dict) or not counts:
                 continue
-            keys, values = list(counts), list(counts.values())
-            if not (set(map(type, values)) == {int} and min(values) >= _INT64_MIN
-                    and max(values) <= _INT64_MAX):  # a count beyond int64 is only in the JSON
+            keys = list(counts)
+            values: Any = counts.values()
+            if self.checked:
                 kept = [(k, v) for k, v in counts.items()
-                        if type(v) is int and _INT64_MIN <= v <= _INT64_MAX]
+                        if type(v) is int and _INT64_MIN <= v <= _INT64_MAX]  # else only in the JSON
                 keys, values = [k for k, _ in kept], [v for _, v in kept]
-            layout = _layout(exp.get("header") if isinstance(exp.get("header"), dict) else None)
+            header = exp.get("header")
+            layout = _layout(header if isinstance(header, dict) else None)
             known = self._bits.get(layout)
             if known is None:
                 known = self._bits[layout] = {}
@@ -195,6 +205,18 @@ class _CountColumns:
             self.count.extend(values)
             added += len(keys)
         return added
+
+    def count_array(self, gaps: int) -> pa.Array | None:
+        """The count column, or None when an unchecked count is not an int within int64."""
+        try:
+            array = pa.array(self.count)  # inferred: int64 only if every value is a plain int
+        except (pa.ArrowException, OverflowError):
+            return None
+        if array.null_count != gaps:  # a null count among the real ones
+            return None
+        if pa.types.is_null(array.type):
+            return array.cast(pa.int64())
+        return array if array.type == pa.int64() else None
 
 
 def extract_counts(result: Any) -> list[dict[str, Any]]:
@@ -222,6 +244,44 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _table(entries: Sequence[tuple[str, Any, Any]], checked: bool) -> tuple[pa.Table | None, list[int]]:
+    """The rows of a blob file: per entry a payload row then its count rows; and where each
+    payload row is. Unchecked counts: None when one is not an int within int64."""
+    job_ids: list[str] = []
+    results: list[str | None] = []
+    qobjs: list[str | None] = []
+    n_counts: list[int | None] = []
+    payload_rows: list[int] = []
+    counts = _CountColumns(checked)
+    for job_id, qobj, result in entries:
+        payload_rows.append(len(job_ids))
+        counts.gap()
+        found = counts.add(result)
+        job_ids.append(job_id)
+        job_ids.extend([job_id] * found)
+        results.append(None if result is None else dumps(result))
+        qobjs.append(None if qobj is None else dumps(qobj))
+        n_counts.append(found)
+        nulls: list[None] = [None] * found
+        results.extend(nulls)
+        qobjs.extend(nulls)
+        n_counts.extend(nulls)
+    count_array = pa.array(counts.count, pa.int64()) if checked else counts.count_array(len(payload_rows))
+    if count_array is None:
+        return None, []
+    columns = [
+        pa.array(job_ids, pa.string()),
+        pa.array(results, pa.large_string()),
+        pa.array(qobjs, pa.large_string()),
+        pa.array(n_counts, pa.int32()),
+        pa.array(counts.experiment, pa.int32()),
+        pa.array(counts.key, pa.string()),
+        pa.array(counts.bitstring, pa.string()),
+        count_array,
+    ]
+    return pa.Table.from_arrays(columns, schema=SCHEMA), payload_rows
+
+
 class BlobStore:
     """The Parquet blob files of one archive."""
 
@@ -241,36 +301,9 @@ class BlobStore:
 
         Entry i is the payload row ``payload_rows[i]`` of the returned ``BlobFile``.
         """
-        job_ids: list[str] = []
-        results: list[str | None] = []
-        qobjs: list[str | None] = []
-        n_counts: list[int | None] = []
-        payload_rows: list[int] = []
-        counts = _CountColumns()
-        for job_id, qobj, result in entries:
-            payload_rows.append(len(job_ids))
-            counts.gap()
-            found = counts.add(result)
-            job_ids.append(job_id)
-            job_ids.extend([job_id] * found)
-            results.append(None if result is None else dumps(result))
-            qobjs.append(None if qobj is None else dumps(qobj))
-            n_counts.append(found)
-            nulls: list[None] = [None] * found
-            results.extend(nulls)
-            qobjs.extend(nulls)
-            n_counts.extend(nulls)
-        columns = [
-            pa.array(job_ids, pa.string()),
-            pa.array(results, pa.large_string()),
-            pa.array(qobjs, pa.large_string()),
-            pa.array(n_counts, pa.int32()),
-            pa.array(counts.experiment, pa.int32()),
-            pa.array(counts.key, pa.string()),
-            pa.array(counts.bitstring, pa.string()),
-            pa.array(counts.count, pa.int64()),
-        ]
-        table = pa.Table.from_arrays(columns, schema=SCHEMA)
+        table, payload_rows = _table(entries, checked=False)
+        if table is None:
+            table, payload_rows = _table(entries, checked=True)
         name = f"{uuid.uuid4().hex}{_SUFFIX}"
         tmp = self.dir / f"{_TMP_PREFIX}{name}"
         # Counts are small ints in int64: split into byte streams, zstd squeezes the zero
