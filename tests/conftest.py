@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,12 @@ settings.register_profile("long", max_examples=1000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow,
                                                  HealthCheck.function_scoped_fixture])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# A shell that runs the suite in the background (`cmd &`) starts it with SIGINT ignored, and
+# children inherit that: the tests that press Ctrl-C on `jobarchive emulator` would then
+# wait forever. A handler is reset to the default on exec, so children get Ctrl-C back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REALDATA = Path(os.environ.get("JOBARCHIVE_REALDATA", Path(__file__).resolve().parents[2]
                                / "shared" / "realdata"))
