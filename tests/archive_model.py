@@ -44,6 +44,15 @@ class ArchiveMachine(RuleBasedStateMachine):
         self.arc.close()
         self.arc = Archive(self.dir / "m")
 
+    def check_query_by_tags(self, tags: list[str], op: str) -> None:
+        """``query(job_tags=..., job_tags_operator=op)`` returns the model's jobs that match, newest first."""
+        got = list(self.arc.query(job_tags=tags, job_tags_operator=op)["job_id"])
+        match = all if op == "AND" else any
+        # An empty tag list is no tag filter, as in IBMQBackend.jobs().
+        want = sorted((r for r in self.model.values() if not tags or match(t in r["tags"] for t in tags)),
+                      key=lambda r: (r["creation_date"], r["job_id"]), reverse=True)
+        assert got == [r["job_id"] for r in want]
+
     @invariant()
     def equals_model(self):
         if not hasattr(self, "arc"):

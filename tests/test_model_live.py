@@ -196,11 +196,7 @@ class LiveArchiveModel(ArchiveMachine):
 
     @rule(tags=TAGS, op=st.sampled_from(["AND", "OR"]))
     def query_by_tags(self, tags, op):
-        got = list(self.arc.query(job_tags=tags, job_tags_operator=op)["job_id"])
-        match = all if op == "AND" else any
-        want = sorted((r for r in self.model.values() if not tags or match(t in r["tags"] for t in tags)),
-                      key=lambda r: (r["creation_date"], r["job_id"]), reverse=True)
-        assert got == [r["job_id"] for r in want]
+        self.check_query_by_tags(tags, op)
 
     @rule(status=st.sampled_from(["DONE", "QUEUED", "RUNNING", "CANCELLED", "ERROR"]))
     def query_by_status(self, status):
