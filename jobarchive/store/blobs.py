@@ -104,17 +104,22 @@ def loads(text: str | bytes | None) -> Any:
 
 def _layout(header: dict[str, Any] | None) -> tuple[int | None, tuple[int, ...] | None]:
     """(padding width, register sizes from the leftmost bit) a header asks for, if valid."""
-    header = header or {}
+    if not header:
+        return None, None
     slots = header.get("memory_slots")
     # Pad like qiskit does; an absurd memory_slots value must not allocate gigabytes.
     if not (isinstance(slots, int) and 0 < slots <= MAX_PADDED_BITS):
         return None, None
     cregs = header.get("creg_sizes")
-    if isinstance(cregs, list) and cregs and all(
-            isinstance(c, list | tuple) and len(c) == 2 and type(c[1]) is int and c[1] >= 0
-            for c in cregs):
-        return slots, tuple(size for _, size in reversed(cregs))
-    return slots, None
+    if not (isinstance(cregs, list) and cregs):
+        return slots, None
+    sizes = []
+    for creg in reversed(cregs):  # a loop, not all(genexpr): this runs per experiment
+        if not (isinstance(creg, (list, tuple)) and len(creg) == 2 and type(creg[1]) is int
+                and creg[1] >= 0):
+            return slots, None
+        sizes.append(creg[1])
+    return slots, tuple(sizes)
 
 
 def _format(key: str, layout: tuple[int | None, tuple[int, ...] | None]) -> str:
@@ -158,13 +163,6 @@ class _CountColumns:
         self.count: list[Any] = []
         self._bits: dict[Any, dict[str, str]] = {}
 
-    def gap(self) -> None:
-        """A row with no count (a payload row)."""
-        self.experiment.append(None)
-        self.key.append(None)
-        self.bitstring.append(None)
-        self.count.append(None)
-
     def add(self, result: Any) -> int:
         """Append every histogram entry of a result dict; returns how many rows."""
         exps = result.get("results") if isinstance(result, dict) else None
@@ -206,15 +204,15 @@ class _CountColumns:
             added += len(keys)
         return added
 
-    def count_array(self, gaps: int) -> pa.Array | None:
+    def count_array(self) -> pa.Array | None:
         """The count column, or None when an unchecked count is not an int within int64."""
         try:
             array = pa.array(self.count)  # inferred: int64 only if every value is a plain int
         except (pa.ArrowException, OverflowError):
             return None
-        if array.null_count != gaps:  # a null count among the real ones
+        if array.null_count:  # a None among the counts
             return None
-        if pa.types.is_null(array.type):
+        if pa.types.is_null(array.type):  # no counts at all
             return array.cast(pa.int64())
         return array if array.type == pa.int64() else None
 
@@ -246,40 +244,46 @@ def sha256_file(path: Path) -> str:
 
 def _table(entries: Sequence[tuple[str, Any, Any]], checked: bool) -> tuple[pa.Table | None, list[int]]:
     """The rows of a blob file: per entry a payload row then its count rows; and where each
-    payload row is. Unchecked counts: None when one is not an int within int64."""
-    job_ids: list[str] = []
+    payload row is. Unchecked counts: None when one is not an int within int64.
+
+    Payload and count columns are built compact (one value a job, one a count) and spread
+    over the file's rows by Arrow ``take``, nulls where a row is of the other kind: padding
+    Python lists with a None per row costs more than the Parquet encoding.
+    """
     results: list[str | None] = []
     qobjs: list[str | None] = []
-    n_counts: list[int | None] = []
-    payload_rows: list[int] = []
+    n_counts: list[int] = []
     counts = _CountColumns(checked)
-    for job_id, qobj, result in entries:
-        payload_rows.append(len(job_ids))
-        counts.gap()
-        found = counts.add(result)
-        job_ids.append(job_id)
-        job_ids.extend([job_id] * found)
+    for _, qobj, result in entries:
+        n_counts.append(counts.add(result))
         results.append(None if result is None else dumps(result))
         qobjs.append(None if qobj is None else dumps(qobj))
-        n_counts.append(found)
-        nulls: list[None] = [None] * found
-        results.extend(nulls)
-        qobjs.extend(nulls)
-        n_counts.extend(nulls)
-    count_array = pa.array(counts.count, pa.int64()) if checked else counts.count_array(len(payload_rows))
+    count_array = pa.array(counts.count, pa.int64()) if checked else counts.count_array()
     if count_array is None:
         return None, []
+    found = np.asarray(n_counts, np.int64)
+    jobs = np.arange(len(found), dtype=np.int64)
+    payload_rows = jobs + np.concatenate([[0], np.cumsum(found)[:-1]]).astype(np.int64)
+    total = len(found) + int(found.sum())
+    is_payload = np.zeros(total, bool)
+    is_payload[payload_rows] = True
+    at_payload = np.zeros(total, np.int64)
+    at_payload[payload_rows] = jobs
+    at_count = np.zeros(total, np.int64)
+    at_count[~is_payload] = np.arange(total - len(found), dtype=np.int64)
+    payload = pa.array(at_payload, mask=~is_payload)  # null on count rows
+    count = pa.array(at_count, mask=is_payload)  # null on payload rows
     columns = [
-        pa.array(job_ids, pa.string()),
-        pa.array(results, pa.large_string()),
-        pa.array(qobjs, pa.large_string()),
-        pa.array(n_counts, pa.int32()),
-        pa.array(counts.experiment, pa.int32()),
-        pa.array(counts.key, pa.string()),
-        pa.array(counts.bitstring, pa.string()),
-        count_array,
+        pa.array([e[0] for e in entries], pa.string()).take(np.repeat(jobs, found + 1)),
+        pa.array(results, pa.large_string()).take(payload),
+        pa.array(qobjs, pa.large_string()).take(payload),
+        pa.array(found, pa.int32()).take(payload),
+        pa.array(counts.experiment, pa.int32()).take(count),
+        pa.array(counts.key, pa.string()).take(count),
+        pa.array(counts.bitstring, pa.string()).take(count),
+        count_array.take(count),
     ]
-    return pa.Table.from_arrays(columns, schema=SCHEMA), payload_rows
+    return pa.Table.from_arrays(columns, schema=SCHEMA), payload_rows.tolist()
 
 
 class BlobStore:
