@@ -277,13 +277,13 @@ class Archive:
         ``job_ids``: ids, a ``query()`` DataFrame, or None for every job with a result.
         """
         ids = job_ids_of(job_ids)
-        if ids is not None:
-            known = self.index.existing(ids)
-            missing = [j for j in ids if j not in known]
-            if missing:
-                raise JobNotFoundError(missing[0])
-        locations = self.index.locations(ids)
-        table = self.blobs.read_counts(((path, row) for _, path, row in locations), order=ids)
+        unique = None if ids is None else list(dict.fromkeys(ids))
+        locations = self.index.locations(unique)  # one query also finds unknown ids
+        if unique is not None and len(locations) < len(unique):
+            known = {job_id for job_id, _, _ in locations}
+            raise JobNotFoundError(next(j for j in unique if j not in known))
+        table = self.blobs.read_counts(((path, row) for _, path, row in locations if path is not None),
+                                       order=ids)
         return table.to_pandas()
 
     def history(self, job_id: str) -> pd.DataFrame:

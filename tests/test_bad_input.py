@@ -177,6 +177,10 @@ def test_unknown_job_and_bad_counts_selection(arc):
     assert isinstance(err.value, KeyError) and "nope" in str(err.value)
     with pytest.raises(JobNotFoundError):
         arc.counts(["good1", "nope"])
+    with pytest.raises(JobNotFoundError) as err:  # repeats spanning the 900-id query chunks
+        arc.counts(["good1"] * 901 + ["nope"])
+    assert "nope" in str(err.value)
+    assert arc.counts(["good1"] * 901).equals(arc.counts(["good1"]))  # each job once
     assert "nope" not in arc and 5 not in arc
     with pytest.raises(IBMQJobError):
         arc.get("good1").refresh()

@@ -617,16 +617,20 @@ class Index:
         sql, params = self._select_sql(flt, QUERY_COLUMNS)
         return [r[3] for r in self.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
 
-    def locations(self, job_ids: Sequence[str] | None) -> list[tuple[str, str, int]]:
-        """(job_id, blob path, row) of jobs with a blob; None means every job."""
-        sql = "SELECT j.job_id, b.path, j.blob_row FROM jobs j JOIN blobs b ON b.id = j.blob_id"
+    def locations(self, job_ids: Sequence[str] | None) -> list[tuple[str, str | None, int | None]]:
+        """(job_id, blob path, row) of jobs with a blob; None means every job. Given ids,
+        every indexed one is listed, with path and row None when it has no blob (so one
+        query also tells which ids are unknown)."""
         if job_ids is None:  # driven by the partial index jobs_blob, not a scan of every job
-            return self.conn.execute(sql + " WHERE j.blob_id IS NOT NULL ORDER BY b.id, j.blob_row").fetchall()
+            return self.conn.execute(
+                "SELECT j.job_id, b.path, j.blob_row FROM jobs j JOIN blobs b ON b.id = j.blob_id "
+                "WHERE j.blob_id IS NOT NULL ORDER BY b.id, j.blob_row").fetchall()
         out = []
         for i in range(0, len(job_ids), _CHUNK):
             chunk = job_ids[i:i + _CHUNK]
             out.extend(self.conn.execute(
-                f"{sql} WHERE j.job_id IN ({', '.join('?' * len(chunk))})", chunk))
+                "SELECT j.job_id, b.path, j.blob_row FROM jobs j LEFT JOIN blobs b ON b.id = j.blob_id "
+                f"WHERE j.job_id IN ({', '.join('?' * len(chunk))})", chunk))
         return out
 
     def blobs(self) -> list[tuple[int, str, str, int, int]]:
