@@ -10,6 +10,7 @@ half the rate (see bench/ingest.py).
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import re
 import socket
@@ -398,6 +399,28 @@ class Index:
                 self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Hold SQLite's write lock across several steps (``BEGIN IMMEDIATE`` .. ``COMMIT``).
+
+        Writes inside join it, and no other connection commits meanwhile: a read-modify-write
+        (or a check of files against the index) inside it cannot race another writer.
+        """
+        return self._write()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Several reads that see one state of the index (one read transaction)."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()  # the snapshot starts here
+            yield
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         applied = {m.name for m in migrations.applied(self.db)}
