@@ -23,7 +23,6 @@ from .exceptions import ArchiveError, ArchiveLockedError, JobNotFoundError, JobV
 from .job import IBMQJob
 from .query import build_filter, job_ids_of, to_frame
 from .record import KNOWN_KEYS, normalize
-from .status import API_FINAL_STATUSES
 from .store.blobs import BlobStore, loads
 from .store.index import INDEX_FILE, Index, JobFilter, now_us, raise_if_not_archive, row_from_record
 
@@ -58,12 +57,6 @@ def record_of(job: Any) -> dict[str, Any]:
     )
 
 
-def is_stale(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
-    """A non-final record arriving after a final one is an old snapshot: it must not win."""
-    return (old is not None and old["status"] in API_FINAL_STATUSES
-            and new["status"] not in API_FINAL_STATUSES)
-
-
 def _batches(records: Iterable[dict[str, Any]], size: int, payload_size: int) -> Iterator[list[dict[str, Any]]]:
     """Cut after ``size`` records or ``payload_size`` records carrying a result/qobj."""
     batch: list[dict[str, Any]] = []
@@ -77,6 +70,22 @@ def _batches(records: Iterable[dict[str, Any]], size: int, payload_size: int) ->
             batch, payloads = [], 0
     if batch:
         yield batch
+
+
+def _generations(records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """The records in rounds in which each job id appears once: first occurrences, then
+    second ones... Writing the rounds in turn equals adding the records one by one (payloads
+    an update lacks are kept, every change gets its event), at the cost of one round when
+    no id repeats."""
+    rounds: list[list[dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for record in records:
+        n = seen.get(record["job_id"], 0)
+        seen[record["job_id"]] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(record)
+    yield from rounds
 
 
 @contextlib.contextmanager
@@ -160,19 +169,19 @@ class Archive:
             return count
 
     def _write(self, records: list[dict[str, Any]], source: str) -> None:
-        if len({r["job_id"] for r in records}) != len(records):
-            latest: dict[str, dict[str, Any]] = {}
-            for r in records:
-                if not is_stale(latest.get(r["job_id"]), r):
-                    latest[r["job_id"]] = r
-            records = list(latest.values())
-        stamp = now_us()
-        rows = [row_from_record(r, stamp) for r in records]
-        self._keep_stored_payloads(rows)
-        entries = [(r.job_id, *r.payload) for r in rows if r.payload != (None, None)]
-        blob = self.blobs.write(entries) if entries else None
-        self.index.write_batch(rows, blob, {e[0]: r for e, r in zip(entries, blob.payload_rows, strict=True)}
-                               if blob else {}, source)
+        # Under the index's write lock from the first read to the commit: the merge of
+        # partial payloads and the events compare against what is stored, which no other
+        # writer can change meanwhile; and no live writer's blob is ever unreferenced while
+        # someone else holds the lock (audit's repair relies on that).
+        with self.index.transaction():
+            for generation in _generations(records):
+                stamp = now_us()
+                rows = [row_from_record(r, stamp) for r in generation]
+                self._keep_stored_payloads(rows)
+                entries = [(r.job_id, *r.payload) for r in rows if r.payload != (None, None)]
+                blob = self.blobs.write(entries) if entries else None
+                self.index.write_batch(rows, blob, {e[0]: r for e, r in zip(entries, blob.payload_rows, strict=True)}
+                                       if blob else {}, source)
 
     def _keep_stored_payloads(self, rows: list[Any]) -> None:
         """An update carrying only one of qobj/result keeps the stored other one."""

@@ -42,6 +42,26 @@ def test_re_adding_updates_and_records_events(arc):
     assert list(arc.counts("j1")["count"]) == [4, 6]
 
 
+def test_one_add_many_with_repeated_ids_equals_adding_one_by_one(tmp_path):
+    """Snapshots of the same job in one call: the same records, payloads and events as
+    adding them in turn (a batch used to keep only the last one, dropping its payloads)."""
+    snapshots = [_job(), _job("j2", qobj={"qobj_id": "q2"}),
+                 _job(status="COMPLETED", name="second", tags=["a", "b"], result=RESULT),
+                 _job("j2", status="COMPLETED", result=dict(RESULT, job_id="j2")),
+                 _job(status="RUNNING", name="stale"), _job(status="COMPLETED", name="third", tags=["c"])]
+    one_by_one, at_once = Archive(tmp_path / "one"), Archive(tmp_path / "all")
+    for snapshot in snapshots:
+        one_by_one.add(snapshot)
+    at_once.add_many(snapshots)
+    for job_id in ("j1", "j2"):
+        assert at_once.record(job_id) == one_by_one.record(job_id)
+        columns = ["kind", "old", "new"]
+        assert at_once.history(job_id)[columns].equals(one_by_one.history(job_id)[columns])
+    assert at_once.record("j1")["result"] == RESULT and at_once.record("j2")["qobj"] == {"qobj_id": "q2"}
+    assert list(at_once.history("j1")["kind"]) == ["status", "tags", "name", "tags", "name"]
+    assert at_once.audit()["ok"].all()
+
+
 def test_add_accepts_jobs_dicts_and_to_dict_objects(arc):
     class Wrapper:
         def to_dict(self):
