@@ -21,10 +21,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from .exceptions import BlobIntegrityError
 from .status import ApiJobKind
+from .store.blobs import loads
 from .store.index import JobFilter
 
 if TYPE_CHECKING:
@@ -140,27 +142,43 @@ def audit(
     """One row a job; columns ``job_id, ok, problem`` then the reproducibility findings.
 
     ``ok``/``problem``: storage integrity (blob present, size and, with ``verify``, SHA-256;
-    a valid blob row), and with ``reproduce`` a fidelity below ``threshold``.
-    ``blob_ok``; ``complete`` (a DONE job has a result and a qobj); ``provenance`` (backend
-    and client version recorded); ``notes`` lists these informational findings.
-    ``reproduce=True`` re-runs the stored qobj of DONE jobs on BasicSimulator (``shots``
-    overrides the qobj's, ``sample`` picks that many jobs at random with ``seed``, jobs wider
-    than ``max_qubits`` are skipped) and fills ``fidelity`` (lowest Hellinger fidelity over
-    the experiments) and ``flagged``.
+    a valid blob row; with ``verify`` also: the row is this job's payload row, the doc JSON
+    parses, ``job_tags`` matches the tags), and with ``reproduce`` a fidelity below
+    ``threshold``. ``blob_ok``: the blob part of that. ``complete`` (a DONE job has a result
+    and a qobj); ``provenance`` (backend and client version recorded); ``notes`` lists these
+    informational findings. ``reproduce=True`` re-runs the stored qobj of DONE jobs on
+    BasicSimulator (``shots`` overrides the qobj's, ``sample`` picks that many jobs at random
+    with ``seed``, jobs wider than ``max_qubits`` are skipped) and fills ``fidelity`` (lowest
+    Hellinger fidelity over the experiments) and ``flagged``.
 
-    Blob files no job points to (left by an interrupted write) are listed in
-    ``frame.attrs["orphans"]``; ``repair=True`` deletes them. ``frame.attrs["summary"]``
-    counts everything.
+    Blob files and blob rows no job points to (left by an interrupted write) are listed in
+    ``frame.attrs["orphans"]``; ``repair=True`` deletes them under the index's write lock,
+    except those that may hold needed data (a copy of a missing or damaged blob, or payloads
+    of jobs whose blob is missing, unknown or damaged): ``frame.attrs["kept_orphans"]`` maps
+    each of those to the reason. Files in ``blobs/`` jobarchive did not write are listed in
+    ``frame.attrs["foreign_files"]`` and never touched. ``frame.attrs["summary"]`` counts
+    everything.
     """
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold!r}")
+    # Files are listed before the index is read: every file committed before the snapshot
+    # is known to it, so only writes in flight can show up as orphans of a plain audit.
+    listed = archive.blobs.files()
+    foreign = archive.blobs.foreign_files()
+    with archive.index.snapshot():  # blobs and jobs as of one commit, not two
+        known = archive.index.blobs()
+        refs = list(archive.index.job_blob_refs())
+        info = {row[0]: row[1:] for row in archive.select_rows(
+            JobFilter(descending=False),
+            ("job_id", "status", "backend_name", "client_version", "kind"))}
+        tag_rows = archive.index.tag_mismatches() if verify else []
+        doc_problems = _doc_problems(archive) if verify else {}
+
     blob_problem: dict[int, str | None] = {}
     blob_rows: dict[int, int] = {}
     blob_path: dict[int, str] = {}
-    known_paths: dict[str, int] = {}
-    for blob_id, path, sha256, size, rows in archive.index.blobs():
-        known_paths[path] = blob_id
-        blob_rows[blob_id] = rows
+    for blob_id, path, sha256, size, nrows in known:
+        blob_rows[blob_id] = nrows
         blob_path[blob_id] = path
         try:
             if verify:
@@ -169,12 +187,10 @@ def audit(
                 blob_problem[blob_id] = archive.blobs.verify_exists(path, size)
         except (OSError, BlobIntegrityError) as err:
             blob_problem[blob_id] = f"blob {path} cannot be checked ({err})"
-
-    info = {row[0]: row[1:] for row in archive.select_rows(
-        JobFilter(descending=False), ("job_id", "status", "backend_name", "client_version", "kind"))}
+    tag_problems, stray_tag_rows = _tag_problems(tag_rows)
 
     rows: list[dict[str, Any]] = []
-    for job_id, blob_id, blob_row, has_result, has_qobj in archive.index.job_blob_refs():
+    for job_id, blob_id, blob_row, has_result, has_qobj in refs:
         problem = ""
         if blob_id is None:
             if has_result or has_qobj:
@@ -185,6 +201,10 @@ def audit(
             problem = blob_problem[blob_id]
         elif blob_row is None or not 0 <= blob_row < blob_rows[blob_id]:
             problem = f"points to row {blob_row} of a blob with {blob_rows[blob_id]} rows"
+        problems = [problem] if problem else []
+        for found in (doc_problems.get(job_id), tag_problems.get(job_id)):
+            if found:
+                problems.append(found)
         status, backend, client_version, kind = info.get(job_id, (None, None, None, None))
         notes = []
         complete = True
@@ -200,36 +220,43 @@ def audit(
         if not client_version:
             notes.append("client version not recorded")
         rows.append({
-            "job_id": job_id, "ok": not problem, "problem": problem, "blob_ok": not problem,
+            "job_id": job_id, "ok": not problems, "problems": problems, "blob_ok": not problem,
             "status": status, "backend_name": backend, "client_version": client_version,
             "has_result": bool(has_result), "has_qobj": bool(has_qobj), "complete": complete,
             "provenance": provenance, "fidelity": math.nan, "flagged": False, "notes": notes,
             "_blob": (blob_path.get(blob_id), blob_row) if blob_id is not None and not problem
             else None,
+            "_blob_id": blob_id,
         })
+    if verify:
+        _check_payload_rows(archive, rows)
 
     reproduced = 0
     if reproduce:
         reproduced = _reproduce(archive, rows, threshold, shots, sample, seed, max_qubits,
                                 progress)
 
-    referenced = archive.index.referenced_blob_ids()
-    orphans = sorted(
-        [p for p in archive.blobs.files() if p not in known_paths]
-        + [p for p, b in known_paths.items() if b not in referenced]
-    )
-    if repair and orphans:
-        for path in orphans:
-            archive.blobs.remove(path)
-        archive.index.delete_blob_rows([known_paths[p] for p in orphans if p in known_paths])
+    # Jobs whose payloads may sit in an orphan: repair must not delete those.
+    affected = {r["job_id"] for r in rows if not r["blob_ok"]}
+    removed: list[str] = []
+    if repair:
+        removed, kept = _repair(archive, blob_problem, affected)
+        orphans = sorted(kept)
+    else:
+        referenced = {r["_blob_id"] for r in rows if r["_blob_id"] is not None}
+        orphans = _orphans(listed, known, referenced)
+        kept = _protected(archive, orphans, known, blob_problem, affected)
 
     frame = _frame(rows)
     fid = frame["fidelity"].dropna()
-    frame.attrs["orphans"] = [] if repair else orphans
-    frame.attrs["removed_orphans"] = orphans if repair else []
+    frame.attrs["orphans"] = orphans
+    frame.attrs["removed_orphans"] = removed
+    frame.attrs["kept_orphans"] = kept
+    frame.attrs["foreign_files"] = foreign
     frame.attrs["summary"] = {
         "jobs": len(frame), "ok": int(frame["ok"].sum()), "problems": int((~frame["ok"]).sum()),
-        "blobs": len(known_paths), "orphans": 0 if repair else len(orphans),
+        "blobs": len(known), "orphans": len(orphans), "kept_orphans": len(kept),
+        "foreign_files": len(foreign), "stray_tag_rows": stray_tag_rows,
         "bad_blobs": sum(1 for p in blob_problem.values() if p),
         "done": int((frame["status"] == "DONE").sum()),
         "incomplete": int((~frame["complete"]).sum()),
@@ -243,7 +270,167 @@ def audit(
     return frame
 
 
+def _fail(row: dict[str, Any], problem: str, blob: bool = True) -> None:
+    row["problems"].append(problem)
+    row["ok"] = False
+    if blob:
+        row["blob_ok"] = False
+        row["_blob"] = None  # nothing more is read from it
+
+
+def _doc_problems(archive: Archive) -> dict[str, str]:
+    """Jobs whose stored doc does not parse as a JSON object (``record()`` would raise)."""
+    out: dict[str, str] = {}
+    for batch in archive.index.iter_docs():
+        for job_id, doc in batch:
+            try:
+                value = loads(doc)
+            except (ValueError, TypeError) as err:  # JSONDecodeError, UnicodeDecodeError
+                out[job_id] = f"the index's doc of this job is not valid JSON ({err})"
+                continue
+            if not isinstance(value, dict):
+                out[job_id] = "the index's doc of this job is not a JSON object"
+    return out
+
+
+def _tag_problems(tag_rows: list[tuple[str, str, str | None]]) -> tuple[dict[str, str], int]:
+    """Per job, how ``job_tags`` disagrees with the tags column; and the job_tags rows of
+    unknown jobs."""
+    missing: dict[str, list[Any]] = defaultdict(list)
+    extra: dict[str, list[Any]] = defaultdict(list)
+    out: dict[str, str] = {}
+    stray = 0
+    for kind, job_id, tag in tag_rows:
+        if kind == "stray":
+            stray += 1
+        elif kind == "invalid":
+            out[job_id] = "the index's tags of this job are not a JSON list"
+        else:
+            (missing if kind == "missing" else extra)[job_id].append(tag)
+    for job_id in missing.keys() | extra.keys():
+        parts = [f"{what} {sorted(map(str, tags))}" for what, tags in
+                 (("lacks", missing.get(job_id)), ("has extra", extra.get(job_id))) if tags]
+        out[job_id] = ("the tag table disagrees with the job's tags (tag queries miss or "
+                       f"wrongly find it): it {' and '.join(parts)}")
+    return out, stray
+
+
+def _check_payload_rows(archive: Archive, rows: list[dict[str, Any]]) -> None:
+    """Each job's (blob, row) must be a payload row holding that job: read the job ids and
+    payload rows of each blob file once (two columns), not the jobs one by one."""
+    by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r["_blob"] is not None:
+            by_file[r["_blob"][0]].append(r)
+    for path, group in by_file.items():
+        try:
+            payload_rows, ids = archive.blobs.payload_jobs(path)
+        except BlobIntegrityError as err:
+            for r in group:
+                _fail(r, str(err))
+            continue
+        want = np.fromiter((r["_blob"][1] for r in group), np.int64, len(group))
+        at = np.minimum(np.searchsorted(payload_rows, want), max(len(payload_rows) - 1, 0))
+        hit = (payload_rows[at] == want) if len(payload_rows) else np.zeros(len(want), bool)
+        for r, row, i, is_payload in zip(group, want.tolist(), at.tolist(), hit.tolist(),
+                                          strict=True):
+            if not is_payload:
+                _fail(r, f"points to row {row} of blob {path}, which is not a payload row "
+                         "(its result and qobj are not there)")
+            elif ids[i] != r["job_id"]:
+                _fail(r, f"points to row {row} of blob {path}, which holds the payloads of "
+                         f"job {ids[i]!r}")
+
+
+def _orphans(listed: set[str], known: list[tuple[int, str, str, int, int]],
+             referenced: set[int]) -> list[str]:
+    """Files no blob row names, and blob rows no job points to."""
+    known_paths = {path for _, path, *_ in known}
+    return sorted([p for p in listed if p not in known_paths]
+                  + [path for blob_id, path, *_ in known if blob_id not in referenced])
+
+
+def _protected(archive: Archive, orphans: list[str], known: list[tuple[int, str, str, int, int]],
+               blob_problem: dict[int, str | None], affected: set[str]) -> dict[str, str]:
+    """The orphans that may hold needed data, and why: repair keeps them.
+
+    An orphan byte-identical to a missing or damaged blob may be its only copy (a renamed
+    file). When jobs have a missing, unknown or damaged blob, an orphan is removable only if
+    it can be read and holds none of their payloads.
+    """
+    by_sha: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
+    for blob_id, path, sha256, size, _ in known:
+        by_sha[sha256].append((blob_id, path, size))
+    kept: dict[str, str] = {}
+    for rel in orphans:
+        try:
+            sha = archive.blobs.file_sha256(rel)
+        except FileNotFoundError:
+            continue  # no file: nothing in it to lose (a blob row whose file is gone)
+        except (OSError, BlobIntegrityError) as err:
+            kept[rel] = f"cannot be checked ({err})"
+            continue
+        copies = [(b, p, s) for b, p, s in by_sha.get(sha, ()) if p != rel]
+        damaged = [(b, p) for b, p, _ in copies if blob_problem.get(b)]
+        if damaged:
+            b, p = damaged[0]
+            kept[rel] = (f"same SHA-256 as blob #{b} ({blob_problem[b]}): it may be that "
+                         f"blob's only copy; rename it to {p} to restore it")
+            continue
+        if any(archive.blobs.verify(p, sha, s) is None for _, p, s in copies):
+            continue  # a byte-identical copy of an intact blob: nothing is lost with it
+        if affected:
+            try:
+                _, ids = archive.blobs.payload_jobs(rel)
+            except BlobIntegrityError as err:
+                kept[rel] = (f"{len(affected)} job(s) have a missing, unknown or damaged blob "
+                             f"and this file cannot be read to show it holds none of their "
+                             f"payloads ({err})")
+                continue
+            held = affected.intersection(ids)
+            if held:
+                kept[rel] = (f"holds payloads of {len(held)} job(s) whose blob is missing, "
+                             f"unknown or damaged (e.g. {min(held)})")
+    return kept
+
+
+def _repair(archive: Archive, blob_problem: dict[int, str | None],
+            affected: set[str]) -> tuple[list[str], dict[str, str]]:
+    """Delete the orphans that provably hold nothing needed; (removed, kept with reasons).
+
+    Everything happens under the index's write lock: writers take it before writing their
+    blob file and commit after, so under it a file or blob row no job points to is the
+    leftover of a crashed writer, never a write in flight.
+    """
+    with archive.index.transaction():
+        listed = archive.blobs.files()
+        known = archive.index.blobs()
+        orphans = _orphans(listed, known, archive.index.referenced_blob_ids())
+        if not orphans:
+            return [], {}
+        affected = affected | {job_id for job_id, _ in archive.index.unknown_blob_refs()}
+        problems = dict(blob_problem)
+        vanished = False
+        for blob_id, path, _, size, _ in known:
+            now = archive.blobs.verify_exists(path, size)
+            if now and not problems.get(blob_id):
+                problems[blob_id] = now
+                vanished = True  # its jobs are not in `affected`: protect everything
+        kept = _protected(archive, orphans, known, problems, affected)
+        if vanished:
+            kept.update({p: "a blob changed on disk during the audit; run it again"
+                         for p in orphans if p not in kept})
+        removed = [p for p in orphans if p not in kept]
+        known_paths = {path: blob_id for blob_id, path, *_ in known}
+        archive.index.delete_blob_rows([known_paths[p] for p in removed if p in known_paths])
+        for path in removed:
+            archive.blobs.remove(path)
+    return removed, kept
+
+
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    for r in rows:
+        r["problem"] = "; ".join(r["problems"])
     data = {c: [r[c] for r in rows] for c in AUDIT_COLUMNS}
     data["notes"] = ["; ".join(n) for n in data["notes"]]
     frame = pd.DataFrame({
@@ -289,8 +476,7 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], threshold: float,
                     payloads = archive.blobs.read_payloads(path, [r["_blob"][1] for r in chunk])
                 except Exception as err:  # a blob that hashes fine but does not decode
                     for r in chunk:
-                        r["ok"] = r["blob_ok"] = False
-                        r["problem"] = f"blob {path} is unreadable ({type(err).__name__}: {err})"
+                        _fail(r, f"blob {path} is unreadable ({type(err).__name__}: {err})")
                     bar.update(len(chunk))
                     continue
                 for r, (qobj, result) in zip(chunk, payloads, strict=True):
@@ -303,8 +489,7 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], threshold: float,
                         r["fidelity"] = fidelity
                         if fidelity < threshold:
                             r["flagged"] = True
-                            r["ok"] = False
-                            r["problem"] = (f"reproduced counts differ: Hellinger fidelity "
-                                            f"{fidelity:.4f} < threshold {threshold}")
+                            _fail(r, f"reproduced counts differ: Hellinger fidelity "
+                                     f"{fidelity:.4f} < threshold {threshold}", blob=False)
                     bar.update(1)
     return done

@@ -481,8 +481,40 @@ class BlobStore:
         return None
 
     def files(self) -> set[str]:
-        """Every blob file on disk, including leftover temp files of interrupted writes."""
-        return {f"{BLOB_DIR}/{p.name}" for p in self.dir.iterdir() if p.is_file()}
+        """Every blob file on disk, including leftover temp files of interrupted writes.
+
+        Only names jobarchive writes (``*.parquet``, temp files included): anything else in
+        the directory (``.DS_Store``, a note) is not ours, see ``foreign_files``.
+        """
+        return {f"{BLOB_DIR}/{p.name}" for p in self.dir.iterdir()
+                if p.is_file() and p.name.endswith(_SUFFIX)}
+
+    def foreign_files(self) -> list[str]:
+        """Entries of the blob directory jobarchive did not write (never removed by it)."""
+        return sorted(f"{BLOB_DIR}/{p.name}" for p in self.dir.iterdir()
+                      if not (p.is_file() and p.name.endswith(_SUFFIX)))
+
+    def file_sha256(self, rel: str) -> str:
+        """SHA-256 of one blob file as it is on disk now."""
+        return sha256_file(self._resolve(rel))
+
+    def payload_jobs(self, rel: str) -> tuple[np.ndarray, list[str]]:
+        """(payload rows in file order, the job id of each): the rows that ``read_payloads``
+        may be given and whose job they hold. Reads the ``job_id`` and ``n_counts`` columns
+        once; every row of a file of the nested layout is a payload row."""
+        pf = self._open(rel)
+        try:
+            if "n_counts" not in pf.schema_arrow.names:
+                ids = pf.read(columns=["job_id"], use_threads=False).column("job_id")
+                rows = np.arange(len(ids), dtype=np.int64)
+            else:
+                table = pf.read(columns=["job_id", "n_counts"], use_threads=False)
+                valid = table.column("n_counts").is_valid()
+                rows = np.flatnonzero(np.asarray(valid.to_numpy(zero_copy_only=False), bool))
+                ids = table.column("job_id").take(pa.array(rows, pa.int64()))
+            return rows.astype(np.int64), ids.cast(pa.string()).to_pylist()
+        except (OSError, pa.ArrowException) as err:
+            raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
 
     def remove(self, rel: str) -> None:
         """Delete one blob file (audit repair of orphans)."""

@@ -674,6 +674,38 @@ class Index:
         with self._write():
             self.conn.executemany("DELETE FROM blobs WHERE id = ?", [(b,) for b in blob_ids])
 
+    def unknown_blob_refs(self) -> list[tuple[str, int]]:
+        """(job_id, blob_id) of jobs pointing to a blob id the ``blobs`` table lacks."""
+        return self.conn.execute(
+            "SELECT job_id, blob_id FROM jobs WHERE blob_id IS NOT NULL "
+            "AND blob_id NOT IN (SELECT id FROM blobs)").fetchall()
+
+    def iter_docs(self, batch: int = 5000) -> Iterator[list[tuple[str, bytes]]]:
+        """(job_id, doc JSON) of every job, in batches (audit parses each once)."""
+        cursor = self.conn.execute("SELECT job_id, doc FROM jobs")
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+    def tag_mismatches(self) -> list[tuple[str, str, str | None]]:
+        """Where ``job_tags`` disagrees with the jobs' ``tags`` column, in one query:
+        ``(kind, job_id, tag)`` with kind ``missing`` (in tags, no job_tags row), ``extra``
+        (a job_tags row not in tags), ``stray`` (a job_tags row of an unknown job) or
+        ``invalid`` (tags is not a JSON array)."""
+        # CASE, not AND: SQLite may evaluate both sides, and json_type raises on bad JSON.
+        is_array = "CASE WHEN json_valid({0}) THEN json_type({0}) = 'array' ELSE 0 END"
+        as_array = "CASE WHEN " + is_array + " THEN {0} ELSE '[]' END"
+        return self.conn.execute(
+            "SELECT 'missing', j.job_id, t.value FROM jobs j, json_each("
+            + as_array.format("j.tags") + ") t WHERE NOT EXISTS "
+            "(SELECT 1 FROM job_tags g WHERE g.tag = t.value AND g.job_id = j.job_id) "
+            "UNION ALL SELECT CASE WHEN j.job_id IS NULL THEN 'stray' ELSE 'extra' END, "
+            "g.job_id, g.tag FROM job_tags g LEFT JOIN jobs j ON j.job_id = g.job_id "
+            "WHERE j.job_id IS NULL OR NOT EXISTS (SELECT 1 FROM json_each("
+            + as_array.format("j.tags") + ") t WHERE t.value = g.tag) "
+            "UNION ALL SELECT 'invalid', job_id, NULL FROM jobs WHERE NOT "
+            + is_array.format("tags")
+        ).fetchall()
+
     def events(self, job_id: str | None = None) -> list[tuple]:
         """(job_id, at_us, kind, old, new, source, who) in order, of one job or all."""
         sql = "SELECT job_id, at_us, kind, old, new, source, who FROM events"
