@@ -231,17 +231,30 @@ class _Runner:
             bar.close()
 
     def _record(self, plans: list[_Plan], source: str) -> None:
+        """Write the new tags onto the records as they are stored now, under the index's
+        write lock: a newer snapshot another process added since the plan keeps its status
+        and name, and a local operation applies to the tags held now."""
         if not plans:
             return
-        records = []
-        for p in plans:
-            record = dict(p.record)
-            record["tags"] = list(p.new)
-            # Stored records are normalized already; as IBMQJob they skip re-normalization.
-            records.append(IBMQJob._from_record(record, None, None))
-            p.outcome, p.source = "updated", source
-        # Records without qobj/result: the stored payloads and blob stay as they are.
-        self.archive.add_many(records, source=source)
+        with self.archive.index.transaction():
+            current = _records(self.archive, [p.job_id for p in plans])
+            records = []
+            for p in plans:
+                record = current[p.job_id]
+                held = list(record.get("tags") or [])
+                if source == "local":
+                    p.old = held
+                    p.new = apply_tag_update(held, *self.op, IBMQJobInvalidStateError)
+                p.source = source
+                if set(held) == set(p.new):
+                    p.outcome = "unchanged"
+                    continue
+                record["tags"] = list(p.new)
+                # Stored records are normalized already; as IBMQJob they skip re-normalization.
+                records.append(IBMQJob._from_record(record, None, None))
+                p.outcome = "updated"
+            # Records without qobj/result: the stored payloads and blob stay as they are.
+            self.archive.add_many(records, source=source)
 
     def _push(self, plans: list[_Plan], journal: dict, pool: ThreadPoolExecutor) -> None:
         if not plans:
