@@ -307,7 +307,7 @@ def _tag_problems(tag_rows: list[tuple[str, str, str | None]]) -> tuple[dict[str
             out[job_id] = "the index's tags of this job are not a JSON list"
         else:
             (missing if kind == "missing" else extra)[job_id].append(tag)
-    for job_id in missing.keys() | extra.keys():
+    for job_id in (missing.keys() | extra.keys()) - out.keys():  # not when tags is unreadable
         parts = [f"{what} {sorted(map(str, tags))}" for what, tags in
                  (("lacks", missing.get(job_id)), ("has extra", extra.get(job_id))) if tags]
         out[job_id] = ("the tag table disagrees with the job's tags (tag queries miss or "

@@ -663,11 +663,16 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: 
              for k, v in summary.items() if not isinstance(v, dict | list) and v is not None]
     click.echo("audit: " + (", ".join(parts) or f"jobs={len(frame)}, problems={len(problems)}"),
                err=True)
+    kept = frame.attrs.get("kept_orphans") or {}
     if removed:
         click.echo(f"removed {len(removed)} orphan blobs", err=True)
-    elif orphans:
-        click.echo(f"{len(orphans)} orphan blobs (harmless; `jobarchive audit --repair` removes "
-                   "them)", err=True)
+    elif len(orphans) > len(kept):
+        click.echo(f"{len(orphans) - len(kept)} orphan blobs (harmless; `jobarchive audit "
+                   "--repair` removes them)", err=True)
+    if kept:
+        click.echo(f"{len(kept)} orphan blobs may hold needed data; --repair keeps them:", err=True)
+        for path, why in sorted(kept.items()):
+            click.echo(f"  {path}: {why}", err=True)
     if len(problems):
         ctx.exit(EXIT_PROBLEMS)
 
