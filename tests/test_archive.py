@@ -86,9 +86,29 @@ def test_index_layout(arc):
             "WHERE m.type='index' AND m.tbl_name='jobs'")}
         assert {"creation_us", "share_level", "status", "backend_name", "run_mode"} <= indexed
         assert conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
-            ("m001_initial",), ("m002_jobs_by_blob",), ("m003_query_plans",)]
+            ("m001_initial",), ("m002_jobs_by_blob",), ("m003_query_plans",), ("m004_effective_share_level",)]
     finally:
         conn.close()
+
+
+def test_jobs_without_a_share_level_are_found_as_none(tmp_path):
+    """The server often sends no shareLevel (no recorded document has one); IBMQJob answers
+    "none" for it, and so does the index, also in archives written before that rule."""
+    doc = {"id": "s1", "creationDate": "2021-05-04T11:34:58.965Z", "status": "COMPLETED",
+           "kind": "q-object-external-storage", "backend": {"name": "ibmq_athens"}}
+    job = IBMQJob.from_server(doc)
+    assert job.to_dict()["share_level"] is None and job.share_level() == "none"
+    with Archive(tmp_path / "a") as arc:
+        arc.add(job)
+        assert list(arc.query(share_level="none")["job_id"]) == ["s1"]
+        assert arc.get("s1").to_dict() == job.to_dict()  # the record keeps what was sent
+    conn = sqlite3.connect(tmp_path / "a" / "index.db")  # as an older version wrote it
+    with conn:
+        conn.execute("UPDATE jobs SET share_level = NULL")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_effective_share_level'")
+    conn.close()
+    with Archive(tmp_path / "a") as arc:
+        assert list(arc.query(share_level="none")["share_level"]) == ["none"]
 
 
 def test_counts_accepts_ids_a_frame_or_everything(arc):

@@ -123,7 +123,7 @@ def reference(records: list[dict], *, status=None, job_name=None, start_datetime
             match = all if job_tags_operator.upper() == "AND" else any
             if not match(t in r["tags"] for t in job_tags):
                 continue
-        if not (one_of(r["share_level"], share_level) and one_of(r["run_mode"], run_mode)
+        if not (one_of(r["share_level"] or "none", share_level) and one_of(r["run_mode"], run_mode)
                 and one_of(r["backend_name"], backend_name)):
             continue
         out.append((created, r["job_id"]))
@@ -200,7 +200,8 @@ def test_rows_carry_the_stored_values(qarc, dataset, kwargs):
         assert row.api_status == rec["status"] and row.status == STATUS_OF[rec["status"]]
         assert row.creation_date == datetime.fromisoformat(rec["creation_date"])
         assert list(row.tags) == rec["tags"]
-        for col in ("name", "backend_name", "share_level", "run_mode"):
+        assert row.share_level == (rec["share_level"] or "none")  # as IBMQJob.share_level()
+        for col in ("name", "backend_name", "run_mode"):
             value = getattr(row, col)
             assert (None if pd.isna(value) else value) == rec[col], col
 

@@ -141,6 +141,13 @@ def m003_query_plans(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_effective_share_level(db: sqlite_utils.Database) -> None:
+    # The column holds what IBMQJob.share_level() answers ("none" when the server sent no
+    # level, as for every recorded document), so that query(share_level="none") finds them.
+    db.execute("UPDATE jobs SET share_level = 'none' WHERE share_level IS NULL OR share_level = ''")
+
+
 _ROW_COLUMNS = (
     "job_id", "creation_us", "name", "backend_name", "status", "api_status", "final",
     "share_level", "run_mode", "kind", "experiment_id", "client_version", "num_experiments",
@@ -240,12 +247,29 @@ def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
     values = [
         record["job_id"], to_us(record["creation_date"]), record.get("name"),
         record.get("backend_name"), API_TO_JOB_STATUS[api_status].name, api_status,
-        int(api_status in API_FINAL_STATUSES), record.get("share_level"), record.get("run_mode"),
+        int(api_status in API_FINAL_STATUSES), record.get("share_level") or "none", record.get("run_mode"),
         record.get("kind"), record.get("experiment_id"),
         client_version_text(record.get("client_info")), num_experiments, shots,
         int(result is not None), int(qobj is not None), dumps(tags), dumps(doc).encode(), None, None, updated_us,
     ]
     return JobRow(values, list(dict.fromkeys(tags)), (qobj, result))  # a tag counts once a job
+
+
+# Lists longer than this are bound as one JSON parameter read by json_each: every `?`
+# counts toward SQLite's cap on host parameters (999 in older builds), which a few long
+# lists could pass together. Shorter lists keep the plain `IN (?, ...)` plans.
+_MANY_VALUES = 100
+
+
+def _one_of(values: Sequence[str]) -> tuple[str, list[Any]]:
+    """``IN (...)`` text (after the column) and its parameters for a list of strings."""
+    if len(values) <= _MANY_VALUES:
+        return f"IN ({', '.join('?' * len(values))})", list(values)
+    # json_each ends a string at an escaped NUL, so such (rare) values are bound one by one.
+    plain = [v for v in values if "\x00" not in v]
+    odd = [v for v in values if "\x00" in v]
+    rows = " UNION ALL VALUES " + ", ".join(["(?)"] * len(odd)) if odd else ""
+    return f"IN (SELECT value FROM json_each(?){rows})", [dumps(plain), *odd]
 
 
 @dataclass
@@ -280,9 +304,11 @@ class JobFilter:
             values = list(dict.fromkeys(values))
             if len(values) == 1:  # `= ?` plans better than a one-element IN (about 2x here)
                 clauses.append(f"{column} = ?")
+                params.extend(values)
             else:
-                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
+                text, bound = _one_of(values)
+                clauses.append(f"{column} {text}")
+                params.extend(bound)
 
         if self.statuses is not None:
             any_of("status", self.statuses)
@@ -322,22 +348,33 @@ class JobFilter:
             # "+job_id" keeps SQLite from driving the query by job_id: the other filters' index
             # drives and each of its rows is checked against the list.
             member = "+job_id" if plan == "range" else "job_id"
+            one_of, bound = _one_of(tags)
+            # Many AND tags: one count of the job's matching tags (a tag is once a job), not
+            # one EXISTS a tag, whose AND chain SQLite caps at an expression depth of 1000.
+            count_all = ("(SELECT count(*) FROM job_tags t WHERE t.job_id = jobs.job_id "
+                         f"AND t.tag {one_of}) = ?")
             if plan == "exists":
-                if self.tags_all:
+                if self.tags_all and len(tags) > _MANY_VALUES:
+                    clauses.append(count_all)
+                    params.extend([*bound, len(tags)])
+                elif self.tags_all:
                     clauses.extend(exists.format("= ?") for _ in tags)
                     params.extend(tags)
                 else:
-                    clauses.append(exists.format(f"IN ({', '.join('?' * len(tags))})"))
-                    params.extend(tags)
+                    clauses.append(exists.format(one_of))
+                    params.extend(bound)
             elif self.tags_all:
                 clauses.append(f"{member} IN (SELECT job_id FROM job_tags WHERE tag = ?)")
                 params.append(tags[0])
-                clauses.extend(exists.format("= ?") for _ in tags[1:])
-                params.extend(tags[1:])
+                if len(tags) > _MANY_VALUES:
+                    clauses.append(count_all)
+                    params.extend([*bound, len(tags)])
+                else:
+                    clauses.extend(exists.format("= ?") for _ in tags[1:])
+                    params.extend(tags[1:])
             else:
-                clauses.append(f"{member} IN (SELECT job_id FROM job_tags WHERE tag IN "
-                               f"({', '.join('?' * len(tags))}))")
-                params.extend(tags)
+                clauses.append(f"{member} IN (SELECT job_id FROM job_tags WHERE tag {one_of})")
+                params.extend(bound)
         return " AND ".join(clauses) or "1", params
 
 
