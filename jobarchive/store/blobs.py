@@ -123,12 +123,18 @@ def _layout(header: dict[str, Any] | None) -> tuple[int | None, tuple[int, ...] 
 
 
 def _format(key: str, layout: tuple[int | None, tuple[int, ...] | None]) -> str:
-    if not key.startswith("0x"):
-        return key
-    bits = bin(int(key, 16))[2:]
+    """A count key as qiskit's ``Result.get_counts`` prints it (``format_counts_memory``):
+    hex to binary; with memory_slots padded (binary and ``0b`` keys too), registers spaced.
+    Raises ValueError where qiskit does (the caller then keeps the key as sent)."""
     slots, sizes = layout
+    if key.startswith("0x"):
+        bits = bin(int(key, 16))[2:]
+    elif slots is None:
+        return key
+    else:
+        bits = key
     if slots is not None:
-        bits = bits.zfill(slots)
+        bits = format(int(bits, 2), f"0{slots}b")
         if sizes is not None:
             parts, start = [], 0
             for size in sizes:
@@ -136,13 +142,6 @@ def _format(key: str, layout: tuple[int | None, tuple[int, ...] | None]) -> str:
                 start += size
             bits = " ".join(parts)
     return bits
-
-
-def format_bitstring(key: str, header: dict[str, Any] | None) -> str:
-    """A count key as qiskit prints it: hex -> binary padded to memory_slots, registers spaced."""
-    if not key.startswith("0x"):
-        return key
-    return _format(key, _layout(header))
 
 
 class _CountColumns:
