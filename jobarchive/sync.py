@@ -156,7 +156,7 @@ class _Pass:
         self.overlap_us = int(overlap_seconds * 1_000_000)
         self.page_size = page_size
         self.bar = None
-        self.scope_key = f"{backend_name or '*'}"
+        self.scope_key = _cursor_key(provider, backend_name)
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -253,8 +253,11 @@ class _Pass:
         self._run(work)
 
     def _discover(self) -> None:
-        cursor_entry = self.archive.index.journal_get(CURSOR_CAMPAIGN).get(self.scope_key)
-        use_cursor = self.start_us is None and self.end_us is None
+        # A key of an older version (the backend name or "*" alone) may belong to another
+        # provider: it is never read, so the first pass under the new key lists everything.
+        use_cursor = self.scope_key is not None and self.start_us is None and self.end_us is None
+        cursor_entry = (self.archive.index.journal_get(CURSOR_CAMPAIGN).get(self.scope_key)
+                        if use_cursor else None)
         since = None
         if use_cursor and cursor_entry is not None:
             since = int(cursor_entry[1]) - self.overlap_us
@@ -370,6 +373,19 @@ class _Pass:
             # The refreshed record is still worth keeping; the payload is retried next pass.
             return job.to_dict(), fetched, f"{type(err).__name__}: {err}"
         return job.to_dict(), fetched, None
+
+
+def _cursor_key(provider: Any, backend_name: str | None) -> str | None:
+    """The discovery cursor's key: server URL, hub/group/project and backend scope.
+
+    Two providers see different jobs, so each has its own high-water mark. A provider
+    that does not say who it is gets no cursor (every pass is a full discovery).
+    """
+    client = provider.api_client
+    parts = [getattr(client, name, None) for name in ("http_url", "hub", "group", "project")]
+    if not all(isinstance(p, str) and p for p in parts):
+        return None
+    return json.dumps(["v2", *parts, backend_name or "*"], separators=(",", ":"))
 
 
 def _doc_id(doc: Any) -> str | None:

@@ -111,3 +111,35 @@ def test_sigkill_during_sync_then_audit_clean_and_complete(tmp_path, campaign_st
             assert arc.audit(repair=True)["ok"].all()
     key = "SIGKILL points, sync (exec)"
     campaign_stats[key] = campaign_stats.get(key, 0) + kills
+
+
+def _sim(provider):
+    return next(b for b in provider.backends() if "simulator" in b.name())
+
+
+def test_each_provider_has_its_own_discovery_cursor(tmp_path):
+    from jobarchive.demo import bell_and_ghz
+    from jobarchive.qobj import qobj_from_circuits
+
+    qobj = qobj_from_circuits(bell_and_ghz(), shots=10)
+    with Emulator(seed_jobs=20, seed=1, time_scale=600.0) as emu, Archive(tmp_path / "a") as arc:
+        pa = jobarchive.connect(emu.url, emu.token)
+        pb = jobarchive.connect(emu.url, emu.token, hub="ibm-q-research", group="uni-lab",
+                                project="qc-course")
+        b_jobs = [_sim(pb).run(qobj, job_name=f"B-{i}").job_id() for i in range(3)]
+        emu.advance(7200)  # provider A's newest job is much newer than B's
+        _sim(pa).run(qobj, job_name="A-new")
+        emu.advance(3600)
+        assert arc.sync(pa, progress=False).discovered == 21
+        report = arc.sync(pb, progress=False)
+        assert report.discovered == 3 and not report.failed
+        assert all(j in arc for j in b_jobs)
+        assert all(arc.record(j)["result"] is not None for j in b_jobs)
+
+
+def test_a_cursor_of_an_older_version_does_not_skip_jobs(tmp_path):
+    with Emulator(seed_jobs=30, seed=2) as emu, Archive(tmp_path / "a") as arc:
+        # Keyed by "*" alone, it may come from another provider: a full discovery runs once.
+        arc.index.journal_put("sync:cursor", [("*", "cursor", str(2**62))])
+        report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+        assert report.discovered == 30 and not report.failed
