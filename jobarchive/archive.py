@@ -273,7 +273,8 @@ class Archive:
         Filters mirror ``IBMQBackend.jobs()``: ``status`` a JobStatus, its name or a list;
         ``job_name`` a regex (partial match); dates inclusive (naive = local time);
         ``job_tags_operator`` "OR" (any tag) or "AND" (all tags). ``share_level``,
-        ``run_mode`` and ``backend_name`` take a value or a list.
+        ``run_mode`` and ``backend_name`` take a value or a list. ``limit`` None or 0 means
+        no limit, as upstream.
         """
         flt = build_filter(status, job_name, start_datetime, end_datetime, job_tags,
                            job_tags_operator, share_level, run_mode, backend_name, limit, skip,

@@ -75,7 +75,10 @@ def build_filter(
     descending: bool = True,
     job_ids: Sequence[str] | None = None,
 ) -> JobFilter:
-    """Validate query arguments into a ``JobFilter``; ``QueryValueError`` names the bad one."""
+    """Validate query arguments into a ``JobFilter``; ``QueryValueError`` names the bad one.
+
+    ``limit`` None or 0 means no limit, as in ``IBMQBackend.jobs()`` (reference section 6).
+    """
     statuses = None
     if status is not None:
         values = status if isinstance(status, list | tuple | set) else [status]
@@ -116,7 +119,7 @@ def build_filter(
         run_modes=_as_list(run_mode, "run_mode"),
         backend_names=_as_list(backend_name, "backend_name"),
         job_ids=list(job_ids) if job_ids is not None else None,
-        limit=limit,
+        limit=limit or None,  # 0 is "no limit" upstream, not "no rows"
         skip=skip or 0,
         descending=bool(descending),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -22,6 +23,8 @@ from hypothesis import given
 
 from jobarchive import Archive, IBMQJob, JobStatus, QueryValueError
 from jobarchive.query import FRAME_COLUMNS, build_filter
+from jobarchive.store import index as index_module
+from jobarchive.store.index import TAG_PLANS, JobFilter
 
 pytestmark = pytest.mark.terra046
 
@@ -129,7 +132,7 @@ def reference(records: list[dict], *, status=None, job_name=None, start_datetime
         out.append((created, r["job_id"]))
     out.sort(reverse=descending)
     ids = [j for _, j in out][skip:]
-    return ids if limit is None else ids[:limit]
+    return ids[:limit] if limit else ids  # None or 0: no limit, as IBMQBackend.jobs()
 
 
 # --- random filter combinations ----------------------------------------------------------------
@@ -249,6 +252,16 @@ def test_empty_tag_list_is_no_tag_filter_like_upstream(qarc, dataset):
     assert len(qarc.query(job_tags=[], job_tags_operator="AND")) == len(dataset)
 
 
+def test_limit_zero_means_no_limit_like_upstream(qarc, dataset):
+    """Reference section 6: ``limit=0`` (like None) is unlimited, not "no rows"."""
+    assert list(qarc.query(limit=0)["job_id"]) == reference(dataset)
+    assert len(qarc.query(limit=0)) == len(dataset) > 0
+    assert list(qarc.query(limit=0, skip=7, descending=False)["job_id"]) == reference(
+        dataset, skip=7, descending=False)
+    assert list(qarc.query(limit=0, status="DONE")["job_id"]) == reference(dataset, status="DONE")
+    assert build_filter(limit=0).limit is None and build_filter(limit=3).limit == 3
+
+
 # --- columns and dtypes ----------------------------------------------------------------------
 
 
@@ -275,7 +288,7 @@ def test_documented_columns_and_dtypes(qarc):
 
 def test_empty_result_keeps_columns_and_dtypes(qarc, tmp_path):
     _check_dtypes(qarc.query(job_tags=["missing"]))
-    _check_dtypes(qarc.query(limit=0))
+    _check_dtypes(qarc.query(skip=len(qarc)))
     with Archive(tmp_path / "empty") as empty:
         _check_dtypes(empty.query())
     empty_frame, full = qarc.query(job_tags=["missing"]), qarc.query()
@@ -433,3 +446,91 @@ def test_every_tag_plan_returns_the_same_rows(big, skewed, name):
             assert _with_plan(archive, flt, plan) == expected, plan
     with pytest.raises(ValueError, match="tag_plan must be one of"):
         build_filter(job_tags=["a"]).where("join")
+
+
+# --- long lists: no SQLite limit is reached, same rows and order ------------------------------
+
+
+MANY = [f"t{i:04d}" for i in range(1200)]
+
+
+@pytest.fixture
+def many_tags(tmp_path):
+    """40 jobs: all 1,200 tags, all but the last, the first 600, or another tag. The
+    connection allows only 999 host parameters, as SQLite builds before 3.32 do."""
+    recs = []
+    for k in range(40):
+        tags = [MANY, MANY[:-1], MANY[:600], ["x"]][k % 4]
+        recs.append({"job_id": f"m{k:03d}", "creation_date": (BASE + timedelta(hours=k % 7, minutes=k)).isoformat(),
+                     "status": "COMPLETED", "tags": tags, "share_level": ["hub", "none"][k % 2],
+                     "backend_name": f"b{k % 3}", "run_mode": "fairshare", "name": f"n{k}"})
+    with Archive(tmp_path / "many.jobarchive") as archive:
+        archive.add_many(recs)
+        archive.index.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        yield archive, [IBMQJob.from_dict(r).to_dict() for r in recs]
+
+
+def test_and_with_more_than_999_tags_answers(many_tags):
+    archive, recs = many_tags
+    missing = [f"nope{i}" for i in range(3000)]
+    cases = [dict(job_tags=MANY, job_tags_operator="AND"),
+             dict(job_tags=MANY[:-1], job_tags_operator="and", descending=False),
+             dict(job_tags=list(reversed(MANY)) + MANY[:5], job_tags_operator="AND", share_level="hub"),
+             dict(job_tags=MANY + ["x"], job_tags_operator="AND"),
+             dict(job_tags=MANY, job_tags_operator="AND", backend_name=["b0", "b1"], limit=3, skip=1),
+             dict(job_tags=missing + ["t1199"]),
+             dict(job_tags=missing + ["t1199", "x"], share_level="none", descending=False),
+             dict(job_tags=missing, job_tags_operator="OR")]
+    for kwargs in cases:
+        want = reference(recs, **kwargs)
+        assert list(archive.query(**kwargs)["job_id"]) == want, kwargs
+        flt = build_filter(**kwargs)
+        if "limit" not in kwargs and kwargs.get("descending", True):
+            for plan in TAG_PLANS:  # every way of matching tags gives the same rows
+                assert _with_plan(archive, flt, plan) == want, (plan, kwargs)
+    assert len(archive.query(job_tags=MANY, job_tags_operator="AND")) == 10
+    assert len(archive.query(job_tags=MANY[:-1], job_tags_operator="AND")) == 20
+
+
+def test_thousands_of_values_in_any_list_filter(many_tags):
+    archive, recs = many_tags
+    noise = [f"zz{i}" for i in range(3000)]
+    kwargs = dict(backend_name=noise + ["b1", "b2"], share_level=noise + ["hub"],
+                  run_mode=noise + ["fairshare"], job_tags=noise + ["t0000"],
+                  job_name="|".join([f"^nomatch{i}$" for i in range(3000)] + ["^n1"]))
+    want = reference(recs, **kwargs)
+    assert want and list(archive.query(**kwargs)["job_id"]) == want
+    job_ids = [r["job_id"] for r in recs[::3]]
+    rows = archive.index.select(JobFilter(job_ids=noise + job_ids), ("job_id",))
+    assert sorted(r[0] for r in rows) == sorted(job_ids)
+    # an index still drives the query (no full scan of the table)
+    assert archive.index.explain(build_filter(**kwargs))[0].startswith("SEARCH jobs USING")
+
+
+def test_tags_with_a_nul_character_in_a_long_list(many_tags):
+    """json_each would cut "a\\x00b" at the NUL: such values are bound on their own."""
+    archive, _ = many_tags
+    odd = ["a\x00b", "\x00"]
+    archive.add({"job_id": "nul", "creation_date": BASE.isoformat(), "status": "COMPLETED",
+                 "tags": odd + MANY[:150]})
+    archive.add({"job_id": "cut", "creation_date": BASE.isoformat(), "status": "COMPLETED",
+                 "tags": ["a", ""] + MANY[:150]})
+    noise = [f"q{i}" for i in range(200)]
+    assert archive.query(job_tags=[odd[0]] + noise)["job_id"].tolist() == ["nul"]
+    assert archive.query(job_tags=odd + MANY[:150], job_tags_operator="AND")["job_id"].tolist() == ["nul"]
+    assert archive.query(job_tags=["a", ""] + MANY[:150], job_tags_operator="AND")["job_id"].tolist() == ["cut"]
+    assert archive.query(job_tags=["a"] + noise)["job_id"].tolist() == ["cut"]
+
+
+@given(kwargs=filters)
+def test_long_list_form_equals_the_plain_form(qarc, dataset, kwargs):
+    """Every list bound as one JSON parameter (the form long lists take) gives the same
+    rows in the same order as the plain ``IN (?, ...)`` plans."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(index_module, "_MANY_VALUES", 0)
+        got = list(qarc.query(**kwargs)["job_id"])
+        flt = build_filter(**kwargs)
+        sql, _ = qarc.index._select_sql(flt, ["job_id"])
+    assert got == reference(dataset, **kwargs)
+    if flt.tags or len(set(flt.backend_names or [])) > 1:
+        assert "json_each" in sql
