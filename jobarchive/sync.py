@@ -6,7 +6,8 @@ One pass, under the archive's write lock:
    archived non-final jobs moved; only those are refreshed, from full documents listed
    by id a hundred at a time (no request per job, changed or not).
 2. **Missing payloads**: DONE jobs without a stored result or qobj (a failed fetch, an
-   interrupted run) get them fetched; jobs that failed last time are retried.
+   interrupted run) get them fetched; jobs that failed last time are retried. A server that
+   answers it holds no qobj for a job (404) is remembered and not asked again.
 3. **Discovery**: new jobs are listed, as full documents, in ascending creation order from a
    cursor kept in the index (minus an overlap window, as jobs can appear late); when DONE,
    each one's result and qobj are fetched, once.
@@ -29,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ApiError, IBMQBackendApiProtocolError, IBMQError
+from .exceptions import ApiError, IBMQBackendApiProtocolError, IBMQError, RequestsApiError
 from .job import IBMQJob
 from .query import to_utc_us
 from .record import format_date
@@ -42,8 +43,10 @@ if TYPE_CHECKING:
 NON_FINAL_STATUSES = [s for s in API_STATUSES if s not in API_FINAL_STATUSES]
 CURSOR_CAMPAIGN = "sync:cursor"
 RETRY_CAMPAIGN = "sync:retry"
+NO_QOBJ_CAMPAIGN = "sync:no-qobj"  # DONE jobs the server answered it holds no qobj for
 DEFAULT_OVERLAP_SECONDS = 3600.0
 IDS_PER_REQUEST = 100  # ids in one `id inq` filter: keeps the request URL a few KB long
+JOB_NOT_FOUND = 3250  # the server's error code for an unknown job (reference §3.0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -79,6 +82,15 @@ class _Work:
     record: dict[str, Any] | None = None   # archived record, or None for a new job
     doc: dict[str, Any] | None = None      # full server document, when already listed
     refresh: bool = True
+
+
+@dataclass
+class _Outcome:
+    record: dict[str, Any] | None = None   # the refreshed record to write, if any
+    fetched: int = 0                       # results downloaded
+    error: str | None = None               # why the job (or one of its payloads) failed
+    # (campaign, message): the server answered it holds no such payload (not asked again)
+    none: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -210,6 +222,7 @@ class _Pass:
     # --- the pass --------------------------------------------------------------------
 
     def run(self) -> None:
+        self.no_qobj = set(self.archive.index.journal_get(NO_QOBJ_CAMPAIGN))
         try:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="jobarchive-sync") as pool:
                 self.pool = pool
@@ -240,11 +253,15 @@ class _Pass:
                       changed=True)
 
     def _missing_payloads(self) -> None:
+        # Found from the rows themselves, not only from the retry list: a kill between a
+        # batch's commit and the retry list's update must not leave a payload behind.
         retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
         rows = self.archive.select_rows(self._filter(statuses=["DONE"]),
-                                        ("job_id", "has_result", "kind"))
-        ids = [r[0] for r in rows if not r[1] and r[2] is not None] + [
-            j for j in retry if j in self.archive]
+                                        ("job_id", "has_result", "has_qobj", "kind"))
+        ids = [job_id for job_id, has_result, has_qobj, kind in rows if kind is not None and (
+            not has_result or (not has_qobj and kind != ApiJobKind.RUNTIME.value
+                               and job_id not in self.no_qobj))]
+        ids += [j for j in retry if j in self.archive]
         work = []
         for job_id in dict.fromkeys(ids):
             record = self.archive.record(job_id)
@@ -322,7 +339,11 @@ class _Pass:
         for chunk in _chunks(work, self.batch_size):
             outcomes = list(self.pool.map(self._fetch, chunk))
             records, failures, fixed = [], [], []
-            for item, (record, fetched, error) in zip(chunk, outcomes, strict=True):
+            nones: dict[str, list[tuple[str, str, str | None]]] = {}
+            for item, outcome in zip(chunk, outcomes, strict=True):
+                record, fetched, error = outcome.record, outcome.fetched, outcome.error
+                for campaign, message in outcome.none:
+                    nones.setdefault(campaign, []).append((item.job_id, "none", message))
                 if record is not None:
                     records.append(record)
                     if item.refresh:
@@ -339,6 +360,8 @@ class _Pass:
                     fixed.append(item.job_id)
             if records:
                 self.archive.add_many(records, source="sync")
+            for campaign, entries in nones.items():  # after the rows: a kill re-asks, once
+                self.archive.index.journal_put(campaign, entries)
             if failures:
                 self.archive.index.journal_put(RETRY_CAMPAIGN, failures)
             retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
@@ -347,7 +370,7 @@ class _Pass:
                 self.archive.index.journal_delete(RETRY_CAMPAIGN, cleared)
             self._tick(done=len(chunk))
 
-    def _fetch(self, item: _Work) -> tuple[dict[str, Any] | None, int, str | None]:
+    def _fetch(self, item: _Work) -> _Outcome:
         """Runs on a worker thread: network only, no archive access."""
         try:
             if item.record is not None:
@@ -359,20 +382,27 @@ class _Pass:
             elif item.refresh:
                 job.refresh()
         except (IBMQError, ApiError, ValueError) as err:
-            return None, 0, f"{type(err).__name__}: {err}"
-        fetched = 0
+            return _Outcome(error=f"{type(err).__name__}: {err}")
+        out = _Outcome()
         try:
             record = job._record
             if record["status"] == "COMPLETED" and record.get("kind") is not None:
                 if record.get("result") is None:
                     job.result(timeout=0)
-                    fetched = 1
-                if record.get("qobj") is None and record.get("kind") != ApiJobKind.RUNTIME.value:
-                    job.qobj()
+                    out.fetched = 1
+                if record.get("qobj") is None and record.get("kind") != ApiJobKind.RUNTIME.value \
+                        and item.job_id not in self.no_qobj:
+                    try:
+                        job.qobj()
+                    except (IBMQError, ApiError) as err:
+                        if not _no_such_payload(err):
+                            raise
+                        out.none.append((NO_QOBJ_CAMPAIGN, str(err)))
         except (IBMQError, ApiError, ValueError) as err:
             # The refreshed record is still worth keeping; the payload is retried next pass.
-            return job.to_dict(), fetched, f"{type(err).__name__}: {err}"
-        return job.to_dict(), fetched, None
+            out.error = f"{type(err).__name__}: {err}"
+        out.record = job.to_dict()
+        return out
 
 
 def _cursor_key(provider: Any, backend_name: str | None) -> str | None:
@@ -386,6 +416,21 @@ def _cursor_key(provider: Any, backend_name: str | None) -> str | None:
     if not all(isinstance(p, str) and p for p in parts):
         return None
     return json.dumps(["v2", *parts, backend_name or "*"], separators=(",", ":"))
+
+
+def _api_error(err: BaseException | None) -> RequestsApiError | None:
+    """The HTTP error behind ``err`` (itself or a cause), if any."""
+    while err is not None:
+        if isinstance(err, RequestsApiError):
+            return err
+        err = err.__cause__
+    return None
+
+
+def _no_such_payload(err: BaseException) -> bool:
+    """Whether the server said it holds no such payload (a 404 other than "job not found")."""
+    api = _api_error(err)
+    return api is not None and api.status_code == 404 and api.error_code != JOB_NOT_FOUND
 
 
 def _doc_id(doc: Any) -> str | None:

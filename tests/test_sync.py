@@ -143,3 +143,31 @@ def test_a_cursor_of_an_older_version_does_not_skip_jobs(tmp_path):
         arc.index.journal_put("sync:cursor", [("*", "cursor", str(2**62))])
         report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
         assert report.discovered == 30 and not report.failed
+
+
+def test_payloads_lost_to_a_kill_before_the_retry_list_are_fetched_next_pass(tmp_path):
+    with Emulator(seed_jobs=40, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        emu.set_faults({"rate": 1.0, "kinds": ["503"], "endpoints": ["storage_qobj"]})
+        first = arc.sync(jobarchive.connect(emu.url, emu.token, max_retries=0), progress=False)
+        assert first.failed
+        # What a kill between the batch's commit and the retry list's update leaves behind.
+        arc.index.journal_clear("sync:retry")
+        emu.set_faults(None)
+        report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+        assert not report.failed
+        _assert_equal_to_server(arc, emu)
+
+
+def test_a_qobj_the_server_does_not_hold_is_asked_for_once(tmp_path):
+    with Emulator(seed_jobs=30, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        done = [d["id"] for d in emu.job_docs() if d["status"] == "COMPLETED"]
+        emu.drop_qobj(done[0])
+        provider = jobarchive.connect(emu.url, emu.token)
+        first = arc.sync(provider, progress=False)
+        assert not first.failed
+        _assert_equal_to_server(arc, emu)
+        assert arc.record(done[0])["qobj"] is None and arc.record(done[0])["result"] is not None
+        emu.reset_stats()
+        again = arc.sync(provider, progress=False)
+        assert not again.failed and again.refreshed == 0
+        assert emu.stats().get("job_qobj_url", 0) == 0

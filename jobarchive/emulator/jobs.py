@@ -54,7 +54,7 @@ class Job:
     __slots__ = (
         "id", "created", "created_iso", "backend", "name", "tags", "share_level", "client_info",
         "run_mode", "_steps", "_times", "error", "qobj", "recipe", "result", "project", "queue0",
-        "input_size", "pending", "lock", "deleted", "experiment_tag", "seed",
+        "input_size", "pending", "lock", "deleted", "qobj_lost", "experiment_tag", "seed",
     )
 
     def __init__(self, job_id: str, created: int, backend: str, project: Project,
@@ -80,6 +80,7 @@ class Job:
         self.pending: str | None = None              # "upload", "validate", "simulate" or None
         self.lock: threading.Lock | None = None
         self.deleted = False
+        self.qobj_lost = False                       # the server no longer holds its qobj
         self.experiment_tag: str | None = None
         self.seed = 0
 

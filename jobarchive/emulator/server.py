@@ -784,5 +784,13 @@ class Emulator:
         self._state.update(job, name=changes.get("name", ...),
                            tags=changes.get("tags", ...))
 
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job as ``DELETE J`` does: from then on it answers 404, code 3250."""
+        self._state.delete(self._state.get(job_id))
+
+    def drop_qobj(self, job_id: str) -> None:
+        """Make the server hold no qobj for a job (``jobDownloadUrl`` answers 404, code 3253)."""
+        self._state.get(job_id).qobj_lost = True
+
 
 __all__ = ["Emulator", "HttpError"]

@@ -354,6 +354,8 @@ class State:
         return job.result
 
     def qobj(self, job: Job) -> dict[str, Any] | None:
+        if job.qobj_lost:
+            return None
         if job.recipe is not None:
             return history.qobj_for(job)
         return job.qobj if isinstance(job.qobj, dict) else None
