@@ -31,6 +31,10 @@ TOKEN_ENV_VARS = ("JOBARCHIVE_TOKEN", "QE_TOKEN", "QISKIT_IBM_TOKEN", "IBMQ_TOKE
 _QUEUE_STARTS = ("QUEUED", "VALIDATED", "CREATED", "CREATING")
 _END_STEPS = ("COMPLETED", "ERROR_RUNNING_JOB", "CANCELLED", "ERROR_VALIDATING_JOB")
 _MAX_LEGEND = 10
+# As examples/historical_analysis.py: the success rate is the share of finished jobs that
+# completed; jobs still queued or running have no outcome yet and are left out.
+_FINISHED = ("DONE", "ERROR", "CANCELLED")
+_SUCCESS_RATE = "success rate (done / finished)"
 
 
 def _durations(archive: Archive) -> pd.DataFrame:
@@ -155,17 +159,22 @@ def _summaries(frame: pd.DataFrame, durations: pd.DataFrame) -> list[tuple[str, 
         "jobs": grouped.size(),
         "done": grouped["status"].apply(lambda s: int((s == "DONE").sum())),
         "error": grouped["status"].apply(lambda s: int((s == "ERROR").sum())),
+        "cancelled": grouped["status"].apply(lambda s: int((s == "CANCELLED").sum())),
         "with result": grouped["has_result"].sum().astype(int),
         "first": grouped["creation_date"].min().dt.strftime("%Y-%m-%d"),
         "last": grouped["creation_date"].max().dt.strftime("%Y-%m-%d"),
     })
-    per_backend["success rate"] = (per_backend["done"] / per_backend["jobs"]).round(3)
+    finished = per_backend[["done", "error", "cancelled"]].sum(axis=1)
+    # No finished job yet: no rate (an empty cell), rather than 0.
+    per_backend[_SUCCESS_RATE] = (per_backend["done"] / finished.where(finished > 0)).round(3)
     if not durations.empty:
         medians = durations.groupby(durations["backend_name"].fillna("(unknown)"))[
             ["queue_s", "run_s"]].median().rename(
             columns={"queue_s": "median queue s", "run_s": "median run s"})
         per_backend = per_backend.join(medians)
-    out.append(("Jobs by backend", _table(per_backend.sort_values("jobs", ascending=False))))
+    out.append(("Jobs by backend", _table(per_backend.sort_values("jobs", ascending=False))
+                + "<p>Success rate: done / finished, finished = "
+                + " + ".join(_FINISHED) + "; jobs not yet final are left out.</p>"))
     tags = frame["tags"].explode().dropna()
     if len(tags):
         out.append(("Most used tags", _table(tags.value_counts().head(15).rename("jobs")

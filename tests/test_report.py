@@ -91,3 +91,36 @@ def test_report_of_a_synced_archive_never_holds_the_token(tmp_path):
     assert "<h2>Reproducibility</h2>" in text
     for secret in secrets:
         assert secret not in text
+
+
+def _backend_table(text: str) -> dict[str, dict[str, str]]:
+    """The "Jobs by backend" table as {backend: {column: cell text}}."""
+    start = text.index("<h2>Jobs by backend</h2>")
+    chunk = text[start:text.index("</table>", start)]
+    head = [re.sub("<[^>]+>", "", c).strip()
+            for c in re.findall(r"<th[^>]*>.*?</th>", chunk.split("</tr>")[0], re.S)][1:]
+    rows = {}
+    for tr in re.findall(r"<tr>(.*?)</tr>", chunk.split("<tbody>")[1], re.S):
+        cells = [re.sub("<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>.*?</t[hd]>", tr, re.S)]
+        rows[cells[0]] = dict(zip(head, cells[1:], strict=True))
+    return rows
+
+
+def test_success_rate_counts_only_finished_jobs(arc, tmp_path):
+    """Done / finished (DONE + ERROR + CANCELLED), as examples/historical_analysis.py: jobs
+    still queued or running have no outcome yet."""
+    statuses = {"ibmq_athens": ["COMPLETED"] + ["QUEUED"] * 3,
+                "ibmq_lima": ["COMPLETED", "ERROR_RUNNING_JOB", "CANCELLED", "CANCELLED",
+                              "RUNNING", "RUNNING", "VALIDATING"],
+                "ibmq_quito": ["QUEUED", "RUNNING"]}
+    arc.add_many([{"job_id": f"{backend}-{i}", "creation_date": f"2021-01-0{i + 1}T00:00:00Z",
+                   "status": status, "backend_name": backend}
+                  for backend, values in statuses.items() for i, status in enumerate(values)])
+    text = arc.report(tmp_path / "rate.html").read_text()
+    rate = "success rate (done / finished)"
+    table = _backend_table(text)
+    assert table["ibmq_athens"][rate] == "1"       # was 0.25: 1 done of 4 jobs
+    assert table["ibmq_lima"][rate] == "0.25"      # 1 done of 4 finished (7 jobs)
+    assert table["ibmq_lima"]["cancelled"] == "2" and table["ibmq_lima"]["error"] == "1"
+    assert table["ibmq_quito"][rate] == ""         # nothing finished yet: no rate
+    assert "done / finished, finished = DONE + ERROR + CANCELLED" in text
