@@ -117,8 +117,8 @@ class Archive:
                 f"or `jobarchive init {self.path}`."
             )
         self.path.mkdir(parents=True, exist_ok=True)
+        self.index = Index(self.path / INDEX_FILE, busy_timeout=busy_timeout)  # refuses foreign files first
         self.blobs = BlobStore(self.path)
-        self.index = Index(self.path / INDEX_FILE, busy_timeout=busy_timeout)
 
     def __repr__(self) -> str:
         return f"<Archive {str(self.path)!r}>"

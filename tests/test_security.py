@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
 
 from jobarchive import (
     Archive,
+    ArchiveError,
     BlobIntegrityError,
     IBMQError,
     JobValidationError,
@@ -72,6 +74,47 @@ def test_index_from_a_newer_schema_is_refused(tmp_path):
     conn.close()
     with pytest.raises(SchemaVersionError, match="newer jobarchive.*[Uu]pgrade"):
         Archive(tmp_path / "a")
+
+
+def test_a_file_that_is_not_our_index_is_refused_and_left_unchanged(tmp_path):
+    garbage, other = tmp_path / "garbage", tmp_path / "other"
+    garbage.mkdir()
+    (garbage / "index.db").write_bytes(bytes(range(256)) * 20)
+    other.mkdir()
+    conn = sqlite3.connect(other / "index.db")
+    conn.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, title TEXT)")
+    conn.commit()
+    conn.close()
+    before = {p: (p / "index.db").read_bytes() for p in (garbage, other)}
+    with pytest.raises(ArchiveError, match="not a jobarchive index"):
+        Archive(garbage)
+    with pytest.raises(ArchiveError, match="another program.*left unchanged"):
+        Archive(other)
+    for folder, data in before.items():
+        assert sorted(p.name for p in folder.iterdir()) == ["index.db"]  # no blobs/, no -wal
+        assert (folder / "index.db").read_bytes() == data
+
+
+def test_processes_creating_one_archive_at_once_all_succeed(tmp_path):
+    """Creation (checks, WAL, migrations) is serialized: a process that finds another's
+    half-applied migrations waits instead of failing on "table already exists"."""
+    for attempt in range(8):
+        path = tmp_path / f"a{attempt}"
+        children = []
+        for i in range(5):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports by its exit code
+                code = 1
+                try:
+                    with Archive(path) as arc:
+                        arc.add(_job(f"j{i}"))
+                    code = 0
+                finally:
+                    os._exit(code)
+            children.append(pid)
+        assert [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children] == [0] * 5
+        with Archive(path) as arc:
+            assert len(arc) == 5
 
 
 # --- a live server: the token, and server-sent ids and names -----------------------------

@@ -11,7 +11,9 @@ half the rate (see bench/ingest.py).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import getpass
+import os
 import re
 import socket
 import sqlite3
@@ -395,16 +397,51 @@ class Index:
 
     def __init__(self, path: Path, busy_timeout: float = 30.0):
         self.path = Path(path)
-        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
-                               check_same_thread=False)
+        try:
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as err:
+            raise ArchiveError(f"cannot open {self.path} ({err}); the archive directory must be "
+                               "readable and writable (SQLite keeps -wal/-shm files beside it)") from err
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.create_function("regexp", 2, _regexp, deterministic=True)
-        self._migrate()
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            with _opening(self.path.parent):
+                self._check_ours()  # before anything below reads or writes the file
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+                conn.execute("PRAGMA synchronous = FULL")
+                self._migrate()
+            conn.create_function("regexp", 2, _regexp, deterministic=True)
+        except OSError as err:
+            conn.close()
+            raise ArchiveError(f"cannot open {self.path} ({err})") from err
+        except sqlite3.Error as err:
+            conn.close()
+            raise ArchiveError(f"cannot open {self.path} ({err}); the archive directory must be "
+                               "readable and writable (SQLite keeps -wal/-shm files beside it)") from err
+        except BaseException:
+            conn.close()
+            raise
+
+    def _check_ours(self) -> None:
+        """Refuse a file that is not a jobarchive index, before changing anything in it."""
+        try:
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.OperationalError:
+            raise  # cannot read it at all (permissions...): reported as such by the caller
+        except sqlite3.DatabaseError as err:  # "file is not a database"
+            raise ArchiveError(f"{self.path} is not a jobarchive index ({err}). Pass an archive "
+                               "directory, or a new path to create one.") from err
+        ours = "_sqlite_migrations" in tables and self.conn.execute(
+            "SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1",
+            (migrations.name,)).fetchone()
+        if tables - {"_sqlite_migrations"} and not ours:
+            raise ArchiveError(
+                f"{self.path} is an SQLite database of another program (tables: "
+                f"{', '.join(sorted(tables)[:5])}), not a jobarchive index; it was left unchanged. "
+                "Pass an archive directory, or a new path to create one.")
 
     def _retry_locked(self, fn):
         for attempt in range(50):
@@ -473,12 +510,8 @@ class Index:
             self._retry_locked(self._apply_migrations)
 
     def _apply_migrations(self) -> None:
-        try:
+        if migrations.pending(self.db):  # another process may have applied them meanwhile
             migrations.apply(self.db)
-        except sqlite3.OperationalError:
-            # Two processes creating one archive: the loser finds the work done.
-            if migrations.pending(self.db):
-                raise
 
     def close(self) -> None:
         """Close the connection."""
@@ -782,6 +815,19 @@ class Index:
         """Forget a finished campaign."""
         with self._write():
             self.conn.execute("DELETE FROM journal WHERE campaign = ?", (campaign,))
+
+
+@contextmanager
+def _opening(folder: Path) -> Iterator[None]:
+    """Serialize the checks and migrations of processes opening one archive at once (an
+    advisory lock on its directory: the index file's own locks belong to SQLite, and closing
+    a second descriptor of it would drop them)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def raise_if_not_archive(path: Path) -> None:
