@@ -14,11 +14,14 @@ taking raw camelCase dicts in and out and raising ``ApiError``.
 from __future__ import annotations
 
 import copy
+import enum
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
@@ -34,6 +37,7 @@ from .exceptions import (
 from .record import (
     KNOWN_KEYS,
     client_version_of,
+    format_date,
     from_server_doc,
     map_server_keys,
     normalize,
@@ -511,7 +515,7 @@ class IBMQJob:
         if stored is None:
             return None
         try:
-            self._result_obj = Result.from_dict(copy.deepcopy(stored))
+            self._result_obj = Result.from_dict(self._decoded_result(stored))
         except Exception as err:  # qiskit raises many types on a malformed result dict
             where = "downloaded" if fetched is not None else "stored"
             raise IBMQJobApiError(
@@ -521,6 +525,22 @@ class IBMQJob:
         if fetched is not None:  # kept (and so archived) only once it parses
             self._record["result"] = fetched
         return self._result_obj
+
+    def _decoded_result(self, stored: Any) -> Any:
+        """A copy of the result dict as upstream hands it to ``Result.from_dict`` (reference
+        §4.6): ``client_version`` injected, ``date`` parsed and moved to local time. The
+        record keeps the server's dict untouched, so ``to_dict()`` stays lossless."""
+        data = copy.deepcopy(stored)
+        if not isinstance(data, dict):
+            return data  # Result.from_dict refuses it: reported as malformed
+        data["client_version"] = self.client_version
+        date = data.get("date")
+        if isinstance(date, str):
+            try:  # naive (2021 results) means UTC, as upstream forces UTC before converting
+                data["date"] = _local(parse_date(date, self.job_id(), "result.date"))
+            except JobValidationError:
+                pass  # an unreadable date is left as sent rather than hiding the counts
+        return data
 
     def _fetch_result(self) -> dict | None:
         api_status = self._record["status"]
@@ -593,8 +613,9 @@ class IBMQJob:
 
     def properties(self) -> dict | None:
         """The backend properties when the job ran, as a dict (None if the server has none)."""
-        if self._api_client is None and self._record.get("_properties") is not None:
-            return copy.deepcopy(self._record["_properties"])
+        if self._api_client is None and "_properties" in self._record:
+            # The document's `calibration`; 292 real ones carry {} (empty or falsy -> None).
+            return copy.deepcopy(self._record["_properties"]) or None
         client = self._require_client("read its backend properties")
         try:
             props = client.job_properties(self.job_id())
@@ -702,12 +723,49 @@ def apply_tag_update(
 
 
 def _plain(value: Any) -> Any:
-    """qiskit Result/Qobj objects -> plain dicts; dicts and None pass through."""
+    """qiskit Result/Qobj objects -> JSON-only dicts; dicts and None pass through.
+
+    Only what this library converts itself is made JSON-only: a user's own dict is the
+    record format and is validated as given (``JobValidationError`` on numpy values).
+    """
     if value is None or isinstance(value, dict):
         return value
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):
-        return to_dict()
+        return _json_only(to_dict())
+    return value
+
+
+def _json_only(value: Any) -> Any:
+    """``value`` with the non-JSON types qiskit's ``to_dict()`` emits made plain, exactly.
+
+    numpy scalars and arrays (BasicSimulator's ``seed_simulator`` is an int32), enums
+    (``MeasLevel``), datetimes (``Result.date``) and complex numbers (``[re, im]``, the
+    wire format ``format_statevector`` reads back). What cannot be converted without loss
+    (NaN, a long double) is left as is, so validation names it.
+    """
+    if isinstance(value, dict):
+        return {(str(k) if isinstance(k, np.str_) else k): _json_only(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_only(v) for v in value]
+    if isinstance(value, enum.Enum):  # before str/int: str(StrEnum member) is its name
+        return _json_only(value.value)
+    if isinstance(value, str):
+        return str(value)  # np.str_
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        plain = float(value)
+        return plain if plain == value or not math.isfinite(plain) else value
+    if isinstance(value, complex | np.complexfloating):
+        re, im = _json_only(value.real), _json_only(value.imag)
+        return [re, im] if type(re) is float and type(im) is float else value
+    if isinstance(value, datetime):
+        return format_date(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
+        return _json_only(np.asarray(value).tolist())  # e.g. a Statevector
     return value
 
 
