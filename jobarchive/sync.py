@@ -44,6 +44,7 @@ NON_FINAL_STATUSES = [s for s in API_STATUSES if s not in API_FINAL_STATUSES]
 CURSOR_CAMPAIGN = "sync:cursor"
 RETRY_CAMPAIGN = "sync:retry"
 NO_QOBJ_CAMPAIGN = "sync:no-qobj"  # DONE jobs the server answered it holds no qobj for
+GONE_CAMPAIGN = "sync:gone"  # archived jobs the server says do not exist (404, code 3250)
 DEFAULT_OVERLAP_SECONDS = 3600.0
 IDS_PER_REQUEST = 100  # ids in one `id inq` filter: keeps the request URL a few KB long
 JOB_NOT_FOUND = 3250  # the server's error code for an unknown job (reference §3.0)
@@ -63,6 +64,7 @@ class SyncReport:
     seconds: float = 0.0
     passes: int = 0
     pending: int = 0
+    gone: dict[str, str] = field(default_factory=dict)  # job id -> the server's "not found"
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain values."""
@@ -71,7 +73,8 @@ class SyncReport:
     def __str__(self) -> str:
         return (f"sync: {self.discovered} discovered, {self.refreshed} refreshed "
                 f"({self.changed} changed), {self.results_fetched} results fetched, "
-                f"{len(self.failed)} failed, {self.pending} still running; "
+                f"{len(self.failed)} failed, {len(self.gone)} gone from the server, "
+                f"{self.pending} still running; "
                 f"{self.requests} requests in {self.seconds:.1f} s")
 
 
@@ -91,6 +94,7 @@ class _Outcome:
     error: str | None = None               # why the job (or one of its payloads) failed
     # (campaign, message): the server answered it holds no such payload (not asked again)
     none: list[tuple[str, str]] = field(default_factory=list)
+    gone: str | None = None                # the server's "job not found" message
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -169,6 +173,10 @@ class _Pass:
         self.page_size = page_size
         self.bar = None
         self.scope_key = _cursor_key(provider, backend_name)
+        client = self.client
+        owner = tuple(getattr(client, name, None) for name in ("hub", "group", "project"))
+        self.owner = owner if all(isinstance(p, str) for p in owner) else None
+        self.gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -203,8 +211,18 @@ class _Pass:
                     docs[doc["id"]] = doc
         return docs
 
+    def _mine(self, record: dict[str, Any]) -> bool:
+        """Whether a job can be this provider's: another hub/group/project's job would
+        answer "not found" here, which must not mark it gone."""
+        theirs = _owner(record)
+        return self.owner is None or theirs is None or theirs == self.owner
+
     def pending(self) -> int:
-        return len(self.archive.select_rows(self._filter(final=False), ("job_id",)))
+        """Archived jobs in scope still running (those gone from the server excepted)."""
+        gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
+        ids = [r[0] for r in self.archive.select_rows(self._filter(final=False), ("job_id",))
+               if r[0] not in gone]
+        return sum(self._mine(self.archive.record(j)) for j in ids)
 
     def _tick(self, total_delta: int = 0, done: int = 0) -> None:
         if not self.progress:
@@ -244,7 +262,13 @@ class _Pass:
         where["status"] = {"inq": NON_FINAL_STATUSES}
         # Entries that are not job documents are ignored: their jobs count as moved.
         on_server = {_doc_id(d): d.get("status") for d in self._list(where) if _doc_id(d)}
-        moved = [r[0] for r in rows if on_server.get(r[0]) != r[1]]
+        # A job marked gone is looked at again only when the server lists it once more.
+        back = [r[0] for r in rows if r[0] in self.gone and r[0] in on_server]
+        if back:
+            self.archive.index.journal_delete(GONE_CAMPAIGN, back)
+            self.gone.difference_update(back)
+        moved = [r[0] for r in rows if on_server.get(r[0]) != r[1] and r[0] not in self.gone
+                 and self._mine(self.archive.record(r[0]))]
         for ids in _chunks(moved, self.batch_size):
             # A job the bulk list does not return (deleted?) is refreshed on its own and,
             # if the server fails it, reported and retried next pass.
@@ -262,9 +286,16 @@ class _Pass:
             not has_result or (not has_qobj and kind != ApiJobKind.RUNTIME.value
                                and job_id not in self.no_qobj))]
         ids += [j for j in retry if j in self.archive]
+        stale = [j for j in retry if j in self.gone or j not in self.archive]
+        if stale:
+            self.archive.index.journal_delete(RETRY_CAMPAIGN, stale)
         work = []
         for job_id in dict.fromkeys(ids):
+            if job_id in self.gone:
+                continue
             record = self.archive.record(job_id)
+            if not self._mine(record):
+                continue
             needs_refresh = job_id in retry or record["status"] not in API_FINAL_STATUSES
             work.append(_Work(job_id, record["creation_date"], record=record, refresh=needs_refresh))
         self._run(work)
@@ -340,8 +371,16 @@ class _Pass:
             outcomes = list(self.pool.map(self._fetch, chunk))
             records, failures, fixed = [], [], []
             nones: dict[str, list[tuple[str, str, str | None]]] = {}
+            gone: list[tuple[_Work, str]] = []
             for item, outcome in zip(chunk, outcomes, strict=True):
                 record, fetched, error = outcome.record, outcome.fetched, outcome.error
+                if outcome.gone is not None:
+                    self.report.gone[item.job_id] = outcome.gone
+                    self.report.failed.pop(item.job_id, None)  # from an earlier pass
+                    if item.record is not None:
+                        gone.append((item, outcome.gone))
+                    fixed.append(item.job_id)
+                    continue
                 for campaign, message in outcome.none:
                     nones.setdefault(campaign, []).append((item.job_id, "none", message))
                 if record is not None:
@@ -362,6 +401,14 @@ class _Pass:
                 self.archive.add_many(records, source="sync")
             for campaign, entries in nones.items():  # after the rows: a kill re-asks, once
                 self.archive.index.journal_put(campaign, entries)
+            if gone:
+                # The record stays as archived (lossless); an event and a mark say it is gone.
+                with self.archive.index.transaction():
+                    self.archive.index.record_events(
+                        (i.job_id, "gone", i.record["status"], msg, "sync") for i, msg in gone)
+                    self.archive.index.journal_put(
+                        GONE_CAMPAIGN, [(i.job_id, "gone", msg) for i, msg in gone])
+                self.gone.update(i.job_id for i, _ in gone)
             if failures:
                 self.archive.index.journal_put(RETRY_CAMPAIGN, failures)
             retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
@@ -382,6 +429,8 @@ class _Pass:
             elif item.refresh:
                 job.refresh()
         except (IBMQError, ApiError, ValueError) as err:
+            if _job_not_found(err):
+                return _Outcome(gone=str(_api_error(err)))
             return _Outcome(error=f"{type(err).__name__}: {err}")
         out = _Outcome()
         try:
@@ -399,6 +448,8 @@ class _Pass:
                             raise
                         out.none.append((NO_QOBJ_CAMPAIGN, str(err)))
         except (IBMQError, ApiError, ValueError) as err:
+            if _job_not_found(err):
+                return _Outcome(gone=str(_api_error(err)))
             # The refreshed record is still worth keeping; the payload is retried next pass.
             out.error = f"{type(err).__name__}: {err}"
         out.record = job.to_dict()
@@ -425,6 +476,28 @@ def _api_error(err: BaseException | None) -> RequestsApiError | None:
             return err
         err = err.__cause__
     return None
+
+
+def _job_not_found(err: BaseException) -> bool:
+    """Whether the server said the job does not exist (404 with code 3250)."""
+    api = _api_error(err)
+    return api is not None and api.status_code == 404 and api.error_code == JOB_NOT_FOUND
+
+
+def _owner(record: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(hub, group, project) a record's ``hub_info`` names (nested or flat), or None."""
+    info = record.get("hub_info")
+    if not isinstance(info, dict):
+        return None
+    names = []
+    for level in ("hub", "group", "project"):
+        value = info.get(level)
+        if isinstance(value, dict):
+            value = value.get("name")
+        if not isinstance(value, str):
+            return None
+        names.append(value)
+    return names[0], names[1], names[2]
 
 
 def _no_such_payload(err: BaseException) -> bool:

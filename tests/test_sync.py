@@ -171,3 +171,61 @@ def test_a_qobj_the_server_does_not_hold_is_asked_for_once(tmp_path):
         again = arc.sync(provider, progress=False)
         assert not again.failed and again.refreshed == 0
         assert emu.stats().get("job_qobj_url", 0) == 0
+
+
+def test_a_job_deleted_on_the_server_is_recorded_gone_and_follow_ends(tmp_path):
+    from jobarchive.demo import bell_and_ghz
+    from jobarchive.qobj import qobj_from_circuits
+
+    with Emulator(seed_jobs=20, seed=1, time_scale=1.0) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        backend = next(b for b in provider.backends() if not b.configuration().get("simulator"))
+        job_id = backend.run(qobj_from_circuits(bell_and_ghz(), shots=10)).job_id()
+        arc.sync(provider, progress=False)
+        before = arc.record(job_id)
+        assert before["status"] not in ("COMPLETED", "CANCELLED")
+        emu.delete_job(job_id)
+        emu.advance(3600)  # every other job is final now
+        report = arc.sync(provider, progress=False, follow=True, poll_interval=0.01,
+                          max_passes=20)
+        assert report.passes == 1 and report.pending == 0 and not report.failed
+        assert "3250" in report.gone[job_id]
+        assert arc.record(job_id) == before  # lossless: the record stays as archived
+        events = arc.history(job_id)
+        gone = events[events["kind"] == "gone"]
+        assert list(gone["old"]) == [before["status"]] and "3250" in gone["new"].iloc[0]
+        emu.reset_stats()
+        again = arc.sync(provider, progress=False)
+        assert not again.failed and not again.gone and again.pending == 0
+        assert emu.stats().get("job_get", 0) == 0
+        assert len(arc.history(job_id).query("kind == 'gone'")) == 1
+
+
+def test_an_archived_running_job_unknown_to_the_server_does_not_keep_follow_going(
+        tmp_path, realdata):
+    import json
+
+    doc = json.loads((realdata / "qiskit_api_cpp_responses" / "responseReal.json").read_text())
+    with Emulator(seed_jobs=5, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        arc.add(IBMQJob.from_server(doc))  # RUNNING, from another server
+        report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False, follow=True,
+                          poll_interval=0.01, max_passes=20)
+        assert report.passes == 1 and report.pending == 0 and not report.failed
+        assert list(report.gone) == [doc["id"]]
+
+
+def test_another_providers_running_job_is_neither_gone_nor_pending(tmp_path):
+    from jobarchive.demo import bell_and_ghz
+    from jobarchive.qobj import qobj_from_circuits
+
+    with Emulator(seed_jobs=5, seed=1, time_scale=1.0) as emu, Archive(tmp_path / "a") as arc:
+        pa = jobarchive.connect(emu.url, emu.token)
+        pb = jobarchive.connect(emu.url, emu.token, hub="ibm-q-research", group="uni-lab",
+                                project="qc-course")
+        backend = next(b for b in pa.backends() if not b.configuration().get("simulator"))
+        job_id = backend.run(qobj_from_circuits(bell_and_ghz(), shots=10)).job_id()
+        assert arc.sync(pa, progress=False).pending == 1
+        report = arc.sync(pb, progress=False, follow=True, poll_interval=0.01, max_passes=5)
+        assert report.passes == 1 and report.pending == 0
+        assert not report.gone and not report.failed
+        assert "gone" not in set(arc.history(job_id)["kind"])
