@@ -1,14 +1,20 @@
 """Archive audits: storage integrity, and reproducibility of what the archive holds.
 
 Integrity (always): every blob is present with its recorded size and (``verify=True``) its
-SHA-256; every job points to a blob row that exists. These findings set ``ok=False`` and
-``problem``. Reproducibility (always reported, informational): DONE jobs carry a result and
+SHA-256; every job points to a blob row that exists; with ``verify`` also that the row is
+that job's payload row, that its stored doc parses and that ``job_tags`` matches its tags.
+The index is read in one snapshot (a concurrent writer's commit never shows half). These
+findings set ``ok=False`` and ``problem``. Reproducibility (always reported, informational): DONE jobs carry a result and
 a qobj, the backend and client version are recorded. ``reproduce=True`` re-runs each stored
 qobj on qiskit's BasicSimulator and compares the counts with the stored ones by Hellinger
 fidelity; a job below ``threshold`` is flagged and counts as a problem of that audit.
 
 Nothing is read from a blob that failed its check, and every read is guarded, so a tampered
 or truncated file is reported, never raised from inside pyarrow.
+
+Repair runs under the index's write lock (writers hold it from before their blob file to
+their commit, so nothing it sees unreferenced is in flight) and never deletes a file that
+may hold the only copy of needed data.
 """
 
 from __future__ import annotations
