@@ -7,10 +7,12 @@ One pass, under the archive's write lock:
    by id a hundred at a time (no request per job, changed or not).
 2. **Missing payloads**: DONE jobs without a stored result or qobj (a failed fetch, an
    interrupted run) get them fetched; jobs that failed last time are retried. A server that
-   answers it holds no qobj for a job (404) is remembered and not asked again.
+   answers it holds no qobj for a job (404) is remembered and not asked again. Jobs that
+   failed while running (ERROR_RUNNING_JOB) get their partial result fetched the same way.
 3. **Discovery**: new jobs are listed, as full documents, in ascending creation order from a
-   cursor kept in the index (minus an overlap window, as jobs can appear late); when DONE,
-   each one's result and qobj are fetched, once.
+   cursor kept per provider in the index (minus an overlap window, as jobs can appear
+   late); when DONE, each one's result and qobj are fetched, once (a failed one's partial
+   result too).
 4. ``full=True`` also compares names and tags of every listed job with the archive.
 
 Network work runs on a bounded thread pool; all writes happen on the calling thread, in
@@ -34,16 +36,27 @@ from .exceptions import ApiError, IBMQBackendApiProtocolError, IBMQError, Reques
 from .job import IBMQJob
 from .query import to_utc_us
 from .record import format_date
-from .status import API_FINAL_STATUSES, API_STATUSES, ApiJobKind
+from .status import (
+    API_ERRORS_WITHOUT_RESULT,
+    API_FINAL_STATUSES,
+    API_STATUSES,
+    API_TO_JOB_STATUS,
+    ApiJobKind,
+    JobStatus,
+)
 from .store.index import JobFilter
 
 if TYPE_CHECKING:
     from .archive import Archive
 
 NON_FINAL_STATUSES = [s for s in API_STATUSES if s not in API_FINAL_STATUSES]
+# Failed after running: the server may hold a partial result (``result(partial=True)``).
+PARTIAL_RESULT_STATUSES = frozenset(s for s, js in API_TO_JOB_STATUS.items()
+                                    if js is JobStatus.ERROR and s not in API_ERRORS_WITHOUT_RESULT)
 CURSOR_CAMPAIGN = "sync:cursor"
 RETRY_CAMPAIGN = "sync:retry"
 NO_QOBJ_CAMPAIGN = "sync:no-qobj"  # DONE jobs the server answered it holds no qobj for
+NO_RESULT_CAMPAIGN = "sync:no-result"  # failed jobs the server holds no partial result for
 GONE_CAMPAIGN = "sync:gone"  # archived jobs the server says do not exist (404, code 3250)
 DEFAULT_OVERLAP_SECONDS = 3600.0
 IDS_PER_REQUEST = 100  # ids in one `id inq` filter: keeps the request URL a few KB long
@@ -241,6 +254,7 @@ class _Pass:
 
     def run(self) -> None:
         self.no_qobj = set(self.archive.index.journal_get(NO_QOBJ_CAMPAIGN))
+        self.no_result = set(self.archive.index.journal_get(NO_RESULT_CAMPAIGN))
         try:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="jobarchive-sync") as pool:
                 self.pool = pool
@@ -285,6 +299,11 @@ class _Pass:
         ids = [job_id for job_id, has_result, has_qobj, kind in rows if kind is not None and (
             not has_result or (not has_qobj and kind != ApiJobKind.RUNTIME.value
                                and job_id not in self.no_qobj))]
+        rows = self.archive.select_rows(self._filter(statuses=["ERROR"]),
+                                        ("job_id", "api_status", "has_result", "kind"))
+        ids += [job_id for job_id, api_status, has_result, kind in rows
+                if not has_result and _may_have_partial_result(api_status, kind)
+                and job_id not in self.no_result]
         ids += [j for j in retry if j in self.archive]
         stale = [j for j in retry if j in self.gone or j not in self.archive]
         if stale:
@@ -447,6 +466,9 @@ class _Pass:
                         if not _no_such_payload(err):
                             raise
                         out.none.append((NO_QOBJ_CAMPAIGN, str(err)))
+            elif record.get("result") is None and item.job_id not in self.no_result \
+                    and _may_have_partial_result(record["status"], record.get("kind")):
+                out.fetched = self._fetch_partial_result(job, out)
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
                 return _Outcome(gone=str(_api_error(err)))
@@ -454,6 +476,25 @@ class _Pass:
             out.error = f"{type(err).__name__}: {err}"
         out.record = job.to_dict()
         return out
+
+    def _fetch_partial_result(self, job: IBMQJob, out: _Outcome) -> int:
+        """The partial result of a failed job, as ``result(partial=True)`` reads it; 1 when
+        kept. ``IBMQJob`` swallows errors for failed jobs, so the call is made here to tell
+        "the server holds none" (remembered) from trouble (retried)."""
+        try:
+            raw = self.client.job_result(job.job_id())
+        except ApiError as err:
+            if not _no_such_payload(err):
+                raise
+            out.none.append((NO_RESULT_CAMPAIGN, str(err)))
+            return 0
+        job._record["result"] = raw
+        try:
+            job._retrieve_result()  # kept only when it parses, as for DONE jobs
+        except IBMQError:
+            job._record["result"] = None
+            raise
+        return 1
 
 
 def _cursor_key(provider: Any, backend_name: str | None) -> str | None:
@@ -467,6 +508,11 @@ def _cursor_key(provider: Any, backend_name: str | None) -> str | None:
     if not all(isinstance(p, str) and p for p in parts):
         return None
     return json.dumps(["v2", *parts, backend_name or "*"], separators=(",", ":"))
+
+
+def _may_have_partial_result(api_status: str, kind: str | None) -> bool:
+    """A failed job whose result (partial) sits in object storage: fetched once, kept."""
+    return api_status in PARTIAL_RESULT_STATUSES and kind == ApiJobKind.QOBJECT_STORAGE.value
 
 
 def _api_error(err: BaseException | None) -> RequestsApiError | None:

@@ -229,3 +229,30 @@ def test_another_providers_running_job_is_neither_gone_nor_pending(tmp_path):
         assert report.passes == 1 and report.pending == 0
         assert not report.gone and not report.failed
         assert "gone" not in set(arc.history(job_id)["kind"])
+
+
+def test_partial_results_of_failed_jobs_are_archived_once(tmp_path):
+    with Emulator(seed_jobs=400, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        report = arc.sync(provider, progress=False)
+        assert not report.failed
+        failed = [d["id"] for d in emu.job_docs() if d["status"] == "ERROR_RUNNING_JOB"]
+        partial = [j for j in failed if emu.result_of(j) is not None]
+        assert partial and len(partial) < len(failed)  # both kinds are in this history
+        for job_id in failed:
+            assert arc.record(job_id)["result"] == emu.result_of(job_id), job_id
+        job_id = partial[0]
+        live, archived = provider.retrieve_job(job_id), arc.get(job_id)
+        assert archived.error_message() == live.error_message()
+        assert archived.result(partial=True).to_dict() == live.result(partial=True).to_dict()
+        emu.reset_stats()
+        again = arc.sync(provider, progress=False)
+        assert not again.failed and again.results_fetched == 0
+        assert emu.stats().get("job_result_url", 0) == 0  # "none" answers are remembered too
+
+        # An archive written before: its failed jobs lack the partial result; fetched once.
+        with Archive(tmp_path / "b") as older:
+            older.add_many([IBMQJob.from_server(emu.job_doc(j)) for j in failed])
+            assert older.sync(provider, progress=False).results_fetched
+            for job_id in failed:
+                assert older.record(job_id)["result"] == emu.result_of(job_id), job_id
