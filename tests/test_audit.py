@@ -401,6 +401,18 @@ def test_verify_finds_index_rows_that_do_not_lead_to_the_job(pair, tamper, expec
     assert frame.attrs["summary"]["problems"] == 1
 
 
+def test_tags_holding_nul_are_checked_exactly(tmp_path):
+    """SQLite's json_each ends a string at an escaped NUL; such tags are legal (stored
+    verbatim) and must neither be reported as missing nor escape the check."""
+    with Archive(tmp_path / "a") as arc:
+        arc.add({"job_id": "n1", "creation_date": "2021-01-01T00:00:00Z", "status": "COMPLETED",
+                 "tags": ["\x00", "x\x00y", "plain"]})
+        assert arc.audit(verify=True)["ok"].all()
+        _sql(arc.path, "DELETE FROM job_tags WHERE tag = ?", ("x\x00y",))
+        frame = arc.audit(verify=True)
+        assert not frame["ok"][0] and "lacks ['x\\x00y']" in frame["problem"][0]
+
+
 def test_verify_checks_payload_rows_of_nested_layout_files(pair):
     """Files written before the flat layout (one row a job) are checked too."""
     (_, rel, _, _, _), = pair.index.blobs()

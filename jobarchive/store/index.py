@@ -764,17 +764,29 @@ class Index:
         # CASE, not AND: SQLite may evaluate both sides, and json_type raises on bad JSON.
         is_array = "CASE WHEN json_valid({0}) THEN json_type({0}) = 'array' ELSE 0 END"
         as_array = "CASE WHEN " + is_array + " THEN {0} ELSE '[]' END"
-        return self.conn.execute(
+        # json_each cuts a string at an escaped NUL: jobs with such a tag are compared here,
+        # in Python, from their rows (few in practice).
+        has_nul = "instr({0}, '\\u0000') > 0"
+        found = self.conn.execute(
             "SELECT 'missing', j.job_id, t.value FROM jobs j, json_each("
-            + as_array.format("j.tags") + ") t WHERE NOT EXISTS "
+            + as_array.format("j.tags") + ") t WHERE NOT " + has_nul.format("j.tags") + " AND NOT EXISTS "
             "(SELECT 1 FROM job_tags g WHERE g.tag = t.value AND g.job_id = j.job_id) "
             "UNION ALL SELECT CASE WHEN j.job_id IS NULL THEN 'stray' ELSE 'extra' END, "
             "g.job_id, g.tag FROM job_tags g LEFT JOIN jobs j ON j.job_id = g.job_id "
-            "WHERE j.job_id IS NULL OR NOT EXISTS (SELECT 1 FROM json_each("
-            + as_array.format("j.tags") + ") t WHERE t.value = g.tag) "
+            "WHERE j.job_id IS NULL OR (NOT " + has_nul.format("j.tags") + " AND NOT EXISTS (SELECT 1 FROM json_each("
+            + as_array.format("j.tags") + ") t WHERE t.value = g.tag)) "
             "UNION ALL SELECT 'invalid', job_id, NULL FROM jobs WHERE NOT "
             + is_array.format("tags")
         ).fetchall()
+        odd = self.conn.execute(
+            "SELECT job_id, tags FROM jobs WHERE " + has_nul.format("tags") + " AND "
+            + is_array.format("tags")).fetchall()
+        for job_id, tags in odd:
+            held = {tag for (tag,) in self.conn.execute("SELECT tag FROM job_tags WHERE job_id = ?", (job_id,))}
+            listed = set(loads(tags))
+            found.extend(("missing", job_id, tag) for tag in sorted(listed - held))
+            found.extend(("extra", job_id, tag) for tag in sorted(held - listed))
+        return found
 
     def events(self, job_id: str | None = None) -> list[tuple]:
         """(job_id, at_us, kind, old, new, source, who) in order, of one job or all."""
