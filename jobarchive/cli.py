@@ -12,6 +12,7 @@ import configparser
 import errno
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -170,26 +171,81 @@ def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+# Option values are checked as they are parsed, so a bad one is a usage error (exit 2, one
+# line naming the option) whatever the archive holds, before anything is opened or fetched.
+
+
+def _status_values(ctx: click.Context, param: click.Parameter,
+                   values: tuple[str, ...]) -> tuple[str, ...]:
+    from .status import parse_job_status
+
+    for value in values:
+        try:
+            parse_job_status(value)
+        except ValueError as err:  # upstream's message, with the value escaped onto one line
+            raise click.BadParameter(str(err).replace(f'"{value}"', json.dumps(value), 1)) from None
+    return values
+
+
+def _regex_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise click.BadParameter(f"{value!r} is not a valid regular expression: {err}") from None
+    return value
+
+
+def _date_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        from .exceptions import QueryValueError
+        from .query import to_utc_us
+
+        try:
+            to_utc_us(value, "date")
+        except QueryValueError:
+            raise click.BadParameter(
+                f"{value!r} is not an ISO-8601 date (e.g. 2021-03-01 or "
+                "2021-03-01T12:00:00+00:00)") from None
+    return value
+
+
+def _columns_value(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    columns = _columns_option(value)
+    if columns:
+        from .query import FRAME_COLUMNS
+
+        unknown = [c for c in columns if c not in FRAME_COLUMNS]
+        if unknown:
+            raise click.BadParameter(
+                f"unknown column {unknown[0]!r}; choose from {', '.join(FRAME_COLUMNS)}")
+    return columns
+
+
 def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The filters of Archive.query(), as options."""
     for decorator in reversed([
         click.option("--status", "statuses", multiple=True, metavar="STATUS",
+                     callback=_status_values,
                      help="JobStatus name (DONE, ERROR, CANCELLED, RUNNING, QUEUED, ...); repeatable."),
-        click.option("--name", "job_name", metavar="REGEX", help="Job name regex (partial match)."),
-        click.option("--since", metavar="DATE",
+        click.option("--name", "job_name", metavar="REGEX", callback=_regex_value,
+                     help="Job name regex (partial match)."),
+        click.option("--since", metavar="DATE", callback=_date_value,
                      help="Created on or after (ISO-8601; naive means local time)."),
-        click.option("--until", metavar="DATE", help="Created on or before (ISO-8601)."),
+        click.option("--until", metavar="DATE", callback=_date_value,
+                     help="Created on or before (ISO-8601)."),
         click.option("--tag", "tags", multiple=True, metavar="TAG", help="Job tag; repeatable."),
         click.option("--tags-and/--tags-or", "tags_and", default=False,
                      help="Jobs with all the --tag values, or any of them (default)."),
-        click.option("--share-level", "share_levels", multiple=True, metavar="LEVEL",
-                     help=f"One of {', '.join(SHARE_LEVELS)}; repeatable."),
+        click.option("--share-level", "share_levels", multiple=True,
+                     type=click.Choice(SHARE_LEVELS, case_sensitive=False),
+                     help="Share level; repeatable."),
         click.option("--run-mode", "run_modes", multiple=True, metavar="MODE",
                      help="Run mode (fairshare, dedicated, ...); repeatable."),
         click.option("--backend", "backends", multiple=True, metavar="NAME",
                      help="Backend name; repeatable."),
         click.option("--limit", type=click.IntRange(0, MAX_INT), default=None, metavar="N",
-                     help="At most this many jobs."),
+                     help="At most this many jobs (0: no limit)."),
         click.option("--skip", type=click.IntRange(0, MAX_INT), default=0, metavar="N",
                      help="Skip this many jobs."),
         click.option("--ascending", is_flag=True, help="Oldest first (default newest first)."),
@@ -218,6 +274,16 @@ def query_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
         "skip": opts["skip"],
         "descending": not opts["ascending"],
     }
+
+
+def run_query(arc: Any, opts: dict[str, Any]) -> Any:
+    """Archive.query() of the filter options; a value it refuses is a usage error (exit 2)."""
+    from .exceptions import QueryValueError
+
+    try:
+        return arc.query(**query_kwargs(opts))
+    except QueryValueError as err:  # the options are checked as parsed: this is a safety net
+        raise click.UsageError(str(err)) from None
 
 
 def _has_filter(opts: dict[str, Any]) -> bool:
@@ -381,8 +447,10 @@ def init(ctx: click.Context, path: str | None) -> None:
               help="Concurrent requests.")
 @click.option("--full", is_flag=True, help="Also compare names and tags of every listed job.")
 @click.option("--backend", "backend_name", metavar="NAME", help="Only this backend's jobs.")
-@click.option("--since", metavar="DATE", help="Only jobs created on or after (ISO-8601).")
-@click.option("--until", metavar="DATE", help="Only jobs created on or before (ISO-8601).")
+@click.option("--since", metavar="DATE", callback=_date_value,
+              help="Only jobs created on or after (ISO-8601).")
+@click.option("--until", metavar="DATE", callback=_date_value,
+              help="Only jobs created on or before (ISO-8601).")
 @click.option("--wait", is_flag=True, help="Wait for another sync/retag instead of failing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
@@ -390,11 +458,7 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
          backend_name: str | None, since: str | None, until: str | None, wait: bool,
          progress: bool | None, **server: Any) -> None:
     """Bring the archive up to date with the server (creates the archive if needed)."""
-    from .query import to_utc_us
-
-    to_utc_us(since, "--since")  # bad dates fail before any network call
-    to_utc_us(until, "--until")
-    provider = connect_from_options(ctx, server)
+    provider = connect_from_options(ctx, server)  # --since/--until were checked as parsed
     arc = open_archive(ctx, create=True)
     report = arc.sync(provider, backend_name=backend_name, start_datetime=since,
                       end_datetime=until, full=full, workers=workers,
@@ -415,15 +479,15 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
 @filter_options
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE (needed for parquet).")
-@click.option("--columns", metavar="A,B,...",
+@click.option("--columns", metavar="A,B,...", callback=_columns_value,
               help=f"Columns to show (table default: {','.join(TABLE_COLUMNS)}; others: all).")
 @click.pass_context
-def ls_cmd(ctx: click.Context, fmt: str, output: str | None, columns: str | None,
+def ls_cmd(ctx: click.Context, fmt: str, output: str | None, columns: list[str] | None,
            **filters: Any) -> None:
     """List archived jobs matching the filters."""
     arc = open_archive(ctx)
-    frame = arc.query(**query_kwargs(filters))
-    cols = _columns_option(columns) or (list(TABLE_COLUMNS) if fmt == "table" else None)
+    frame = run_query(arc, filters)
+    cols = columns or (list(TABLE_COLUMNS) if fmt == "table" else None)
     if fmt == "table" and frame.empty and not output:
         click.echo("no jobs match", err=True)
         return
@@ -568,7 +632,7 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
             raise click.ClickException(f"no job {missing[0]!r} in {arc.path}")
         selection = list(dict.fromkeys(job_ids))
     else:
-        frame = arc.query(**query_kwargs(filters))
+        frame = run_query(arc, filters)
         selection = frame["job_id"].tolist()
         if job_ids:
             wanted = set(job_ids)
@@ -711,7 +775,7 @@ def report(ctx: click.Context, path: str, title: str | None, reproduce: bool,
 def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, **filters: Any) -> None:
     """Export the job index (jobs.*) and counts (counts.*) for DuckDB, Spark or pandas."""
     arc = open_archive(ctx)
-    frame = arc.query(**query_kwargs(filters))
+    frame = run_query(arc, filters)
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise click.ClickException(f"{out} exists and is not a directory")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,8 @@ FRAME_COLUMNS = ("job_id", "name", "backend_name", "status", "api_status", "crea
 
 
 _SQLITE_MAX_INT = 2**63 - 1  # LIMIT/OFFSET are bound as SQLite's signed 64-bit integers
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 
 def _as_list(value: Any, what: str) -> list[str] | None:
@@ -54,10 +56,15 @@ def to_utc_us(value: Any, what: str) -> int | None:
         value = value.to_pydatetime()
     if not isinstance(value, datetime):
         raise QueryValueError(f"{what} must be a datetime or an ISO-8601 string, not {value!r}")
-    if value.tzinfo is None:
-        value = value.astimezone()  # naive means local time
-    value = value.astimezone(UTC)
-    return int(value.replace(microsecond=0).timestamp()) * 1_000_000 + value.microsecond
+    if value.tzinfo is None:  # naive means local time
+        try:
+            value = value.astimezone()
+        except (OverflowError, ValueError, OSError):
+            # Years 1 and 9999 can be beyond what the local-time conversion handles: the
+            # zone's present offset then (such a bound is before or after every job anyway).
+            value = value.replace(tzinfo=datetime.now().astimezone().tzinfo)
+    # Exact integer arithmetic, which (unlike astimezone(UTC)) never leaves datetime's range.
+    return (value - _EPOCH) // _ONE_US
 
 
 def build_filter(

@@ -285,6 +285,77 @@ def test_bad_values_give_one_clear_line(arc_path, args, needle, monkeypatch):
     assert needle in line
 
 
+BAD_OPTION_VALUES = [  # (args, the option the message names)
+    (["ls", "--status", "FOO"], "--status"),
+    (["ls", "--status", "DONE", "--status", "finished"], "--status"),
+    (["ls", "--status", "a\rb"], "--status"),  # still one line
+    (["ls", "--since", "yesterday"], "--since"),
+    (["ls", "--until", "2021-13-45"], "--until"),
+    (["ls", "--name", "("], "--name"),
+    (["ls", "--limit", "-1"], "--limit"),
+    (["ls", "--skip", "x"], "--skip"),
+    (["ls", "--format", "xml"], "--format"),
+    (["ls", "--columns", "nosuch"], "--columns"),
+    (["ls", "--columns", "job_id,nosuch", "--format", "csv"], "--columns"),
+    (["ls", "--share-level", "everyone"], "--share-level"),
+    (["export", "out", "--since", "soon"], "--since"),
+    (["export", "out", "--status", "FOO"], "--status"),
+    (["retag", "--status", "FOO", "--add", "x", "--dry-run"], "--status"),
+    (["retag", "--name", "*", "--add", "x", "--dry-run"], "--name"),
+    (["sync", "--token", "t" * 10, "--url", "http://127.0.0.1:9/api", "--since", "soon"], "--since"),
+    (["sync", "--token", "t" * 10, "--url", "http://127.0.0.1:9/api", "--until", "2021-02-30"],
+     "--until"),
+]
+
+
+@pytest.mark.parametrize("contents", ["empty", "filled", "missing"])
+@pytest.mark.parametrize("args,option", BAD_OPTION_VALUES, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_a_bad_option_value_exits_2_naming_the_option(tmp_path, monkeypatch, args, option, contents):
+    """README: exit 2 for usage errors. Whatever the archive holds (or if there is none), a
+    bad option value is one click-style line naming the option, never Python's parameter."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "lab.jobarchive"
+    if contents != "missing":
+        with Archive(path) as arc:
+            if contents == "filled":
+                arc.add_many(_records())
+    line = assert_one_line_error(run(*args, archive=path), code=(2,))
+    assert line.startswith(f"Error: Invalid value for '{option}'"), line
+    assert "start_datetime" not in line and "end_datetime" not in line and "job_name" not in line
+    assert not (tmp_path / "out").exists() and path.exists() == (contents != "missing")
+
+
+def test_bad_option_value_exit_code_through_the_console_script(tmp_path):
+    path = tmp_path / "empty.jobarchive"
+    Archive(path).close()
+    env = {**os.environ, "JOBARCHIVE_DEBUG": ""}
+    for args in (["--since", "yesterday"], ["--columns", "nosuch"], ["--status", "FOO"]):
+        bad = subprocess.run(_console_script() + ["--archive", str(path), "ls", *args],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert bad.returncode == 2, (args, bad.stderr)
+        assert bad.stderr.strip().splitlines()[-1].startswith(f"Error: Invalid value for '{args[0]}'")
+
+
+def test_extreme_dates_are_valid_bounds(arc_path):
+    for args in (["--since", "0001-01-01"], ["--until", "9999-12-31T23:00:00-05:00"],
+                 ["--since", "0001-01-01T00:00:00+05:00", "--until", "9999-12-31"]):
+        result = run("ls", "--format", "json", *args, archive=arc_path)
+        assert result.exit_code == 0, (args, result.stderr)
+        assert len(json.loads(result.stdout)) == 24
+    late = run("ls", "--since", "9999-12-31T23:00:00-05:00", archive=arc_path)
+    assert late.exit_code == 0 and "no jobs match" in late.stderr
+
+
+def test_ls_limit_zero_means_no_limit(arc_path):
+    """--limit 0, like query(limit=0) and IBMQBackend.jobs(limit=0), lists every job."""
+    result = run("ls", "--limit", "0", "--format", "json", archive=arc_path)
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 24
+    table = run("ls", "--limit", "0", "--skip", "20", archive=arc_path)
+    assert table.exit_code == 0 and len(table.stdout.splitlines()) == 1 + 4
+    assert "no limit" in run("ls", "--help").stdout
+
+
 def test_a_file_as_archive_is_an_error(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")

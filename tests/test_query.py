@@ -262,6 +262,17 @@ def test_limit_zero_means_no_limit_like_upstream(qarc, dataset):
     assert build_filter(limit=0).limit is None and build_filter(limit=3).limit == 3
 
 
+def test_dates_at_the_ends_of_the_datetime_range_are_bounds(qarc, dataset):
+    """Years 1 and 9999 (naive or with an offset that leaves datetime's range in UTC) are
+    bounds before or after every job, not an OverflowError."""
+    for start in ("0001-01-01", "0001-01-01T00:00:00+05:00", datetime(1, 1, 1)):
+        assert len(qarc.query(start_datetime=start)) == len(dataset)
+        assert qarc.query(end_datetime=start).empty
+    for end in ("9999-12-31", "9999-12-31T23:00:00-05:00", datetime(9999, 12, 31, 23, 59)):
+        assert len(qarc.query(end_datetime=end)) == len(dataset)
+        assert qarc.query(start_datetime=end).empty
+
+
 # --- columns and dtypes ----------------------------------------------------------------------
 
 
