@@ -210,6 +210,20 @@ def _date_value(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
+def _server_date_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A date that is also a UTC date (years 1 to 9999), as the server filter is written."""
+    if _date_value(ctx, param, value) is not None:
+        from datetime import UTC, datetime, timedelta
+
+        from .query import to_utc_us
+
+        try:
+            datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=to_utc_us(value, "date"))
+        except OverflowError:
+            raise click.BadParameter(f"{value!r} is outside the years 1 to 9999 in UTC") from None
+    return value
+
+
 def _columns_value(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     columns = _columns_option(value)
     if columns:
@@ -447,9 +461,9 @@ def init(ctx: click.Context, path: str | None) -> None:
               help="Concurrent requests.")
 @click.option("--full", is_flag=True, help="Also compare names and tags of every listed job.")
 @click.option("--backend", "backend_name", metavar="NAME", help="Only this backend's jobs.")
-@click.option("--since", metavar="DATE", callback=_date_value,
+@click.option("--since", metavar="DATE", callback=_server_date_value,
               help="Only jobs created on or after (ISO-8601).")
-@click.option("--until", metavar="DATE", callback=_date_value,
+@click.option("--until", metavar="DATE", callback=_server_date_value,
               help="Only jobs created on or before (ISO-8601).")
 @click.option("--wait", is_flag=True, help="Wait for another sync/retag instead of failing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")

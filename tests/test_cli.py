@@ -305,6 +305,8 @@ BAD_OPTION_VALUES = [  # (args, the option the message names)
     (["sync", "--token", "t" * 10, "--url", "http://127.0.0.1:9/api", "--since", "soon"], "--since"),
     (["sync", "--token", "t" * 10, "--url", "http://127.0.0.1:9/api", "--until", "2021-02-30"],
      "--until"),
+    (["sync", "--token", "t" * 10, "--url", "http://127.0.0.1:9/api", "--until",
+      "9999-12-31T23:00:00-05:00"], "--until"),  # year 10000 in UTC: the server filter has none
 ]
 
 
