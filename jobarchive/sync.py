@@ -24,6 +24,7 @@ pass picks up where this one stopped.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -108,6 +109,7 @@ class _Outcome:
     # (campaign, message): the server answered it holds no such payload (not asked again)
     none: list[tuple[str, str]] = field(default_factory=list)
     gone: str | None = None                # the server's "job not found" message
+    skipped: bool = False                  # not tried: the pass is giving up (server down)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -137,12 +139,18 @@ def sync(
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
     page_size: int = 1000,
     max_passes: int | None = None,
+    give_up_after: int | None = None,
 ) -> SyncReport:
     """Bring ``archive`` up to date with ``provider``'s jobs; see the module docstring.
 
     ``follow=True`` repeats passes every ``poll_interval`` seconds until no archived job in
     scope is still running. ``lock_timeout=0`` fails at once with ``ArchiveLockedError``
     when another sync or retag holds the archive; ``None`` waits.
+
+    When ``give_up_after`` jobs in a row (default: ``max(3, workers)``) fail on the transport
+    (no answer, or 5xx after the client's retries), the server is taken to be down: the jobs
+    not tried yet are skipped, what was fetched is written, and ``RequestsApiError`` says so;
+    the next sync resumes from there.
     """
     client = provider.api_client
     report = SyncReport()
@@ -153,7 +161,8 @@ def sync(
     with archive.lock(timeout=lock_timeout):
         while True:
             engine = _Pass(archive, provider, report, backend_name, start_us, end_us, full,
-                           workers, progress, batch_size, overlap_seconds, page_size)
+                           workers, progress, batch_size, overlap_seconds, page_size,
+                           give_up_after)
             engine.run()
             report.passes += 1
             report.pending = engine.pending()
@@ -170,7 +179,7 @@ class _Pass:
     def __init__(self, archive: Archive, provider: Any, report: SyncReport,
                  backend_name: str | None, start_us: int | None, end_us: int | None,
                  full: bool, workers: int, progress: bool, batch_size: int,
-                 overlap_seconds: float, page_size: int):
+                 overlap_seconds: float, page_size: int, give_up_after: int | None = None):
         self.archive = archive
         self.provider = provider
         self.client = provider.api_client
@@ -190,6 +199,12 @@ class _Pass:
         owner = tuple(getattr(client, name, None) for name in ("hub", "group", "project"))
         self.owner = owner if all(isinstance(p, str) for p in owner) else None
         self.gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
+        # Consecutive transport failures across the workers: a dead server is noticed after
+        # a few jobs, not after every remaining job has climbed the retry ladder on its own.
+        self.give_up_after = max(1, give_up_after or max(3, self.workers))
+        self._breaker = threading.Lock()
+        self._down_in_a_row = 0
+        self._down_error: RequestsApiError | None = None
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -382,12 +397,35 @@ class _Pass:
 
     # --- network work and batched writes ---------------------------------------------
 
+    def _server_down(self) -> bool:
+        with self._breaker:
+            return self._down_in_a_row >= self.give_up_after
+
+    def _note(self, err: BaseException | None) -> None:
+        """Count a job's outcome toward (or reset) the run of transport failures."""
+        api = _api_error(err) if err is not None else None
+        with self._breaker:
+            if api is not None and (api.status_code == -1 or api.status_code >= 500):
+                self._down_in_a_row += 1
+                self._down_error = api
+            elif err is None or api is not None:  # the server answered something
+                self._down_in_a_row = 0
+
+    def _give_up(self) -> RequestsApiError:
+        last = self._down_error
+        return RequestsApiError(
+            f"Sync stopped early: the server failed {self._down_in_a_row} jobs in a row "
+            f"(unreachable or answering 5xx); the last error: {last}. Everything fetched so far "
+            "is archived; run sync again to resume.",
+            last.status_code if last is not None else -1,
+            last.error_code if last is not None else None)
+
     def _run(self, work: list[_Work], discovered: bool = False, changed: bool = False) -> None:
         if not work:
             return
         self._tick(total_delta=len(work))
         for chunk in _chunks(work, self.batch_size):
-            outcomes = list(self.pool.map(self._fetch, chunk))
+            outcomes = list(self.pool.map(self._fetch_noted, chunk))
             records, failures, fixed = [], [], []
             nones: dict[str, list[tuple[str, str, str | None]]] = {}
             gone: list[tuple[_Work, str]] = []
@@ -428,6 +466,7 @@ class _Pass:
                     self.archive.index.journal_put(
                         GONE_CAMPAIGN, [(i.job_id, "gone", msg) for i, msg in gone])
                 self.gone.update(i.job_id for i, _ in gone)
+            skipped = [i for i, o in zip(chunk, outcomes, strict=True) if o.skipped]
             if failures:
                 self.archive.index.journal_put(RETRY_CAMPAIGN, failures)
             retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
@@ -435,9 +474,20 @@ class _Pass:
             if cleared:
                 self.archive.index.journal_delete(RETRY_CAMPAIGN, cleared)
             self._tick(done=len(chunk))
+            if skipped or self._server_down():
+                # Before the caller moves the discovery cursor past jobs never tried.
+                raise self._give_up()
 
-    def _fetch(self, item: _Work) -> _Outcome:
-        """Runs on a worker thread: network only, no archive access."""
+    def _fetch_noted(self, item: _Work) -> _Outcome:
+        if self._server_down():
+            return _Outcome(skipped=True)
+        outcome, err = self._fetch(item)
+        self._note(err)
+        return outcome
+
+    def _fetch(self, item: _Work) -> tuple[_Outcome, BaseException | None]:
+        """Runs on a worker thread: network only, no archive access. The error, if any,
+        comes back too (for the dead-server check)."""
         try:
             if item.record is not None:
                 job = IBMQJob._from_record(dict(item.record), None, self.client)
@@ -449,9 +499,10 @@ class _Pass:
                 job.refresh()
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
-                return _Outcome(gone=str(_api_error(err)))
-            return _Outcome(error=f"{type(err).__name__}: {err}")
+                return _Outcome(gone=str(_api_error(err))), None
+            return _Outcome(error=f"{type(err).__name__}: {err}"), err
         out = _Outcome()
+        failure: BaseException | None = None
         try:
             record = job._record
             if record["status"] == "COMPLETED" and record.get("kind") is not None:
@@ -471,11 +522,12 @@ class _Pass:
                 out.fetched = self._fetch_partial_result(job, out)
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
-                return _Outcome(gone=str(_api_error(err)))
+                return _Outcome(gone=str(_api_error(err))), None
             # The refreshed record is still worth keeping; the payload is retried next pass.
             out.error = f"{type(err).__name__}: {err}"
+            failure = err
         out.record = job.to_dict()
-        return out
+        return out, failure
 
     def _fetch_partial_result(self, job: IBMQJob, out: _Outcome) -> int:
         """The partial result of a failed job, as ``result(partial=True)`` reads it; 1 when

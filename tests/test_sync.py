@@ -148,7 +148,8 @@ def test_a_cursor_of_an_older_version_does_not_skip_jobs(tmp_path):
 def test_payloads_lost_to_a_kill_before_the_retry_list_are_fetched_next_pass(tmp_path):
     with Emulator(seed_jobs=40, seed=3) as emu, Archive(tmp_path / "a") as arc:
         emu.set_faults({"rate": 1.0, "kinds": ["503"], "endpoints": ["storage_qobj"]})
-        first = arc.sync(jobarchive.connect(emu.url, emu.token, max_retries=0), progress=False)
+        first = arc.sync(jobarchive.connect(emu.url, emu.token, max_retries=0), progress=False,
+                         give_up_after=1000)
         assert first.failed
         # What a kill between the batch's commit and the retry list's update leaves behind.
         arc.index.journal_clear("sync:retry")
@@ -256,3 +257,52 @@ def test_partial_results_of_failed_jobs_are_archived_once(tmp_path):
             assert older.sync(provider, progress=False).results_fetched
             for job_id in failed:
                 assert older.record(job_id)["result"] == emu.result_of(job_id), job_id
+
+
+def _no_backoff(provider):
+    provider.api_client.transport.sleep = lambda seconds: None  # retries without waiting
+    return provider
+
+
+def _then(provider, action):
+    """Run ``action`` once, right after the first job list page the sync reads."""
+    client = provider.api_client
+    real = client.list_jobs
+    done = []
+
+    def list_jobs(flt, full=False):
+        page = real(flt, full=full)
+        if not done:
+            done.append(action())
+        return page
+
+    client.list_jobs = list_jobs
+    return provider
+
+
+def test_sync_gives_up_early_when_the_server_fails_every_request_and_resumes(tmp_path):
+    with Emulator(seed_jobs=300, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        provider = _then(_no_backoff(jobarchive.connect(emu.url, emu.token)),
+                         lambda: (emu.reset_stats(), emu.set_faults({"rate": 1.0, "kinds": ["503"]})))
+        with pytest.raises(jobarchive.exceptions.RequestsApiError, match="run sync again"):
+            arc.sync(provider, progress=False, workers=4, batch_size=50)
+        # Each job climbs the retry ladder (6 requests): a handful of jobs, not all 300.
+        assert emu.stats()["total"] < 150, emu.stats()
+        assert arc.audit()["ok"].all()
+        emu.set_faults(None)
+        report = arc.sync(_no_backoff(jobarchive.connect(emu.url, emu.token)), progress=False)
+        assert not report.failed
+        _assert_equal_to_server(arc, emu)
+
+
+def test_sync_gives_up_early_when_the_server_goes_away(tmp_path):
+    emu = Emulator(seed_jobs=200, seed=3).start()
+    try:
+        provider = _then(_no_backoff(jobarchive.connect(emu.url, emu.token)), emu.stop)
+        client = provider.api_client
+        with Archive(tmp_path / "a") as arc:
+            with pytest.raises(jobarchive.exceptions.RequestsApiError, match="run sync again"):
+                arc.sync(provider, progress=False, workers=4, batch_size=50)
+            assert client.request_count < 100  # was 4 connection attempts for each of 200 jobs
+    finally:
+        emu.stop()
