@@ -2,9 +2,9 @@
 
 One pass, under the archive's write lock:
 
-1. **Changed jobs**: one paged list request for the server's non-final jobs tells which
-   archived non-final jobs moved; only those are refreshed, from full documents listed
-   by id a hundred at a time (no request per job, changed or not).
+1. **Non-final jobs**: every archived non-final job is refreshed from full documents listed
+   by id a hundred at a time (no request per job); a record is rewritten only when anything
+   in it changed (status, queue information, ...).
 2. **Missing payloads**: DONE jobs without a stored result or qobj (a failed fetch, an
    interrupted run) get them fetched; jobs that failed last time are retried. A server that
    answers it holds no qobj for a job (404) is remembered and not asked again. Jobs that
@@ -283,27 +283,22 @@ class _Pass:
                 self.bar.close()
 
     def _changed_jobs(self) -> None:
-        rows = self.archive.select_rows(self._filter(final=False),
-                                        ("job_id", "api_status", "creation_us"))
-        if not rows:
-            return
-        where = self._where(min(r[2] for r in rows))
-        where["status"] = {"inq": NON_FINAL_STATUSES}
-        # Entries that are not job documents are ignored: their jobs count as moved.
-        on_server = {_doc_id(d): d.get("status") for d in self._list(where) if _doc_id(d)}
-        # A job marked gone is looked at again only when the server lists it once more.
-        back = [r[0] for r in rows if r[0] in self.gone and r[0] in on_server]
-        if back:
-            self.archive.index.journal_delete(GONE_CAMPAIGN, back)
-            self.gone.difference_update(back)
-        moved = [r[0] for r in rows if on_server.get(r[0]) != r[1] and r[0] not in self.gone
-                 and self._mine(self.archive.record(r[0]))]
-        for ids in _chunks(moved, self.batch_size):
-            # A job the bulk list does not return (deleted?) is refreshed on its own and,
-            # if the server fails it, reported and retried next pass.
-            docs = self._full_docs(ids)
-            self._run([_Work(j, "", record=self.archive.record(j), doc=docs.get(j)) for j in ids],
-                      changed=True)
+        # Every non-final job is refreshed (queue position and estimates move while the status
+        # string stays), from full documents listed by id; only records that differ are written.
+        ids = [r[0] for r in self.archive.select_rows(self._filter(final=False), ("job_id",))]
+        records = {j: self.archive.record(j) for j in ids}
+        ids = [j for j in ids if self._mine(records[j])]
+        for chunk in _chunks(ids, self.batch_size):
+            docs = self._full_docs(chunk)
+            # A job marked gone is looked at again only when the server lists it once more.
+            back = [j for j in chunk if j in self.gone and j in docs]
+            if back:
+                self.archive.index.journal_delete(GONE_CAMPAIGN, back)
+                self.gone.difference_update(back)
+            # A job the bulk list does not return (deleted?) is refreshed on its own: gone
+            # when the server says so, otherwise reported and retried next pass.
+            self._run([_Work(j, "", record=records[j], doc=docs.get(j)) for j in chunk
+                       if j not in self.gone])
 
     def _missing_payloads(self) -> None:
         # Found from the rows themselves, not only from the retry list: a kill between a
@@ -420,7 +415,7 @@ class _Pass:
             last.status_code if last is not None else -1,
             last.error_code if last is not None else None)
 
-    def _run(self, work: list[_Work], discovered: bool = False, changed: bool = False) -> None:
+    def _run(self, work: list[_Work], discovered: bool = False) -> None:
         if not work:
             return
         self._tick(total_delta=len(work))
@@ -441,11 +436,11 @@ class _Pass:
                 for campaign, message in outcome.none:
                     nones.setdefault(campaign, []).append((item.job_id, "none", message))
                 if record is not None:
-                    records.append(record)
                     if item.refresh:
                         self.report.refreshed += 1
-                    if changed or (item.record and record["status"] != item.record["status"]):
-                        self.report.changed += 1
+                    if item.record is None or record != item.record:
+                        records.append(record)  # an unchanged record is not written again
+                        self.report.changed += item.record is not None
                     if discovered:
                         self.report.discovered += 1
                     self.report.results_fetched += fetched

@@ -306,3 +306,22 @@ def test_sync_gives_up_early_when_the_server_goes_away(tmp_path):
             assert client.request_count < 100  # was 4 connection attempts for each of 200 jobs
     finally:
         emu.stop()
+
+
+def test_sync_refreshes_queue_information_of_jobs_whose_status_did_not_move(tmp_path):
+    with Emulator(seed_jobs=5, seed_active=30, seed=3, time_scale=1e-6) as emu, \
+            Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc.sync(provider, progress=False)
+        queued = list(arc.query(status="QUEUED")["job_id"])
+        emu.advance(60)  # the queue moves; most jobs are still QUEUED
+        still = [j for j in queued if emu.job_doc(j)["status"] == "QUEUED"]
+        moved = [j for j in still if IBMQJob.from_server(emu.job_doc(j)).to_dict()["info_queue"]
+                 != arc.record(j)["info_queue"]]
+        assert moved, "the scenario needs queue information that changed"
+        events = {j: len(arc.history(j)) for j in moved}
+        report = arc.sync(provider, progress=False)
+        assert report.changed >= len(moved)
+        _assert_equal_to_server(arc, emu)
+        # Events only for status, tag and name changes: none for queue information.
+        assert {j: len(arc.history(j)) for j in moved} == events
