@@ -248,6 +248,12 @@ say("ACK")
 '''
 
 
+def _repair(path):
+    """audit(repair=True) on a connection of its own (a thread must not share one)."""
+    with Archive(path) as arc:
+        return arc.audit(verify=False, repair=True)
+
+
 def test_repair_during_a_write_removes_nothing_in_flight(tmp_path):
     """audit(repair=True) while another process is inside add_many: neither the writer's
     temp file nor its durable, not yet committed blob is removed (repair runs under the
@@ -262,8 +268,7 @@ def test_repair_during_a_write_removes_nothing_in_flight(tmp_path):
             repairers = []
             for step in ("TMP", "DURABLE"):
                 assert proc.stdout.readline().strip() == step  # "" if the writer failed
-                repairer = threading.Thread(
-                    target=lambda: frames.append(arc.audit(verify=False, repair=True)))
+                repairer = threading.Thread(target=lambda: frames.append(_repair(path)))
                 repairer.start()
                 repairers.append(repairer)
                 # Give an unlocked repair time to run now (it then deletes the writer's file);
