@@ -21,7 +21,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -64,6 +65,12 @@ def client_application_header() -> str:
     if custom:
         value += f"/{custom}"
     return value
+
+
+class RequestDeadlineError(RequestsApiError, TimeoutError):
+    """A request cut short, or not retried, because the caller's deadline passed
+    (``ApiClient.deadline``). It is a ``TimeoutError`` too, so callers that must not import
+    this module can tell it from other API errors."""
 
 
 class _Secret:
@@ -110,6 +117,8 @@ class _Transport:
         # Tests replace these to make backoff instant and deterministic.
         self.sleep: Callable[[float], None] = time.sleep
         self.random: Callable[[], float] = random.random
+        self.clock: Callable[[], float] = time.monotonic
+        self._local = threading.local()  # the calling thread's deadline, if any
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -131,6 +140,26 @@ class _Transport:
 
     def close(self) -> None:
         self.session.close()
+
+    @contextmanager
+    def deadline(self, seconds: float | None) -> Iterator[None]:
+        """Bound every request this thread sends in the block, retries included, to end
+        within ``seconds`` (``None``: no bound); nested deadlines keep the earlier one.
+        Past it, requests raise ``RequestDeadlineError``."""
+        if seconds is None:
+            yield
+            return
+        outer = getattr(self._local, "deadline", None)
+        mine = self.clock() + max(0.0, float(seconds))
+        self._local.deadline = mine if outer is None else min(outer, mine)
+        try:
+            yield
+        finally:
+            self._local.deadline = outer
+
+    def _remaining(self) -> float | None:
+        deadline = getattr(self._local, "deadline", None)
+        return None if deadline is None else deadline - self.clock()
 
     # --- the request loop --------------------------------------------------------------
 
@@ -180,17 +209,29 @@ class _Transport:
         refused = 0  # connections that never opened: nobody listens, retry only a little
         for attempt in range(1, attempts + 1):
             response: requests.Response | None = None
+            send_timeout = timeout or self.timeout
+            remaining = self._remaining()
+            if remaining is not None:
+                if remaining <= 0:
+                    raise RequestDeadlineError(self.scrub(
+                        f"The deadline passed before {where} could be sent (attempt {attempt})."))
+                send_timeout = (min(send_timeout[0], remaining), min(send_timeout[1], remaining))
             with self._lock:
                 self._count += 1
             try:
                 response = self.session.request(
                     method, url, params=params, json=json_body, data=data,
-                    headers=send_headers, timeout=timeout or self.timeout,
+                    headers=send_headers, timeout=send_timeout,
                 )
                 body = response.content  # read it all now, so a dropped body is retried here
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as err:
+                if remaining is not None and isinstance(err, requests.Timeout) \
+                        and send_timeout != (timeout or self.timeout):
+                    raise RequestDeadlineError(self.scrub(
+                        f"{where} was cut at the deadline ({remaining:.2f} s left): "
+                        f"{_requests_message(err)}")) from None
                 never_sent = _never_sent(err)
                 refused += never_sent
                 if attempt < attempts and (idempotent or never_sent) \
@@ -231,6 +272,11 @@ class _Transport:
     def _retry_wait(self, where: str, attempt: int, attempts: int, why: str,
                     response: requests.Response | None) -> None:
         delay = self.backoff(attempt, response)
+        remaining = self._remaining()
+        if remaining is not None and delay >= remaining:
+            raise RequestDeadlineError(self.scrub(
+                f"{where} failed ({why}, attempt {attempt} of {attempts}) and the deadline "
+                f"passes before the next retry is due ({remaining:.2f} s left)."))
         logger.info("%s: retrying after %s (attempt %d of %d) in %.2f s",
                     self.scrub(where), why, attempt + 1, attempts, delay)
         self.sleep(delay)
@@ -388,6 +434,12 @@ class ApiClient:
     def transport(self) -> _Transport:
         """The shared session, retry policy and counters."""
         return self._transport
+
+    def deadline(self, seconds: float | None) -> Any:
+        """Context manager: this thread's requests in the block end within ``seconds``,
+        retries included, or raise ``RequestDeadlineError`` (``IBMQJob.wait_for_final_state``
+        uses it so its timeout bounds the whole wait)."""
+        return self._transport.deadline(seconds)
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -569,4 +621,5 @@ class ApiClient:
 
 
 __all__ = ["ApiClient", "AuthClient", "DEFAULT_BACKOFF_FACTOR", "DEFAULT_MAX_RETRIES",
-           "DEFAULT_TIMEOUT", "RETRY_STATUSES", "client_application_header"]
+           "DEFAULT_TIMEOUT", "RETRY_STATUSES", "RequestDeadlineError",
+           "client_application_header"]

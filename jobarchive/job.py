@@ -473,7 +473,22 @@ class IBMQJob:
                 callback(self.job_id(), status, self, queue_info=info)
 
         interval = poll_interval if wait is None else min(poll_interval, wait)
-        self._wait_for_completion(timeout, interval, callback=on_status if callback else None)
+        # The timeout bounds the whole wait: the client cuts (or stops retrying) a slow or
+        # failing status request at the deadline instead of after its own timeout and retries.
+        bound = getattr(self._api_client, "deadline", None) if timeout is not None else None
+        try:
+            if bound is None:
+                self._wait_for_completion(timeout, interval,
+                                          callback=on_status if callback else None)
+            else:
+                with bound(timeout):
+                    self._wait_for_completion(timeout, interval,
+                                              callback=on_status if callback else None)
+        except IBMQJobApiError as err:
+            if timeout is not None and isinstance(err.__cause__, TimeoutError):
+                raise IBMQJobTimeoutError(
+                    f"Timeout while waiting for job {self.job_id()}.") from err
+            raise
 
     # --- results ------------------------------------------------------------------------
 

@@ -340,3 +340,21 @@ def test_a_server_that_is_not_there_is_given_up_on_after_three_retries():
     with pytest.raises(RequestsApiError, match="gave up after 4 attempts") as info:
         client.job_get("abc")
     assert info.value.status_code == -1 and len(sleeps) == 3
+
+
+def test_a_deadline_bounds_requests_and_their_retries(emu, provider):
+    from jobarchive.api import RequestDeadlineError
+
+    client = provider.api_client
+    job_id = _done_ids(emu)[0]
+    sent = client.request_count
+    with client.deadline(0.0), pytest.raises(RequestDeadlineError, match="deadline passed"):
+        client.job_status(job_id)
+    assert client.request_count == sent  # nothing was sent past the deadline
+    with client.deadline(60.0):
+        with client.deadline(0.0), pytest.raises(RequestDeadlineError):  # the earlier one wins
+            client.job_get(job_id)
+        assert client.job_status(job_id)["status"] == "COMPLETED"
+    with client.deadline(None):
+        assert client.job_get(job_id)["id"] == job_id
+    assert isinstance(RequestDeadlineError("x"), TimeoutError)  # job.py tells it apart so

@@ -437,3 +437,44 @@ def test_backend_properties_now_and_in_the_past(provider):
     past = backend.properties(datetime=datetime(2021, 6, 1, tzinfo=UTC))
     for props in (now, past):
         assert props is None or props["backend_name"] == backend.name()
+
+
+def _fake_clock(provider):
+    """Backoff sleeps advance a fake clock that the client's deadline reads (no real waiting)."""
+    transport = provider.api_client.transport
+    now = [0.0]
+    transport.clock = lambda: now[0]
+    transport.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
+    transport.random = lambda: 0.5  # no jitter: backoff 0.5 s, 1 s, 2 s...
+    return provider
+
+
+def test_wait_timeout_bounds_the_retries_of_a_failing_status_request():
+    with Emulator(seed_jobs=0, seed=1, time_scale=1e-6) as server:
+        provider = _fake_clock(jobarchive.connect(server.url, server.token))
+        job = _simulator(provider).run(_bell())
+        server.set_faults({"rate": 1.0, "kinds": ["503"], "endpoints": ["job_status"]})
+        server.reset_stats()
+        # Was IBMQJobApiError once the whole retry ladder (5 retries, 15 s of backoff) failed.
+        with pytest.raises(IBMQJobTimeoutError, match="Timeout while waiting for job"):
+            job.wait_for_final_state(timeout=1.0, poll_interval=FAST)
+        assert server.stats()["job_status"] == 2  # no retry is due after the deadline
+        server.set_faults(None)
+        job.cancel()
+        job.wait_for_final_state(timeout=1.0, poll_interval=FAST)  # the deadline is gone
+        assert job.cancelled()
+
+
+def test_wait_timeout_cuts_a_slow_status_request():
+    from jobarchive.api import RequestDeadlineError
+
+    with Emulator(seed_jobs=0, seed=1, time_scale=1e-6) as server:
+        provider = jobarchive.connect(server.url, server.token)
+        job = _simulator(provider).run(_bell())
+        server.set_faults({"rate": 1.0, "kinds": ["latency"], "latency": 2.0,
+                           "endpoints": ["job_status"]})
+        with pytest.raises(IBMQJobTimeoutError, match="Timeout while waiting for job") as info:
+            job.wait_for_final_state(timeout=0.2, poll_interval=FAST)
+        # The status request was cut at the deadline, not waited for (2 s, or 120 s).
+        assert isinstance(info.value.__cause__.__cause__, RequestDeadlineError)
+        server.set_faults(None)
