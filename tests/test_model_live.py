@@ -93,6 +93,8 @@ class LiveArchiveModel(ArchiveMachine):
         if view["status"] == "COMPLETED":
             view["result"] = self.emu.result_of(job_id)
             view["qobj"] = self.emu.qobj_of(job_id)
+        elif view["status"] == "ERROR_RUNNING_JOB":  # sync archives the partial result
+            view["result"] = self.emu.result_of(job_id)
         return view
 
     def _synced(self) -> list[str]:
