@@ -676,3 +676,19 @@ def test_stop_hangs_up_on_keep_alive_clients():
     emu.stop()
     with pytest.raises(requests.ConnectionError):
         client.get("/devices/v/1")
+
+
+def test_delete_job_and_drop_qobj_simulate_server_side_loss():
+    with Emulator(seed_jobs=20, seed=3) as emu:
+        client = Client(emu)
+        done = [d["id"] for d in emu.job_docs() if d["status"] == "COMPLETED"]
+        emu.drop_qobj(done[0])
+        assert emu.qobj_of(done[0]) is None and emu.result_of(done[0]) is not None
+        r = client.get(f"/Jobs/{done[0]}/jobDownloadUrl")
+        assert r.status_code == 404 and r.json()["error"]["code"] == 3253
+        emu.delete_job(done[1])
+        r = client.get(f"/Jobs/{done[1]}/v/1")
+        assert r.status_code == 404 and r.json()["error"]["code"] == 3250
+        assert done[1] not in {d["id"] for d in emu.job_docs()}
+        with pytest.raises(KeyError):
+            emu.delete_job("0123456789abcdef01234567")
