@@ -202,8 +202,9 @@ class _Pass:
         # Consecutive transport failures across the workers: a dead server is noticed after
         # a few jobs, not after every remaining job has climbed the retry ladder on its own.
         self.give_up_after = max(1, give_up_after or max(3, self.workers))
-        self._breaker = threading.Lock()
+        self._breaker = threading.Condition()
         self._down_in_a_row = 0
+        self._in_flight = 0
         self._down_error: RequestsApiError | None = None
 
     # --- helpers ---------------------------------------------------------------------
@@ -399,12 +400,11 @@ class _Pass:
     def _note(self, err: BaseException | None) -> None:
         """Count a job's outcome toward (or reset) the run of transport failures."""
         api = _api_error(err) if err is not None else None
-        with self._breaker:
-            if api is not None and (api.status_code == -1 or api.status_code >= 500):
-                self._down_in_a_row += 1
-                self._down_error = api
-            elif err is None or api is not None:  # the server answered something
-                self._down_in_a_row = 0
+        if api is not None and (api.status_code == -1 or api.status_code >= 500):
+            self._down_in_a_row += 1
+            self._down_error = api
+        elif err is None or api is not None:  # the server answered something
+            self._down_in_a_row = 0
 
     def _give_up(self) -> RequestsApiError:
         last = self._down_error
@@ -474,10 +474,22 @@ class _Pass:
                 raise self._give_up()
 
     def _fetch_noted(self, item: _Work) -> _Outcome:
-        if self._server_down():
-            return _Outcome(skipped=True)
-        outcome, err = self._fetch(item)
-        self._note(err)
+        with self._breaker:
+            # After a transport failure, no new job starts until the ones under way tell
+            # whether the server is down: a dead server costs one round of retries, not two.
+            while 0 < self._down_in_a_row < self.give_up_after and self._in_flight:
+                self._breaker.wait()
+            if self._down_in_a_row >= self.give_up_after:
+                return _Outcome(skipped=True)
+            self._in_flight += 1
+        err: BaseException | None = None
+        try:
+            outcome, err = self._fetch(item)
+        finally:
+            with self._breaker:
+                self._in_flight -= 1
+                self._note(err)
+                self._breaker.notify_all()
         return outcome
 
     def _fetch(self, item: _Work) -> tuple[_Outcome, BaseException | None]:
