@@ -316,7 +316,7 @@ class _Pass:
                 if not has_result and _may_have_partial_result(api_status, kind)
                 and job_id not in self.no_result]
         ids += [j for j in retry if j in self.archive]
-        stale = [j for j in retry if j in self.gone or j not in self.archive]
+        stale = [j for j in retry if j in self.gone]
         if stale:
             self.archive.index.journal_delete(RETRY_CAMPAIGN, stale)
         work = []
@@ -590,13 +590,16 @@ def _job_not_found(err: BaseException) -> bool:
 
 
 def _owner(record: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(hub, group, project) a record's ``hub_info`` names (nested or flat), or None."""
+    """(hub, group, project) a record's ``hub_info`` names, or None.
+
+    Both shapes of real documents: ``{"hub": {"name": ...}, ...}`` and the flat
+    ``{"hubName": ..., "groupName": ..., "projectName": ...}``."""
     info = record.get("hub_info")
     if not isinstance(info, dict):
         return None
     names = []
     for level in ("hub", "group", "project"):
-        value = info.get(level)
+        value = info.get(level, info.get(f"{level}Name"))
         if isinstance(value, dict):
             value = value.get("name")
         if not isinstance(value, str):

@@ -325,3 +325,13 @@ def test_sync_refreshes_queue_information_of_jobs_whose_status_did_not_move(tmp_
         _assert_equal_to_server(arc, emu)
         # Events only for status, tag and name changes: none for queue information.
         assert {j: len(arc.history(j)) for j in moved} == events
+
+
+def test_the_owner_of_a_record_from_either_hub_info_shape():
+    from jobarchive.sync import _owner
+
+    nested = {"hub": {"name": "h", "priority": 1}, "group": {"name": "g"}, "project": {"name": "p"}}
+    flat = {"hubName": "h", "groupName": "g", "projectName": "p"}
+    assert _owner({"hub_info": nested}) == _owner({"hub_info": flat}) == ("h", "g", "p")
+    assert _owner({"hub_info": None}) is None and _owner({}) is None
+    assert _owner({"hub_info": {"hub": {"name": "h"}}}) is None  # incomplete: unknown owner
