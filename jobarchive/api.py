@@ -418,6 +418,7 @@ class ApiClient:
         self._transport.add_secret(self._token)
         self.http_url = http_url.rstrip("/")
         self.hub, self.group, self.project = hub, group, project
+        self.user_id: str | None = None  # the account's id from users/me (set by connect())
         self.project_url = (f"{self.http_url}/Network/{_seg(hub)}/Groups/{_seg(group)}"
                             f"/Projects/{_seg(project)}")
 

@@ -156,6 +156,8 @@ def connect(
             + ", ".join("/".join(t[:3]) for t in chosen) + ". Specify hub, group and project.")
     h, g, p, _ = chosen[0]
     client = ApiClient(http_url, access_token, h, g, p, transport=transport)
+    user_id = me.get("id") if isinstance(me, dict) else None
+    client.user_id = user_id if isinstance(user_id, str) and user_id else None
     return IBMQProvider(client, url)
 
 

@@ -557,16 +557,19 @@ class _Pass:
 
 
 def _cursor_key(provider: Any, backend_name: str | None) -> str | None:
-    """The discovery cursor's key: server URL, hub/group/project and backend scope.
+    """The discovery cursor's key: server URL, hub/group/project, account and backend scope.
 
-    Two providers see different jobs, so each has its own high-water mark. A provider
-    that does not say who it is gets no cursor (every pass is a full discovery).
+    Two providers (or two accounts of one project) see different jobs, so each has its own
+    high-water mark. A provider that does not say where it points gets no cursor (every
+    pass is a full discovery).
     """
     client = provider.api_client
     parts = [getattr(client, name, None) for name in ("http_url", "hub", "group", "project")]
     if not all(isinstance(p, str) and p for p in parts):
         return None
-    return json.dumps(["v2", *parts, backend_name or "*"], separators=(",", ":"))
+    user = getattr(client, "user_id", None)
+    return json.dumps(["v2", *parts, user if isinstance(user, str) else "", backend_name or "*"],
+                      separators=(",", ":"))
 
 
 def _may_have_partial_result(api_status: str, kind: str | None) -> bool:

@@ -358,3 +358,7 @@ def test_a_deadline_bounds_requests_and_their_retries(emu, provider):
     with client.deadline(None):
         assert client.job_get(job_id)["id"] == job_id
     assert isinstance(RequestDeadlineError("x"), TimeoutError)  # job.py tells it apart so
+
+
+def test_connect_keeps_the_account_id_for_the_sync_cursor(provider):
+    assert isinstance(provider.api_client.user_id, str) and provider.api_client.user_id
