@@ -142,8 +142,8 @@ class LiveArchiveModel(ArchiveMachine):
         for job_id in self.server_ids:
             old = before.get(job_id)
             view = self._server_view(job_id)
-            if old is None or (old not in API_FINAL_STATUSES and view["status"] != old):
-                self.model[job_id] = view  # discovered, or its status moved: re-read
+            if old is None or old not in API_FINAL_STATUSES:
+                self.model[job_id] = view  # discovered, or not final: refreshed
             elif full:
                 rec = dict(self.model[job_id], tags=view["tags"], name=view["name"])
                 self.model[job_id] = IBMQJob.from_dict(rec).to_dict()
