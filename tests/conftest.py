@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,18 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         kills = sum(n for what, n in stats.items() if what.startswith("SIGKILL points"))
         if kills:
             terminalreporter.write_line(f"SIGKILL points in total: {kills}")
+
+
+@pytest.fixture
+def local_tz():
+    """A non-UTC local zone (Asia/Kolkata, +05:30, no DST), so that conversions to local
+    time are observable; yields the offset."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Kolkata"
+    time.tzset()
+    yield timedelta(hours=5, minutes=30)
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()

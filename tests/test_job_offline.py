@@ -3,9 +3,7 @@ each network-only call raises IBMQJobError saying the job is offline."""
 
 from __future__ import annotations
 
-import os
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from qiskit.result import Result
@@ -45,20 +43,6 @@ def _record(status="COMPLETED", **extra) -> dict:
            "experiment_id": "exp-42", "qobj": QOBJ, "result": RESULT, "hub_info": {"hub": {"name": "ibm-q"}}}
     rec.update(extra)
     return rec
-
-
-@pytest.fixture
-def local_tz():
-    """Run in a non-UTC local zone so 'local time' is observable."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Kolkata"
-    time.tzset()
-    yield timedelta(hours=5, minutes=30)
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ properties read as None (§3.2). Real qiskit objects, real archives in tmp_path.
 
 from __future__ import annotations
 
-import os
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -42,20 +40,6 @@ def _json_types(value, where="result"):
     if value is None or type(value) in (str, int, float, bool):
         return []
     return [(where, type(value).__name__)]
-
-
-@pytest.fixture
-def local_tz():
-    """A non-UTC local zone, so the conversion to local time is observable."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Kolkata"
-    time.tzset()
-    yield timedelta(hours=5, minutes=30)
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 # --- A: a qiskit Result object is made JSON-only, exactly ------------------------------------
