@@ -473,17 +473,18 @@ class IBMQJob:
                 callback(self.job_id(), status, self, queue_info=info)
 
         interval = poll_interval if wait is None else min(poll_interval, wait)
-        # The timeout bounds the whole wait: the client cuts (or stops retrying) a slow or
-        # failing status request at the deadline instead of after its own timeout and retries.
+        self._wait_bounded(timeout, interval, callback=on_status if callback else None)
+
+    def _wait_bounded(self, timeout: float | None, interval: float, **options: Any) -> bool:
+        """``_wait_for_completion`` whose timeout bounds the whole wait: the client cuts (or
+        stops retrying) a slow or failing status request at the deadline instead of after
+        its own timeout and retries, and that is an ``IBMQJobTimeoutError`` too."""
         bound = getattr(self._api_client, "deadline", None) if timeout is not None else None
         try:
             if bound is None:
-                self._wait_for_completion(timeout, interval,
-                                          callback=on_status if callback else None)
-            else:
-                with bound(timeout):
-                    self._wait_for_completion(timeout, interval,
-                                              callback=on_status if callback else None)
+                return self._wait_for_completion(timeout, interval, **options)
+            with bound(timeout):
+                return self._wait_for_completion(timeout, interval, **options)
         except IBMQJobApiError as err:
             if timeout is not None and isinstance(err.__cause__, TimeoutError):
                 raise IBMQJobTimeoutError(
@@ -497,7 +498,7 @@ class IBMQJob:
         partial: bool = False, refresh: bool = False,
     ) -> Result:
         """The job's qiskit Result, waiting for it to finish; cached after the first fetch."""
-        if self._wait_for_completion(timeout, wait, required=(JobStatus.DONE,)):
+        if self._wait_bounded(timeout, wait, required=(JobStatus.DONE,)):
             result = self._retrieve_result(refresh=refresh)
             if result is None:
                 raise IBMQJobApiError(f"Unable to retrieve result for job {self.job_id()}: no result.")

@@ -477,4 +477,7 @@ def test_wait_timeout_cuts_a_slow_status_request():
             job.wait_for_final_state(timeout=0.2, poll_interval=FAST)
         # The status request was cut at the deadline, not waited for (2 s, or 120 s).
         assert isinstance(info.value.__cause__.__cause__, RequestDeadlineError)
+        with pytest.raises(IBMQJobTimeoutError, match="Timeout while waiting for job") as info:
+            job.result(timeout=0.2, wait=FAST)  # result() waits the same way
+        assert isinstance(info.value.__cause__.__cause__, RequestDeadlineError)
         server.set_faults(None)
