@@ -45,6 +45,7 @@ from .status import (
     ApiJobKind,
     JobStatus,
 )
+from .store.blobs import loads
 from .store.index import JobFilter
 
 if TYPE_CHECKING:
@@ -249,9 +250,9 @@ class _Pass:
     def pending(self) -> int:
         """Archived jobs in scope still running (those gone from the server excepted)."""
         gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
-        ids = [r[0] for r in self.archive.select_rows(self._filter(final=False), ("job_id",))
-               if r[0] not in gone]
-        return sum(self._mine(self.archive.record(j)) for j in ids)
+        # The owner is in the stored doc: no record (and no blob) is read per job.
+        rows = self.archive.select_rows(self._filter(final=False), ("job_id", "doc"))
+        return sum(1 for job_id, doc in rows if job_id not in gone and self._mine(loads(doc)))
 
     def _tick(self, total_delta: int = 0, done: int = 0) -> None:
         if not self.progress:
