@@ -463,7 +463,7 @@ class BlobStore:
         problem = self.verify_exists(rel, size)
         if problem:
             return problem
-        if sha256_file(self._resolve(rel)) != sha256:
+        if self.file_sha256(rel) != sha256:
             return f"blob {rel} does not match its SHA-256 (altered on disk)"
         return None
 
