@@ -605,12 +605,12 @@ class IBMQJob:
                 return "The following experiments failed:\n" + "\n".join(failed)
             err = getattr(result, "error", None) or self._record.get("result", {}).get("error")
             if err:
-                return str(err)
+                return _error_text(err)
         if not self._record.get("error") and self._api_client is not None:
             self.refresh()
         error = self._record.get("error")
         if isinstance(error, dict) and error.get("message") is not None:
-            return f"{error['message']}. Error code: {error.get('code')}."
+            return _error_text(error)
         if self._record["status"].startswith("ERROR"):
             return self._record["status"]
         return "Unknown error."
@@ -783,6 +783,14 @@ def _json_only(value: Any) -> Any:
     if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
         return _json_only(np.asarray(value).tolist())  # e.g. a Statevector
     return value
+
+
+def _error_text(error: Any) -> str:
+    """An error object as upstream formats it (``"<message>. Error code: <code>."``), for the
+    job's ``error`` and a result's ``error`` alike; anything else as its text."""
+    if isinstance(error, dict) and error.get("message") is not None:
+        return f"{error['message']}. Error code: {error.get('code')}."
+    return str(error)
 
 
 def _backend_name(backend: Any) -> str | None:

@@ -1,0 +1,26 @@
+"""Offline reads answer what qiskit-ibmq-provider's IBMQJob (0.11.1) and qiskit's own
+``Result.from_dict`` answer for the same stored data: edge cases of real shapes that the
+other tests do not reach (result-level errors, count key spellings, ...)."""
+
+from __future__ import annotations
+
+import pytest
+
+BASE = {"job_id": "5f8e2a1b9c0d4e0012ab34cd", "creation_date": "2020-10-20T14:03:11.512Z",
+        "kind": "q-object-external-storage"}
+
+
+def _result(**extra) -> dict:
+    return dict({"backend_name": "ibmq_athens", "backend_version": "1.3.13", "qobj_id": "q1",
+                 "job_id": BASE["job_id"], "success": False, "results": []}, **extra)
+
+
+def test_a_result_level_error_is_formatted_like_upstream(arc):
+    # Upstream's _check_for_error_message: a result without experiments but with an
+    # `error` object gives "<message>. Error code: <code>." (not the dict's repr).
+    result = _result(error={"code": 7002, "message": "Qobj failed to run"})
+    arc.add(dict(BASE, status="ERROR_RUNNING_JOB", result=result))
+    job = arc.get(BASE["job_id"])
+    assert job.error_message() == "Qobj failed to run. Error code: 7002."
+    with pytest.raises(Exception, match=r"Job has failed: Qobj failed to run\. Error code: 7002\.$"):
+        job.result()
