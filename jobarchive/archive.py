@@ -19,7 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from .exceptions import ArchiveError, ArchiveLockedError, JobNotFoundError, JobValidationError
+from .exceptions import (
+    ArchiveError,
+    ArchiveLockedError,
+    ArchiveWriteError,
+    JobNotFoundError,
+    JobValidationError,
+)
 from .job import IBMQJob
 from .query import build_filter, job_ids_of, to_frame
 from .record import KNOWN_KEYS, normalize
@@ -157,16 +163,18 @@ class Archive:
             raise ValueError(f"batch_size must be at least 1, not {batch_size!r}")
         payload_size = min(batch_size, PAYLOAD_BATCH)
         with _gc_paused():
-            if isinstance(jobs, Sequence):
-                records = [record_of(j) for j in jobs]
+            records = ([record_of(j) for j in jobs] if isinstance(jobs, Sequence)
+                       else (record_of(j) for j in jobs))
+            written = 0
+            try:
                 for batch in _batches(records, batch_size, payload_size):
                     self._write(batch, source)
-                return len(records)
-            count = 0
-            for batch in _batches((record_of(j) for j in jobs), batch_size, payload_size):
-                self._write(batch, source)
-                count += len(batch)
-            return count
+                    written += len(batch)
+            except ArchiveWriteError as err:
+                if not written:
+                    raise
+                raise ArchiveWriteError(f"{err} The {written:,} jobs before that batch stay archived.") from err
+            return written
 
     def _write(self, records: list[dict[str, Any]], source: str) -> None:
         # Under the index's write lock from the first read to the commit: the merge of

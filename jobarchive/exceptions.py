@@ -147,6 +147,11 @@ class ArchiveLockedError(ArchiveError):
     """Another process holds the archive's write lock (a sync or retag is running)."""
 
 
+class ArchiveWriteError(ArchiveError, OSError):
+    """Writing to the archive failed (disk full, I/O error, permissions); the failing batch
+    was rolled back and adding it again is safe."""
+
+
 class SchemaVersionError(ArchiveError):
     """The index was written by a newer jobarchive; upgrade jobarchive to open it."""
 

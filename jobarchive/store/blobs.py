@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..exceptions import BlobIntegrityError
+from ..exceptions import ArchiveWriteError, BlobIntegrityError
 
 # Rows (payload and count rows alike) per row group: about 330 jobs of 48 outcomes, close to
 # the 256 jobs a group held before the flat layout. Reading one job decodes one or two groups
@@ -317,10 +317,19 @@ class BlobStore:
                        use_dictionary=["job_id", "experiment", "key", "bitstring"],
                        column_encoding={"count": "BYTE_STREAM_SPLIT"}, write_statistics=False)
         data = sink.getvalue()  # hashed in memory: the file is not read back
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)  # a partial file only takes space (on a full disk, too)
+            if isinstance(exc, OSError):
+                raise ArchiveWriteError(
+                    f"writing a result blob in {self.dir} failed ({exc.strerror or exc}); nothing "
+                    "of the batch was written. Free disk space or fix permissions, then run it again."
+                ) from exc
+            raise
         final = self.dir / name
         os.replace(tmp, final)
         _fsync_dir(self.dir)

@@ -30,7 +30,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from ..exceptions import ArchiveError, SchemaVersionError
+from ..exceptions import ArchiveError, ArchiveLockedError, ArchiveWriteError, SchemaVersionError
 from ..record import client_version_text, parse_date, split_payloads
 from ..status import API_FINAL_STATUSES, API_TO_JOB_STATUS
 from .blobs import BlobFile, dumps, loads
@@ -392,6 +392,17 @@ _RANGE_ROWS_PER_FETCH = 20
 _COUNT_CAP = 200_000  # counting up to here costs at most ~10 ms, a few % of what it decides
 
 
+# What the disk or the file system did, not a defect of ours: the caller can act on them.
+_WRITE_FAILURES = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY,
+                             sqlite3.SQLITE_CANTOPEN})
+
+
+def _code(err: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of an error (extended codes carry it in the low byte)."""
+    code = getattr(err, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
 class Index:
     """The SQLite index of one archive."""
 
@@ -464,15 +475,25 @@ class Index:
             with self.db.atomic():
                 yield
             return
-        self._retry_locked(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        try:
+            self._retry_locked(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        except sqlite3.OperationalError as err:
+            raise ArchiveLockedError(
+                f"{self.path} stayed locked by another writer ({err}). Wait for it to finish, "
+                "or open the archive with a longer busy_timeout.") from err
         try:
             with self.db.atomic():  # a savepoint inside the transaction
                 yield
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:  # also after a failed COMMIT, which may leave it open
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and _code(exc) in _WRITE_FAILURES:
+                raise ArchiveWriteError(
+                    f"writing {self.path} failed ({exc}); SQLite rolled the transaction back. "
+                    "Free disk space or fix permissions, then run it again.") from exc
             raise
-        self.conn.execute("COMMIT")
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """Hold SQLite's write lock across several steps (``BEGIN IMMEDIATE`` .. ``COMMIT``).
