@@ -370,23 +370,28 @@ class _Pass:
             self.archive.index.journal_put(CURSOR_CAMPAIGN, [(self.scope_key, "cursor", str(last))])
 
     def _full_metadata(self) -> None:
-        for page in _chunks(self._list(self._where()), self.batch_size):
+        # Full documents: the real server's job list (Jobs/status/v/1) leaves name and tags
+        # out, and a field a listing does not carry is never read as "now empty" (it would
+        # wipe the archived name and tags of every job).
+        for page in _chunks(self._list(self._where(), full=True), self.batch_size):
             known = self.archive.index.existing([d["id"] for d in page if _doc_id(d)])
             updates = []
             for d in page:
                 old = known.get(_doc_id(d))
-                if old is None:
+                if old is None or not ("tags" in d or "name" in d):
                     continue
-                tags = d.get("tags") or []
+                old_tags, old_name = json.loads(old[1]), old[2]
+                tags = (d["tags"] or []) if "tags" in d else old_tags
+                name = d["name"] if "name" in d else old_name
                 if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags) \
-                        or not isinstance(d.get("name"), (str, type(None))):
+                        or not isinstance(name, (str, type(None))):
                     # A garbled listing must not overwrite good metadata (a str is no tag list).
                     self.report.failed[d["id"]] = "IBMQBackendApiProtocolError: the server " \
                         "listed the job with tags or a name of the wrong type"
                     continue
-                if json.loads(old[1]) != tags or old[2] != d.get("name"):
+                if old_tags != tags or old_name != name:
                     record = self.archive.record(d["id"])
-                    record["tags"], record["name"] = list(tags), d.get("name")
+                    record["tags"], record["name"] = list(tags), name
                     updates.append(record)
             if updates:
                 self.archive.add_many(updates, source="sync")

@@ -37,6 +37,10 @@ JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 BACKEND_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_TAGS = 1000
 MAX_TEXT = 4096
+# The only fields of a `Jobs/status/v/1` item the real server sent in 2021 (realdata
+# ibmqclient_jl_records/jobs.json): no name, tags or shareLevel.
+LEAN_LIST_FIELDS = frozenset({"kind", "backend", "status", "creationDate", "hubInfo", "endDate",
+                              "runMode", "id", "userId"})
 
 
 class HttpError(Exception):
@@ -222,7 +226,10 @@ class Routes:
 
     def jobs_list(self, req: Request) -> Answer:
         flt, found = self._listed(req)
-        return 200, [flt.project(job.base_doc(status, req.now)) for job, status in found], {}
+        docs = [job.base_doc(status, req.now) for job, status in found]
+        if self.emu.lean_lists:
+            docs = [{k: v for k, v in d.items() if k in LEAN_LIST_FIELDS} for d in docs]
+        return 200, [flt.project(d) for d in docs], {}
 
     def jobs_list_full(self, req: Request) -> Answer:
         """``Jobs/v/1``: the documents ``GET J/v/1`` answers, narrowed by ``fields``."""
@@ -608,14 +615,17 @@ class Emulator:
     host="127.0.0.1", port=0, token=None)``; use it as a context manager or call
     ``start()``/``stop()``. Extra keywords: ``max_body`` (bytes, default 50 MB),
     ``job_limit`` (active jobs per backend, default no limit), ``clock_start`` (epoch
-    seconds of the emulated clock at start, default now).
+    seconds of the emulated clock at start, default now), ``lean_lists`` (``Jobs/status/v/1``
+    items carry only the fields the real server's list sent in 2021: no name, tags or
+    shareLevel).
     """
 
     def __init__(self, seed_jobs: int = 0, seed: int = 0, seed_active: int = 0,
                  time_scale: float = 60.0, faults: dict[str, Any] | None = None,
                  latency: float = 0.0, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, *, max_body: int = MAX_BODY,
-                 job_limit: int | None = None, clock_start: float | None = None) -> None:
+                 job_limit: int | None = None, clock_start: float | None = None,
+                 lean_lists: bool = False) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
                             time_scale=time_scale, job_limit=job_limit, clock_start=clock_start)
         self._stats = Stats()
@@ -625,6 +635,7 @@ class Emulator:
         self.host, self.port = host, port
         self.token = token if token is not None else secrets.token_hex(32)
         self.max_body = int(max_body)
+        self.lean_lists = bool(lean_lists)
         self._secret = secrets.token_bytes(32)
         self._access: set[str] = set()
         self._access_lock = threading.Lock()

@@ -1,0 +1,34 @@
+"""Sync against server answers shaped like the recorded real ones (emulator, real sockets)."""
+
+from __future__ import annotations
+
+import pytest
+
+import jobarchive
+from jobarchive import Archive
+
+emulator = pytest.importorskip("jobarchive.emulator")
+Emulator = emulator.Emulator
+
+
+def test_full_sync_keeps_names_and_tags_the_job_list_does_not_carry(tmp_path):
+    # The real Jobs/status/v/1 items (2021) have no name, tags or shareLevel: a full sync
+    # must not read that absence as "the job has no name and no tags any more".
+    with Emulator(seed_jobs=40, seed=3, lean_lists=True) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        listed = provider.iter_job_docs(limit=5)
+        assert all("tags" not in d and "name" not in d for d in listed)
+        arc.sync(provider, progress=False)
+        docs = {d["id"]: d for d in emu.job_docs()}
+        tagged = [j for j, d in docs.items() if d.get("tags")]
+        assert tagged
+        emu.update_job(tagged[0], tags=["moved-elsewhere"], name="renamed")
+        report = arc.sync(provider, progress=False, full=True)
+        assert not report.failed
+        for job_id, doc in docs.items():
+            record = arc.record(job_id)
+            if job_id == tagged[0]:
+                assert (record["tags"], record["name"]) == (["moved-elsewhere"], "renamed")
+            else:
+                assert (record["tags"], record["name"]) == (doc.get("tags", []), doc.get("name"))
+        assert report.changed == 1
