@@ -50,6 +50,7 @@ CONNECT_RETRIES = 3  # of the retries, at most this many for connections that fa
 MAX_BACKOFF_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 120.0
 SCRUBBED = "..."
+RELOGIN_MIN_AGE_SECONDS = 60.0  # a 401 on a younger access token is not its expiry
 
 
 def client_application_header() -> str:
@@ -385,6 +386,17 @@ class AuthClient:
         return self.transport.request(
             "POST", f"{self.auth_url}/users/loginWithToken", json_body={"apiToken": token.value})
 
+    def access_token(self, token: _Secret) -> _Secret:
+        """Log in and return the access token (scrubbed from messages from now on);
+        ``ApiIBMQProtocolError`` when the answer holds none."""
+        answer = self.login(token)
+        access = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(access, str) or not access:
+            raise ApiIBMQProtocolError("The login answer holds no access token.")
+        secret = _Secret(access)
+        self.transport.add_secret(secret)
+        return secret
+
     def user_info(self, access_token: _Secret) -> dict[str, Any]:
         """GET /users/me (its ``urls.http`` is the API service URL)."""
         return self.transport.request("GET", f"{self.auth_url}/users/me", auth=access_token)
@@ -412,10 +424,16 @@ class ApiClient:
         timeout: float | tuple[float, float] | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
+        relogin: Callable[[], _Secret] | None = None,
     ):
         self._transport = transport or _Transport(timeout, max_retries, backoff_factor)
         self._token = access_token if isinstance(access_token, _Secret) else _Secret(access_token)
         self._transport.add_secret(self._token)
+        # Access tokens expire (the login answer's `ttl`, two weeks): a 401 logs in again with
+        # the API token, once for all threads, and the call is repeated once.
+        self._relogin = relogin
+        self._renew_lock = threading.Lock()
+        self._token_since = self._transport.clock()
         self.http_url = http_url.rstrip("/")
         self.hub, self.group, self.project = hub, group, project
         self.user_id: str | None = None  # the account's id from users/me (set by connect())
@@ -449,7 +467,47 @@ class ApiClient:
     # --- plumbing ----------------------------------------------------------------------
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._transport.request(method, self.project_url + path, auth=self._token, **kwargs)
+        token = self._token
+        try:
+            return self._transport.request(method, self.project_url + path, auth=token, **kwargs)
+        except RequestsApiError as err:
+            if err.status_code != 401:
+                raise
+            if not self._renew(token, err):
+                raise RequestsApiError(
+                    f"{err} The server refused the access token (expired or revoked) and "
+                    "logging in again did not help: check the API token and connect() again.",
+                    err.status_code, err.error_code) from err
+        try:
+            return self._transport.request(method, self.project_url + path, auth=self._token,
+                                           **kwargs)
+        except RequestsApiError as err:
+            if err.status_code != 401:
+                raise
+            raise RequestsApiError(
+                f"{err} The server refused a fresh access token too: check that the API token "
+                "may use this hub/group/project and connect() again.",
+                err.status_code, err.error_code) from err
+
+    def _renew(self, failed: _Secret, err: RequestsApiError) -> bool:
+        """Replace the access token ``failed`` after a 401; whether the call is worth
+        repeating. One login for all threads; none for a token younger than a minute (a 401
+        then means something else, e.g. the 2018 API's answer for an unknown job id)."""
+        if self._relogin is None:
+            return False
+        with self._renew_lock:
+            if self._token is not failed:
+                return True  # another thread has logged in again meanwhile
+            if self._transport.clock() - self._token_since < RELOGIN_MIN_AGE_SECONDS:
+                return False
+            try:
+                fresh = self._relogin()
+            except ApiError as login_err:
+                logger.warning("Logging in again after %s failed: %s", err.status_code, login_err)
+                return False
+            self._token, self._token_since = fresh, self._transport.clock()
+            logger.info("The access token was refused; logged in again with the API token.")
+            return True
 
     def _job(self, job_id: str) -> str:
         return f"/Jobs/{_seg(job_id)}"

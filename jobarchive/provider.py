@@ -29,6 +29,7 @@ from .api import (
 )
 from .exceptions import (
     ApiError,
+    ApiIBMQProtocolError,
     AuthenticationLicenseError,
     IBMQAccountCredentialsInvalidToken,
     IBMQAccountCredentialsInvalidUrl,
@@ -116,7 +117,7 @@ def connect(
         )
 
     try:
-        login = auth.login(secret)
+        access_token = auth.access_token(secret)
     except AuthenticationLicenseError:
         raise
     except RequestsApiError as err:
@@ -125,12 +126,10 @@ def connect(
                 f"Login with the API token failed: the server refused it ({err})."
             ) from err
         raise
-    access = login.get("id") if isinstance(login, dict) else None
-    if not isinstance(access, str) or not access:
+    except ApiIBMQProtocolError as err:
         raise IBMQAccountCredentialsInvalidToken(
-            "Login with the API token failed: the server's answer holds no access token.")
-    access_token = _Secret(access)
-    transport.add_secret(access_token)
+            "Login with the API token failed: the server's answer holds no access token."
+        ) from err
 
     me = auth.user_info(access_token)
     urls = me.get("urls") if isinstance(me, dict) else None
@@ -155,7 +154,8 @@ def connect(
             f"More than one provider matches the criteria ({wanted}): "
             + ", ".join("/".join(t[:3]) for t in chosen) + ". Specify hub, group and project.")
     h, g, p, _ = chosen[0]
-    client = ApiClient(http_url, access_token, h, g, p, transport=transport)
+    client = ApiClient(http_url, access_token, h, g, p, transport=transport,
+                       relogin=lambda: auth.access_token(secret))
     user_id = me.get("id") if isinstance(me, dict) else None
     client.user_id = user_id if isinstance(user_id, str) and user_id else None
     return IBMQProvider(client, url)

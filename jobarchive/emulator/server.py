@@ -37,6 +37,7 @@ JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 BACKEND_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_TAGS = 1000
 MAX_TEXT = 4096
+ACCESS_TTL_S = 1209600  # an access token's life (the login answer's `ttl`), emulated seconds
 # The only fields of a `Jobs/status/v/1` item the real server sent in 2021 (realdata
 # ibmqclient_jl_records/jobs.json): no name, tags or shareLevel.
 LEAN_LIST_FIELDS = frozenset({"kind", "backend", "status", "creationDate", "hubInfo", "endDate",
@@ -186,7 +187,8 @@ class Routes:
         if not isinstance(token, str) or not hmac.compare_digest(token, self.emu.token):
             raise HttpError(401, "LOGIN_FAILED", "Login failed: the API token is not valid.")
         access = self.emu._new_access_token()
-        return 200, {"id": access, "ttl": 1209600, "created": fmt_ms(req.now), "userId": USER_ID}, {}
+        return 200, {"id": access, "ttl": ACCESS_TTL_S, "created": fmt_ms(req.now),
+                     "userId": USER_ID}, {}
 
     def users_me(self, req: Request) -> Answer:
         return 200, {
@@ -637,7 +639,7 @@ class Emulator:
         self.max_body = int(max_body)
         self.lean_lists = bool(lean_lists)
         self._secret = secrets.token_bytes(32)
-        self._access: set[str] = set()
+        self._access: dict[str, int] = {}  # access token -> expiry, emulated epoch ms
         self._access_lock = threading.Lock()
         self._routes = Routes(self)
         self._server: _Server | None = None
@@ -708,16 +710,20 @@ class Emulator:
 
     # -- tokens -----------------------------------------------------------------------------
     def _new_access_token(self) -> str:
+        """A new access token, valid for ``ACCESS_TTL_S`` on the emulated clock (the login
+        answer's ``ttl``); past it every call with it answers 401, as the real server's do."""
         access = secrets.token_hex(32)
+        expires = self._state.clock.now_ms() + ACCESS_TTL_S * 1000
         with self._access_lock:
-            self._access.add(access)
+            self._access[access] = expires
         return access
 
     def _token_ok(self, value: str | None) -> bool:
         if not value:
             return False
         with self._access_lock:
-            return value in self._access
+            expires = self._access.get(value)
+        return expires is not None and self._state.clock.now_ms() < expires
 
     def _check_token(self, value: str | None) -> None:
         if not self._token_ok(value):
