@@ -36,6 +36,7 @@ from .exceptions import (
 )
 from .record import (
     KNOWN_KEYS,
+    _check_json,
     client_version_of,
     format_date,
     from_server_doc,
@@ -530,10 +531,11 @@ class IBMQJob:
                 stored = fetched
         if stored is None:
             return None
+        where = "downloaded" if fetched is not None else "stored"
+        self._check_exact_json(stored, "result", where)
         try:
             self._result_obj = Result.from_dict(self._decoded_result(stored))
         except Exception as err:  # qiskit raises many types on a malformed result dict
-            where = "downloaded" if fetched is not None else "stored"
             raise IBMQJobApiError(
                 f"Unable to retrieve result for job {self.job_id()}: "
                 f"the {where} result is malformed ({type(err).__name__}: {err})"
@@ -541,6 +543,18 @@ class IBMQJob:
         if fetched is not None:  # kept (and so archived) only once it parses
             self._record["result"] = fetched
         return self._result_obj
+
+    def _check_exact_json(self, value: Any, what: str, where: str) -> None:
+        """Refuse a payload JSON cannot carry exactly (``NaN``/``Infinity``, which Python's
+        json reads from a server's answer): kept in the record, it would be archived
+        distorted (JSON writers turn it into null) and ``from_dict(to_dict())`` would fail."""
+        try:
+            _check_json(value, self.job_id(), what)
+        except JobValidationError as err:
+            raise IBMQJobApiError(
+                f"Unable to retrieve {what} for job {self.job_id()}: the {where} {what} holds "
+                f"a value JSON cannot carry, so it cannot be kept as sent ({err})"
+            ) from err
 
     def _decoded_result(self, stored: Any) -> Any:
         """A copy of the result dict as upstream hands it to ``Result.from_dict`` (reference
@@ -622,9 +636,11 @@ class IBMQJob:
         if self._record.get("qobj") is None:
             client = self._require_client("download its qobj (none is stored)")
             try:
-                self._record["qobj"] = client.job_qobj(self.job_id())
+                qobj = client.job_qobj(self.job_id())
             except ApiError as err:
                 raise IBMQJobApiError(str(err)) from err
+            self._check_exact_json(qobj, "qobj", "downloaded")
+            self._record["qobj"] = qobj
         return copy.deepcopy(self._record["qobj"])
 
     def properties(self) -> dict | None:
