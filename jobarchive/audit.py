@@ -33,7 +33,7 @@ import pandas as pd
 from .exceptions import BlobIntegrityError
 from .status import ApiJobKind
 from .store.blobs import loads
-from .store.index import JobFilter
+from .store.index import JobFilter, row_from_record
 
 if TYPE_CHECKING:
     from .archive import Archive
@@ -284,11 +284,24 @@ def _fail(row: dict[str, Any], problem: str, blob: bool = True) -> None:
         row["_blob"] = None  # nothing more is read from it
 
 
+# Index columns that are a function of the stored doc alone (queries filter on them, get()
+# reads the doc): a disagreement means the row or the doc was edited outside the archive.
+# Counts columns (shots, num_experiments, has_result/has_qobj) come from the blobs and are
+# checked there.
+_DOC_COLUMNS = ("creation_us", "name", "backend_name", "status", "api_status", "final",
+                "share_level", "run_mode", "kind", "experiment_id", "client_version", "tags")
+_ROW_VALUE_AT = {c: i for i, c in enumerate((
+    "job_id", "creation_us", "name", "backend_name", "status", "api_status", "final",
+    "share_level", "run_mode", "kind", "experiment_id", "client_version"))}
+
+
 def _doc_problems(archive: Archive) -> dict[str, str]:
-    """Jobs whose stored doc does not parse as a JSON object (``record()`` would raise)."""
+    """Jobs whose stored doc does not parse as a record (``record()`` would raise), or whose
+    index columns disagree with it (what a query finds is not what ``get()`` returns)."""
     out: dict[str, str] = {}
-    for batch in archive.index.iter_docs():
-        for job_id, doc in batch:
+    for batch in archive.index.iter_select(JobFilter(descending=False),
+                                           ("job_id", "doc", *_DOC_COLUMNS)):
+        for job_id, doc, *stored in batch:
             try:
                 value = loads(doc)
             except (ValueError, TypeError) as err:  # JSONDecodeError, UnicodeDecodeError
@@ -296,7 +309,36 @@ def _doc_problems(archive: Archive) -> dict[str, str]:
                 continue
             if not isinstance(value, dict):
                 out[job_id] = "the index's doc of this job is not a JSON object"
+                continue
+            found = _row_disagreement(job_id, value, stored)
+            if found:
+                out[job_id] = found
     return out
+
+
+def _row_disagreement(job_id: str, doc: dict[str, Any], stored: list[Any]) -> str | None:
+    """How the index columns of a job differ from those its doc gives, or None."""
+    try:
+        if doc.get("job_id") != job_id:
+            return f"the index's doc of this job names job {doc.get('job_id')!r}"
+        values = row_from_record({**doc, "qobj": None, "result": None}, 0).values
+    except Exception as err:  # a doc no writer of the archive produces
+        return f"the index's doc of this job is not a valid record ({type(err).__name__}: {err})"
+    differ = []
+    for column, have in zip(_DOC_COLUMNS, stored, strict=True):
+        if column == "tags":
+            try:
+                same = loads(have) == doc.get("tags")
+            except (ValueError, TypeError):
+                continue  # reported by the tag check
+        else:
+            same = have == values[_ROW_VALUE_AT[column]]
+        if not same:
+            differ.append(column)
+    if not differ:
+        return None
+    return (f"the index row disagrees with the job's stored record in {', '.join(differ)} "
+            "(edited outside jobarchive? queries and get() see different values)")
 
 
 def _tag_problems(tag_rows: list[tuple[str, str, str | None]]) -> tuple[dict[str, str], int]:
