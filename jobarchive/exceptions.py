@@ -156,5 +156,9 @@ class SchemaVersionError(ArchiveError):
     """The index was written by a newer jobarchive; upgrade jobarchive to open it."""
 
 
+class IndexIntegrityError(ArchiveError):
+    """The index file is damaged (SQLite found corrupt pages); the message says what to do."""
+
+
 class BlobIntegrityError(ArchiveError):
     """A result blob is missing, truncated or does not match its recorded SHA-256."""

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import getpass
+import inspect
 import os
 import re
 import socket
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -30,7 +32,13 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from ..exceptions import ArchiveError, ArchiveLockedError, ArchiveWriteError, SchemaVersionError
+from ..exceptions import (
+    ArchiveError,
+    ArchiveLockedError,
+    ArchiveWriteError,
+    IndexIntegrityError,
+    SchemaVersionError,
+)
 from ..record import client_version_text, parse_date, split_payloads
 from ..status import API_FINAL_STATUSES, API_TO_JOB_STATUS
 from .blobs import BlobFile, dumps, loads
@@ -403,6 +411,29 @@ def _code(err: sqlite3.Error) -> int | None:
     return None if code is None else code & 0xFF
 
 
+def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Reads of a damaged file raise ``IndexIntegrityError`` (saying how to salvage it), not
+    SQLite's bare "database disk image is malformed"."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(self: Index, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from method(self, *args, **kwargs)
+            except sqlite3.DatabaseError as exc:
+                self._raise_if_damaged(exc)
+                raise
+        return generator
+
+    @functools.wraps(method)
+    def wrapper(self: Index, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_damaged(exc)
+            raise
+    return wrapper
+
+
 class Index:
     """The SQLite index of one archive."""
 
@@ -493,7 +524,26 @@ class Index:
                 raise ArchiveWriteError(
                     f"writing {self.path} failed ({exc}); SQLite rolled the transaction back. "
                     "Free disk space or fix permissions, then run it again.") from exc
+            self._raise_if_damaged(exc)
             raise
+
+    def _raise_if_damaged(self, exc: BaseException) -> None:
+        if isinstance(exc, sqlite3.DatabaseError) and _code(exc) in (sqlite3.SQLITE_CORRUPT,
+                                                                     sqlite3.SQLITE_NOTADB):
+            raise IndexIntegrityError(
+                f"{self.path} is damaged ({exc}). Stop writing to this archive and copy its "
+                "directory, then restore index.db from a backup; the results and qobjs are in "
+                "separate files (blobs/), each row with its job id.") from exc
+
+    def integrity(self) -> list[str]:
+        """SQLite's structural check of the index file (pages, b-trees, rows); empty when
+        sound. ``quick_check``: it reads the whole file once, about a tenth of the cost of
+        ``integrity_check``, which also compares every index with its table."""
+        try:
+            found = [row[0] for row in self.conn.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as err:
+            return [str(err)]
+        return [] if found == ["ok"] else found
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """Hold SQLite's write lock across several steps (``BEGIN IMMEDIATE`` .. ``COMMIT``).
@@ -513,9 +563,14 @@ class Index:
         try:
             self.conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()  # the snapshot starts here
             yield
-        finally:
+        except BaseException as exc:
             if self.conn.in_transaction:
-                self.conn.execute("COMMIT")
+                with contextlib.suppress(sqlite3.Error):  # a damaged file may refuse even this
+                    self.conn.execute("ROLLBACK")
+            self._raise_if_damaged(exc)
+            raise
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         applied = {m.name for m in migrations.applied(self.db)}
@@ -645,14 +700,17 @@ class Index:
 
     # --- reads -----------------------------------------------------------------------
 
+    @_reads
     def count(self) -> int:
         """Number of jobs."""
         return self.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
 
+    @_reads
     def contains(self, job_id: str) -> bool:
         """Whether a job is indexed."""
         return self.conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone() is not None
 
+    @_reads
     def doc(self, job_id: str) -> tuple[bytes, str | None, int | None] | None:
         """(doc JSON, blob path, blob row) of a job, or None."""
         return self.conn.execute(
@@ -689,6 +747,7 @@ class Index:
             return flt, "list"
         return flt, "range"
 
+    @_reads
     def tag_counts(self, tags: Sequence[str] | None = None) -> dict[str, int]:
         """Jobs per tag (of ``tags``, or every tag), from the counts kept as jobs are written."""
         if tags is None:
@@ -714,11 +773,13 @@ class Index:
             params = [*params, -1 if flt.limit is None else flt.limit, flt.skip]
         return sql, params
 
+    @_reads
     def select(self, flt: JobFilter, columns: Sequence[str] = QUERY_COLUMNS) -> list[tuple]:
         """Rows of the jobs that match, in creation order."""
         sql, params = self._select_sql(flt, columns)
         return self.conn.execute(sql, params).fetchall()
 
+    @_reads
     def iter_select(self, flt: JobFilter, columns: Sequence[str], batch: int = 2000) -> Iterator[list[tuple]]:
         """Like ``select`` but streamed in batches (bounded memory)."""
         sql, params = self._select_sql(flt, columns)
@@ -731,6 +792,7 @@ class Index:
         sql, params = self._select_sql(flt, QUERY_COLUMNS)
         return [r[3] for r in self.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
 
+    @_reads
     def locations(self, job_ids: Sequence[str] | None) -> list[tuple[str, str | None, int | None]]:
         """(job_id, blob path, row) of jobs with a blob; None means every job. Given ids,
         every indexed one is listed, with path and row None when it has no blob (so one
@@ -747,10 +809,12 @@ class Index:
                 f"WHERE j.job_id IN ({', '.join('?' * len(chunk))})", chunk))
         return out
 
+    @_reads
     def blobs(self) -> list[tuple[int, str, str, int, int]]:
         """(id, path, sha256, bytes, rows) of every blob the index knows."""
         return self.conn.execute("SELECT id, path, sha256, bytes, rows FROM blobs").fetchall()
 
+    @_reads
     def job_blob_refs(self) -> Iterator[tuple[str, int | None, int | None, int, int]]:
         """(job_id, blob_id, blob_row, has_result, has_qobj) of every job, streamed."""
         yield from self.conn.execute(
@@ -771,6 +835,7 @@ class Index:
             "SELECT job_id, blob_id FROM jobs WHERE blob_id IS NOT NULL "
             "AND blob_id NOT IN (SELECT id FROM blobs)").fetchall()
 
+    @_reads
     def iter_docs(self, batch: int = 5000) -> Iterator[list[tuple[str, bytes]]]:
         """(job_id, doc JSON) of every job, in batches (audit parses each once)."""
         cursor = self.conn.execute("SELECT job_id, doc FROM jobs")
@@ -809,6 +874,7 @@ class Index:
             found.extend(("extra", job_id, tag) for tag in sorted(held - listed))
         return found
 
+    @_reads
     def events(self, job_id: str | None = None) -> list[tuple]:
         """(job_id, at_us, kind, old, new, source, who) in order, of one job or all."""
         sql = "SELECT job_id, at_us, kind, old, new, source, who FROM events"
@@ -833,6 +899,7 @@ class Index:
                 [(campaign, j, s, p, at) for j, s, p in entries],
             )
 
+    @_reads
     def journal_get(self, campaign: str) -> dict[str, tuple[str, str | None]]:
         """job_id -> (state, payload) recorded for a campaign."""
         return {j: (s, p) for j, s, p in self.conn.execute(
