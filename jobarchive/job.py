@@ -314,9 +314,14 @@ class IBMQJob:
             to_job_status(api_status)
         except ValueError as err:
             raise IBMQJobApiError(f"Unexpected return value received from the server: {err}") from None
-        self._record["status"] = api_status.upper()
         info = mapped.get("info_queue")
-        self._record["info_queue"] = map_server_keys(info, {}) if isinstance(info, dict) else None
+        info = map_server_keys(info, {}) if isinstance(info, dict) else None
+        try:  # the record must stay exact JSON (see _check_exact_json)
+            _check_json(info, self.job_id(), "info_queue")
+        except JobValidationError as err:
+            raise IBMQJobApiError(f"Unexpected return value received from the server: {err}") from None
+        self._record["status"] = api_status.upper()
+        self._record["info_queue"] = info
 
     def done(self) -> bool:
         """Whether the job finished successfully."""

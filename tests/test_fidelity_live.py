@@ -71,3 +71,29 @@ def test_a_downloaded_qobj_json_cannot_carry_is_refused_not_distorted(emu, arc):
     assert IBMQJob.from_dict(record).to_dict() == record
     arc.add(job)
     assert arc.get(doc["id"]).to_dict()["qobj"] is None
+
+
+class NanQueue(ApiClient):
+    """The emulator's status answers with a ``NaN`` queue priority."""
+
+    def job_status(self, job_id):
+        answer = super().job_status(job_id)
+        answer["status"] = "QUEUED"
+        answer["infoQueue"] = {"status": "PENDING_IN_QUEUE", "position": 3,
+                               "hubPriority": float("nan")}
+        return answer
+
+
+def test_a_status_answer_json_cannot_carry_is_refused_not_distorted(arc):
+    with emulator.Emulator(seed_jobs=0, seed_active=3, seed=2, time_scale=1e-6) as slow:
+        real = jobarchive.connect(slow.url, slow.token, backoff_factor=0.01).api_client
+        client = NanQueue(real.http_url, real._token, transport=real.transport)
+        doc = slow.job_docs()[0]
+        job = IBMQJob.from_server(slow.job_doc(doc["id"]), api_client=client)
+        before = job.to_dict()
+        with pytest.raises(IBMQJobApiError, match=r"hub_priority.*nan"):
+            job.status()
+    assert job.to_dict() == before  # the record did not take the answer
+    assert IBMQJob.from_dict(job.to_dict()).to_dict() == job.to_dict()
+    arc.add(job)
+    assert arc.get(doc["id"]).to_dict()["info_queue"] == before["info_queue"]
