@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 from qiskit.result import Result
 
-from jobarchive import Archive, IBMQJob, JobStatus, JobValidationError
+from jobarchive import (
+    Archive,
+    IBMQJob,
+    IBMQJobError,
+    IBMQJobInvalidStateError,
+    JobStatus,
+    JobValidationError,
+)
 
 pytestmark = pytest.mark.terra046  # qiskit's Result.from_dict differs across versions
 PLACEHOLDER = "dummyapiJobscreationDate"
@@ -295,3 +302,85 @@ def test_results_all_json(realdata, real_corpus, tmp_path):
                 assert dict(zip(part["bitstring"], part["count"], strict=True)) == want
         assert len(arc) == 3 and arc.query()["has_result"].all()
         assert arc.audit()["ok"].all()
+
+
+# --- every offline read of every accepted document, against upstream's rules -----------------
+
+# Server status -> JobStatus as qiskit-ibmq-provider 0.11.1 maps it (reference §2.1), written
+# out here rather than imported so that the test is an independent oracle.
+UPSTREAM_STATUS = {"CREATING": JobStatus.INITIALIZING, "CREATED": JobStatus.INITIALIZING,
+                   "RUNNING": JobStatus.RUNNING, "COMPLETED": JobStatus.DONE,
+                   "ERROR_VALIDATING_JOB": JobStatus.ERROR}
+FINAL = (JobStatus.DONE, JobStatus.CANCELLED, JobStatus.ERROR)
+
+
+def _upstream_client_version(info) -> dict:
+    if not info:
+        return {}
+    if info.get("name", "").startswith("qiskit"):
+        return dict(zip(info["name"].split(","), info["version"].split(","), strict=False))
+    return {info.get("name", "unknown"): info.get("version", "unknown")}
+
+
+@pytest.mark.parametrize("index", range(22))
+def test_each_accepted_doc_reads_offline_as_upstream_would(real_corpus, tmp_path, local_tz, index):
+    doc = _accepted(real_corpus)[index]["document"]
+    with Archive(tmp_path / "a") as arc:
+        arc.add(IBMQJob.from_server(doc))
+        job = arc.get(doc["id"])
+    status = UPSTREAM_STATUS[doc["status"]]
+    assert job.status() is status
+    assert job.creation_date() == _instant(doc["creationDate"])
+    assert job.creation_date().utcoffset() == local_tz  # local time, as upstream
+    steps = job.time_per_step()
+    if doc.get("timePerStep"):
+        assert steps == {k: _instant(v) for k, v in doc["timePerStep"].items()}
+        assert all(v.utcoffset() == local_tz for v in steps.values())
+    else:
+        assert steps is None
+    assert job.tags() == (doc.get("tags") or [])
+    assert job.name() == doc.get("name")
+    assert job.share_level() == (doc.get("shareLevel") or "none")
+    fallback = "fairshare" if status in (JobStatus.RUNNING, JobStatus.DONE) else None
+    assert job.scheduling_mode() == (doc.get("runMode") or fallback)
+    assert job.client_version == _upstream_client_version(doc.get("clientInfo"))
+    assert job.backend().name() == doc["backend"]["name"]
+    # Queue information exists only while the server status is exactly QUEUED (§4.8).
+    assert job.queue_info() is None and job.queue_position() is None
+    if status in FINAL:
+        expected_error = doc["status"] if status is JobStatus.ERROR else None  # no error objects
+        assert job.error_message() == expected_error
+    else:
+        with pytest.raises(IBMQJobError, match="offline"):
+            job.error_message()
+    # qobj(): None without a kind, the inline qObject, else it needs the network.
+    if not doc.get("kind"):
+        assert job.qobj() is None
+    elif "qObject" in doc:
+        assert job.qobj() == doc["qObject"]
+    else:
+        with pytest.raises(IBMQJobError, match="offline"):
+            job.qobj()
+    # result(): the inline qObjectResult as qiskit reads it; a v1 job has no supported format.
+    if status is not JobStatus.DONE:
+        with pytest.raises(IBMQJobError):
+            job.result()
+    elif "qObjectResult" in doc:
+        want = Result.from_dict(doc["qObjectResult"])
+        got = job.result()
+        for i in range(len(want.results)):
+            assert got.get_counts(i) == want.get_counts(i)
+            assert got.results[i].header == want.results[i].header
+        assert got.date == _instant(doc["qObjectResult"]["date"])
+    elif not doc.get("kind"):
+        with pytest.raises(IBMQJobInvalidStateError, match="unsupported format"):
+            job.result()
+    else:
+        with pytest.raises(IBMQJobError, match="offline"):
+            job.result()
+    # properties(): the document's calibration ({} is "none available"), else the network.
+    if "calibration" in doc:
+        assert job.properties() == (doc["calibration"] or None)
+    else:
+        with pytest.raises(IBMQJobError, match="offline"):
+            job.properties()
