@@ -219,13 +219,14 @@ class _Pass:
         if self.backend_name:
             where["backend.name"] = self.backend_name
         lower = max(filter(None, (since_us, self.start_us)), default=None)
-        dates = {}
-        if lower is not None:
-            dates["gte"] = _iso(lower)
-        if self.end_us is not None:
-            dates["lte"] = _iso(self.end_us)
-        if dates:
-            where["creationDate"] = dates
+        # One operator per condition: the real server (LoopBack on MongoDB) applies only the
+        # first of {"gte": a, "lte": b}, so both bounds go in `between` (as upstream does).
+        if lower is not None and self.end_us is not None:
+            where["creationDate"] = {"between": [_iso(lower), _iso(self.end_us)]}
+        elif lower is not None:
+            where["creationDate"] = {"gte": _iso(lower)}
+        elif self.end_us is not None:
+            where["creationDate"] = {"lte": _iso(self.end_us)}
         return where
 
     def _list(self, where: dict[str, Any], full: bool = False) -> Iterator[dict[str, Any]]:

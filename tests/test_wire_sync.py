@@ -32,3 +32,23 @@ def test_full_sync_keeps_names_and_tags_the_job_list_does_not_carry(tmp_path):
             else:
                 assert (record["tags"], record["name"]) == (doc.get("tags", []), doc.get("name"))
         assert report.changed == 1
+
+
+def test_sync_between_two_dates_archives_only_that_window(tmp_path):
+    # LoopBack's MongoDB connector applies only the first operator of a condition object,
+    # so {"gte": A, "lte": B} means "gte A" on the real server: the window must be `between`.
+    from datetime import UTC, datetime
+
+    with Emulator(seed_jobs=60, seed=4) as emu, Archive(tmp_path / "a") as arc:
+        docs = sorted(emu.job_docs(), key=lambda d: d["creationDate"])
+        lo, hi = docs[10]["creationDate"], docs[30]["creationDate"]
+
+        def when(iso: str) -> datetime:
+            return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+
+        provider = jobarchive.connect(emu.url, emu.token)
+        report = arc.sync(provider, progress=False, start_datetime=when(lo),
+                          end_datetime=when(hi))
+        assert not report.failed
+        assert sorted(arc.query()["job_id"]) == sorted(d["id"] for d in docs[10:31])
+        assert report.discovered == 21

@@ -4,7 +4,8 @@ A filter is ``{"where": ..., "order": "creationDate DESC", "limit": n, "skip": k
 ``compile_where`` turns a ``where`` into a predicate over a *view*: any object with
 ``get(path)`` (the value at a dotted path, or ``MISSING``) and ``get_ms(path)`` (epoch
 milliseconds for date fields, or None). Array fields follow MongoDB semantics, as the real
-server's LoopBack/Mongo stack does: ``{"tags": "t1"}`` matches when the array holds ``t1``.
+server's LoopBack/Mongo stack does: ``{"tags": "t1"}`` matches when the array holds ``t1``;
+and as there, only the first operator of a condition object applies.
 Every malformed input raises ``FilterError`` (the server answers 400), never anything else.
 """
 
@@ -240,10 +241,14 @@ def compile_where(where: Any, _depth: int = 0) -> Predicate:
         if isinstance(cond, dict):
             if not cond:
                 raise FilterError(f"empty condition for {key!r}")
-            for op, operand in cond.items():
+            for op in cond:
                 if op not in _OPERATORS:
                     raise FilterError(f"unknown operator {op!r} for {key!r}")
-                parts.append(_leaf(key, op, operand))
+            # As the real server (LoopBack's MongoDB connector): only the first operator of a
+            # condition object applies, {"gte": a, "lte": b} means "gte a"; say both with
+            # `between` or an `and`.
+            op, operand = next(iter(cond.items()))
+            parts.append(_leaf(key, op, operand))
         else:
             parts.append(_leaf(key, "eq", cond))
     if len(parts) == 1:
@@ -274,7 +279,7 @@ def date_bounds(where: Any, path: str = "creationDate") -> tuple[int | None, int
             return
         cond = w.get(path, MISSING)
         if isinstance(cond, dict):
-            for op, operand in cond.items():
+            for op, operand in list(cond.items())[:1]:  # the first operator only, as above
                 if op in ("gt", "gte"):
                     lower(_floor_ms(operand))
                 elif op in ("lt", "lte"):

@@ -1,0 +1,44 @@
+"""The emulator's filter semantics where the real server (LoopBack on MongoDB) is peculiar."""
+
+from __future__ import annotations
+
+import pytest
+
+import jobarchive
+from jobarchive.emulator.filters import filter_docs
+
+emulator = pytest.importorskip("jobarchive.emulator")
+
+DOCS = [{"id": f"j{i}", "creationDate": f"2021-01-{i + 1:02d}T00:00:00.000Z", "n": i}
+        for i in range(10)]
+
+
+def _ids(where):
+    return [d["id"] for d in filter_docs(DOCS, {"order": "creationDate ASC", "where": where})]
+
+
+def test_only_the_first_operator_of_a_condition_object_applies():
+    # loopback-connector-mongodb's buildWhere takes Object.keys(cond)[0]: the rest is ignored.
+    assert _ids({"creationDate": {"gte": "2021-01-04T00:00:00Z", "lte": "2021-01-06T00:00:00Z"}}) \
+        == [f"j{i}" for i in range(3, 10)]
+    assert _ids({"creationDate": {"lte": "2021-01-06T00:00:00Z", "gte": "2021-01-04T00:00:00Z"}}) \
+        == [f"j{i}" for i in range(0, 6)]
+    assert _ids({"n": {"gt": 2, "lt": 5}}) == [f"j{i}" for i in range(3, 10)]
+    # The ways to say both: between, or an `and` of two conditions.
+    assert _ids({"creationDate": {"between": ["2021-01-04T00:00:00Z", "2021-01-06T00:00:00Z"]}}) \
+        == ["j3", "j4", "j5"]
+    assert _ids({"and": [{"n": {"gt": 2}}, {"n": {"lt": 5}}]}) == ["j3", "j4"]
+
+
+def test_the_served_list_applies_only_the_first_operator_too():
+    with emulator.Emulator(seed_jobs=30, seed=2) as emu:
+        client = jobarchive.connect(emu.url, emu.token).api_client
+        docs = sorted(emu.job_docs(), key=lambda d: d["creationDate"])
+        lo, hi = docs[5]["creationDate"], docs[9]["creationDate"]
+        got = client.list_jobs({"order": "creationDate ASC",
+                                "where": {"creationDate": {"gte": lo, "lte": hi}}})
+        assert [d["id"] for d in got] == [d["id"] for d in docs[5:]]
+        # The date scan narrowing follows the same rule (the upper bound is not used).
+        got = client.list_jobs({"order": "creationDate DESC", "limit": 3,
+                                "where": {"creationDate": {"gte": lo, "lte": hi}}})
+        assert [d["id"] for d in got] == [d["id"] for d in docs[::-1][:3]]
