@@ -272,7 +272,7 @@ class IBMQJob:
         if record is not None and name.endswith("_"):
             key = name[:-1]
             if key in record and key not in KNOWN_KEYS:
-                return record[key]
+                return copy.deepcopy(record[key])  # a copy, like to_dict(): the record stays sealed
         raise AttributeError(f"Attribute {name} is not defined.")
 
     def __repr__(self) -> str:

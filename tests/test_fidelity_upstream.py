@@ -24,3 +24,16 @@ def test_a_result_level_error_is_formatted_like_upstream(arc):
     assert job.error_message() == "Qobj failed to run. Error code: 7002."
     with pytest.raises(Exception, match=r"Job has failed: Qobj failed to run\. Error code: 7002\.$"):
         job.result()
+
+
+def test_an_extra_read_as_attribute_is_a_copy_so_the_record_stays_sealed(arc):
+    # Like tags(), qobj() and to_dict(): what a read hands out cannot reach into the record,
+    # which Archive.add(job) stores as it is (a NaN put there was archived as null).
+    arc.add(dict(BASE, status="COMPLETED", hub_info={"hub": {"name": "ibm-q"}}, qasms=[{"n": 1}]))
+    job = arc.get(BASE["job_id"])
+    job.hub_info_["hub"]["name"] = float("nan")
+    job.qasms_.append({1, 2})
+    assert job.hub_info_ == {"hub": {"name": "ibm-q"}} and job.qasms_ == [{"n": 1}]
+    arc.add(job)
+    assert arc.get(BASE["job_id"]).to_dict() == job.to_dict()
+    assert job.to_dict()["hub_info"] == {"hub": {"name": "ibm-q"}}
