@@ -66,7 +66,7 @@ class _Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
-            raise click.Abort() from None
+            raise click.ClickException(_interrupted(ctx)) from None
         except OSError as err:
             if err.errno == errno.EPIPE or os.environ.get("JOBARCHIVE_DEBUG"):
                 raise
@@ -74,7 +74,26 @@ class _Group(click.Group):
         except Exception as err:
             if os.environ.get("JOBARCHIVE_DEBUG"):
                 raise
+            from .exceptions import ArchiveLockedError
+
+            if isinstance(err, ArchiveLockedError):  # its text names the library's option
+                raise click.ClickException(
+                    f"{_archive_path(ctx)} is busy: another sync or retag holds its write "
+                    "lock; wait for it to finish, or pass --wait to queue behind it") from None
             raise click.ClickException(one_line(err, _secrets(ctx))) from None
+
+
+# Commands whose interrupted work a re-run finishes (sync's cursor, retag's journal).
+_RESUMABLE = ("sync", "retag")
+
+
+def _interrupted(ctx: click.Context) -> str:
+    """The one line for Ctrl-C: what state things are in and what to do."""
+    if ctx.invoked_subcommand in _RESUMABLE:
+        return (f"interrupted: what was written is intact, but the {ctx.invoked_subcommand} "
+                "may be partly done (on the server too); run the same command again to "
+                "finish it (nothing is sent twice)")
+    return "interrupted"
 
 
 def _secrets(ctx: click.Context) -> list[str]:
@@ -683,8 +702,8 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
                    "nothing written", err=True)
         return
     outcomes = frame["outcome"].value_counts().to_dict() if "outcome" in frame.columns else {}
-    where = "server and archive" if "source" in frame.columns and (
-        frame["source"] == "remote").any() else "archive only"
+    where = "server and archive" if (frame.attrs.get("summary") or {}).get(
+        "source") == "remote" else "archive only"
     click.echo(f"retag ({where}): {selected} selected, "
                + ", ".join(f"{outcomes.get(k, 0)} {k}" for k in ("updated", "unchanged", "refused")),
                err=True)
@@ -766,7 +785,7 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: 
 @click.pass_context
 def report(ctx: click.Context, path: str, title: str | None, reproduce: bool,
            sample: int | None) -> None:
-    """Write a self-contained HTML report with plots to PATH."""
+    """Write a self-contained HTML report with plots to PATH (a directory: PATH/report.html)."""
     if sample is not None and not reproduce:
         raise click.UsageError("--sample needs --reproduce")
     arc = open_archive(ctx)
@@ -796,13 +815,16 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, **filt
     out.mkdir(parents=True, exist_ok=True)
     jobs_path = out / f"jobs.{fmt}"
     _save(frame, fmt, jobs_path)
-    click.echo(f"{jobs_path}: {len(frame)} jobs")
+    lines = [f"{jobs_path}: {len(frame)} jobs"]
     if not no_counts:
         ids = None if not _has_filter(filters) else frame["job_id"].tolist()
         table = arc.counts(ids)
         counts_path = out / f"counts.{fmt}"
         _save(table, fmt, counts_path)
-        click.echo(f"{counts_path}: {len(table)} rows")
+        lines.append(f"{counts_path}: {len(table)} rows")
+    # Printed once everything is written: a closed pipe (`| head -1`) cannot cut it short.
+    for line in lines:
+        click.echo(line)
 
 
 def _save(frame: Any, fmt: str, path: Path) -> None:
@@ -846,10 +868,11 @@ def emulator(host: str, port: int, seed_jobs: int, seed_active: int, seed: int,
 @click.option("--fresh", is_flag=True, help="Delete a non-empty demo archive first.")
 @click.option("--report", "report_path", metavar="FILE", default=None,
               help="HTML report path [default: demo-report.html next to the archive].")
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars (default: on a terminal).")
 @click.pass_context
 def demo(ctx: click.Context, seed_jobs: int | None, quick: bool, fresh: bool,
-         report_path: str | None, progress: bool) -> None:
+         report_path: str | None, progress: bool | None) -> None:
     """Run the whole tour against the embedded emulator, into ./demo.jobarchive by default."""
     from .demo import DEFAULT_ARCHIVE as DEMO_ARCHIVE
     from .demo import run_demo
@@ -857,7 +880,7 @@ def demo(ctx: click.Context, seed_jobs: int | None, quick: bool, fresh: bool,
     root = ctx.find_root().obj
     path = Path(root["archive"]) if root["archive_given"] else Path(DEMO_ARCHIVE)
     run_demo(path, seed_jobs=seed_jobs, quick=quick, fresh=fresh, report_path=report_path,
-             progress=progress, echo=click.echo)
+             progress=_progress_default(progress), echo=click.echo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

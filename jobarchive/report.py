@@ -201,12 +201,16 @@ def write_report(
 ) -> Path:
     """Write a self-contained HTML report of ``archive`` to ``path``; returns the path.
 
+    ``path``: a file, or a directory (existing, or spelled with a trailing ``/``) to write
+    ``report.html`` into.
+
     ``audit``: an ``audit()`` frame to summarize (with its fidelity histogram if it was
     reproduced); otherwise ``reproduce=True`` runs ``audit(reproduce=True, **audit_options)``
     and a plain integrity audit runs by default. ``redact``: extra strings to mask.
     """
     target = Path(path)
-    if target.is_dir():
+    # An existing directory, or a path written as one ("reports/"): the report goes inside.
+    if target.is_dir() or os.fspath(path).endswith(("/", os.sep)):
         target = target / "report.html"
     frame = archive.query(descending=False)
     if audit is None:

@@ -1,0 +1,129 @@
+"""The command line as a new user meets it: pipes, Ctrl-C, a busy archive, the demo's output."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import jobarchive
+from jobarchive import Archive
+from jobarchive.cli import cli
+from jobarchive.emulator import Emulator
+
+JOBARCHIVE = [sys.executable, "-m", "jobarchive.cli"]
+
+
+def _records(n: int = 12) -> list[dict]:
+    out = []
+    for i in range(n):
+        out.append({"job_id": f"job{i:04d}", "creation_date": f"2021-03-1{i % 10}T10:00:00Z",
+                    "status": "COMPLETED", "backend_name": "ibmq_athens", "tags": ["a"],
+                    "result": {"results": [{"shots": 10, "header": {"memory_slots": 1},
+                                            "data": {"counts": {"0x0": 4, "0x1": 6}}}]},
+                    "qobj": {"qobj_id": f"q{i}", "experiments": [{}]}})
+    return out
+
+
+@pytest.fixture
+def arc_path(tmp_path: Path) -> Path:
+    path = tmp_path / "lab.jobarchive"
+    with Archive(path) as arc:
+        arc.add_many(_records())
+    return path
+
+
+def run(*args: str, archive: Path | None = None):
+    argv = (["--archive", str(archive)] if archive is not None else []) + list(args)
+    return CliRunner().invoke(cli, argv, catch_exceptions=True)
+
+
+def test_export_into_a_closed_pipe_still_writes_every_file(arc_path, tmp_path):
+    """`jobarchive export out/ | head -1`: the reader going away must not cut the export
+    short (the counts file was never written when the first line could not be printed)."""
+    out = tmp_path / "out"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is printed: every write is EPIPE
+    try:
+        proc = subprocess.run([*JOBARCHIVE, "--archive", str(arc_path), "export", str(out)],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr
+    assert (out / "jobs.parquet").exists()
+    assert (out / "counts.parquet").exists()
+
+
+def test_a_busy_archive_names_the_cli_option_to_wait(arc_path):
+    with Archive(arc_path) as arc, arc.lock():
+        result = run("retag", "--all", "--add", "x", "--no-progress", archive=arc_path)
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
+    assert "--wait" in lines[0] and "lock_timeout" not in lines[0]
+
+
+def test_remote_retag_with_nothing_to_change_says_where_it_looked(tmp_path):
+    with Emulator(seed_jobs=12, seed=2) as emu:
+        path = tmp_path / "r"
+        with Archive(path) as arc:
+            arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+        args = ["retag", "--all", "--add", "x", "--remote", "--url", emu.url,
+                "--token", emu.token, "--no-progress"]
+        first = run(*args, archive=path)
+        assert first.exit_code == 0 and "server and archive" in first.stderr, first.stderr
+        again = run(*args, archive=path)
+        assert again.exit_code == 0, again.stderr
+        assert "0 updated" in again.stderr and "server and archive" in again.stderr, again.stderr
+
+
+def test_ctrl_c_in_a_remote_retag_says_how_to_finish_and_a_rerun_does(tmp_path):
+    """Ctrl-C mid-campaign: part of the changes reached the server. The user is told, in
+    one line, to run the same command again; doing so makes server and archive agree."""
+    with Emulator(seed_jobs=150, seed=4, latency=0.01) as emu:
+        path = tmp_path / "c"
+        with Archive(path) as arc:
+            arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+            ids = list(arc.query()["job_id"])
+        argv = [*JOBARCHIVE, "--archive", str(path), "retag", "--all", "--add", "ctrl-c",
+                "--remote", "--url", emu.url, "--token", emu.token, "--workers", "1",
+                "--no-progress"]
+        emu.reset_stats()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        while proc.poll() is None and emu.stats().get("job_update", 0) < 10:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error:"), err
+        assert "interrupted" in lines[0].lower() and "again" in lines[0], lines[0]
+        assert "Traceback" not in err
+        rerun = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+        with Archive(path) as arc:
+            for job_id in ids:
+                assert "ctrl-c" in arc.get(job_id).tags()
+                assert sorted(emu.job_doc(job_id)["tags"]) == sorted(arc.get(job_id).tags())
+
+
+def test_demo_shows_no_progress_bars_when_not_on_a_terminal(tmp_path):
+    """As every other command: bars only on a terminal (a log of `jobarchive demo > log
+    2>&1` or CI output gets no carriage-return noise)."""
+    result = run("demo", "--quick", "--seed-jobs", "40", archive=tmp_path / "d.jobarchive")
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.output and "job/s" not in result.output
+
+
+def test_report_to_a_new_directory_path_writes_report_html_inside(arc_path, tmp_path):
+    target = tmp_path / "reports"
+    result = run("report", str(target) + os.sep, archive=arc_path)
+    assert result.exit_code == 0, result.output
+    assert (target / "report.html").is_file()
