@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from jobarchive import IBMQJob
+
 BASE = {"job_id": "5f8e2a1b9c0d4e0012ab34cd", "creation_date": "2020-10-20T14:03:11.512Z",
         "kind": "q-object-external-storage"}
 
@@ -37,3 +39,18 @@ def test_an_extra_read_as_attribute_is_a_copy_so_the_record_stays_sealed(arc):
     arc.add(job)
     assert arc.get(BASE["job_id"]).to_dict() == job.to_dict()
     assert job.to_dict()["hub_info"] == {"hub": {"name": "ibm-q"}}
+
+
+def test_the_dict_a_job_was_built_from_is_not_shared_with_it(arc):
+    # from_dict() validates once; a later change to the caller's dict must not slip into the
+    # job's record unvalidated (Archive.add(job) stores that record as it is).
+    result = _result(success=True, results=[{"shots": 4, "success": True,
+                                             "data": {"counts": {"0x0": 4}}}])
+    data = dict(BASE, status="COMPLETED", result=result, hub_info={"hub": {"name": "ibm-q"}})
+    job = IBMQJob.from_dict(data)
+    built = job.to_dict()
+    result["results"][0]["data"]["counts"]["0x0"] = float("nan")
+    data["hub_info"]["hub"]["name"] = {1, 2}
+    assert job.to_dict() == built
+    arc.add(job)
+    assert arc.get(BASE["job_id"]).to_dict() == built
