@@ -68,7 +68,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass
 class SyncReport:
-    """What one ``sync()`` did."""
+    """What one ``sync()`` did.
+
+    ``discovered``: new jobs archived; ``refreshed``: archived jobs re-read from the server
+    (``changed``: those whose record changed); ``results_fetched``: results downloaded;
+    ``failed``/``gone``: job id -> why; ``requests``: HTTP requests sent (retries included);
+    ``pending``: archived jobs in scope still not final.
+    """
 
     discovered: int = 0
     refreshed: int = 0
@@ -237,9 +243,13 @@ class _Pass:
         """Full documents of the given jobs, ``IDS_PER_REQUEST`` per request."""
         docs: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(job_ids, IDS_PER_REQUEST):
+            wanted = set(chunk)
             for doc in self._list({"id": {"inq": chunk}}, full=True):
                 if isinstance(doc, dict) and isinstance(doc.get("id"), str):
                     docs[doc["id"]] = doc
+                    wanted.discard(doc["id"])
+                    if not wanted:
+                        break  # all found: the empty page that ends a listing is not asked for
         return docs
 
     def _mine(self, record: dict[str, Any]) -> bool:
@@ -443,7 +453,7 @@ class _Pass:
                 for campaign, message in outcome.none:
                     nones.setdefault(campaign, []).append((item.job_id, "none", message))
                 if record is not None:
-                    if item.refresh:
+                    if item.refresh and item.record is not None:  # a new job is "discovered"
                         self.report.refreshed += 1
                     if item.record is None or record != item.record:
                         records.append(record)  # an unchanged record is not written again

@@ -52,3 +52,19 @@ def test_sync_between_two_dates_archives_only_that_window(tmp_path):
         assert not report.failed
         assert sorted(arc.query()["job_id"]) == sorted(d["id"] for d in docs[10:31])
         assert report.discovered == 21
+
+
+def test_report_counts_and_requests_of_a_refresh_pass(tmp_path):
+    with Emulator(seed_jobs=20, seed_active=30, seed=5, time_scale=1e-6) as emu, \
+            Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        first = arc.sync(provider, progress=False)
+        # New jobs are discovered, not "refreshed": nothing archived was re-read.
+        assert (first.discovered, first.refreshed, first.changed, first.pending) == (50, 0, 0, 30)
+        emu.reset_stats()
+        again = arc.sync(provider, progress=False)
+        assert (again.discovered, again.refreshed, again.pending) == (0, 30, 30)
+        # 30 ids fit one `id inq` request, which returns all 30: no second, empty page is
+        # asked for; discovery lists the overlap window, then an empty page.
+        assert emu.stats()["jobs_list_v1"] == 3, emu.stats()
+        assert again.requests == emu.stats()["total"]
