@@ -13,7 +13,7 @@ import base64
 import html
 import io
 import os
-import tempfile
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -273,7 +273,10 @@ def write_report(
     text = _mask_tokens("\n".join(parts), redact or [])
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=target.parent)
+    # Not mkstemp: its 0600 would make the report unreadable to the people it is for. Mode
+    # 0666 filtered by the umask, as any file the user writes; O_EXCL keeps the name ours.
+    tmp = target.parent / f".report-{uuid.uuid4().hex}.html"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
