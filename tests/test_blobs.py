@@ -85,18 +85,19 @@ def entries(n: int, seed: int, prefix: str = "j") -> list[tuple[str, dict | None
     return out
 
 
-@pytest.mark.parametrize("group_rows", [13, 16384])
-def test_write_then_read_counts_and_payloads(tmp_path, monkeypatch, group_rows):
+@pytest.mark.parametrize("group_rows, group_bytes", [(13, 4 << 20), (16384, 4 << 20), (16384, 2000)])
+def test_write_then_read_counts_and_payloads(tmp_path, monkeypatch, group_rows, group_bytes):
     monkeypatch.setattr(blobs, "ROW_GROUP_SIZE", group_rows)
+    monkeypatch.setattr(blobs, "GROUP_PAYLOAD_BYTES", group_bytes)
     store = BlobStore(tmp_path)
-    batch = entries(300, seed=group_rows)
+    batch = entries(300, seed=group_rows + group_bytes)
     blob = store.write(batch)
     want = {e[0]: expected(e[0], e[2]) for e in batch}
     assert any(not rows for rows in want.values()) and any(len(rows) > 100 for rows in want.values())
     assert blob.rows == len(batch) + sum(len(r) for r in want.values())
     assert len(blob.payload_rows) == len(batch) and blob.payload_rows[0] == 0
     assert pq.ParquetFile(tmp_path / blob.path).metadata.num_rows == blob.rows
-    if group_rows == 13:
+    if group_rows == 13 or group_bytes == 2000:
         assert pq.ParquetFile(tmp_path / blob.path).metadata.num_row_groups > 100
 
     # payloads round-trip, in the order asked
@@ -115,6 +116,27 @@ def test_write_then_read_counts_and_payloads(tmp_path, monkeypatch, group_rows):
     everything = [row for e in batch for row in want[e[0]]]
     assert rows_of(store.read_counts([(blob.path, r) for r in blob.payload_rows])) == everything
     assert rows_of(store.read_counts(None)) == everything
+
+
+def test_row_groups_are_bounded_by_payload_bytes(tmp_path):
+    # Reading one job decodes its row group's payloads: big qobjs without counts (failed
+    # jobs of many circuits) once made one group of the whole batch.
+    rng = random.Random(5)
+    batch = [(f"q{i:03d}", {"qobj_id": f"q{i}", "experiments": [{"instructions": [
+        {"name": "u3", "qubits": [0], "params": [rng.random() for _ in range(3)]} for _ in range(3000)]}]},
+        None) for i in range(40)]
+    sizes = [len(blobs.dumps(qobj)) for _, qobj, _ in batch]
+    assert 200_000 < min(sizes) and max(sizes) < blobs.GROUP_PAYLOAD_BYTES // 2
+    blob = BlobStore(tmp_path).write(batch)
+    meta = pq.ParquetFile(tmp_path / blob.path).metadata
+    start = 0
+    for g in range(meta.num_row_groups):  # each group takes as many jobs as fit, no more
+        stop = start + meta.row_group(g).num_rows
+        assert sum(sizes[start:stop]) <= blobs.GROUP_PAYLOAD_BYTES
+        assert stop == 40 or sum(sizes[start:stop + 1]) > blobs.GROUP_PAYLOAD_BYTES
+        start = stop
+    assert start == 40 and meta.num_row_groups >= 3  # one group before the bound
+    assert BlobStore(tmp_path).read_payloads(blob.path, [17]) == [(batch[17][1], None)]
 
 
 def test_archive_counts_all_selected_single(tmp_path, small_groups):
