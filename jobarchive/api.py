@@ -176,7 +176,13 @@ class _Transport:
             if after is not None:
                 return min(after, MAX_RETRY_AFTER_SECONDS)
         base = self.backoff_factor * (2 ** (attempt - 1))
-        return min(MAX_BACKOFF_SECONDS, base * (0.5 + self.random()))
+        step = min(MAX_BACKOFF_SECONDS, base * (0.5 + self.random()))
+        if response is not None and response.status_code == 429:
+            # No Retry-After: the real server's X-RateLimit-Reset says when the window opens.
+            reset = _rate_limit_reset(response)
+            if reset is not None:
+                return max(step, min(reset, MAX_RETRY_AFTER_SECONDS))
+        return step
 
     def request(
         self,
@@ -337,6 +343,26 @@ def _retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _rate_limit_reset(response: requests.Response) -> float | None:
+    """Seconds until ``X-RateLimit-Reset`` (epoch seconds), measured on the server's clock
+    (its ``Date`` header) when it sends one, so a skewed local clock does not matter."""
+    try:
+        reset = float(response.headers.get("X-RateLimit-Reset", ""))
+    except ValueError:
+        return None
+    now = None
+    try:
+        date = email.utils.parsedate_to_datetime(response.headers.get("Date", ""))
+        if date.tzinfo is None:
+            date = date.replace(tzinfo=UTC)
+        now = date.timestamp()
+    except (TypeError, ValueError, IndexError):
+        pass
+    if now is None:
+        now = time.time()
+    return max(0.0, reset - now)
 
 
 def _describe(method: str, url: str) -> str:

@@ -37,6 +37,7 @@ JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 BACKEND_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_TAGS = 1000
 MAX_TEXT = 4096
+RATE_LIMIT = 50  # X-RateLimit-Limit of the recorded real answers
 ACCESS_TTL_S = 1209600  # an access token's life (the login answer's `ttl`), emulated seconds
 # The only fields of a `Jobs/status/v/1` item the real server sent in 2021 (realdata
 # ibmqclient_jl_records/jobs.json): no name, tags or shareLevel.
@@ -416,6 +417,12 @@ class Routes:
         return 200, {}, {}
 
 
+def _rate_limit_headers(remaining: int, reset_after: float) -> dict[str, str]:
+    """The real server's rate-limit headers (realdata: limit 50, reset in epoch seconds)."""
+    return {"X-RateLimit-Limit": str(RATE_LIMIT), "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(int(time.time() + reset_after))}
+
+
 def _check_tags(tags: Any, required: bool = False) -> None:
     if (required and tags is None) or not isinstance(tags, list) or len(tags) > MAX_TAGS or \
             not all(isinstance(t, str) and len(t) <= MAX_TEXT for t in tags):
@@ -586,7 +593,9 @@ class _Handler(BaseHTTPRequestHandler):
         status = int(fault)
         headers = {}
         if status == 429:
-            headers["Retry-After"] = str(emu._faults.retry_after)
+            if emu._faults.retry_after is not None:
+                headers["Retry-After"] = str(emu._faults.retry_after)
+            headers.update(_rate_limit_headers(0, emu._faults.reset_after))
             err = HttpError(429, "TOO_MANY_REQUESTS", "Too many requests, slow down.")
         else:
             err = HttpError(status, "INJECTED_FAULT", f"Injected fault {status}.")
@@ -780,7 +789,8 @@ class Emulator:
     def set_faults(self, spec: dict[str, Any] | None) -> None:
         """Inject faults: ``{"rate", "kinds", "latency", "retry_after", "seed", "endpoints"}``.
 
-        kinds: "500", "502", "503", "504", "429" (with Retry-After), "latency", "drop"
+        kinds: "500", "502", "503", "504", "429" (with Retry-After unless ``retry_after`` is
+        None, and X-RateLimit-* headers resetting ``reset_after`` s ahead), "latency", "drop"
         (close without answering), "malformed" (a truncated or non-JSON 200). Login
         endpoints are spared unless ``endpoints`` names them. ``None`` turns faults off.
         """

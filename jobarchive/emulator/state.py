@@ -66,7 +66,10 @@ class Faults:
         self.rate = float(rate)
         self.kinds = kinds
         self.latency = float(spec.get("latency", 0.05))
+        # Retry-After of a 429 (None: not sent); X-RateLimit-Reset is that far ahead too (or
+        # `reset_after` seconds, default 1), as the real server's rate-limit headers say.
         self.retry_after = spec.get("retry_after", 0)
+        self.reset_after = float(spec.get("reset_after", self.retry_after or 1))
         endpoints = spec.get("endpoints")
         self.endpoints = None if endpoints is None else frozenset(endpoints)
         self._rng = random.Random(spec.get("seed", 0))

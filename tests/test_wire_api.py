@@ -1,0 +1,56 @@
+"""Client requests and answers against shapes recorded from the real server (emulator over
+real sockets; sleeps are recorded, never waited)."""
+
+from __future__ import annotations
+
+import pytest
+
+import jobarchive
+from jobarchive.exceptions import RequestsApiError
+
+emulator = pytest.importorskip("jobarchive.emulator")
+Emulator = emulator.Emulator
+
+
+@pytest.fixture()
+def emu():
+    with Emulator(seed_jobs=10, seed=1) as server:
+        yield server
+
+
+def _sleeps(provider) -> list[float]:
+    recorded: list[float] = []
+    provider.api_client.transport.sleep = recorded.append
+    provider.api_client.transport.random = lambda: 0.5  # jitter factor 1.0
+    return recorded
+
+
+def test_a_429_without_retry_after_waits_for_the_rate_limit_reset(emu):
+    # The real server sends X-RateLimit-Limit/-Remaining/-Reset (epoch seconds) on every
+    # answer (realdata ibmqclient_jl_records): a 429 without Retry-After is retried when the
+    # window resets, not on the short exponential schedule (0.5, 1, 2, 4, 8 s).
+    provider = jobarchive.connect(emu.url, emu.token)
+    sleeps = _sleeps(provider)
+    emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": None, "reset_after": 40,
+                    "seed": 1, "endpoints": ["job_get"]})
+    job_id = emu.job_docs()[0]["id"]
+    with pytest.raises(RequestsApiError) as info:
+        provider.api_client.job_get(job_id)
+    assert info.value.status_code == 429
+    assert len(sleeps) == 5 and all(39 <= s <= 41 for s in sleeps), sleeps
+    emu.set_faults(None)
+
+
+def test_the_emulator_sends_rate_limit_headers_like_the_real_server(emu):
+    import requests
+
+    provider = jobarchive.connect(emu.url, emu.token)
+    emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": None, "reset_after": 5,
+                    "seed": 1, "endpoints": ["job_get"]})
+    job_id = emu.job_docs()[0]["id"]
+    r = requests.get(f"{provider.api_client.project_url}/Jobs/{job_id}/v/1",
+                     headers={"X-Access-Token": provider.api_client._token.value}, timeout=10)
+    assert r.status_code == 429 and "Retry-After" not in r.headers
+    assert r.headers["X-RateLimit-Remaining"] == "0"
+    assert int(r.headers["X-RateLimit-Reset"]) > 0 and int(r.headers["X-RateLimit-Limit"]) > 0
+    assert r.json()["error"]["statusCode"] == 429
