@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -218,13 +218,14 @@ class _Runner:
                     if not p.changed:
                         p.outcome = "unchanged"
                 changed = [p for p in batch if p.changed]
+                ticked = 0
                 if self.client is None:
                     self._record(changed, "local")
                 else:
-                    self._push(changed, journal, pool)
+                    ticked = self._push(changed, journal, pool, bar.update)
                 if stale:  # left by a run killed after its local write
                     self.archive.index.journal_delete(self.campaign, stale)
-                bar.update(len(batch))
+                bar.update(len(batch) - ticked)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
@@ -256,9 +257,13 @@ class _Runner:
             # Records without qobj/result: the stored payloads and blob stay as they are.
             self.archive.add_many(records, source=source)
 
-    def _push(self, plans: list[_Plan], journal: dict, pool: ThreadPoolExecutor) -> None:
+    def _push(self, plans: list[_Plan], journal: dict, pool: ThreadPoolExecutor,
+              tick: Callable[[int], Any]) -> int:
+        """Send, journal and record one batch; returns the jobs ``tick`` counted (one per
+        server answer, as it arrives: a batch of slow PUTs shows progress)."""
         if not plans:
-            return
+            return 0
+        ticked = 0
         confirmed: list[_Plan] = []
         to_send: list[tuple[_Plan, bool]] = []
         for p in plans:
@@ -273,7 +278,11 @@ class _Runner:
         if to_send:
             self.archive.index.journal_put(
                 self.campaign, [(p.job_id, "sending", json.dumps(p.new)) for p, _ in to_send])
-            answers = list(pool.map(self._send, to_send))
+            answers = []
+            for answer in pool.map(self._send, to_send):
+                answers.append(answer)
+                tick(1)
+            ticked = len(answers)
             newly = []
             for (p, _), (tags, error) in zip(to_send, answers, strict=True):
                 if error is not None:
@@ -292,6 +301,7 @@ class _Runner:
             self.archive.index.journal_delete(self.campaign, [p.job_id for p in confirmed])
         for p in confirmed:
             journal.pop(p.job_id, None)
+        return ticked
 
     def _send(self, item: tuple[_Plan, bool]) -> tuple[list[str] | None, str | None]:
         """Runs on a worker thread: network only. (server tags, None) or (None, reason)."""
