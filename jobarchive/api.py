@@ -650,8 +650,17 @@ class ApiClient:
             self._object_storage(
                 "PUT", upload_url, data=json.dumps(qobj).encode(),
                 headers={"Content-Type": "application/json"}, expect_json=False)
+        except ApiError:
+            self._best_effort_cancel(job_id)
+            raise
+        try:
             confirmed = self._call("POST", self._job(job_id) + "/jobDataUploaded")
         except ApiError:
+            # The confirmation may have taken effect although its answer was lost or garbled
+            # (or a retry of it was refused): a job past CREATING runs, and is not cancelled.
+            doc = self._job_if_confirmed(job_id)
+            if doc is not None:
+                return doc
             self._best_effort_cancel(job_id)
             raise
         if isinstance(confirmed, dict) and isinstance(confirmed.get("job"), dict):
@@ -660,6 +669,17 @@ class ApiClient:
             return confirmed
         # The confirmation carried no document: read it.
         return self.job_get(job_id)
+
+    def _job_if_confirmed(self, job_id: str) -> dict[str, Any] | None:
+        """The job's document when the server has taken its data (status past CREATING)."""
+        try:
+            doc = self.job_get(job_id)
+        except ApiError as err:
+            logger.warning("Job %s: reading it after a failed confirmation failed too: %s",
+                           job_id, err)
+            return None
+        status = doc.get("status")
+        return doc if isinstance(status, str) and status != "CREATING" else None
 
     def _best_effort_cancel(self, job_id: str) -> None:
         try:

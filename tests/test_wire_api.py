@@ -54,3 +54,42 @@ def test_the_emulator_sends_rate_limit_headers_like_the_real_server(emu):
     assert r.headers["X-RateLimit-Remaining"] == "0"
     assert int(r.headers["X-RateLimit-Reset"]) > 0 and int(r.headers["X-RateLimit-Limit"]) > 0
     assert r.json()["error"]["statusCode"] == 429
+
+
+def test_a_confirmed_submission_whose_answer_is_garbled_is_not_cancelled():
+    # jobDataUploaded took effect, but its answer was cut: the job runs. Cancelling it (and
+    # failing backend.run) would throw away a job the server is running.
+    from jobarchive.demo import bell_and_ghz
+    from jobarchive.qobj import qobj_from_circuits
+
+    with Emulator(seed_jobs=0, seed=1, time_scale=1e-6) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        backend = next(b for b in provider.backends() if "simulator" in b.name())
+        emu.set_faults({"rate": 1.0, "kinds": ["garbled"], "seed": 1,
+                        "endpoints": ["job_data_uploaded"]})
+        job = backend.run(qobj_from_circuits(bell_and_ghz(), shots=10), job_name="kept")
+        emu.set_faults(None)
+        doc = emu.job_doc(job.job_id())
+        assert doc["status"] != "CANCELLED" and emu.stats().get("job_cancel", 0) == 0
+        assert job.name() == "kept" and job.status().name != "CANCELLED"
+        emu.advance(3600)
+        assert job.result().get_counts(0)
+
+
+def test_a_submission_the_server_did_not_take_is_cancelled():
+    from jobarchive.demo import bell_and_ghz
+    from jobarchive.exceptions import IBMQBackendApiError
+    from jobarchive.qobj import qobj_from_circuits
+
+    with Emulator(seed_jobs=0, seed=1, time_scale=1e-6) as emu:
+        provider = jobarchive.connect(emu.url, emu.token, max_retries=0)
+        backend = next(b for b in provider.backends() if "simulator" in b.name())
+        # Never carried out (a proxy's garbage): the job stays CREATING, so it is cancelled
+        # and the error says so; nothing is left waiting for data.
+        emu.set_faults({"rate": 1.0, "kinds": ["malformed"], "seed": 1,
+                        "endpoints": ["job_data_uploaded"]})
+        with pytest.raises(IBMQBackendApiError, match="not JSON"):
+            backend.run(qobj_from_circuits(bell_and_ghz(), shots=10))
+        emu.set_faults(None)
+        (doc,) = emu.job_docs()
+        assert doc["status"] == "CANCELLED"

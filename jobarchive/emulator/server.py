@@ -546,7 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
             if auth == "token":
                 emu._check_token(self.headers.get("X-Access-Token"))
             fault = emu._faults.decide(name)
-            if fault is not None and fault != "latency" and fault != "malformed":
+            if fault is not None and fault not in ("latency", "malformed", "garbled"):
                 self._inject(fault, emu)
                 return
             if fault == "latency":
@@ -573,7 +573,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         data = payload if isinstance(payload, bytes) else (
             b"" if payload is None else orjson.dumps(payload))
-        if fault == "malformed":
+        if fault in ("malformed", "garbled"):
             data = data[: max(1, len(data) // 2)] if len(data) > 2 else b"<html>oops"
         self._send(status, data, headers)
 
@@ -791,7 +791,8 @@ class Emulator:
 
         kinds: "500", "502", "503", "504", "429" (with Retry-After unless ``retry_after`` is
         None, and X-RateLimit-* headers resetting ``reset_after`` s ahead), "latency", "drop"
-        (close without answering), "malformed" (a truncated or non-JSON 200). Login
+        (close without answering), "malformed" (a truncated or non-JSON 200; a POST is not
+        carried out), and, only when named, "garbled" (carried out, its answer cut). Login
         endpoints are spared unless ``endpoints`` names them. ``None`` turns faults off.
         """
         self._faults = Faults(spec)

@@ -20,6 +20,9 @@ from .filters import ListFilter
 from .jobs import Job, JobView, Project, fmt_ms
 
 FAULT_KINDS = ("500", "502", "503", "504", "429", "latency", "drop", "malformed")
+# Only when named: the request is carried out, then its answer is cut short (a POST that
+# took effect although the client cannot read the answer).
+EXTRA_FAULT_KINDS = ("garbled",)
 # The login flow (reference §3.1 steps 1-5) is never faulted unless a spec names it.
 LOGIN_ENDPOINTS = frozenset({"version", "login", "users_me", "network", "devices"})
 
@@ -60,9 +63,10 @@ class Faults:
         if not isinstance(rate, int | float) or not 0 <= rate <= 1:
             raise ValueError("faults rate must be a number in [0, 1]")
         kinds = [str(k) for k in spec.get("kinds", FAULT_KINDS)]
-        unknown = set(kinds) - set(FAULT_KINDS)
+        unknown = set(kinds) - set(FAULT_KINDS) - set(EXTRA_FAULT_KINDS)
         if unknown or not kinds:
-            raise ValueError(f"unknown fault kinds {sorted(unknown)}; use {list(FAULT_KINDS)}")
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; use "
+                             f"{list(FAULT_KINDS + EXTRA_FAULT_KINDS)}")
         self.rate = float(rate)
         self.kinds = kinds
         self.latency = float(spec.get("latency", 0.05))
