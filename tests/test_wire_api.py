@@ -93,3 +93,22 @@ def test_a_submission_the_server_did_not_take_is_cancelled():
         emu.set_faults(None)
         (doc,) = emu.job_docs()
         assert doc["status"] == "CANCELLED"
+
+
+def test_the_job_limit_error_reads_like_the_real_servers():
+    # Recorded (qiskit-aqua issue 884): "400 Client Error: Bad Request for url: .../Jobs.
+    # Reached maximum number (5) of concurrent jobs, Error code: 3458."
+    from jobarchive.demo import bell_and_ghz
+    from jobarchive.exceptions import IBMQBackendJobLimitError
+    from jobarchive.qobj import qobj_from_circuits
+
+    with Emulator(seed_jobs=0, seed=1, time_scale=1e-6, job_limit=1) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        backend = next(b for b in provider.backends() if "simulator" in b.name())
+        qobj = qobj_from_circuits(bell_and_ghz(), shots=10)
+        backend.run(qobj)
+        with pytest.raises(IBMQBackendJobLimitError) as info:
+            backend.run(qobj)
+        assert str(info.value).endswith(
+            "/Jobs. Reached maximum number (1) of concurrent jobs, Error code: 3458.")
+        assert "400 Client Error: Bad Request for url: " in str(info.value)

@@ -267,7 +267,8 @@ class Routes:
         assert req.project is not None
         limit = self.emu._state.job_limit
         if limit is not None and self.state.running_jobs(spec.name, req.project, req.now) >= limit:
-            raise HttpError(400, 3458, f"Job limit reached: {limit} active jobs on {spec.name}.")
+            # The real server's words (qiskit-aqua issue 884, 2020).
+            raise HttpError(400, 3458, f"Reached maximum number ({limit}) of concurrent jobs")
         job = self.state.create(req.project, spec.name, job_name, tags, share,
                                 _client_info(req.headers.get("X-Qx-Client-Application")),
                                 exp_tag)
