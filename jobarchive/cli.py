@@ -91,8 +91,8 @@ def _interrupted(ctx: click.Context) -> str:
     """The one line for Ctrl-C: what state things are in and what to do."""
     if ctx.invoked_subcommand in _RESUMABLE:
         return (f"interrupted: what was written is intact, but the {ctx.invoked_subcommand} "
-                "may be partly done (on the server too); run the same command again to "
-                "finish it (nothing is sent twice)")
+                "may be partly done; run the same command again to finish it (no change is "
+                "sent to the server twice)")
     return "interrupted"
 
 
