@@ -782,14 +782,17 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: 
               help="Include a reproduction audit (fidelity histogram).")
 @click.option("--sample", type=click.IntRange(1, MAX_INT), default=None,
               help="With --reproduce: re-run only this many jobs.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar of --reproduce (default: on a terminal).")
 @click.pass_context
 def report(ctx: click.Context, path: str, title: str | None, reproduce: bool,
-           sample: int | None) -> None:
+           sample: int | None, progress: bool | None) -> None:
     """Write a self-contained HTML report with plots to PATH (a directory: PATH/report.html)."""
     if sample is not None and not reproduce:
         raise click.UsageError("--sample needs --reproduce")
     arc = open_archive(ctx)
-    options: dict[str, Any] = {"reproduce": reproduce, "title": title}
+    options: dict[str, Any] = {"reproduce": reproduce, "title": title,
+                               "progress": _progress_default(progress)}
     if sample is not None:
         options["sample"] = sample
     written = arc.report(path, **options)

@@ -127,3 +127,17 @@ def test_report_to_a_new_directory_path_writes_report_html_inside(arc_path, tmp_
     result = run("report", str(target) + os.sep, archive=arc_path)
     assert result.exit_code == 0, result.output
     assert (target / "report.html").is_file()
+
+
+def test_report_reproduce_can_show_its_progress(arc_path, tmp_path):
+    """`report --reproduce` re-runs every completed job (minutes on a real archive): like
+    audit it shows a bar on a terminal (--progress forces it here), and none with
+    --no-progress."""
+    shown = run("report", str(tmp_path / "r.html"), "--reproduce", "--sample", "3",
+                "--progress", archive=arc_path)
+    assert shown.exit_code == 0, shown.output
+    assert "reproduce" in shown.stderr and "job" in shown.stderr, shown.stderr
+    quiet = run("report", str(tmp_path / "q.html"), "--reproduce", "--no-progress",
+                archive=arc_path)
+    assert quiet.exit_code == 0, quiet.output
+    assert "reproduce" not in quiet.stderr
