@@ -77,6 +77,49 @@ def load_json(folder: Path, selection: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["job_id", "experiment", "key", "count"])
 
 
+def big_qobj_records(n: int, seed: int) -> list[dict]:
+    """Failed jobs of 75 circuits of 200 gates each (about 1.4 MB of qobj JSON, no counts):
+    randomized-benchmarking-sized payloads."""
+    rng = random.Random(seed)
+    return [{"job_id": f"big-{i:05d}", "creation_date": "2021-05-04T11:35:02Z", "status": "ERROR_RUNNING_JOB",
+             "kind": "q-object-external-storage", "backend_name": "ibmq_athens",
+             "qobj": {"qobj_id": f"q{i}", "type": "QASM", "schema_version": "1.3.0", "config": {"shots": 1024},
+                      "header": {}, "experiments": [
+                          {"header": {"name": f"rb-{i}-{e}", "memory_slots": 2}, "config": {},
+                           "instructions": [{"name": "u3", "qubits": [rng.randrange(5)],
+                                             "params": [rng.random(), rng.random(), rng.random()]}
+                                            for _ in range(200)]} for e in range(75)]}}
+            for i in range(n)]
+
+
+def one_big_job(root: Path, reps: int) -> None:
+    """Reading one job among 100 whose qobjs are 1.4 MB each: ``Archive.record`` against
+    ``json.load`` of its own file (one job's payload must be parsed either way)."""
+    recs = big_qobj_records(100, seed=5)
+    with Archive(root / "big") as arc:
+        arc.add_many(recs)
+    folder = root / "big-json"
+    folder.mkdir()
+    for rec in recs:
+        with open(folder / f"{rec['job_id']}.json", "w") as fh:
+            json.dump(rec["qobj"], fh)
+    picks = random.Random(4).sample([r["job_id"] for r in recs], 5)
+
+    def archive() -> None:
+        with Archive(root / "big") as arc:
+            for job_id in picks:
+                arc.record(job_id)
+
+    def files() -> None:
+        for job_id in picks:
+            with open(folder / f"{job_id}.json") as fh:
+                json.load(fh)
+
+    t = interleaved({"archive": (archive, None), "json": (files, None)}, reps)
+    print(f"  one job of 1.4 MB qobj  Archive.record() {t['archive'] / len(picks) * 1e3:6.1f} ms   "
+          f"JSON file per job {t['json'] / len(picks) * 1e3:6.1f} ms   {t['json'] / t['archive']:5.1f}x")
+
+
 def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -136,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
                                 args.reps)
                 print(f"  {name:12s} Archive.counts() {t['archive'] * 1e3:8.1f} ms   JSON file per job "
                       f"{t['json'] * 1e3:8.1f} ms   {t['json'] / t['archive']:5.1f}x")
+        one_big_job(root, args.reps)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
