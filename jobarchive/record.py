@@ -268,4 +268,4 @@ def _client_text_of(client_info: Any) -> str | None:
     versions = client_version_of(client_info)
     if not versions:
         return None
-    return ",".join(f"{k}=={v}" for k, v in versions.items())
+    return ",".join(k if v is None else f"{k}=={v}" for k, v in versions.items())  # null: name only

@@ -86,7 +86,8 @@ def test_index_layout(arc):
             "WHERE m.type='index' AND m.tbl_name='jobs'")}
         assert {"creation_us", "share_level", "status", "backend_name", "run_mode"} <= indexed
         assert conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
-            ("m001_initial",), ("m002_jobs_by_blob",), ("m003_query_plans",), ("m004_effective_share_level",)]
+            ("m001_initial",), ("m002_jobs_by_blob",), ("m003_query_plans",), ("m004_effective_share_level",),
+            ("m005_client_without_version",)]
     finally:
         conn.close()
 
@@ -109,6 +110,25 @@ def test_jobs_without_a_share_level_are_found_as_none(tmp_path):
     conn.close()
     with Archive(tmp_path / "a") as arc:
         assert list(arc.query(share_level="none")["share_level"]) == ["none"]
+
+
+def test_a_client_without_a_version_reads_as_its_name(tmp_path):
+    """A null version (IBMQClient.jl sends one) is left out of the client_version column,
+    also in archives written before that rule; a version string "None" is kept."""
+    jobs = [_job("n1", client_info={"name": "IBMQClient.jl", "version": None}),
+            _job("n2", client_info={"name": "odd-client", "version": "None"})]
+    with Archive(tmp_path / "a") as arc:
+        arc.add_many(jobs)
+        assert dict(arc.query()[["job_id", "client_version"]].values) == {
+            "n1": "IBMQClient.jl", "n2": "odd-client==None"}
+    conn = sqlite3.connect(tmp_path / "a" / "index.db")  # as an older version wrote it
+    with conn:
+        conn.execute("UPDATE jobs SET client_version = 'IBMQClient.jl==None' WHERE job_id = 'n1'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_client_without_version'")
+    conn.close()
+    with Archive(tmp_path / "a") as arc:
+        assert dict(arc.query()[["job_id", "client_version"]].values) == {
+            "n1": "IBMQClient.jl", "n2": "odd-client==None"}
 
 
 def test_counts_accepts_ids_a_frame_or_everything(arc):

@@ -386,9 +386,6 @@ def test_each_accepted_doc_reads_offline_as_upstream_would(real_corpus, tmp_path
             job.properties()
 
 
-@pytest.mark.xfail(strict=True, reason="record.py client_version_text writes a null version as "
-                   "the text 'None' ('IBMQClient.jl==None'), indistinguishable from a client "
-                   "whose version string is 'None'; it should leave the version out")
 def test_query_client_version_of_a_null_version_is_not_the_text_none(real_corpus, arc):
     doc = _doc(real_corpus, "cnbnd1mj1613i2jfch3g", "COMPLETED")
     assert doc["clientInfo"] == {"name": "IBMQClient.jl", "version": None}

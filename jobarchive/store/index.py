@@ -158,6 +158,14 @@ def m004_effective_share_level(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE jobs SET share_level = 'none' WHERE share_level IS NULL OR share_level = ''")
 
 
+@migrations()
+def m005_client_without_version(db: sqlite_utils.Database) -> None:
+    # A client sent with a null version reads as its name alone, not "name==None".
+    rows = db.execute("SELECT job_id, doc FROM jobs WHERE client_version LIKE '%==None%'").fetchall()
+    db.conn.executemany("UPDATE jobs SET client_version = ? WHERE job_id = ?",
+                        [(client_version_text(loads(doc).get("client_info")), job_id) for job_id, doc in rows])
+
+
 _ROW_COLUMNS = (
     "job_id", "creation_us", "name", "backend_name", "status", "api_status", "final",
     "share_level", "run_mode", "kind", "experiment_id", "client_version", "num_experiments",
