@@ -868,7 +868,9 @@ def emulator(host: str, port: int, seed_jobs: int, seed_active: int, seed: int,
 @click.option("--seed-jobs", type=click.IntRange(0, 200_000), default=None,
               help="Jobs in the emulator's seeded history [default 2000; 300 with --quick].")
 @click.option("--quick", is_flag=True, help="A smaller, faster run.")
-@click.option("--fresh", is_flag=True, help="Delete a non-empty demo archive first.")
+@click.option("--fresh", is_flag=True,
+              help="Replace an existing archive at the path (at the default path, an archive "
+                   "an earlier demo made is replaced anyway).")
 @click.option("--report", "report_path", metavar="FILE", default=None,
               help="HTML report path [default: demo-report.html next to the archive].")
 @click.option("--progress/--no-progress", default=None,
@@ -882,8 +884,11 @@ def demo(ctx: click.Context, seed_jobs: int | None, quick: bool, fresh: bool,
 
     root = ctx.find_root().obj
     path = Path(root["archive"]) if root["archive_given"] else Path(DEMO_ARCHIVE)
+    # At the default path a re-run replaces the demo's own archive (the README's first
+    # command works twice); a path the user names is never replaced without --fresh.
     run_demo(path, seed_jobs=seed_jobs, quick=quick, fresh=fresh, report_path=report_path,
-             progress=_progress_default(progress), echo=click.echo)
+             progress=_progress_default(progress), echo=click.echo,
+             replace_own=not root["archive_given"])
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -21,10 +21,13 @@ DEFAULT_SEED_JOBS = 2000
 QUICK_SEED_JOBS = 300
 DEMO_TAG = "jobarchive-demo"
 CAMPAIGN_TAG = "needs-review"
+# Written into the archives the demo makes, so that a re-run may replace its own.
+MARKER = ".made-by-jobarchive-demo"
 
 
-def _prepare(path: Path, fresh: bool) -> None:
-    """Refuse to mix the demo into an existing archive; --fresh replaces only an archive."""
+def _prepare(path: Path, fresh: bool, replace_own: bool = False) -> None:
+    """Refuse to mix the demo into an existing archive; --fresh replaces only an archive,
+    ``replace_own`` only one this demo made (the default path of ``jobarchive demo``)."""
     if not path.exists():
         return
     if not path.is_dir():
@@ -34,7 +37,7 @@ def _prepare(path: Path, fresh: bool) -> None:
     if not (path / "index.db").exists():
         raise ArchiveError(f"{path} is a non-empty directory that is not an archive; "
                            "the demo will not touch it. Pass another --archive.")
-    if not fresh:
+    if not (fresh or (replace_own and (path / MARKER).is_file())):
         raise ArchiveError(f"{path} already holds an archive; pass --fresh to replace it "
                            "or --archive for another path")
     shutil.rmtree(path)
@@ -83,8 +86,13 @@ def run_demo(
     progress: bool = True,
     echo: Callable[[str], Any] = print,
     seed: int = 7,
+    replace_own: bool = False,
 ) -> dict[str, Any]:
-    """Run the tour; returns what it made (paths, job ids, counts, seconds)."""
+    """Run the tour; returns what it made (paths, job ids, counts, seconds).
+
+    An existing archive at ``archive_path`` is refused unless ``fresh``, or unless
+    ``replace_own`` and an earlier demo made it (so the README's command runs again).
+    """
 
     import jobarchive
     from jobarchive import Archive
@@ -93,7 +101,7 @@ def run_demo(
 
     started = time.monotonic()
     path = Path(archive_path)
-    _prepare(path, fresh)
+    _prepare(path, fresh, replace_own)
     report_file = Path(report_path) if report_path else path.with_name(
         path.name.removesuffix(".jobarchive") + "-report.html")
     n_jobs = seed_jobs if seed_jobs is not None else (QUICK_SEED_JOBS if quick else DEFAULT_SEED_JOBS)
@@ -102,6 +110,7 @@ def run_demo(
 
     with Emulator(seed_jobs=n_jobs, seed_active=n_active, seed=seed, time_scale=600.0) as emu, \
             Archive(path) as arc:
+        (path / MARKER).write_text("made by `jobarchive demo`; a re-run replaces it\n")
         _section(echo, f"Emulator of the IBM Quantum job API at {emu.url}")
         echo(f"   seeded with {n_jobs} historical jobs and {n_active} still running")
         provider = jobarchive.connect(emu.url, emu.token)

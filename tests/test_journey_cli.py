@@ -141,3 +141,25 @@ def test_report_reproduce_can_show_its_progress(arc_path, tmp_path):
                 archive=arc_path)
     assert quiet.exit_code == 0, quiet.output
     assert "reproduce" not in quiet.stderr
+
+
+def test_the_readme_demo_command_runs_again(tmp_path, monkeypatch):
+    """`jobarchive demo` (the README's first command) run a second time replaces the demo
+    archive it made itself; an archive it did not make is still refused."""
+    monkeypatch.chdir(tmp_path)
+    first = run("demo", "--quick", "--seed-jobs", "30")
+    assert first.exit_code == 0, first.output
+    again = run("demo", "--quick", "--seed-jobs", "30")
+    assert again.exit_code == 0, again.output
+    with Archive(tmp_path / "demo.jobarchive") as arc:
+        assert len(arc.query(job_tags=["jobarchive-demo"])) == 3  # not 6: a fresh archive
+    theirs = tmp_path / "elsewhere"
+    theirs.mkdir()
+    monkeypatch.chdir(theirs)
+    with Archive(theirs / "demo.jobarchive") as arc:
+        arc.add({"job_id": "mine", "creation_date": "2021-01-01T00:00:00Z",
+                 "status": "COMPLETED"})
+    refused = run("demo", "--quick", "--seed-jobs", "30")
+    assert refused.exit_code == 1 and "--fresh" in refused.stderr, refused.output
+    with Archive(theirs / "demo.jobarchive") as arc:
+        assert "mine" in arc
