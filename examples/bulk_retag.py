@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         emu = stack.enter_context(Emulator(seed_jobs=args.seed_jobs, seed=31))
         arc = stack.enter_context(Archive(path))
         provider = jobarchive.connect(emu.url, emu.token)
-        print(arc.sync(provider, progress=False))
+        # full=True re-reads the tags of final jobs too: a retag computes the new tags from
+        # the archived ones, which must be the server's (a kept --archive may be stale).
+        print(arc.sync(provider, full=True, progress=False))
 
         df = arc.query(status="DONE")
         backend = df["backend_name"].value_counts().index[0]
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         selection = arc.query(status="DONE", backend_name=backend,
                               start_datetime=start.isoformat(), end_datetime=end.isoformat())
         old_tags = selection["tags"].explode().dropna()
+        old_tags = old_tags[old_tags != args.tag]  # never "add X, remove X"
         drop = old_tags.value_counts().index[0] if len(old_tags) else None
         print(f"\ncampaign: {len(selection)} completed jobs on {backend} created "
               f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}; add {args.tag!r}"
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         again = arc.retag(selection, additional_tags=[args.tag], removal_tags=removal,
                           provider=provider, dry_run=True, progress=False)
         print(f"\n3. planning the same campaign again: {changed(again)} jobs would change")
-        if mismatched or changed(again) or untouched:
+        if mismatched or changed(again) or untouched or on_server != len(selection):
             return 1
     return 0
 

@@ -62,3 +62,19 @@ def test_examples_default_to_a_temporary_archive():
     proc = _run("bulk_retag.py", "--seed-jobs", "60")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not list(EXAMPLES.parent.glob("*.jobarchive"))
+
+
+def test_bulk_retag_twice_on_one_archive(tmp_path):
+    """`--archive PATH` is a path a user keeps: a second run (a fresh emulator, the archive
+    of the first run) plans the same campaign and ends with the tag on every job."""
+    path = str(tmp_path / "b2.jobarchive")
+    outs = []
+    for _ in range(2):
+        proc = _run("bulk_retag.py", "--archive", path, "--tag", "t-7")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        outs.append(proc.stdout)
+    campaign = [out.split("campaign:", 1)[1].splitlines()[0] for out in outs]
+    assert campaign[0] == campaign[1], campaign
+    assert "remove 't-7'" not in campaign[1]
+    selected = int(campaign[1].split()[0])
+    assert f"server jobs carrying 't-7': {selected};" in outs[1], outs[1]
