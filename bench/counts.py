@@ -179,6 +179,21 @@ def main(argv: list[str] | None = None) -> None:
                                 args.reps)
                 print(f"  {name:12s} Archive.counts() {t['archive'] * 1e3:8.1f} ms   JSON file per job "
                       f"{t['json'] * 1e3:8.1f} ms   {t['json'] / t['archive']:5.1f}x")
+            print("\nread results one job at a time (a loop over get())")
+
+            def one_by_one() -> None:
+                with Archive(arc_path) as fresh_arc:  # a cold cache each repetition
+                    for job_id in some:
+                        fresh_arc.record(job_id)
+
+            def files_one_by_one() -> None:
+                for job_id in some:
+                    with open(json_path / f"{job_id}.json") as fh:
+                        json.load(fh)
+
+            t = interleaved({"archive": (one_by_one, None), "json": (files_one_by_one, None)}, args.reps)
+            print(f"  {len(some):,} random    Archive.record() {t['archive'] * 1e3:8.1f} ms   JSON file per job "
+                  f"{t['json'] * 1e3:8.1f} ms   {t['json'] / t['archive']:5.1f}x")
         one_big_job(root, args.reps)
     finally:
         shutil.rmtree(root, ignore_errors=True)

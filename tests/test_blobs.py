@@ -139,6 +139,26 @@ def test_row_groups_are_bounded_by_payload_bytes(tmp_path):
     assert BlobStore(tmp_path).read_payloads(blob.path, [17]) == [(batch[17][1], None)]
 
 
+def test_jobs_read_one_at_a_time_come_from_the_group_cache(tmp_path, monkeypatch, small_groups):
+    # Loops over get() read one job at a time: decoded groups are kept, up to a byte budget.
+    monkeypatch.setattr(blobs, "_CACHE_BYTES", 20_000)
+    store = BlobStore(tmp_path)
+    batch = entries(120, seed=9)
+    blob = store.write(batch)
+    order = list(range(len(batch))) * 2
+    random.Random(3).shuffle(order)
+    for i in order:  # every job, twice, in random order: hits, misses and evictions
+        assert store.read_payloads(blob.path, [blob.payload_rows[i]]) == [(batch[i][1], batch[i][2])]
+        assert store._cached_bytes <= blobs._CACHE_BYTES or len(store._groups) == 1
+    assert 1 < len(store._groups) < pq.ParquetFile(tmp_path / blob.path).metadata.num_row_groups
+    with pytest.raises(BlobIntegrityError, match="row 100000 was asked for"):
+        store.read_payloads(blob.path, [100_000])
+    other = BlobStore(tmp_path)  # a fresh cache meets a damaged file
+    (tmp_path / blob.path).write_bytes(b"PAR1" + b"\0" * 100)
+    with pytest.raises(BlobIntegrityError, match="unreadable"):
+        other.read_payloads(blob.path, [0])
+
+
 def test_archive_counts_all_selected_single(tmp_path, small_groups):
     rng = random.Random(5)
     records = []
