@@ -339,13 +339,17 @@ def _cell(value: Any) -> str:
     import pandas as pd
 
     if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
+        return ",".join(_printable(str(v)) for v in value)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    text = str(value)
-    # Control characters in names would break the table's lines.
+    return _printable(str(value))
+
+
+def _printable(text: str) -> str:
+    # Control characters in names or tags would break the table's lines (or reach the
+    # terminal as escape sequences).
     return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
 
 

@@ -163,3 +163,22 @@ def test_the_readme_demo_command_runs_again(tmp_path, monkeypatch):
     assert refused.exit_code == 1 and "--fresh" in refused.stderr, refused.output
     with Archive(theirs / "demo.jobarchive") as arc:
         assert "mine" in arc
+
+
+def test_table_escapes_control_characters_in_tags(tmp_path):
+    """A tag holding a newline or a terminal escape must not break the table's lines or
+    reach the terminal raw (names were escaped already; tags were not)."""
+    path = tmp_path / "t"
+    with Archive(path) as arc:
+        arc.add({"job_id": "j1", "creation_date": "2021-01-01T00:00:00Z",
+                 "status": "COMPLETED", "tags": ["a\nb", "\x1b[2J"]})
+        arc.add({"job_id": "j2", "creation_date": "2021-01-02T00:00:00Z",
+                 "status": "COMPLETED", "tags": ["x"]})
+    result = run("ls", archive=path)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, lines  # a header and one line a job
+    assert "\x1b" not in result.stdout
+    assert "a\\nb" in lines[2] and "\\x1b[2J" in lines[2]
+    plan = run("retag", "j1", "--add", "y", "--dry-run", archive=path)
+    assert plan.exit_code == 0 and "\x1b" not in plan.stdout and len(plan.stdout.splitlines()) == 2
