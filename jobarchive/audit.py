@@ -208,6 +208,11 @@ def audit(
         elif blob_row is None or not 0 <= blob_row < blob_rows[blob_id]:
             problem = f"points to row {blob_row} of a blob with {blob_rows[blob_id]} rows"
         problems = [problem] if problem else []
+        if blob_id is not None and not (has_result or has_qobj):
+            # A blob row is only ever written for a job with a result or a qobj, and the
+            # flags never go back to 0: queries would say "no result" while get() has one.
+            problems.append("points to a blob row but the index's has_result and has_qobj "
+                            "say it holds no result and no qobj (edited outside jobarchive?)")
         for found in (doc_problems.get(job_id), tag_problems.get(job_id)):
             if found:
                 problems.append(found)

@@ -114,3 +114,13 @@ def test_updates_retags_and_real_documents_raise_no_alarm(tmp_path, real_corpus)
                   progress=False)
         frame = arc.audit(verify=True)
         assert frame["ok"].all(), frame.loc[~frame["ok"], ["job_id", "problem"]].head()
+
+
+def test_a_row_whose_payload_flags_were_cleared_is_found(pair):
+    """has_result/has_qobj set to 0 on a job whose blob row holds its payloads: queries say
+    "no result" while get() returns one; the audit called it "DONE without result"."""
+    _sql(pair.path, "UPDATE jobs SET has_result = 0, has_qobj = 0 WHERE job_id = 'job00000000'")
+    frame = pair.audit(verify=False).set_index("job_id")
+    assert not frame.loc["job00000000", "ok"]
+    assert "has_result" in frame.loc["job00000000", "problem"]
+    assert frame.loc["job00000001", "ok"]
