@@ -676,6 +676,13 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
             selection = [j for j in selection if j in wanted]
     if not selection:
         click.echo("no jobs selected", err=True)
+        if fmt != "table":  # still an empty JSON list / a CSV header for scripts
+            import pandas as pd
+
+            from .retag import PLAN_COLUMNS, RESULT_COLUMNS
+
+            empty = pd.DataFrame(columns=list(PLAN_COLUMNS if dry_run else RESULT_COLUMNS))
+            write_frame(empty, fmt, None)
         return
     provider = connect_from_options(ctx, server) if remote else None
     result = arc.retag(selection,

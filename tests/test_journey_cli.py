@@ -182,3 +182,25 @@ def test_table_escapes_control_characters_in_tags(tmp_path):
     assert "a\\nb" in lines[2] and "\\x1b[2J" in lines[2]
     plan = run("retag", "j1", "--add", "y", "--dry-run", archive=path)
     assert plan.exit_code == 0 and "\x1b" not in plan.stdout and len(plan.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize("dry", [True, False])
+def test_retag_selecting_nothing_still_prints_machine_readable_output(arc_path, dry):
+    """`ls --format json` prints [] when nothing matches; retag printed nothing at all, which
+    a script reading its JSON or CSV cannot parse."""
+    import io
+    import json
+
+    import pandas as pd
+
+    extra = ["--dry-run"] if dry else []
+    as_json = run("retag", "--tag", "nosuch", "--add", "x", "--format", "json", *extra,
+                  archive=arc_path)
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == []
+    as_csv = run("retag", "--tag", "nosuch", "--add", "x", "--format", "csv", *extra,
+                 archive=arc_path)
+    assert as_csv.exit_code == 0, as_csv.output
+    frame = pd.read_csv(io.StringIO(as_csv.stdout))
+    assert frame.empty and "job_id" in frame.columns and "new_tags" in frame.columns
+    assert "no jobs selected" in as_csv.stderr
