@@ -276,6 +276,8 @@ class IBMQJob:
             key = name[:-1]
             if key in record and key not in KNOWN_KEYS:
                 return copy.deepcopy(record[key])  # a copy, like to_dict(): the record stays sealed
+            if key == "experiment_tag" and record.get("experiment_id") is not None:
+                return record["experiment_id"]  # 0.11.1 kept the server's experimentTag so
         raise AttributeError(f"Attribute {name} is not defined.")
 
     def __repr__(self) -> str:

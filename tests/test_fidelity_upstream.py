@@ -54,3 +54,16 @@ def test_the_dict_a_job_was_built_from_is_not_shared_with_it(arc):
     assert job.to_dict() == built
     arc.add(job)
     assert arc.get(BASE["job_id"]).to_dict() == built
+
+
+def test_the_server_experiment_tag_reads_as_upstream_0_11_serves_it(arc):
+    # 0.11.1 maps no experimentTag: it is the extra `experiment_tag_` (reference §1.3); the
+    # record keeps it as experiment_id (0.12+'s name), and both spellings answer.
+    doc = {"id": BASE["job_id"], "creationDate": BASE["creation_date"], "status": "COMPLETED",
+           "kind": BASE["kind"], "backend": {"name": "ibmq_athens"}, "experimentTag": "exp-7"}
+    arc.add(IBMQJob.from_server(doc))
+    job = arc.get(BASE["job_id"])
+    assert job.experiment_id == "exp-7" and job.experiment_tag_ == "exp-7"
+    arc.add(dict(BASE, job_id="no-tag", status="COMPLETED"))
+    with pytest.raises(AttributeError, match="Attribute experiment_tag_ is not defined."):
+        arc.get("no-tag").experiment_tag_  # noqa: B018
