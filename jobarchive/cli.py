@@ -63,6 +63,11 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoSuchOption as err:
+            if err.option_name == "--archive" and ctx.invoked_subcommand:  # a common slip
+                err.message = (f"--archive goes before the command: jobarchive --archive PATH "
+                               f"{ctx.invoked_subcommand} ... (or set JOBARCHIVE_PATH)")
+            raise
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:

@@ -204,3 +204,12 @@ def test_retag_selecting_nothing_still_prints_machine_readable_output(arc_path, 
     frame = pd.read_csv(io.StringIO(as_csv.stdout))
     assert frame.empty and "job_id" in frame.columns and "new_tags" in frame.columns
     assert "no jobs selected" in as_csv.stderr
+
+
+def test_archive_option_after_the_command_names_the_fix(arc_path):
+    """`jobarchive ls --archive X` is what a new user types first: the usage error says
+    where the option goes."""
+    result = run("ls", "--archive", str(arc_path))
+    assert result.exit_code == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error:") and "jobarchive --archive PATH ls" in last, last
