@@ -223,14 +223,16 @@ def _register_sizes(header: Mapping, sizes_key: str, labels_key: str, what: str)
     return out
 
 
-def _make_registers(kind: type, sizes: list, what: str) -> list:
+def _make_registers(kind: type, sizes: list, what: str, keep_empty: bool = True) -> list:
+    """Registers of ``sizes``; a size-0 one the header lists is kept (as qiskit-terra's
+    disassemble does), one made up for a header without registers is not."""
     regs = []
     seen = set()
     for name, size in sizes:
         if name in seen:
             raise ValueError(f"{what}: register {name!r} appears twice")
         seen.add(name)
-        if size == 0:
+        if size == 0 and not keep_empty:
             continue
         try:
             regs.append(kind(size, name))
@@ -265,6 +267,7 @@ def _circuit_from_experiment(exp: Any, index: int, qobj_config: Mapping) -> Quan
     used_c = max((m + 1 for inst in instructions for m in inst.get("memory", [])), default=0)
     qsizes = _register_sizes(header, "qreg_sizes", "qubit_labels", what)
     csizes = _register_sizes(header, "creg_sizes", "clbit_labels", what)
+    q_listed, c_listed = qsizes is not None, csizes is not None
     if qsizes is None:
         # The qobj-level n_qubits of a device job is the whole chip: use it only as a fallback
         # to what the instructions touch.
@@ -279,8 +282,8 @@ def _circuit_from_experiment(exp: Any, index: int, qobj_config: Mapping) -> Quan
             if n is not None:
                 break
         csizes = [("c", max(n or 0, used_c))]
-    qregs = _make_registers(QuantumRegister, qsizes, what)
-    cregs = _make_registers(ClassicalRegister, csizes, what)
+    qregs = _make_registers(QuantumRegister, qsizes, what, keep_empty=q_listed)
+    cregs = _make_registers(ClassicalRegister, csizes, what, keep_empty=c_listed)
     name = header.get("name")
     if name is not None and not isinstance(name, str):
         raise ValueError(f"{what}: header name must be a string")

@@ -223,3 +223,22 @@ def test_unsupported_circuits_raise_value_error():
     meta.metadata = {"x": object()}
     with pytest.raises(ValueError, match="metadata"):
         qobj_from_circuits(meta)
+
+
+def test_an_empty_register_survives_the_round_trip():
+    # qiskit-terra's disassemble keeps a register of size 0 that the header lists (and the
+    # server echoes that header into the result): the rebuilt circuit is the original.
+    qc = QuantumCircuit(QuantumRegister(2, "q"), QuantumRegister(0, "anc"),
+                        ClassicalRegister(0, "e"), ClassicalRegister(2, "c"), name="empty-regs")
+    qc.h(0)
+    qc.measure([0, 1], [0, 1])
+    qobj = qobj_from_circuits(qc, qobj_id="q-e")
+    assert qobj["experiments"][0]["header"]["creg_sizes"] == [["e", 0], ["c", 2]]
+    back = circuits_from_qobj(qobj)[0]
+    assert [r.name for r in back.cregs] == ["e", "c"] and [r.name for r in back.qregs] == ["q", "anc"]
+    assert back == qc
+    assert qobj_from_circuits(back, qobj_id="q-e") == qobj
+    # Registers made up for a header without any (old qobjs) still have no empty one.
+    bare = {"qobj_id": "old", "type": "QASM", "config": {"shots": 10},
+            "experiments": [{"instructions": [{"name": "h", "qubits": [0]}]}]}
+    assert circuits_from_qobj(bare)[0].cregs == []
