@@ -106,19 +106,16 @@ def _install_kill_point(arc, mode: str, nth: int) -> None:
 
         arc.blobs.write = write
     elif mode == "in-txn":
-        db = arc.index.db
+        db = arc.index.db  # this thread's, the one add_many writes through
+        real_atomic = db.atomic
 
-        class KillingDb:
-            def __getattr__(self, name):
-                return getattr(db, name)
+        @contextmanager
+        def atomic():
+            with real_atomic():
+                yield
+                hit()  # every statement of the batch ran; COMMIT has not
 
-            @contextmanager
-            def atomic(self):
-                with db.atomic():
-                    yield
-                    hit()  # every statement of the batch ran; COMMIT has not
-
-        arc.index.db = KillingDb()
+        db.atomic = atomic
     elif mode == "after-commit":
         real_write_batch = arc.index.write_batch
 

@@ -19,7 +19,9 @@ import os
 import re
 import socket
 import sqlite3
+import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -442,38 +444,82 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class _ThreadConnection:
+    """One thread's connection and its sqlite_utils wrapper."""
+
+    __slots__ = ("conn", "db", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+
+
 class Index:
-    """The SQLite index of one archive."""
+    """The SQLite index of one archive.
+
+    Each thread gets its own connection: on a shared one, the transactions of two threads
+    would interleave (one thread's writes landing in, or rolled back with, another's batch;
+    reads seeing half a batch). Threads then see each other as SQLite shows separate
+    processes: committed batches only. A thread's connection closes when the thread ends.
+    """
 
     def __init__(self, path: Path, busy_timeout: float = 30.0):
         self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
+        self._closed = False
+        self._ours = False
+        conn = self.conn
         try:
-            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
-        except sqlite3.Error as err:
-            raise ArchiveError(f"cannot open {self.path} ({err}); the archive directory must be "
-                               "readable and writable (SQLite keeps -wal/-shm files beside it)") from err
-        self.db = sqlite_utils.Database(conn)
-        self.conn = conn
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             with _opening(self.path.parent):
                 self._check_ours()  # before anything below reads or writes the file
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
                 conn.execute("PRAGMA synchronous = FULL")
                 self._migrate()
-            conn.create_function("regexp", 2, _regexp, deterministic=True)
+            self._ours = True
         except OSError as err:
-            conn.close()
+            self.close()
             raise ArchiveError(f"cannot open {self.path} ({err})") from err
         except sqlite3.Error as err:
-            conn.close()
+            self.close()
             raise ArchiveError(f"cannot open {self.path} ({err}); the archive directory must be "
                                "readable and writable (SQLite keeps -wal/-shm files beside it)") from err
         except BaseException:
-            conn.close()
+            self.close()
             raise
+
+    def _thread_connection(self) -> _ThreadConnection:
+        if self._closed:
+            raise ArchiveError(f"the archive at {self.path.parent} was closed; open it again with Archive(path)")
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            return held
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
+                                   check_same_thread=False)  # close() may come from another thread
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            if self._ours:  # the first connection sets it once the file is known to be ours
+                conn.execute("PRAGMA synchronous = FULL")
+            conn.create_function("regexp", 2, _regexp, deterministic=True)
+        except sqlite3.Error as err:
+            raise ArchiveError(f"cannot open {self.path} ({err}); the archive directory must be "
+                               "readable and writable (SQLite keeps -wal/-shm files beside it)") from err
+        held = self._local.held = _ThreadConnection(conn)
+        weakref.finalize(held, conn.close)  # when the thread ends and drops it, or at close()
+        self._connections.add(held)
+        return held
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        return self._thread_connection().conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection, wrapped by sqlite-utils."""
+        return self._thread_connection().db
 
     def _check_ours(self) -> None:
         """Refuse a file that is not a jobarchive index, before changing anything in it."""
@@ -517,6 +563,8 @@ class Index:
         try:
             self._retry_locked(lambda: self.conn.execute("BEGIN IMMEDIATE"))
         except sqlite3.OperationalError as err:
+            if _code(err) not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
             raise ArchiveLockedError(
                 f"{self.path} stayed locked by another writer ({err}). Wait for it to finish, "
                 "or open the archive with a longer busy_timeout.") from err
@@ -598,8 +646,10 @@ class Index:
             migrations.apply(self.db)
 
     def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
+        """Close the connections of every thread."""
+        self._closed = True
+        for held in list(self._connections):
+            held.conn.close()
 
     # --- writes ----------------------------------------------------------------------
 
