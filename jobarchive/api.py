@@ -74,6 +74,11 @@ class RequestDeadlineError(RequestsApiError, TimeoutError):
     this module can tell it from other API errors."""
 
 
+class RequestCancelledError(RequestsApiError):
+    """A request not sent, or not retried, because the caller gave up (``Ctrl-C``): see
+    ``ApiClient.cancel_on``."""
+
+
 class _Secret:
     """A credential: ``str()`` and ``repr()`` never show it; ``.value`` does."""
 
@@ -158,6 +163,23 @@ class _Transport:
         finally:
             self._local.deadline = outer
 
+    @contextmanager
+    def cancel_on(self, event: threading.Event) -> Iterator[None]:
+        """In the block, this thread's requests stop (``RequestCancelledError``) once
+        ``event`` is set: no new attempt, and a backoff wait ends at once. A worker pool whose
+        caller was interrupted (Ctrl-C) then winds down in one request, not a retry ladder."""
+        outer = getattr(self._local, "cancel", None)
+        self._local.cancel = event
+        try:
+            yield
+        finally:
+            self._local.cancel = outer
+
+    def _check_cancel(self, where: str) -> None:
+        event = getattr(self._local, "cancel", None)
+        if event is not None and event.is_set():
+            raise RequestCancelledError(self.scrub(f"{where} was not sent: cancelled."))
+
     def _remaining(self) -> float | None:
         deadline = getattr(self._local, "deadline", None)
         return None if deadline is None else deadline - self.clock()
@@ -215,6 +237,7 @@ class _Transport:
         attempts = self.max_retries + 1
         refused = 0  # connections that never opened: nobody listens, retry only a little
         for attempt in range(1, attempts + 1):
+            self._check_cancel(where)
             response: requests.Response | None = None
             send_timeout = timeout or self.timeout
             remaining = self._remaining()
@@ -286,7 +309,12 @@ class _Transport:
                 f"passes before the next retry is due ({remaining:.2f} s left)."))
         logger.info("%s: retrying after %s (attempt %d of %d) in %.2f s",
                     self.scrub(where), why, attempt + 1, attempts, delay)
-        self.sleep(delay)
+        event = getattr(self._local, "cancel", None)
+        if event is not None and self.sleep is time.sleep:
+            event.wait(delay)  # the same wait, ended early by a cancellation
+        else:
+            self.sleep(delay)
+        self._check_cancel(where)
 
     def _http_error(self, response: requests.Response, where: str, attempt: int) -> ApiError:
         """The reference's message: ``<requests message>. <server message>, Error code: C.``"""
@@ -485,6 +513,11 @@ class ApiClient:
         retries included, or raise ``RequestDeadlineError`` (``IBMQJob.wait_for_final_state``
         uses it so its timeout bounds the whole wait)."""
         return self._transport.deadline(seconds)
+
+    def cancel_on(self, event: threading.Event) -> Any:
+        """Context manager: this thread's requests in the block stop once ``event`` is set
+        (``RequestCancelledError``), backoff waits included."""
+        return self._transport.cancel_on(event)
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -726,5 +759,5 @@ class ApiClient:
 
 
 __all__ = ["ApiClient", "AuthClient", "DEFAULT_BACKOFF_FACTOR", "DEFAULT_MAX_RETRIES",
-           "DEFAULT_TIMEOUT", "RETRY_STATUSES", "RequestDeadlineError",
+           "DEFAULT_TIMEOUT", "RETRY_STATUSES", "RequestCancelledError", "RequestDeadlineError",
            "client_application_header"]

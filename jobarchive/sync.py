@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -213,6 +214,7 @@ class _Pass:
         self._down_in_a_row = 0
         self._in_flight = 0
         self._down_error: RequestsApiError | None = None
+        self._cancel = threading.Event()  # set when the pass is interrupted
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -437,7 +439,13 @@ class _Pass:
             return
         self._tick(total_delta=len(work))
         for chunk in _chunks(work, self.batch_size):
-            outcomes = list(self.pool.map(self._fetch_noted, chunk))
+            try:
+                outcomes = list(self.pool.map(self._fetch_noted, chunk))
+            except BaseException:
+                # Ctrl-C (or any escape): the jobs under way stop at their next request or
+                # backoff wait, so the pool's shutdown does not sit out their retry ladders.
+                self._cancel.set()
+                raise
             records, failures, fixed = [], [], []
             nones: dict[str, list[tuple[str, str, str | None]]] = {}
             gone: list[tuple[_Work, str]] = []
@@ -500,8 +508,10 @@ class _Pass:
                 return _Outcome(skipped=True)
             self._in_flight += 1
         err: BaseException | None = None
+        cancel_on = getattr(self.client, "cancel_on", None)
         try:
-            outcome, err = self._fetch(item)
+            with cancel_on(self._cancel) if cancel_on is not None else nullcontext():
+                outcome, err = self._fetch(item)
         finally:
             with self._breaker:
                 self._in_flight -= 1

@@ -68,3 +68,51 @@ def test_report_counts_and_requests_of_a_refresh_pass(tmp_path):
         # asked for; discovery lists the overlap window, then an empty page.
         assert emu.stats()["jobs_list_v1"] == 3, emu.stats()
         assert again.requests == emu.stats()["total"]
+
+
+_INTERRUPTED_CHILD = """
+import sys
+import jobarchive
+from jobarchive import Archive
+provider = jobarchive.connect(sys.argv[2], sys.argv[3])
+with Archive(sys.argv[1]) as arc:
+    print("READY", flush=True)
+    try:
+        arc.sync(provider, progress=False, workers=4)
+    except KeyboardInterrupt:
+        print("INTERRUPTED", flush=True)
+"""
+
+
+def test_ctrl_c_stops_the_jobs_under_way_without_sitting_out_their_retries(tmp_path):
+    # Every result URL answers 429 "retry in 30 s": the workers wait. Ctrl-C must end the
+    # sync now (each worker's wait ends, no further request), not after 5 x 30 s; a re-run
+    # then finishes the work.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with Emulator(seed_jobs=40, seed=3) as emu:
+        emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": 30, "seed": 1,
+                        "endpoints": ["job_result_url"]})
+        path = tmp_path / "a"
+        child = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_CHILD, str(path), emu.url,
+                                  emu.token], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "READY"
+            while emu.stats().get("job_result_url", 0) < 4:  # all four workers are waiting
+                time.sleep(0.02)
+            asked = emu.stats()["job_result_url"]
+            child.send_signal(signal.SIGINT)
+            out, _ = child.communicate(timeout=100)  # a guard only: the old code took 150 s
+        finally:
+            child.kill()
+        assert "INTERRUPTED" in out
+        assert emu.stats()["job_result_url"] == asked  # no retry after Ctrl-C
+        emu.set_faults(None)
+        with Archive(path) as arc:
+            report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+            assert not report.failed and len(arc) == 40
+            assert all(arc.record(d["id"])["result"] == emu.result_of(d["id"])
+                       for d in emu.job_docs())
