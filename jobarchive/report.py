@@ -31,6 +31,7 @@ TOKEN_ENV_VARS = ("JOBARCHIVE_TOKEN", "QE_TOKEN", "QISKIT_IBM_TOKEN", "IBMQ_TOKE
 _QUEUE_STARTS = ("QUEUED", "VALIDATED", "CREATED", "CREATING")
 _END_STEPS = ("COMPLETED", "ERROR_RUNNING_JOB", "CANCELLED", "ERROR_VALIDATING_JOB")
 _MAX_LEGEND = 10
+_MAX_PERIODS = 240  # bars on a time axis
 # As examples/historical_analysis.py: the success rate is the share of finished jobs that
 # completed; jobs still queued or running have no outcome yet and are left out.
 _FINISHED = ("DONE", "ERROR", "CANCELLED")
@@ -85,11 +86,28 @@ def _top(series: pd.Series, n: int = _MAX_LEGEND) -> pd.Series:
     return series.where(series.isin(keep), "other")
 
 
+def _period_table(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, str]:
+    """Jobs per period (rows) and value of ``column`` (columns); and the period's name.
+
+    Months, with empty months kept on the axis; a span of more than _MAX_PERIODS months
+    (one job with a far-off date is enough) goes per year, and a span of more years only
+    keeps the years that have jobs: the bars stay few whatever the dates.
+    """
+    dates = frame["creation_date"].dt.tz_convert(None)
+    values = _top(frame[column])
+    for freq, label in (("M", "month"), ("Y", "year")):
+        periods = dates.dt.to_period(freq)
+        table = pd.crosstab(periods, values).sort_index()
+        if (periods.max() - periods.min()).n < _MAX_PERIODS:
+            # Periods without jobs still get their (empty) slot on the time axis.
+            full = pd.period_range(periods.min(), periods.max(), freq=freq)
+            return table.reindex(full, fill_value=0), label
+    return table, "year"
+
+
 def _per_month_plot(frame: pd.DataFrame, column: str, title: str) -> str:
-    months = frame["creation_date"].dt.tz_convert(None).dt.to_period("M")
-    table = pd.crosstab(months, _top(frame[column])).sort_index()
-    # Months without jobs still get their (empty) slot on the time axis.
-    table = table.reindex(pd.period_range(months.min(), months.max(), freq="M"), fill_value=0)
+    table, label = _period_table(frame, column)
+    title = title.replace("per month", f"per {label}")
     fig = _figure()
     ax = fig.add_subplot(1, 1, 1)
     bottom = None
@@ -238,11 +256,12 @@ def write_report(
         parts.append(f"<p>Jobs created from {first} to {last}.</p>")
         for name, table in _summaries(frame, durations):
             parts.append(f"<h2>{html.escape(name)}</h2>{table}")
-        parts.append("<h2>Jobs per month</h2>")
+        label = _period_table(frame, "status")[1]
+        parts.append(f"<h2>Jobs per {label}</h2>")
         parts.append(_img(_per_month_plot(frame, "backend_name", "jobs per month by backend"),
-                          "jobs per month by backend"))
+                          f"jobs per {label} by backend"))
         parts.append(_img(_per_month_plot(frame, "status", "jobs per month by status"),
-                          "jobs per month by status"))
+                          f"jobs per {label} by status"))
         parts.append("<h2>Queue and run times</h2>")
         if durations.empty:
             parts.append("<p>No job records a usable <code>time_per_step</code>.</p>")

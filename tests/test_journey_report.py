@@ -26,3 +26,25 @@ def test_report_file_gets_the_usual_permissions(tmp_path, umask_022):
         written = arc.report(tmp_path / "r.html")
     assert stat.S_IMODE(written.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_job_with_a_far_off_date_does_not_explode_the_time_axis(tmp_path):
+    """One job dated in year 1 (or 1800) beside today's made one bar per month of the whole
+    span: 120,000 bars, 4 minutes and 1.6 GB for a report of three jobs. Long spans are
+    plotted per year, and every job is still counted."""
+    from jobarchive.report import _period_table
+
+    with Archive(tmp_path / "a") as arc:
+        for i, date in enumerate(("0001-01-01T00:00:00Z", "1800-06-01T00:00:00Z",
+                                  "2021-01-01T00:00:00Z", "2021-02-01T00:00:00Z",
+                                  "9999-12-31T23:59:59Z")):
+            arc.add({"job_id": f"j{i}", "creation_date": date, "status": "COMPLETED",
+                     "backend_name": "ibmq_athens"})
+        frame = arc.query()
+        table, label = _period_table(frame, "status")
+        assert len(table) <= 400 and int(table.to_numpy().sum()) == 5
+        recent = frame[frame["creation_date"].dt.year == 2021]
+        table, label = _period_table(recent, "status")
+        assert label == "month" and len(table) == 2
+        path = arc.report(tmp_path / "r.html")
+    assert "jobs per" in path.read_text()
