@@ -347,8 +347,8 @@ def _cell(value: Any) -> str:
         return ",".join(_printable(str(v)) for v in value)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, pd.Timestamp):  # strftime's %Y drops the zeros of years < 1000
+        return f"{value.year:04d}-{value.strftime('%m-%d %H:%M:%S')}"
     return _printable(str(value))
 
 

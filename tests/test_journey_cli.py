@@ -213,3 +213,13 @@ def test_archive_option_after_the_command_names_the_fix(arc_path):
     assert result.exit_code == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error:") and "jobarchive --archive PATH ls" in last, last
+
+
+def test_table_dates_keep_four_digit_years(tmp_path):
+    path = tmp_path / "y"
+    with Archive(path) as arc:
+        arc.add({"job_id": "old", "creation_date": "0001-01-01T00:00:00Z",
+                 "status": "COMPLETED"})
+    result = run("ls", archive=path)
+    assert result.exit_code == 0, result.output
+    assert "0001-01-01 00:00:00" in result.stdout, result.stdout
