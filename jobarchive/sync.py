@@ -156,7 +156,7 @@ def sync(
     when another sync or retag holds the archive; ``None`` waits.
 
     When ``give_up_after`` jobs in a row (default: ``max(3, workers)``) fail on the transport
-    (no answer, or 5xx after the client's retries), the server is taken to be down: the jobs
+    (no answer, 5xx or 429 after the client's retries), the server is taken to be down: the jobs
     not tried yet are skipped, what was fetched is written, and ``RequestsApiError`` says so;
     the next sync resumes from there.
     """
@@ -419,7 +419,8 @@ class _Pass:
     def _note(self, err: BaseException | None) -> None:
         """Count a job's outcome toward (or reset) the run of transport failures."""
         api = _api_error(err) if err is not None else None
-        if api is not None and (api.status_code == -1 or api.status_code >= 500):
+        # 429 after every retry counts too: a server that keeps rate limiting asks for less.
+        if api is not None and (api.status_code in (-1, 429) or api.status_code >= 500):
             self._down_in_a_row += 1
             self._down_error = api
         elif err is None or api is not None:  # the server answered something
@@ -429,8 +430,8 @@ class _Pass:
         last = self._down_error
         return RequestsApiError(
             f"Sync stopped early: the server failed {self._down_in_a_row} jobs in a row "
-            f"(unreachable or answering 5xx); the last error: {last}. Everything fetched so far "
-            "is archived; run sync again to resume.",
+            f"(unreachable, answering 5xx or rate limiting); the last error: {last}. Everything "
+            "fetched so far is archived; run sync again to resume.",
             last.status_code if last is not None else -1,
             last.error_code if last is not None else None)
 

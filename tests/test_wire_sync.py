@@ -116,3 +116,20 @@ def test_ctrl_c_stops_the_jobs_under_way_without_sitting_out_their_retries(tmp_p
             assert not report.failed and len(arc) == 40
             assert all(arc.record(d["id"])["result"] == emu.result_of(d["id"])
                        for d in emu.job_docs())
+
+
+def test_a_server_that_keeps_rate_limiting_stops_the_sync_early(tmp_path):
+    # 429 after all retries on job after job: back off (stop, say so), like for 5xx; hammering
+    # every remaining job through its own retry ladder is what the rate limit forbids.
+    with Emulator(seed_jobs=200, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        provider.api_client.transport.sleep = lambda seconds: None
+        emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": 0, "seed": 1,
+                        "endpoints": ["job_result_url"]})
+        with pytest.raises(jobarchive.exceptions.RequestsApiError, match="run sync again") as info:
+            arc.sync(provider, progress=False, workers=4, batch_size=50)
+        assert info.value.status_code == 429
+        assert emu.stats()["job_result_url"] < 60, emu.stats()  # a few jobs, not all 200
+        emu.set_faults(None)
+        report = arc.sync(provider, progress=False)
+        assert not report.failed and len(arc) == 200
