@@ -42,3 +42,15 @@ def test_the_served_list_applies_only_the_first_operator_too():
         got = client.list_jobs({"order": "creationDate DESC", "limit": 3,
                                 "where": {"creationDate": {"gte": lo, "lte": hi}}})
         assert [d["id"] for d in got] == [d["id"] for d in docs[::-1][:3]]
+
+
+def test_dates_with_more_than_milliseconds_are_truncated_as_javascript_does():
+    # The server parses filter dates with JavaScript's Date: digits past the milliseconds are
+    # dropped, never rounded up (a rounded bound would move across a job's date).
+    from jobarchive.emulator.filters import parse_date_ms
+
+    assert parse_date_ms("2021-01-05T00:00:00.9999Z") % 1000 == 999
+    assert parse_date_ms("2021-01-05T00:00:00.000999+00:00") == \
+        parse_date_ms("2021-01-05T00:00:00.000Z")
+    assert _ids({"creationDate": {"lte": "2021-01-03T23:59:59.9999Z"}}) == ["j0", "j1", "j2"]
+    assert parse_date_ms("9999-12-31T23:59:59.999999Z") % 1000 == 999

@@ -27,6 +27,7 @@ _OPERATORS = frozenset({
 })
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _MAX_DEPTH = 32
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class FilterError(ValueError):
@@ -34,7 +35,8 @@ class FilterError(ValueError):
 
 
 def parse_date_ms(value: Any) -> int | None:
-    """Epoch milliseconds of an ISO-8601 string (naive means UTC), or None if it is not one."""
+    """Epoch milliseconds of an ISO-8601 string (naive means UTC; digits past the
+    milliseconds dropped), or None if it is not one."""
     if not isinstance(value, str) or not _DATE_RE.match(value):
         return None
     try:
@@ -43,7 +45,10 @@ def parse_date_ms(value: Any) -> int | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return int(round(dt.timestamp() * 1000))
+    # Exact integer arithmetic, digits past the milliseconds dropped as JavaScript's Date
+    # (the real server's parser) drops them; float timestamps would round some of them up.
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 class DictView:
