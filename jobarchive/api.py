@@ -93,6 +93,17 @@ class _Secret:
     __str__ = __repr__
 
 
+class _Session(requests.Session):
+    """A Session that drops the access token, as requests drops ``Authorization``, when a
+    redirect leaves the host it was sent to (it travels in ``X-Access-Token``, which
+    requests would otherwise carry along)."""
+
+    def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+        super().rebuild_auth(prepared_request, response)
+        if self.should_strip_auth(response.request.url, prepared_request.url):
+            prepared_request.headers.pop("X-Access-Token", None)
+
+
 class _Transport:
     """A requests Session with timeouts, retries and the one error-translation boundary."""
 
@@ -108,7 +119,7 @@ class _Transport:
         self.timeout = _timeout(timeout)
         self.max_retries = max(0, int(max_retries))
         self.backoff_factor = max(0.0, float(backoff_factor))
-        self.session = requests.Session()
+        self.session = _Session()
         # Retries are ours (below), so urllib3's are off: one policy, one count.
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)

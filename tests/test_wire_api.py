@@ -112,3 +112,50 @@ def test_the_job_limit_error_reads_like_the_real_servers():
         assert str(info.value).endswith(
             "/Jobs. Reached maximum number (1) of concurrent jobs, Error code: 3458.")
         assert "400 Client Error: Bad Request for url: " in str(info.value)
+
+
+def test_the_access_token_does_not_follow_a_redirect_to_another_host():
+    # requests strips only `Authorization` on a cross-host redirect; the access token travels
+    # in X-Access-Token, so a redirect (a proxy, a moved API) must not carry it elsewhere.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from jobarchive.api import ApiClient
+
+    seen: list[dict[str, str]] = []
+
+    class Capture(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - stdlib name
+            seen.append(dict(self.headers))
+            body = b'{"id": "x", "status": "COMPLETED", "creationDate": "2021-01-01T00:00:00.000Z"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            return
+
+    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{elsewhere.server_port}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            return
+
+    api = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    for server in (elsewhere, api):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = ApiClient(f"http://127.0.0.1:{api.server_port}/api", "access-token-value")
+        client.job_get("x")
+        assert seen and all("X-Access-Token" not in h for h in seen), seen
+    finally:
+        for server in (elsewhere, api):
+            server.shutdown()
+            server.server_close()
