@@ -54,3 +54,16 @@ def test_dates_with_more_than_milliseconds_are_truncated_as_javascript_does():
         parse_date_ms("2021-01-05T00:00:00.000Z")
     assert _ids({"creationDate": {"lte": "2021-01-03T23:59:59.9999Z"}}) == ["j0", "j1", "j2"]
     assert parse_date_ms("9999-12-31T23:59:59.999999Z") % 1000 == 999
+
+
+def test_hubs_are_listed_as_the_real_server_lists_them_and_connect_picks_the_default():
+    import requests
+
+    with emulator.Emulator(seed_jobs=1, seed=1) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        assert provider.credentials == {"hub": "ibm-q", "group": "open", "project": "main"}
+        hubs = requests.get(f"{emu.url}/Network", timeout=10, headers={
+            "X-Access-Token": provider.api_client._token.value}).json()
+        # Recorded (ibmqclient_jl_records/hubs.json): the default hub comes second.
+        assert [h["name"] for h in hubs] == ["ibm-q-research", "ibm-q"]
+        assert [h["isDefault"] for h in hubs] == [False, True]

@@ -204,7 +204,9 @@ class Routes:
                                   "configuration": {"limit": -1, "capabilities": {
                                       "maxExperiments": 75, "maxShots": 8192}}}
                    for b in backends.ACTIVE}
-        for p in self.state.projects:
+        # The default project's hub last, as in the recorded real answer (realdata hubs.json):
+        # clients must pick the default by its isDefault flag, not by position.
+        for p in sorted(self.state.projects, key=lambda p: p.is_default):
             hub = hubs.setdefault(p.hub, {"name": p.hub, "title": p.hub, "isDefault": False,
                                           "deleted": False, "private": False, "groups": {}})
             hub["isDefault"] = hub["isDefault"] or p.is_default
