@@ -27,9 +27,6 @@ def _add(arc, job_id: str, counts: dict, header: dict) -> dict:
     return result
 
 
-@pytest.mark.xfail(strict=True, reason="store/blobs.py _format keeps the '0b' prefix of a key "
-                   "when the header has no memory_slots; qiskit's Counts reads '0b' keys as "
-                   "integers and prints them as plain binary")
 def test_0b_keys_without_a_header_layout_lose_their_prefix_like_qiskit(arc):
     result = _add(arc, "j0b", {"0b101": 3, "0b1": 2}, {"name": "c0"})
     want = dict(Result.from_dict(result).get_counts(0))
@@ -38,8 +35,6 @@ def test_0b_keys_without_a_header_layout_lose_their_prefix_like_qiskit(arc):
     assert _frame_counts(arc, "j0b", 0) == want
 
 
-@pytest.mark.xfail(strict=True, reason="store/blobs.py _format cannot parse a binary key with a "
-                   "space when only memory_slots is given; qiskit removes spaces before padding")
 def test_spaced_binary_keys_with_memory_slots_are_re_laid_out_like_qiskit(arc):
     result = _add(arc, "jsp", {"0 1": 3, "1 1": 2}, {"memory_slots": 3})
     want = dict(Result.from_dict(result).get_counts(0))
@@ -66,9 +61,6 @@ def test_every_real_result_reads_back_as_qiskit_reads_it(realdata, arc):
             assert _frame_counts(arc, job_id, i) == dict(want.get_counts(i))
 
 
-@pytest.mark.xfail(strict=True, reason="store/blobs.py _CountColumns.add keeps only counts of "
-                   "type int: an integral float count (512.0, as JSON writers of other "
-                   "languages emit) is silently left out of the counts frame")
 def test_integral_float_counts_are_not_dropped_from_the_frame(arc):
     result = _add(arc, "jfl", {"0x0": 512.0, "0x3": 500}, {"memory_slots": 2})
     want = dict(Result.from_dict(result).get_counts(0))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import uuid
 from collections import OrderedDict, defaultdict
@@ -109,46 +110,62 @@ def loads(text: str | bytes | None) -> Any:
         return json.loads(text)
 
 
-def _layout(header: dict[str, Any] | None) -> tuple[int | None, tuple[int, ...] | None]:
-    """(padding width, register sizes from the leftmost bit) a header asks for, if valid."""
+def _layout(header: dict[str, Any] | None) -> tuple[bool, int | None, tuple[int, ...] | None]:
+    """How qiskit's ``Counts`` reads the keys under a header: (whether plain binary keys are
+    re-read as numbers, the padding width, register sizes from the leftmost bit)."""
     if not header:
-        return None, None
-    slots = header.get("memory_slots")
+        return False, None, None
+    slots, cregs = header.get("memory_slots"), header.get("creg_sizes")
+    convert = bool(slots) or bool(cregs)
     # Pad like qiskit does; an absurd memory_slots value must not allocate gigabytes.
-    if not (isinstance(slots, int) and 0 < slots <= MAX_PADDED_BITS):
-        return None, None
-    cregs = header.get("creg_sizes")
+    if not (type(slots) is int and 0 < slots <= MAX_PADDED_BITS):
+        return convert, None, None
     if not (isinstance(cregs, list) and cregs):
-        return slots, None
+        return convert, slots, None
     sizes = []
     for creg in reversed(cregs):  # a loop, not all(genexpr): this runs per experiment
         if not (isinstance(creg, (list, tuple)) and len(creg) == 2 and type(creg[1]) is int
                 and creg[1] >= 0):
-            return slots, None
+            return convert, slots, None
         sizes.append(creg[1])
-    return slots, tuple(sizes)
+    return convert, slots, tuple(sizes)
 
 
-def _format(key: str, layout: tuple[int | None, tuple[int, ...] | None]) -> str:
-    """A count key as qiskit's ``Result.get_counts`` prints it (``format_counts_memory``):
-    hex to binary; with memory_slots padded (binary and ``0b`` keys too), registers spaced.
-    Raises ValueError where qiskit does (the caller then keeps the key as sent)."""
-    slots, sizes = layout
-    if key.startswith("0x"):
-        bits = bin(int(key, 16))[2:]
-    elif slots is None:
+def _format(key: str, layout: tuple[bool, int | None, tuple[int, ...] | None]) -> str:
+    """A count key as qiskit's ``Result.get_counts`` prints it (its ``Counts``): hex and
+    ``0b`` keys as binary; plain binary keys, spaces and underscores dropped, re-read when
+    the header has memory_slots or creg_sizes; padded to memory_slots, registers spaced.
+    Raises ValueError where qiskit fails (the caller then keeps the key as sent)."""
+    convert, slots, sizes = layout
+    if key.startswith(("0x", "0b")):
+        value = int(key, 0)
+    elif not convert:
         return key
+    elif _BITSTRING.match(key):
+        value = int(key.replace(" ", "").replace("_", ""), 2)
     else:
-        bits = key
-    if slots is not None:
-        bits = format(int(bits, 2), f"0{slots}b")
-        if sizes is not None:
-            parts, start = [], 0
-            for size in sizes:
-                parts.append(bits[start:start + size])
-                start += size
-            bits = " ".join(parts)
+        raise ValueError(f"{key!r} is not a bit string")
+    if slots is None:
+        return bin(value)[2:]
+    bits = format(value, f"0{slots}b")
+    if sizes is not None:
+        parts, start = [], 0
+        for size in sizes:
+            parts.append(bits[start:start + size])
+            start += size
+        bits = " ".join(parts)
     return bits
+
+
+_BITSTRING = re.compile(r"^[01\s]+$")  # qiskit's Counts.bitstring_regex
+
+
+def _as_count(value: Any) -> int | None:
+    """A count as the int64 column holds it: an int, or an integral float (512.0, as JSON
+    writers of other languages send it); anything else stays only in the result JSON."""
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    return value if type(value) is int and _INT64_MIN <= value <= _INT64_MAX else None
 
 
 class _CountColumns:
@@ -185,9 +202,8 @@ class _CountColumns:
             keys = list(counts)
             values: Any = counts.values()
             if self.checked:
-                kept = [(k, v) for k, v in counts.items()
-                        if type(v) is int and _INT64_MIN <= v <= _INT64_MAX]  # else only in the JSON
-                keys, values = [k for k, _ in kept], [v for _, v in kept]
+                kept = [(k, n) for k, v in counts.items() if (n := _as_count(v)) is not None]
+                keys, values = [k for k, _ in kept], [n for _, n in kept]
             header = exp.get("header")
             layout = _layout(header if isinstance(header, dict) else None)
             known = self._bits.get(layout)
