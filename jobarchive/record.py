@@ -189,6 +189,11 @@ def normalize(record: dict[str, Any]) -> dict[str, Any]:
     job_id = record.get("job_id")
     if not isinstance(job_id, str):
         job_id = None
+        if "job_id" not in record and "id" in record and "creationDate" in record:
+            raise JobValidationError(
+                "this is a raw server document (camelCase keys such as 'id', 'creationDate'), "
+                "not a to_dict() record; pass IBMQJob.from_server(doc) instead",
+                record["id"] if isinstance(record["id"], str) else None)
     try:
         _schema_validator()(record)
     except fastjsonschema.JsonSchemaValueException as exc:

@@ -184,3 +184,11 @@ def test_unknown_job_and_bad_counts_selection(arc):
     assert "nope" not in arc and 5 not in arc
     with pytest.raises(IBMQJobError):
         arc.get("good1").refresh()
+
+
+def test_a_raw_server_document_is_refused_with_the_way_to_add_it(seeded, real_corpus):
+    doc = next(e["document"] for e in real_corpus if "creationDate" in e["document"])
+    before = _state(seeded)
+    with pytest.raises(JobValidationError, match=r"raw server document .*IBMQJob\.from_server\(doc\)"):
+        seeded.add(doc)
+    assert _state(seeded) == before
