@@ -92,6 +92,22 @@ def big_qobj_records(n: int, seed: int) -> list[dict]:
             for i in range(n)]
 
 
+def read_one_by_one(arc_path: Path, folder: Path, picks: list[str], reps: int) -> dict[str, float]:
+    """``Archive.record()`` of each job in turn (a fresh Archive each repetition: a cold
+    cache) against ``json.load`` of each job's file."""
+    def archive() -> None:
+        with Archive(arc_path) as arc:
+            for job_id in picks:
+                arc.record(job_id)
+
+    def files() -> None:
+        for job_id in picks:
+            with open(folder / f"{job_id}.json") as fh:
+                json.load(fh)
+
+    return interleaved({"archive": (archive, None), "json": (files, None)}, reps)
+
+
 def one_big_job(root: Path, reps: int) -> None:
     """Reading one job among 100 whose qobjs are 1.4 MB each: ``Archive.record`` against
     ``json.load`` of its own file (one job's payload must be parsed either way)."""
@@ -104,18 +120,7 @@ def one_big_job(root: Path, reps: int) -> None:
         with open(folder / f"{rec['job_id']}.json", "w") as fh:
             json.dump(rec["qobj"], fh)
     picks = random.Random(4).sample([r["job_id"] for r in recs], 5)
-
-    def archive() -> None:
-        with Archive(root / "big") as arc:
-            for job_id in picks:
-                arc.record(job_id)
-
-    def files() -> None:
-        for job_id in picks:
-            with open(folder / f"{job_id}.json") as fh:
-                json.load(fh)
-
-    t = interleaved({"archive": (archive, None), "json": (files, None)}, reps)
+    t = read_one_by_one(root / "big", folder, picks, reps)
     print(f"  one job of 1.4 MB qobj  Archive.record() {t['archive'] / len(picks) * 1e3:6.1f} ms   "
           f"JSON file per job {t['json'] / len(picks) * 1e3:6.1f} ms   {t['json'] / t['archive']:5.1f}x")
 
@@ -180,18 +185,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {name:12s} Archive.counts() {t['archive'] * 1e3:8.1f} ms   JSON file per job "
                       f"{t['json'] * 1e3:8.1f} ms   {t['json'] / t['archive']:5.1f}x")
             print("\nread results one job at a time (a loop over get())")
-
-            def one_by_one() -> None:
-                with Archive(arc_path) as fresh_arc:  # a cold cache each repetition
-                    for job_id in some:
-                        fresh_arc.record(job_id)
-
-            def files_one_by_one() -> None:
-                for job_id in some:
-                    with open(json_path / f"{job_id}.json") as fh:
-                        json.load(fh)
-
-            t = interleaved({"archive": (one_by_one, None), "json": (files_one_by_one, None)}, args.reps)
+            t = read_one_by_one(arc_path, json_path, some, args.reps)
             print(f"  {len(some):,} random    Archive.record() {t['archive'] * 1e3:8.1f} ms   JSON file per job "
                   f"{t['json'] * 1e3:8.1f} ms   {t['json'] / t['archive']:5.1f}x")
         one_big_job(root, args.reps)
