@@ -92,6 +92,15 @@ def test_index_layout(arc):
         conn.close()
 
 
+def _as_before(path, migration: str, change: str) -> None:
+    """Make an archive look as a version before ``migration`` wrote it."""
+    conn = sqlite3.connect(path / "index.db")
+    with conn:
+        conn.execute(change)
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = ?", (migration,))
+    conn.close()
+
+
 def test_jobs_without_a_share_level_are_found_as_none(tmp_path):
     """The server often sends no shareLevel (no recorded document has one); IBMQJob answers
     "none" for it, and so does the index, also in archives written before that rule."""
@@ -103,11 +112,7 @@ def test_jobs_without_a_share_level_are_found_as_none(tmp_path):
         arc.add(job)
         assert list(arc.query(share_level="none")["job_id"]) == ["s1"]
         assert arc.get("s1").to_dict() == job.to_dict()  # the record keeps what was sent
-    conn = sqlite3.connect(tmp_path / "a" / "index.db")  # as an older version wrote it
-    with conn:
-        conn.execute("UPDATE jobs SET share_level = NULL")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_effective_share_level'")
-    conn.close()
+    _as_before(tmp_path / "a", "m004_effective_share_level", "UPDATE jobs SET share_level = NULL")
     with Archive(tmp_path / "a") as arc:
         assert list(arc.query(share_level="none")["share_level"]) == ["none"]
 
@@ -121,11 +126,8 @@ def test_a_client_without_a_version_reads_as_its_name(tmp_path):
         arc.add_many(jobs)
         assert dict(arc.query()[["job_id", "client_version"]].values) == {
             "n1": "IBMQClient.jl", "n2": "odd-client==None"}
-    conn = sqlite3.connect(tmp_path / "a" / "index.db")  # as an older version wrote it
-    with conn:
-        conn.execute("UPDATE jobs SET client_version = 'IBMQClient.jl==None' WHERE job_id = 'n1'")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_client_without_version'")
-    conn.close()
+    _as_before(tmp_path / "a", "m005_client_without_version",
+               "UPDATE jobs SET client_version = 'IBMQClient.jl==None' WHERE job_id = 'n1'")
     with Archive(tmp_path / "a") as arc:
         assert dict(arc.query()[["job_id", "client_version"]].values) == {
             "n1": "IBMQClient.jl", "n2": "odd-client==None"}
