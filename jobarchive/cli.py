@@ -645,7 +645,13 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
               help="Replace the tags with these (ibmq_jobset_ tags are kept); repeatable.")
 @click.option("--clear", is_flag=True, help="Remove every tag (except ibmq_jobset_ ones).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing anywhere.")
-@click.option("--remote", is_flag=True, help="Push each change to the server first.")
+@click.option("--remote", is_flag=True,
+              help="Push each change to the server first; the new tags are computed from the "
+                   "tags the server holds now (changes made there since the last sync are "
+                   "kept).")
+@click.option("--archive-tags", is_flag=True,
+              help="With --remote: compute the new tags from the archive's copy instead "
+                   "(the library's default; run `sync --full` first).")
 @server_options
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Concurrent server updates with --remote.")
@@ -656,7 +662,7 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
 @click.pass_context
 def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
           add_tags: tuple[str, ...], remove_tags: tuple[str, ...], replace_tags: tuple[str, ...],
-          clear: bool, dry_run: bool, remote: bool, workers: int, wait: bool,
+          clear: bool, dry_run: bool, remote: bool, archive_tags: bool, workers: int, wait: bool,
           fmt: str, progress: bool | None, **filters: Any) -> None:
     """Add, remove or replace tags of the selected jobs (by ids, filters or --all)."""
     server = _pop_server(filters)
@@ -664,6 +670,8 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
         raise click.UsageError("nothing to do: give --add, --remove, --replace or --clear")
     if replace_tags and clear:
         raise click.UsageError("--replace and --clear exclude each other")
+    if archive_tags and not remote:
+        raise click.UsageError("--archive-tags needs --remote")
     if not (job_ids or select_all or _has_filter(filters)):
         raise click.UsageError("select jobs: give job ids, a filter option, or --all")
     arc = open_archive(ctx)
@@ -696,7 +704,8 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
                        removal_tags=list(remove_tags) or None,
                        provider=provider, dry_run=dry_run, workers=workers,
                        progress=_progress_default(progress),
-                       lock_timeout=None if wait else 0.0)
+                       lock_timeout=None if wait else 0.0,
+                       read_server_tags=remote and not archive_tags)
     _print_retag(ctx, result, fmt, dry_run, len(selection))
 
 

@@ -17,9 +17,14 @@ the server again, and for ``sending`` jobs (outcome unknown) first reads the job
 server: if it already carries the new tags nothing is re-sent. So each change reaches the
 server once. Jobs the server refuses are reported with the reason; the others go on.
 
-As with ``update_tags``, the new tags are computed from the tags the archive holds; run
-``sync(provider, full=True)`` first if tags may have been changed elsewhere. A campaign is
-identified by its tag operation: re-run the same operation to finish an interrupted one.
+As with ``update_tags`` on a job object, the new tags are computed from the tags the
+archive holds (its cached copy). With ``read_server_tags=True`` (what ``jobarchive retag
+--remote`` does) they are computed from the tags the server holds now, read 100 jobs a
+request before each batch, as ``update_tags`` on a job just retrieved: tags changed on the
+server since the last sync are kept instead of overwritten (the dry run reads them too).
+Without it, run ``sync(provider, full=True)`` first if tags may have changed elsewhere. A
+campaign is identified by its tag operation: re-run the same operation to finish an
+interrupted one.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
 PLAN_COLUMNS = ("job_id", "old_tags", "new_tags", "added", "removed")
 RESULT_COLUMNS = (*PLAN_COLUMNS, "outcome", "source", "error")
 _ID_CHUNK = 800  # under SQLite's 999 bound parameters per statement
+_IDS_PER_LIST = 100  # ids in one `id inq` listing filter (as sync): a URL of a few KB
 
 
 @dataclass
@@ -58,10 +64,13 @@ class _Plan:
     outcome: str = "planned"
     source: str | None = None
     error: str | None = None
+    server: list[str] | None = None  # the tags the server holds now, when read
 
     @property
     def changed(self) -> bool:
-        return set(self.old) != set(self.new)
+        """Anything to write: on the archive, or (when its tags were read) on the server."""
+        return set(self.old) != set(self.new) or (
+            self.server is not None and set(self.server) != set(self.new))
 
     def row(self) -> tuple:
         old, new = set(self.old), set(self.new)
@@ -116,6 +125,7 @@ def retag(
     progress: bool = True,
     lock_timeout: float | None = 0.0,
     batch_size: int = 500,
+    read_server_tags: bool = False,
 ) -> pd.DataFrame:
     """Change the tags of many archived jobs, the way ``IBMQJob.update_tags`` changes one.
 
@@ -127,7 +137,8 @@ def retag(
     "refused"), ``source`` ("local"/"remote") and ``error`` (the server's reason for a
     refusal); ``frame.attrs["summary"]`` counts them. With ``provider`` every change is
     pushed to the server first on ``workers`` threads; see the module docstring for how an
-    interrupted run resumes. Takes the archive's write lock (``ArchiveLockedError`` after
+    interrupted run resumes; ``read_server_tags=True`` plans from the server's current tags
+    (see the module docstring). Takes the archive's write lock (``ArchiveLockedError`` after
     ``lock_timeout`` seconds; None waits). Unknown job ids raise ``JobNotFoundError``
     before anything is written.
     """
@@ -143,6 +154,10 @@ def retag(
 
     if dry_run:
         plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
+        if provider is not None and read_server_tags:  # reads only: what a run would send
+            for batch in _chunks(plans, _IDS_PER_LIST):
+                _read_server_tags(provider, (replacement_tags, additional_tags, removal_tags),
+                                  batch)
         frame = _frame(plans, PLAN_COLUMNS)
         frame.attrs["summary"] = {"jobs": len(plans),
                                   "would_change": sum(p.changed for p in plans)}
@@ -158,7 +173,7 @@ def retag(
         plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
         runner = _Runner(archive, provider, (replacement_tags, additional_tags, removal_tags),
                          campaign_name(replacement, additional_tags, removal_tags), workers,
-                         progress, batch_size)
+                         progress, batch_size, read_server_tags)
         runner.run(plans)
     frame = _frame(plans, RESULT_COLUMNS)
     outcomes = frame["outcome"].value_counts()
@@ -189,10 +204,41 @@ def _plan(archive: Archive, ids: list[str], replacement: Any, additional: Any,
     return plans
 
 
+def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan]) -> None:
+    """Plan each job from the tags the server holds now, as ``update_tags`` does on a
+    job just retrieved: tags changed on the server since the last sync are kept, not
+    overwritten by the archive's older list. One listing request per 100 jobs; a job
+    the listing cannot be read for is refused (nothing sent), one it does not return
+    keeps the archive's plan (its PUT then tells what is wrong)."""
+    lister = getattr(provider, "iter_job_docs", None)
+    if lister is None:
+        return
+    for chunk in _chunks(batch, _IDS_PER_LIST):
+        wanted = {p.job_id: p for p in chunk}
+        try:
+            for doc in lister(where={"id": {"inq": list(wanted)}}, descending=False,
+                              page_size=len(wanted)):
+                p = wanted.pop(doc.get("id"), None) if isinstance(doc, dict) else None
+                tags = doc.get("tags") if p is not None else None
+                if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
+                    p.server = list(tags)
+                    p.record = {**p.record, "tags": list(tags)}
+                    p.new = apply_tag_update(p.server, *op, IBMQJobInvalidStateError)
+                if not wanted:
+                    break  # all found: the empty page that ends a listing is not asked for
+        except Exception as err:  # the server failed: these jobs wait for a re-run
+            for p in chunk:
+                if p.server is None:
+                    p.outcome, p.source = "refused", "remote"
+                    p.error = f"could not read its tags on the server: {type(err).__name__}: {err}"
+
+
 class _Runner:
     def __init__(self, archive: Archive, provider: Any, op: tuple, campaign: str, workers: int,
-                 progress: bool, batch_size: int):
+                 progress: bool, batch_size: int, read_server_tags: bool = False):
         self.archive = archive
+        self.provider = provider
+        self.read_server_tags = read_server_tags
         self.client = provider.api_client if provider is not None else None
         self.op = op
         self.campaign = campaign
@@ -213,11 +259,13 @@ class _Runner:
             if self.client else None
         try:
             for batch in _chunks(plans, self.batch_size):
+                if self.client is not None and self.read_server_tags:
+                    _read_server_tags(self.provider, self.op, batch)
                 stale = [p.job_id for p in batch if not p.changed and p.job_id in journal]
                 for p in batch:
-                    if not p.changed:
+                    if not p.changed and p.outcome != "refused":
                         p.outcome = "unchanged"
-                changed = [p for p in batch if p.changed]
+                changed = [p for p in batch if p.changed and p.outcome != "refused"]
                 ticked = 0
                 if self.client is None:
                     self._record(changed, "local")
@@ -269,7 +317,10 @@ class _Runner:
         for p in plans:
             state, payload = journal.get(p.job_id, (None, None))
             tags = _tags_of(payload)
-            if state == "confirmed" and tags is not None and set(tags) == set(p.new):
+            if p.server is not None and set(p.server) == set(p.new):
+                p.new = list(p.server)  # the server has them already: only the archive lags
+                confirmed.append(p)
+            elif state == "confirmed" and tags is not None and set(tags) == set(p.new):
                 p.new = tags  # the server confirmed it before a kill; do not send again
                 confirmed.append(p)
             else:

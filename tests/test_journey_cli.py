@@ -223,3 +223,20 @@ def test_table_dates_keep_four_digit_years(tmp_path):
     result = run("ls", archive=path)
     assert result.exit_code == 0, result.output
     assert "0001-01-01 00:00:00" in result.stdout, result.stdout
+
+
+def test_cli_remote_retag_keeps_a_tag_added_on_the_server(tmp_path):
+    """`retag --add X --remote` after a colleague tagged a job on the server: X is added to
+    what the server holds; their tag is not deleted by the archive's older list."""
+    with Emulator(seed_jobs=8, seed=3) as emu:
+        path = tmp_path / "r"
+        with Archive(path) as arc:
+            arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+            job_id = arc.query()["job_id"][0]
+        emu.update_job(job_id, tags=[*emu.job_doc(job_id)["tags"], "colleague"])
+        result = run("retag", job_id, "--add", "mine", "--remote", "--url", emu.url,
+                     "--token", emu.token, "--no-progress", archive=path)
+        assert result.exit_code == 0, result.output
+        assert {"colleague", "mine"} <= set(emu.job_doc(job_id)["tags"])
+        with Archive(path) as arc:
+            assert sorted(arc.get(job_id).tags()) == sorted(emu.job_doc(job_id)["tags"])

@@ -37,3 +37,60 @@ def test_remote_progress_moves_per_job_not_per_batch(synced, monkeypatch):
     assert (frame["outcome"] == "updated").all()
     assert sum(steps) == len(ids)
     assert max(steps) == 1, steps
+
+
+def test_remote_retag_keeps_tags_added_on_the_server_since_the_last_sync(synced):
+    """A colleague tagged jobs on the server after our last sync. With read_server_tags
+    (the CLI's --remote) X is added to the tags the server holds (as
+    retrieve_job().update_tags() does), not the archive's stale list pushed over them:
+    their tag was silently deleted."""
+    emu, arc = synced
+    provider = jobarchive.connect(emu.url, emu.token)
+    ids = list(arc.query(descending=False)["job_id"])
+    added, removed = ids[:3], ids[3:6]
+    for job_id in added:
+        emu.update_job(job_id, tags=[*emu.job_doc(job_id)["tags"], "colleague"])
+    for job_id in removed:  # they also cleared these jobs' tags
+        emu.update_job(job_id, tags=[])
+    frame = arc.retag(ids, additional_tags=["mine"], provider=provider, progress=False,
+                      read_server_tags=True)
+    assert (frame["outcome"] != "refused").all()
+    for job_id in ids:
+        server = emu.job_doc(job_id)["tags"]
+        assert "mine" in server
+        assert sorted(server) == sorted(arc.get(job_id).tags())
+    for job_id in added:
+        assert "colleague" in emu.job_doc(job_id)["tags"]
+    for job_id in removed:
+        assert emu.job_doc(job_id)["tags"] == ["mine"]
+
+
+def test_remote_retag_where_the_server_already_has_the_tags_sends_nothing(synced):
+    """Someone already applied the campaign on the server: nothing is sent, the archive
+    takes the server's tags."""
+    emu, arc = synced
+    provider = jobarchive.connect(emu.url, emu.token)
+    ids = list(arc.query(descending=False)["job_id"])[:5]
+    for job_id in ids:
+        emu.update_job(job_id, tags=[*emu.job_doc(job_id)["tags"], "done-there"])
+    emu.reset_stats()
+    frame = arc.retag(ids, additional_tags=["done-there"], provider=provider, progress=False,
+                      read_server_tags=True)
+    assert emu.stats().get("job_update", 0) == 0
+    assert (frame["outcome"] == "updated").all()
+    for job_id in ids:
+        assert "done-there" in arc.get(job_id).tags()
+
+
+def test_remote_dry_run_plans_from_the_server_tags_and_changes_nothing(synced):
+    emu, arc = synced
+    provider = jobarchive.connect(emu.url, emu.token)
+    job_id = arc.query(descending=False)["job_id"][0]
+    emu.update_job(job_id, tags=["colleague"])
+    before = arc.get(job_id).tags()
+    emu.reset_stats()
+    plan = arc.retag([job_id], additional_tags=["mine"], provider=provider, dry_run=True,
+                     read_server_tags=True)
+    assert sorted(plan["new_tags"][0]) == ["colleague", "mine"]
+    assert emu.stats().get("job_update", 0) == 0
+    assert emu.job_doc(job_id)["tags"] == ["colleague"] and arc.get(job_id).tags() == before
