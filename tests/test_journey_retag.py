@@ -94,3 +94,53 @@ def test_remote_dry_run_plans_from_the_server_tags_and_changes_nothing(synced):
     assert sorted(plan["new_tags"][0]) == ["colleague", "mine"]
     assert emu.stats().get("job_update", 0) == 0
     assert emu.job_doc(job_id)["tags"] == ["colleague"] and arc.get(job_id).tags() == before
+
+
+def test_cli_remote_retag_killed_then_rerun_applies_each_change_once(tmp_path):
+    """SIGKILL `jobarchive retag --remote` (which reads the server's tags first) mid-run,
+    a few times; the re-run ends with server and archive equal, each change applied once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from jobarchive.job import apply_tag_update
+
+    with Emulator(seed_jobs=80, seed=12, latency=0.002) as emu:
+        path = tmp_path / "k"
+        with Archive(path) as arc:
+            arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+            ids = list(arc.query()["job_id"])
+            expected = {j: apply_tag_update(arc.get(j).tags(), None, ["k"], ["exp1"]) for j in ids}
+            changing = {j for j in ids if set(expected[j]) != set(arc.get(j).tags())}
+        applied: dict[str, int] = {}
+        real_update = emu._state.update
+
+        def counting_update(job, name=..., tags=...):
+            if tags is not ...:
+                applied[job.id] = applied.get(job.id, 0) + 1
+            return real_update(job, name=name, tags=tags)
+
+        emu._state.update = counting_update
+        argv = [sys.executable, "-m", "jobarchive.cli", "--archive", str(path), "retag",
+                "--all", "--add", "k", "--remove", "exp1", "--remote", "--url", emu.url,
+                "--token", emu.token, "--workers", "2", "--no-progress"]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        for target in (5, 20, 40):
+            emu.reset_stats()
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    env=env)
+            while proc.poll() is None and emu.stats().get("job_update", 0) < target:
+                time.sleep(0.001)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            time.sleep(0.2)  # let the server finish requests the dead client left in flight
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        with Archive(path) as arc:
+            assert arc.audit()["ok"].all()
+            for job_id in ids:
+                assert set(arc.get(job_id).tags()) == set(expected[job_id])
+                assert set(emu.job_doc(job_id)["tags"]) == set(expected[job_id])
+        assert applied == dict.fromkeys(changing, 1)
