@@ -124,3 +124,20 @@ def test_a_row_whose_payload_flags_were_cleared_is_found(pair):
     assert not frame.loc["job00000000", "ok"]
     assert "has_result" in frame.loc["job00000000", "problem"]
     assert frame.loc["job00000001", "ok"]
+
+
+def test_identical_histograms_have_fidelity_exactly_one():
+    """`audit --reproduce --threshold 1.0` asks for exact reproduction (simulator jobs with
+    their seed): an identical histogram must not come out at 0.9999999999999998 and be
+    flagged (one identical histogram in six did)."""
+    import random
+
+    from jobarchive.audit import hellinger_fidelity
+
+    rng = random.Random(5)
+    for _ in range(500):
+        p = {k: rng.randint(1, 5000) for k in range(rng.randint(1, 16))}
+        assert hellinger_fidelity(p, dict(p)) == 1.0
+        scaled = {k: 3 * v for k, v in p.items()}  # same distribution, more shots
+        assert hellinger_fidelity(p, scaled) == 1.0
+    assert hellinger_fidelity({0: 1, 1: 1}, {0: 1, 1: 2}) < 1.0
