@@ -528,10 +528,10 @@ class _Pass:
                 job = IBMQJob._from_record(dict(item.record), None, self.client)
             else:
                 job = IBMQJob.from_server(item.doc, api_client=self.client)
-            if item.refresh and item.doc is not None:
+            if item.refresh and _is_full_doc(item.doc):
                 job.refresh_from(item.doc)
             elif item.refresh:
-                job.refresh()
+                job.refresh()  # not listed, or listed without the full document: GET J/v/1
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
                 return _Outcome(gone=str(_api_error(err))), None
@@ -643,6 +643,14 @@ def _no_such_payload(err: BaseException) -> bool:
     """Whether the server said it holds no such payload (a 404 other than "job not found")."""
     api = _api_error(err)
     return api is not None and api.status_code == 404 and api.error_code != JOB_NOT_FOUND
+
+
+def _is_full_doc(doc: Any) -> bool:
+    """Whether a listed document is the full one ``GET J/v/1`` answers. Every full document
+    has ``timePerStep`` (from its first step on); the list items of ``Jobs/status/v/1`` never
+    do, and what the real ``Jobs/v/1`` answers was never recorded, so a document without it
+    is not taken as the job's whole state (its name, tags and steps would be lost)."""
+    return isinstance(doc, dict) and isinstance(doc.get("timePerStep"), dict)
 
 
 def _doc_id(doc: Any) -> str | None:

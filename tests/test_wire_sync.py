@@ -133,3 +133,22 @@ def test_a_server_that_keeps_rate_limiting_stops_the_sync_early(tmp_path):
         emu.set_faults(None)
         report = arc.sync(provider, progress=False)
         assert not report.failed and len(arc) == 200
+
+
+def test_sync_archives_full_documents_even_if_the_full_list_answers_reduced_ones(tmp_path):
+    # What the real `Jobs/v/1` answers without `fields` was never recorded. Should it be the
+    # reduced list item, a listed document without timePerStep is not taken for the full
+    # one: the job is read with `GET J/v/1`, so nothing (name, tags, steps...) is lost.
+    with Emulator(seed_jobs=30, seed_active=5, seed=6, time_scale=1e-6, lean_lists=True,
+                  lean_full_lists=True) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        first = arc.sync(provider, progress=False)
+        assert not first.failed and first.discovered == 35
+        emu.advance(3600)
+        again = arc.sync(provider, progress=False)
+        assert not again.failed and again.refreshed == 5
+        for doc in emu.job_docs():
+            got = arc.record(doc["id"])
+            want = jobarchive.IBMQJob.from_server(doc).to_dict()
+            for key in ("name", "tags", "time_per_step", "client_info", "share_level", "status"):
+                assert got[key] == want[key], (doc["id"], key)

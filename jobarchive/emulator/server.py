@@ -238,6 +238,8 @@ class Routes:
 
     def jobs_list_full(self, req: Request) -> Answer:
         """``Jobs/v/1``: the documents ``GET J/v/1`` answers, narrowed by ``fields``."""
+        if self.emu.lean_full_lists:
+            return self.jobs_list(req)
         flt, found = self._listed(req)
         return 200, [
             flt.project(job.full_doc(status, req.now, self.state.output_size(job)
@@ -631,7 +633,8 @@ class Emulator:
     ``job_limit`` (active jobs per backend, default no limit), ``clock_start`` (epoch
     seconds of the emulated clock at start, default now), ``lean_lists`` (``Jobs/status/v/1``
     items carry only the fields the real server's list sent in 2021: no name, tags or
-    shareLevel).
+    shareLevel), ``lean_full_lists`` (``Jobs/v/1`` answers those list items too: what the
+    real server answers there without ``fields`` was never recorded).
     """
 
     def __init__(self, seed_jobs: int = 0, seed: int = 0, seed_active: int = 0,
@@ -639,7 +642,7 @@ class Emulator:
                  latency: float = 0.0, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, *, max_body: int = MAX_BODY,
                  job_limit: int | None = None, clock_start: float | None = None,
-                 lean_lists: bool = False) -> None:
+                 lean_lists: bool = False, lean_full_lists: bool = False) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
                             time_scale=time_scale, job_limit=job_limit, clock_start=clock_start)
         self._stats = Stats()
@@ -650,6 +653,7 @@ class Emulator:
         self.token = token if token is not None else secrets.token_hex(32)
         self.max_body = int(max_body)
         self.lean_lists = bool(lean_lists)
+        self.lean_full_lists = bool(lean_full_lists)
         self._secret = secrets.token_bytes(32)
         self._access: dict[str, int] = {}  # access token -> expiry, emulated epoch ms
         self._access_lock = threading.Lock()
