@@ -6,9 +6,10 @@ user arguments into a filter and rows into a typed DataFrame.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .exceptions import QueryValueError
-from .status import JobStatus, parse_job_status
+from .status import API_TO_JOB_STATUS, JobStatus, parse_job_status
 from .store.index import QUERY_COLUMNS, JobFilter
 
 STRING_COLUMNS = ("job_id", "name", "backend_name", "status", "api_status", "share_level",
@@ -32,28 +33,69 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 
 
+def _empty(value: Any) -> bool:
+    """Whether a filter value is one ``IBMQBackend.jobs()`` skips (``if status:``, ``if
+    job_name:``, ``if backend_name:``, ``if job_tags:``): None, "" or an empty collection."""
+    if value is None or isinstance(value, str):
+        return not value
+    try:
+        return len(value) == 0
+    except TypeError:
+        return False
+
+
+def _values(value: Any) -> list[Any] | None:
+    """The items of a list-like filter value (list, tuple, set, Series, Index, numpy or
+    pandas array), or None if it is not one. Strings, bytes and mappings are not."""
+    if isinstance(value, str | bytes | dict | JobStatus) or not isinstance(value, Iterable):
+        return None
+    return list(value)
+
+
 def _as_list(value: Any, what: str) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Sequence | set | frozenset | pd.Series | np.ndarray) and all(
-            isinstance(v, str) for v in value):
-        return list(value)
-    raise QueryValueError(f"{what} must be a string or a list of strings, not {value!r}")
+    if _empty(value):
+        return None  # no filter, as upstream does with a falsy backend_name
+    values = [value] if isinstance(value, str) else _values(value)
+    if values is None or not all(isinstance(v, str) for v in values):
+        bad = value if values is None else next(v for v in values if not isinstance(v, str))
+        raise QueryValueError(
+            f"{what} must be a string or a list of strings, not {bad!r}"
+            + ("; drop the missing values first (.dropna())" if values is not None and pd.isna(bad) else ""))
+    return values
 
 
-def to_utc_us(value: Any, what: str) -> int | None:
-    """A datetime (naive = local time, as in IBMQBackend.jobs()), ISO string or Timestamp -> µs."""
+# A fraction of a second with digits past the microseconds (datetime keeps six, truncating).
+_SUB_US = re.compile(r"\d[.,]\d{6}(\d+)")
+
+
+def to_utc_us(value: Any, what: str, *, round_up: bool = False) -> int | None:
+    """A datetime, date, ISO string, Timestamp or numpy datetime64 -> µs since the epoch
+    (UTC). Naive values (and dates, at midnight) are local time, as in IBMQBackend.jobs().
+
+    A value finer than a microsecond (a Timestamp's nanoseconds, an ISO string with more
+    than six fraction digits) is truncated, or rounded up with ``round_up`` (a start bound:
+    truncating it would take in a job created just before the bound).
+    """
     if value is None:
         return None
+    extra = False  # whether a part finer than a microsecond was cut off
     if isinstance(value, str):
+        text = value.strip()
         try:
-            value = datetime.fromisoformat(value.strip())
+            value = datetime.fromisoformat(text)
         except ValueError:
-            raise QueryValueError(f"{what}={value!r} is not an ISO-8601 date") from None
+            raise QueryValueError(f"{what}={text!r} is not an ISO-8601 date") from None
+        sub = _SUB_US.search(text)
+        extra = bool(sub and sub.group(1).strip("0"))
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    if value is pd.NaT:
+        raise QueryValueError(f"{what} must be a date, not NaT (leave it None for no bound)")
     if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
+        extra = value.nanosecond != 0
+        value = value.to_pydatetime(warn=False)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time())  # midnight, local, like "YYYY-MM-DD"
     if not isinstance(value, datetime):
         raise QueryValueError(f"{what} must be a datetime or an ISO-8601 string, not {value!r}")
     if value.tzinfo is None:  # naive means local time
@@ -64,7 +106,59 @@ def to_utc_us(value: Any, what: str) -> int | None:
             # zone's present offset then (such a bound is before or after every job anyway).
             value = value.replace(tzinfo=datetime.now().astimezone().tzinfo)
     # Exact integer arithmetic, which (unlike astimezone(UTC)) never leaves datetime's range.
-    return (value - _EPOCH) // _ONE_US
+    return (value - _EPOCH) // _ONE_US + (1 if round_up and extra else 0)
+
+
+# LoopBack (the server's filter layer) reads a regexp string written "/body/flags" as a
+# JavaScript RegExp literal: job_name="/bell/i" matches "Bell" on the server.
+_REGEX_LITERAL = re.compile(r"/(.*)/([a-z]*)", re.S)
+_REGEX_FLAGS = {"i": "i", "m": "m", "s": "s", "g": "", "u": ""}  # g and u change no match
+
+
+def name_pattern(job_name: str) -> str:
+    """The Python regex of a job_name filter (a "/body/flags" literal as the server reads it)."""
+    literal = _REGEX_LITERAL.fullmatch(job_name)
+    if not literal:
+        return job_name
+    body, flags = literal.groups()
+    unknown = sorted(set(flags) - set(_REGEX_FLAGS))
+    if unknown:
+        raise QueryValueError(
+            f"job_name {job_name!r} has unknown regular-expression flags {''.join(unknown)!r}; "
+            "the server knows i, m, s, g and u")
+    inline = "".join(dict.fromkeys(_REGEX_FLAGS[f] for f in flags))
+    return f"(?{inline}:{body})" if inline else body
+
+
+def _statuses(status: Any) -> list[str]:
+    values = _values(status)
+    if values is None:
+        values = [status]
+    out = []
+    for value in values:
+        try:
+            out.append(parse_job_status(value).name)
+        except ValueError as err:
+            message = str(err)
+            if isinstance(value, str) and value.upper() in API_TO_JOB_STATUS:
+                job_status = API_TO_JOB_STATUS[value.upper()].name
+                message += (f'. "{value}" is a server status (the api_status column): pass '
+                            f'status="{job_status}", which covers it, or select '
+                            f'df[df.api_status == "{value.upper()}"] from the result')
+            raise QueryValueError(message) from None
+    return list(dict.fromkeys(out))
+
+
+def _count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)  # int, numpy ints
+    except TypeError:
+        number = None
+    if number is None or not 0 <= number <= _SQLITE_MAX_INT:
+        raise QueryValueError(f"{name} must be an integer from 0 to {_SQLITE_MAX_INT}, not {value!r}")
+    return number
 
 
 def build_filter(
@@ -86,41 +180,35 @@ def build_filter(
 
     ``limit`` None or 0 means no limit, as in ``IBMQBackend.jobs()`` (reference section 6).
     """
-    statuses = None
-    if status is not None:
-        values = status if isinstance(status, list | tuple | set) else [status]
+    # Falsy values are no filter, as upstream's `if status:` / `if job_name:` ... make them.
+    statuses = None if _empty(status) else _statuses(status)
+    name_regex = None
+    if job_name is not None and not isinstance(job_name, str):
+        raise QueryValueError(f"job_name must be a regular expression string, not {job_name!r}")
+    if job_name:
+        name_regex = name_pattern(job_name)
         try:
-            statuses = list(dict.fromkeys(parse_job_status(s).name for s in values))
-        except ValueError as err:
-            raise QueryValueError(str(err)) from None
-    if job_name is not None:
-        if not isinstance(job_name, str):
-            raise QueryValueError(f"job_name must be a regular expression string, not {job_name!r}")
-        try:
-            re.compile(job_name)
-        except re.error as err:
+            re.compile(name_regex)
+        except (re.error, RecursionError, OverflowError) as err:
             raise QueryValueError(f"job_name {job_name!r} is not a valid regular expression: {err}") from None
     if not isinstance(job_tags_operator, str) or job_tags_operator.upper() not in ("AND", "OR"):
         raise QueryValueError(
             f'"{job_tags_operator}" is not a valid job_tags_operator value. '
             'Valid values are "AND" and "OR"'
         )
-    if job_tags is not None and (not isinstance(job_tags, list | tuple)
-                                 or not all(isinstance(t, str) for t in job_tags)):
+    tags = None if job_tags is None else _values(job_tags)
+    if job_tags is not None and (tags is None or not all(isinstance(t, str) for t in tags)):
         raise QueryValueError("job_tags needs to be a list or strings.")
-    for name, value in (("limit", limit), ("skip", skip)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or not 0 <= value <= _SQLITE_MAX_INT):
-            raise QueryValueError(
-                f"{name} must be an integer from 0 to {_SQLITE_MAX_INT}, not {value!r}")
-    start_us = to_utc_us(start_datetime, "start_datetime")
+    limit = _count(limit, "limit")
+    skip = _count(skip, "skip")
+    start_us = to_utc_us(start_datetime, "start_datetime", round_up=True)
     end_us = to_utc_us(end_datetime, "end_datetime")
     return JobFilter(
         statuses=statuses,
-        name_regex=job_name,
+        name_regex=name_regex,
         start_us=start_us,
         end_us=end_us,
-        tags=list(job_tags) if job_tags is not None else None,
+        tags=tags,
         tags_all=job_tags_operator.upper() == "AND",
         share_levels=_as_list(share_level, "share_level"),
         run_modes=_as_list(run_mode, "run_mode"),
@@ -172,4 +260,5 @@ def job_ids_of(selection: Any) -> list[str] | None:
     return [str(j) for j in selection]
 
 
-__all__ = ["FRAME_COLUMNS", "JobStatus", "build_filter", "job_ids_of", "to_frame", "to_utc_us"]
+__all__ = ["FRAME_COLUMNS", "JobStatus", "build_filter", "job_ids_of", "name_pattern", "to_frame",
+           "to_utc_us"]
