@@ -545,8 +545,8 @@ class ApiClient:
                 raise
             if not self._renew(token, err):
                 raise RequestsApiError(
-                    f"{err} The server refused the access token (expired or revoked) and "
-                    "logging in again did not help: check the API token and connect() again.",
+                    f"{err} The server refused the access token: check that the API token is "
+                    "valid and may use this hub/group/project, then connect() again.",
                     err.status_code, err.error_code) from err
         try:
             return self._transport.request(method, self.project_url + path, auth=self._token,
