@@ -712,6 +712,9 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
 def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, selected: int) -> None:
     changes = [bool(a) or bool(r) for a, r in zip(frame.get("added", []), frame.get("removed", []),
                                                      strict=True)]
+    if "server_tags" in frame.columns:  # a --remote plan: the server may need a change too
+        changes = [c or (s is not None and set(s) != set(n)) for c, s, n in
+                   zip(changes, frame["server_tags"], frame["new_tags"], strict=True)]
     if fmt == "table":
         shown = frame.drop(columns=[c for c in ("old_tags", "source") if c in frame.columns])
         if "outcome" in shown.columns:
@@ -723,7 +726,8 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
     else:
         write_frame(frame, fmt, None)
     if dry_run:
-        click.echo(f"retag (dry run): {selected} selected, {sum(changes)} would change; "
+        would = (frame.attrs.get("summary") or {}).get("would_change", sum(changes))
+        click.echo(f"retag (dry run): {selected} selected, {would} would change; "
                    "nothing written", err=True)
         return
     outcomes = frame["outcome"].value_counts().to_dict() if "outcome" in frame.columns else {}

@@ -65,6 +65,7 @@ class _Plan:
     source: str | None = None
     error: str | None = None
     server: list[str] | None = None  # the tags the server holds now, when read
+    pushed: bool = False  # the server confirmed a PUT of this run
 
     @property
     def changed(self) -> bool:
@@ -159,6 +160,10 @@ def retag(
                 _read_server_tags(provider, (replacement_tags, additional_tags, removal_tags),
                                   batch)
         frame = _frame(plans, PLAN_COLUMNS)
+        if provider is not None and read_server_tags:
+            # What the server holds now (None: not read): a job whose archive copy is
+            # already right may still need a PUT.
+            frame["server_tags"] = [p.server for p in plans]
         frame.attrs["summary"] = {"jobs": len(plans),
                                   "would_change": sum(p.changed for p in plans)}
         return frame
@@ -296,7 +301,9 @@ class _Runner:
                     p.new = apply_tag_update(held, *self.op, IBMQJobInvalidStateError)
                 p.source = source
                 if set(held) == set(p.new):
-                    p.outcome = "unchanged"
+                    # The archive had them already; the server may not have (then a PUT
+                    # changed it: that job was updated all the same).
+                    p.outcome = "updated" if p.pushed else "unchanged"
                     continue
                 record["tags"] = list(p.new)
                 # Stored records are normalized already; as IBMQJob they skip re-normalization.
@@ -342,6 +349,7 @@ class _Runner:
                     p.outcome, p.source, p.error = "refused", "remote", error
                 else:
                     p.new = tags
+                    p.pushed = True
                     newly.append(p)
             if newly:
                 self.archive.index.journal_put(

@@ -240,3 +240,24 @@ def test_cli_remote_retag_keeps_a_tag_added_on_the_server(tmp_path):
         assert {"colleague", "mine"} <= set(emu.job_doc(job_id)["tags"])
         with Archive(path) as arc:
             assert sorted(arc.get(job_id).tags()) == sorted(emu.job_doc(job_id)["tags"])
+
+
+def test_cli_remote_dry_run_counts_changes_only_the_server_needs(tmp_path):
+    """The archive already has tag X, the server lost it: a --remote run will PUT, so the
+    dry run must list the job and count it (it said '0 would change')."""
+    with Emulator(seed_jobs=8, seed=3) as emu:
+        path = tmp_path / "r"
+        with Archive(path) as arc:
+            provider = jobarchive.connect(emu.url, emu.token)
+            arc.sync(provider, progress=False)
+            job_id = arc.query()["job_id"][0]
+            arc.retag([job_id], additional_tags=["x"], provider=provider, progress=False)
+        emu.update_job(job_id, tags=[t for t in emu.job_doc(job_id)["tags"] if t != "x"])
+        args = ["retag", job_id, "--add", "x", "--remote", "--url", emu.url, "--token",
+                emu.token, "--no-progress"]
+        dry = run(*args, "--dry-run", archive=path)
+        assert dry.exit_code == 0, dry.output
+        assert "1 would change" in dry.stderr and job_id in dry.stdout, dry.output
+        real = run(*args, archive=path)
+        assert real.exit_code == 0 and "1 updated" in real.stderr, real.output
+        assert "x" in emu.job_doc(job_id)["tags"]
