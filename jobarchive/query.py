@@ -248,16 +248,24 @@ def to_frame(rows: Sequence[tuple]) -> pd.DataFrame:
 
 
 def job_ids_of(selection: Any) -> list[str] | None:
-    """Job ids from a list, a single id, or a DataFrame/Series with a ``job_id`` column."""
+    """Job ids from a list, a single id, a Series/Index, or a DataFrame with a ``job_id``
+    column (or indexed by ``job_id``, as after ``set_index("job_id")``)."""
     if selection is None:
         return None
     if isinstance(selection, str):
         return [selection]
     if isinstance(selection, pd.DataFrame):
-        if "job_id" not in selection.columns:
+        if "job_id" in selection.columns:
+            selection = selection["job_id"]
+        elif "job_id" in selection.index.names:
+            selection = selection.index.get_level_values("job_id")
+        else:
             raise QueryValueError("the DataFrame has no job_id column; pass Archive.query() output")
-        return [str(j) for j in selection["job_id"]]
-    return [str(j) for j in selection]
+    ids = list(selection)
+    missing = sum(1 for j in ids if not isinstance(j, str) and pd.isna(j))
+    if missing:
+        raise QueryValueError(f"the job ids include {missing} missing value(s) (NA); drop them first (.dropna())")
+    return [str(j) for j in ids]
 
 
 __all__ = ["FRAME_COLUMNS", "JobStatus", "build_filter", "job_ids_of", "name_pattern", "to_frame",

@@ -82,3 +82,14 @@ def test_history_dtypes_are_the_same_with_and_without_events(arc):
     assert list(without.columns) == list(with_events.columns)
     assert without.dtypes.equals(with_events.dtypes)
     assert with_events["job_id"].dtype == arc.query()["job_id"].dtype
+
+
+def test_counts_takes_a_frame_indexed_by_job_id_and_refuses_missing_ids(arc):
+    df = arc.query(status="DONE", limit=4)
+    expected = arc.counts(df)
+    assert arc.counts(df.set_index("job_id")).equals(expected)
+    assert arc.counts(df.set_index(["backend_name", "job_id"])).equals(expected)
+    assert arc.counts(pd.Index(df["job_id"])).equals(expected)
+    with_na = pd.concat([df["job_id"], pd.Series([pd.NA], dtype="string")])
+    with pytest.raises(ValueError, match=r"missing value.*dropna"):
+        arc.counts(with_na)
