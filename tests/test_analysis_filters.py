@@ -22,19 +22,14 @@ BASE = datetime(2021, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def synced():
+def synced(tmp_path_factory):
     """An archive synced from a small emulator history, and a provider on the same server."""
-    with Emulator(seed_jobs=60, seed=5, seed_active=4) as emu:
+    # Final jobs only: active ones move on the emulator clock between the sync and jobs().
+    with Emulator(seed_jobs=60, seed=5, seed_active=0) as emu:
         provider = jobarchive.connect(emu.url, emu.token)
-        with Archive(_tmp() / "e.jobarchive") as arc:
+        with Archive(tmp_path_factory.mktemp("e") / "e.jobarchive") as arc:
             arc.sync(provider, progress=False)
             yield arc, provider, emu.job_docs()
-
-
-def _tmp():
-    import tempfile
-    from pathlib import Path
-    return Path(tempfile.mkdtemp())
 
 
 def _upstream(provider, **kwargs) -> list[str]:
