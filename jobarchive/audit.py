@@ -248,7 +248,8 @@ def audit(
             "_blob_id": blob_id,
         })
     if verify:
-        _check_payload_rows(archive, rows)
+        rows += [_unindexed_row(job_id, path) for job_id, path in
+                 _check_payload_rows(archive, rows)]
 
     reproduced = 0
     if reproduce:
@@ -376,9 +377,26 @@ def _tag_problems(tag_rows: list[tuple[str, str, str | None]]) -> tuple[dict[str
     return out, stray
 
 
-def _check_payload_rows(archive: Archive, rows: list[dict[str, Any]]) -> None:
+def _unindexed_row(job_id: str, path: str) -> dict[str, Any]:
+    """The audit row of a job whose payloads are in a blob the index uses but which has no
+    row itself: a blob row commits with its jobs' rows and jobs are never deleted, so its
+    row was removed outside jobarchive (hiding a run is tampering too)."""
+    return {
+        "job_id": job_id, "ok": False, "blob_ok": True, "status": None, "backend_name": None,
+        "client_version": None, "has_result": False, "has_qobj": False, "complete": True,
+        "provenance": False, "fidelity": math.nan, "flagged": False, "_blob": None,
+        "_blob_id": None, "notes": [],
+        "problems": [f"the index has no row for this job, but blob {path} holds its payloads "
+                     "(its row was deleted outside jobarchive?)"],
+    }
+
+
+def _check_payload_rows(archive: Archive, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Each job's (blob, row) must be a payload row holding that job: read the job ids and
-    payload rows of each blob file once (two columns), not the jobs one by one."""
+    payload rows of each blob file once (two columns), not the jobs one by one. Returns
+    (job id, blob) of the payloads in those files whose job the index does not have."""
+    indexed = {r["job_id"] for r in rows}
+    unindexed: dict[str, str] = {}
     by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if r["_blob"] is not None:
@@ -401,6 +419,10 @@ def _check_payload_rows(archive: Archive, rows: list[dict[str, Any]]) -> None:
             elif ids[i] != r["job_id"]:
                 _fail(r, f"points to row {row} of blob {path}, which holds the payloads of "
                          f"job {ids[i]!r}")
+        for job_id in ids:
+            if job_id not in indexed:
+                unindexed.setdefault(job_id, path)
+    return sorted(unindexed.items())
 
 
 def _orphans(listed: set[str], known: list[tuple[int, str, str, int, int]],

@@ -141,3 +141,18 @@ def test_identical_histograms_have_fidelity_exactly_one():
         scaled = {k: 3 * v for k, v in p.items()}  # same distribution, more shots
         assert hellinger_fidelity(p, scaled) == 1.0
     assert hellinger_fidelity({0: 1, 1: 1}, {0: 1, 1: 2}) < 1.0
+
+
+def test_a_deleted_job_row_is_found_from_its_payloads(pair):
+    """Deleting a job's row (to hide a failed run) left no trace the audit looked at: its
+    result and qobj are still in a blob the archive holds. The audit reports the job."""
+    _sql(pair.path, "DELETE FROM jobs WHERE job_id = 'job00000000'")
+    _sql(pair.path, "DELETE FROM job_tags WHERE job_id = 'job00000000'")
+    frame = pair.audit(verify=True).set_index("job_id")
+    assert "job00000000" in frame.index
+    assert not frame.loc["job00000000", "ok"]
+    assert "no row" in frame.loc["job00000000", "problem"]
+    assert frame.loc["job00000001", "ok"]
+    assert frame.attrs["summary"]["problems"] == 1
+    res = CliRunner().invoke(cli_main, ["--archive", str(pair.path), "audit"])
+    assert res.exit_code == 3 and "job00000000" in res.output
