@@ -2,7 +2,9 @@
 
 Integrity (always): every blob is present with its recorded size and (``verify=True``) its
 SHA-256; every job points to a blob row that exists; with ``verify`` also that the row is
-that job's payload row, that its stored doc parses and that ``job_tags`` matches its tags.
+that job's payload row, that its stored doc parses as a record, that the index columns
+queries filter on agree with that doc, that ``job_tags`` matches its tags, and that no blob
+the index uses holds payloads of a job the index has no row for (a deleted row).
 The index is read in one snapshot (a concurrent writer's commit never shows half). These
 findings set ``ok=False`` and ``problem``. Reproducibility (always reported, informational): DONE jobs carry a result and
 a qobj, the backend and client version are recorded. ``reproduce=True`` re-runs each stored
