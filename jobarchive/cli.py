@@ -888,8 +888,14 @@ def emulator(host: str, port: int, seed_jobs: int, seed_active: int, seed: int,
     """Serve the legacy IBM Quantum job API locally until Ctrl-C; prints its URL and token."""
     from .emulator import serve
 
-    serve(port=port, seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
-          time_scale=time_scale, host=host, token=token)
+    try:
+        serve(port=port, seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
+              time_scale=time_scale, host=host, token=token)
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE:
+            raise
+        raise click.ClickException(f"port {port} on {host} is in use: pass --port 0 for a "
+                                   "free one, or another --port") from None
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive demo\n  jobarchive demo --quick"

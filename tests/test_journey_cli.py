@@ -261,3 +261,16 @@ def test_cli_remote_dry_run_counts_changes_only_the_server_needs(tmp_path):
         real = run(*args, archive=path)
         assert real.exit_code == 0 and "1 updated" in real.stderr, real.output
         assert "x" in emu.job_doc(job_id)["tags"]
+
+
+def test_emulator_on_a_busy_port_names_the_port_and_the_fix():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("emulator", "--port", str(port), "--seed-jobs", "1")
+    assert result.exit_code == 1, result.output
+    line = result.stderr.strip().splitlines()[-1]
+    assert str(port) in line and "--port 0" in line, line
