@@ -46,6 +46,11 @@ def _empty(value: Any) -> bool:
         return False
 
 
+def _missing(value: Any) -> bool:
+    """Whether a value is a missing scalar (None, NA, NaN, NaT); lists and the like are not."""
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
 def _values(value: Any) -> list[Any] | None:
     """The items of a list-like filter value (list, tuple, set, Series, Index, numpy or
     pandas array), or None if it is not one. Strings, bytes and mappings are not."""
@@ -62,7 +67,7 @@ def _as_list(value: Any, what: str) -> list[str] | None:
         bad = value if values is None else next(v for v in values if not isinstance(v, str))
         raise QueryValueError(
             f"{what} must be a string or a list of strings, not {bad!r}"
-            + ("; drop the missing values first (.dropna())" if values is not None and pd.isna(bad) else ""))
+            + ("; drop the missing values first (.dropna())" if values is not None and _missing(bad) else ""))
     return values
 
 
@@ -286,7 +291,7 @@ def job_ids_of(selection: Any) -> list[str] | None:
         else:
             raise QueryValueError("the DataFrame has no job_id column; pass Archive.query() output")
     ids = list(selection)
-    missing = sum(1 for j in ids if not isinstance(j, str) and pd.isna(j))
+    missing = sum(1 for j in ids if _missing(j))
     if missing:
         raise QueryValueError(f"the job ids include {missing} missing value(s) (NA); drop them first (.dropna())")
     return [str(j) for j in ids]

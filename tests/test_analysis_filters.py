@@ -161,3 +161,10 @@ def test_a_server_status_string_error_names_the_job_status(small):
         small.query(status=["DONE", "error_running_job"])
     with pytest.raises(QueryValueError, match="is not a valid status value"):
         small.query(status="FINISHED")
+
+
+def test_a_nested_list_is_named_in_the_error(small):
+    with pytest.raises(QueryValueError, match=r"backend_name must be a string or a list of strings, not \['a', 'b'\]$"):
+        small.query(backend_name=[["a", "b"]])
+    with pytest.raises(QueryValueError, match=r"share_level .* not \['x', 'y'\]$"):
+        small.query(share_level=("none", ["x", "y"]))
