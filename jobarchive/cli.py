@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import errno
+import itertools
 import json
 import os
 import re
@@ -559,9 +560,7 @@ def _summary(arc: Any, record: dict[str, Any]) -> str:
         ("share_level", record.get("share_level") or ""),
         ("run_mode", record.get("run_mode") or ""),
         ("kind", record.get("kind") or ""),
-        ("client", " ".join(f"{n}={v}" for n, v in zip(
-            str(client.get("name", "")).split(","), str(client.get("version", "")).split(","),
-            strict=False) if n) if isinstance(client, dict) else str(client)),
+        ("client", _client_text(client)),
         ("experiment_id", record.get("experiment_id") or ""),
         ("result", f"stored, {experiments} experiments" if result is not None else "none"),
         ("qobj", "stored" if qobj is not None else "none"),
@@ -582,6 +581,17 @@ def _summary(arc: Any, record: dict[str, Any]) -> str:
             text.append(f"  {row.at:%Y-%m-%d %H:%M:%S}  {row.kind:<7} {_cell(row.old)} -> "
                         f"{_cell(row.new)}  ({row.source})")
     return "\n".join(text)
+
+
+def _client_text(client: Any) -> str:
+    """``name=version`` pairs of a client_info; a missing or null version is left out."""
+    if not isinstance(client, dict):
+        return "" if client is None else str(client)
+    names = str(client.get("name") or "").split(",")
+    version = client.get("version")
+    versions = str(version).split(",") if version is not None else []
+    return " ".join(f"{n}={v}" if v else n for n, v in
+                    itertools.zip_longest(names, versions[:len(names)], fillvalue="") if n)
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive show 5f8e2a1b9c0d4e0012ab34cd"

@@ -274,3 +274,21 @@ def test_emulator_on_a_busy_port_names_the_port_and_the_fix():
     assert result.exit_code == 1, result.output
     line = result.stderr.strip().splitlines()[-1]
     assert str(port) in line and "--port 0" in line, line
+
+
+def test_show_does_not_invent_a_client_version(tmp_path):
+    """A recorded job whose client_info has a null version (IBMQClient.jl) showed
+    'IBMQClient.jl=None', as if 'None' were its version."""
+    path = tmp_path / "c"
+    with Archive(path) as arc:
+        arc.add({"job_id": "j", "creation_date": "2021-01-01T00:00:00Z", "status": "COMPLETED",
+                 "client_info": {"name": "IBMQClient.jl", "version": None}})
+        arc.add({"job_id": "k", "creation_date": "2021-01-01T00:00:00Z", "status": "COMPLETED",
+                 "client_info": {"name": "qiskit-terra,qiskit-ibmq-provider",
+                                 "version": "0.16.1,0.11.1"}})
+    shown = run("show", "j", archive=path)
+    line = next(x for x in shown.stdout.splitlines() if x.startswith("client"))
+    assert "None" not in line and "IBMQClient.jl" in line, line
+    shown = run("show", "k", archive=path)
+    line = next(x for x in shown.stdout.splitlines() if x.startswith("client"))
+    assert "qiskit-terra=0.16.1" in line and "qiskit-ibmq-provider=0.11.1" in line, line
