@@ -91,7 +91,8 @@ def to_utc_us(value: Any, what: str, *, round_up: bool = False) -> int | None:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise QueryValueError(f"{what}={text!r} is not an ISO-8601 date") from None
+            raise QueryValueError(f"{what}={text!r} is not an ISO-8601 date; write e.g. '2021-03-01', "
+                                  "'2021-03-01T14:30:00' (local time) or '2021-03-01T14:30:00+00:00'") from None
         sub = _SUB_US.search(text)
         extra = bool(sub and sub.group(1).strip("0"))
     if isinstance(value, np.datetime64):
@@ -205,7 +206,8 @@ def build_filter(
         )
     tags = None if job_tags is None else _values(job_tags)
     if job_tags is not None and (tags is None or not all(isinstance(t, str) for t in tags)):
-        raise QueryValueError("job_tags needs to be a list or strings.")
+        hint = f"; for one tag pass [{job_tags!r}]" if isinstance(job_tags, str) else ""
+        raise QueryValueError(f"job_tags needs to be a list or strings. Got {job_tags!r}{hint}")
     limit = _count(limit, "limit")
     skip = _count(skip, "skip")
     start_us = to_utc_us(start_datetime, "start_datetime", round_up=True)

@@ -168,3 +168,12 @@ def test_a_nested_list_is_named_in_the_error(small):
         small.query(backend_name=[["a", "b"]])
     with pytest.raises(QueryValueError, match=r"share_level .* not \['x', 'y'\]$"):
         small.query(share_level=("none", ["x", "y"]))
+
+
+def test_common_mistakes_get_errors_that_name_the_fix(small):
+    with pytest.raises(QueryValueError, match=r"job_tags needs to be a list or strings\. Got 't0'; for one tag pass \['t0'\]"):
+        small.query(job_tags="t0")
+    with pytest.raises(QueryValueError, match=r"Got \['t0', 3\]$"):
+        small.query(job_tags=["t0", 3])
+    with pytest.raises(QueryValueError, match=r"'01/03/2021' is not an ISO-8601 date; write e\.g\. '2021-03-01'"):
+        small.query(start_datetime="01/03/2021")
