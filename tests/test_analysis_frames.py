@@ -128,3 +128,37 @@ def test_dates_far_from_now_keep_microseconds(tmp_path):
         assert str(frame["creation_date"].dtype) == "datetime64[us, UTC]"
         assert [t.isoformat() for t in frame["creation_date"]] == [
             "0001-01-01T00:00:00.000001+00:00", "9999-12-31T23:59:59.999999+00:00"]
+
+
+def test_rows_of_real_documents_answer_like_the_job(tmp_path, realdata):
+    """Every recorded server document (anonymised dates replaced): the query row says what
+    the rebuilt IBMQJob says, and filtering by each row's own values finds it."""
+    import json
+    import re
+
+    from jobarchive import IBMQJob
+
+    entries = json.loads((realdata / "job_documents_all.json").read_text())
+    jobs = []
+    for i, entry in enumerate(entries):
+        doc = dict(entry["document"], id=f"{entry['document'].get('id')}-{i}")
+        if not re.match(r"\d{4}-", str(doc.get("creationDate", ""))):
+            doc["creationDate"] = (BASE + timedelta(hours=i)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        jobs.append(IBMQJob.from_server(doc))
+    with Archive(tmp_path / "real.jobarchive") as arc:
+        arc.add_many(jobs)
+        frame = arc.query()
+        assert len(frame) == len(entries)
+        for row in frame.itertuples(index=False):
+            job = arc.get(row.job_id)
+            assert row.status == job.status().name
+            assert (None if pd.isna(row.name) else row.name) == job.name()
+            assert list(row.tags) == job.tags()
+            assert row.share_level == job.share_level()
+            assert row.creation_date == job.creation_date()
+        for row in frame.sample(25, random_state=1).itertuples(index=False):
+            found = arc.query(status=row.status, start_datetime=row.creation_date, end_datetime=row.creation_date,
+                              backend_name=None if pd.isna(row.backend_name) else row.backend_name,
+                              job_tags=list(row.tags), job_tags_operator="AND",
+                              job_name=None if pd.isna(row.name) else "^" + re.escape(row.name) + "$")
+            assert row.job_id in set(found["job_id"])
