@@ -209,33 +209,75 @@ def _plan(archive: Archive, ids: list[str], replacement: Any, additional: Any,
     return plans
 
 
-def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan]) -> None:
+def _server_tags_of(doc: Any) -> list[str] | None:
+    tags = doc.get("tags") if isinstance(doc, dict) else None
+    if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
+        return list(tags)
+    return None
+
+
+def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
+                      pool: ThreadPoolExecutor | None = None) -> None:
     """Plan each job from the tags the server holds now, as ``update_tags`` does on a
     job just retrieved: tags changed on the server since the last sync are kept, not
-    overwritten by the archive's older list. One listing request per 100 jobs; a job
-    the listing cannot be read for is refused (nothing sent), one it does not return
-    keeps the archive's plan (its PUT then tells what is wrong)."""
+    overwritten by the archive's older list.
+
+    Full documents are listed by id (``Jobs/v/1``, 100 a request: the ``Jobs/status/v/1``
+    items of the real server carry no tags); a job whose listed document has no tags is
+    read alone (``GET J/v/1``, on ``pool``). A job that cannot be read is refused (nothing
+    sent); one the server does not return keeps the archive's plan (its PUT then tells
+    what is wrong).
+    """
     lister = getattr(provider, "iter_job_docs", None)
+    client = getattr(provider, "api_client", None)
     if lister is None:
         return
+
+    def use(p: _Plan, tags: list[str]) -> None:
+        p.server = tags
+        p.record = {**p.record, "tags": list(tags)}
+        p.new = apply_tag_update(tags, *op, IBMQJobInvalidStateError)
+
+    def refuse(p: _Plan, err: BaseException) -> None:
+        p.outcome, p.source = "refused", "remote"
+        p.error = f"could not read its tags on the server: {type(err).__name__}: {err}"
+
+    def read_alone(p: _Plan) -> tuple[_Plan, list[str] | None, BaseException | None]:
+        try:
+            doc = client.job_get(p.job_id)
+        except Exception as err:
+            return p, None, err
+        # A full document without tags is a job without tags.
+        tags = _server_tags_of(doc)
+        return p, (tags if tags is not None else []), None
+
     for chunk in _chunks(batch, _IDS_PER_LIST):
         wanted = {p.job_id: p for p in chunk}
+        lacking: list[_Plan] = []
         try:
             for doc in lister(where={"id": {"inq": list(wanted)}}, descending=False,
-                              page_size=len(wanted)):
+                              page_size=len(wanted), full=True):
                 p = wanted.pop(doc.get("id"), None) if isinstance(doc, dict) else None
-                tags = doc.get("tags") if p is not None else None
-                if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
-                    p.server = list(tags)
-                    p.record = {**p.record, "tags": list(tags)}
-                    p.new = apply_tag_update(p.server, *op, IBMQJobInvalidStateError)
+                if p is not None:
+                    tags = _server_tags_of(doc)
+                    if tags is not None:
+                        use(p, tags)
+                    else:
+                        lacking.append(p)
                 if not wanted:
                     break  # all found: the empty page that ends a listing is not asked for
         except Exception as err:  # the server failed: these jobs wait for a re-run
             for p in chunk:
-                if p.server is None:
-                    p.outcome, p.source = "refused", "remote"
-                    p.error = f"could not read its tags on the server: {type(err).__name__}: {err}"
+                if p.server is None and p not in lacking:
+                    refuse(p, err)
+        if lacking and client is not None:
+            answers = pool.map(read_alone, lacking) if pool is not None else map(read_alone,
+                                                                                 lacking)
+            for p, tags, err in answers:
+                if err is not None:
+                    refuse(p, err)
+                else:
+                    use(p, tags)
 
 
 class _Runner:
@@ -265,7 +307,7 @@ class _Runner:
         try:
             for batch in _chunks(plans, self.batch_size):
                 if self.client is not None and self.read_server_tags:
-                    _read_server_tags(self.provider, self.op, batch)
+                    _read_server_tags(self.provider, self.op, batch, pool)
                 stale = [p.job_id for p in batch if not p.changed and p.job_id in journal]
                 for p in batch:
                     if not p.changed and p.outcome != "refused":

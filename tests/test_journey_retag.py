@@ -144,3 +144,21 @@ def test_cli_remote_retag_killed_then_rerun_applies_each_change_once(tmp_path):
                 assert set(arc.get(job_id).tags()) == set(expected[job_id])
                 assert set(emu.job_doc(job_id)["tags"]) == set(expected[job_id])
         assert applied == dict.fromkeys(changing, 1)
+
+
+@pytest.mark.parametrize("lean", ["lean_lists", "lean_full_lists"])
+def test_read_server_tags_with_listings_that_carry_no_tags(tmp_path, lean):
+    """Neither the real Jobs/status/v/1 items nor (perhaps) Jobs/v/1 listings carry tags:
+    a job whose listed document has none is read alone (GET J/v/1), never taken for
+    'no tags' and never planned from the archive's stale list."""
+    with Emulator(seed_jobs=12, seed=2, **{lean: True}) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc.sync(provider, progress=False)
+        job_id = emu.job_docs()[0]["id"]
+        before = list(emu.job_doc(job_id)["tags"])
+        emu.update_job(job_id, tags=[*before, "colleague"])
+        frame = arc.retag([job_id], additional_tags=["mine"], provider=provider,
+                          progress=False, read_server_tags=True)
+        assert frame["outcome"].tolist() == ["updated"]
+        assert set(emu.job_doc(job_id)["tags"]) == {*before, "colleague", "mine"}
+        assert set(arc.get(job_id).tags()) == {*before, "colleague", "mine"}

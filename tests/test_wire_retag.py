@@ -11,11 +11,6 @@ emulator = pytest.importorskip("jobarchive.emulator")
 Emulator = emulator.Emulator
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "retag.py _read_server_tags lists with provider.iter_job_docs(...) without full=True, "
-    "i.e. GET Jobs/status/v/1, whose real items (realdata 2021) carry no tags: the server's "
-    "tags are never read and the archive's older list is sent. Fix in retag.py: pass "
-    "full=True (Jobs/v/1, the documents of GET J/v/1, which carry tags)."))
 def test_retag_reading_server_tags_keeps_a_colleagues_tag_with_the_real_list_shape(tmp_path):
     with Emulator(seed_jobs=12, seed=2, lean_lists=True) as emu, Archive(tmp_path / "a") as arc:
         provider = jobarchive.connect(emu.url, emu.token)
