@@ -210,6 +210,8 @@ def build_filter(
         raise QueryValueError(f"job_tags needs to be a list or strings. Got {job_tags!r}{hint}")
     limit = _count(limit, "limit")
     skip = _count(skip, "skip")
+    if descending is not None and not isinstance(descending, bool | int | np.bool_):  # "False" is truthy
+        raise QueryValueError(f"descending must be True or False, not {descending!r}")
     start_us = to_utc_us(start_datetime, "start_datetime", round_up=True)
     end_us = to_utc_us(end_datetime, "end_datetime")
     return JobFilter(

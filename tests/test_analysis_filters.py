@@ -190,3 +190,10 @@ def test_experiment_id_filter_like_upstream_0_20(tmp_path):
         arc.add_many([{"job_id": f"x{i}", "creation_date": (BASE + timedelta(hours=i)).isoformat(),
                        "status": "COMPLETED", "experiment_id": f"exp-{i % 2}"} for i in range(6)])
         assert list(arc.query(experiment_id="exp-1", descending=False)["job_id"]) == ["x1", "x3", "x5"]
+
+
+def test_descending_must_be_a_boolean(small):
+    with pytest.raises(QueryValueError, match="descending must be True or False, not 'False'"):
+        small.query(descending="False")
+    assert list(small.query(descending=np.bool_(False))["job_id"]) == list(small.query(descending=0)["job_id"])
+    assert small.query(descending=None)["job_id"].iloc[0] == "s0"  # falsy, as upstream's `if descending`
