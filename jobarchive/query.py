@@ -138,6 +138,19 @@ def name_pattern(job_name: str) -> str:
     return f"(?{inline}:{body})" if inline else body
 
 
+_PATTERN_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"),
+                  (re.ASCII, "a"))
+
+
+def _pattern_text(pattern: re.Pattern[str]) -> str:
+    """A compiled regex as pattern text with its flags inline (``re.compile("bell", re.I)``)."""
+    letters = "".join(letter for flag, letter in _PATTERN_FLAGS if pattern.flags & flag)
+    if not letters:
+        return pattern.pattern
+    end = "\n)" if "x" in letters else ")"  # a verbose pattern's last comment ends at a newline
+    return f"(?{letters}:{pattern.pattern}{end}"
+
+
 def _statuses(status: Any) -> list[str]:
     values = _values(status)
     if values is None:
@@ -191,6 +204,8 @@ def build_filter(
     # Falsy values are no filter, as upstream's `if status:` / `if job_name:` ... make them.
     statuses = None if _empty(status) else _statuses(status)
     name_regex = None
+    if isinstance(job_name, re.Pattern) and isinstance(job_name.pattern, str):
+        job_name = _pattern_text(job_name)
     if job_name is not None and not isinstance(job_name, str):
         raise QueryValueError(f"job_name must be a regular expression string, not {job_name!r}")
     if job_name:

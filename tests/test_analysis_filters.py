@@ -197,3 +197,14 @@ def test_descending_must_be_a_boolean(small):
         small.query(descending="False")
     assert list(small.query(descending=np.bool_(False))["job_id"]) == list(small.query(descending=0)["job_id"])
     assert small.query(descending=None)["job_id"].iloc[0] == "s0"  # falsy, as upstream's `if descending`
+
+
+def test_job_name_takes_a_compiled_regex_with_its_flags(small):
+    import re
+
+    assert list(small.query(job_name=re.compile("RUN-1", re.I))["job_id"]) == list(
+        small.query(job_name="run-1")["job_id"]) == ["s11", "s10", "s1"]
+    assert small.query(job_name=re.compile("RUN-1")).empty
+    verbose = re.compile(r"""run - 1  # the tens
+                             \d""", re.X)
+    assert list(small.query(job_name=verbose)["job_id"]) == ["s11", "s10"]
