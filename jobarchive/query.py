@@ -106,7 +106,7 @@ def to_utc_us(value: Any, what: str, *, round_up: bool = False) -> int | None:
         value = datetime.combine(value, time())  # midnight, local, like "YYYY-MM-DD"
     if not isinstance(value, datetime):
         raise QueryValueError(f"{what} must be a datetime or an ISO-8601 string, not {value!r}")
-    if value.tzinfo is None:  # naive means local time
+    if value.utcoffset() is None:  # naive (or a tzinfo without an offset) means local time
         try:
             value = value.astimezone()
         except (OverflowError, ValueError, OSError):

@@ -208,3 +208,19 @@ def test_job_name_takes_a_compiled_regex_with_its_flags(small):
     verbose = re.compile(r"""run - 1  # the tens
                              \d""", re.X)
     assert list(small.query(job_name=verbose)["job_id"]) == ["s11", "s10"]
+
+
+def test_a_tzinfo_without_an_offset_counts_as_naive(small):
+    """Python reads a datetime whose tzinfo gives no utcoffset as naive: local time."""
+    from datetime import tzinfo
+
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt):
+            return None
+
+        def dst(self, dt):
+            return None
+
+    naive = (BASE + timedelta(hours=3)).astimezone().replace(tzinfo=None)
+    got = small.query(start_datetime=naive.replace(tzinfo=NoOffset()), end_datetime=naive)
+    assert list(got["job_id"]) == ["s3"]
