@@ -278,18 +278,19 @@ class Archive:
         limit: int | None = None,
         skip: int = 0,
         descending: bool = True,
+        experiment_id: Any = None,
     ) -> pd.DataFrame:
         """Jobs matching every given filter, one row a job, newest first by default.
 
         Filters mirror ``IBMQBackend.jobs()``: ``status`` a JobStatus, its name or a list;
         ``job_name`` a regex (partial match); dates inclusive (naive = local time);
         ``job_tags_operator`` "OR" (any tag) or "AND" (all tags). ``share_level``,
-        ``run_mode`` and ``backend_name`` take a value or a list. ``limit`` None or 0 means
-        no limit, as upstream.
+        ``run_mode``, ``backend_name`` and ``experiment_id`` (upstream 0.20) take a value or a
+        list; an empty value is no filter, as upstream. ``limit`` None or 0 means no limit.
         """
         flt = build_filter(status, job_name, start_datetime, end_datetime, job_tags,
                            job_tags_operator, share_level, run_mode, backend_name, limit, skip,
-                           descending)
+                           descending, experiment_id=experiment_id)
         return to_frame(self.index.select(flt))
 
     def counts(self, job_ids: Any = None) -> pd.DataFrame:

@@ -196,6 +196,7 @@ def build_filter(
     skip: int = 0,
     descending: bool = True,
     job_ids: Sequence[str] | None = None,
+    experiment_id: Any = None,
 ) -> JobFilter:
     """Validate query arguments into a ``JobFilter``; ``QueryValueError`` names the bad one.
 
@@ -239,6 +240,7 @@ def build_filter(
         share_levels=_as_list(share_level, "share_level"),
         run_modes=_as_list(run_mode, "run_mode"),
         backend_names=_as_list(backend_name, "backend_name"),
+        experiment_ids=_as_list(experiment_id, "experiment_id"),
         job_ids=list(job_ids) if job_ids is not None else None,
         limit=limit or None,  # 0 is "no limit" upstream, not "no rows"
         skip=skip or 0,

@@ -179,12 +179,6 @@ def test_common_mistakes_get_errors_that_name_the_fix(small):
         small.query(start_datetime="01/03/2021")
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "jobarchive/archive.py Archive.query and jobarchive/store/index.py JobFilter: no experiment_id "
-    "filter, which IBMQBackend.jobs() has in 0.20 (reference section 7: 'experimentTag': <id>; the column and its index "
-    "jobs_experiment exist). Fix: add experiment_id=None to Archive.query (passed to build_filter), a "
-    "JobFilter.experiment_ids list rendered like backend_names in JobFilter.indexed; query.py then "
-    "takes it with _as_list"))
 def test_experiment_id_filter_like_upstream_0_20(tmp_path):
     with Archive(tmp_path / "x.jobarchive") as arc:
         arc.add_many([{"job_id": f"x{i}", "creation_date": (BASE + timedelta(hours=i)).isoformat(),

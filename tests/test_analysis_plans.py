@@ -38,13 +38,6 @@ def test_newest_jobs_with_a_rare_tag_are_fetched_by_id(arc):
     assert list(arc.query(job_tags=["rare"], limit=10)["job_id"]) == _newest(arc, "rare", 10)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "jobarchive/store/index.py Index.tag_plan returns plan None when a LIMIT is given, and "
-    "JobFilter.where(None) without another indexed filter picks 'list': every job with the tag is "
-    "fetched and sorted to return 10 (200,000 jobs, a tag on half: 0.12 s; the 'exists' plan, an "
-    "ordered walk of jobs_creation that stops at the 10th match: 0.0004 s). Fix: in tag_plan, for a "
-    "LIMIT without other indexed filters, return 'exists' when the tagged jobs are a large share of "
-    "all jobs (e.g. (skip + limit) * count / tagged rows walked < tagged * _RANGE_ROWS_PER_FETCH)"))
 def test_newest_jobs_with_a_common_tag_walk_the_date_index_and_stop(arc):
     """upstream jobs() defaults to limit=10: "the last 10 jobs tagged X" must not read every
     job tagged X."""

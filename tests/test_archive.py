@@ -87,7 +87,7 @@ def test_index_layout(arc):
         assert {"creation_us", "share_level", "status", "backend_name", "run_mode"} <= indexed
         assert conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
             ("m001_initial",), ("m002_jobs_by_blob",), ("m003_query_plans",), ("m004_effective_share_level",),
-            ("m005_client_without_version",)]
+            ("m005_client_without_version",), ("m006_experiments_of_v1_documents",)]
     finally:
         conn.close()
 
@@ -131,6 +131,22 @@ def test_a_client_without_a_version_reads_as_its_name(tmp_path):
     with Archive(tmp_path / "a") as arc:
         assert dict(arc.query()[["job_id", "client_version"]].values) == {
             "n1": "IBMQClient.jl", "n2": "odd-client==None"}
+
+
+def test_v1_documents_count_their_qasms_as_experiments(tmp_path, real_corpus):
+    """v1 documents (6 recorded ones with real dates, 2018-2019) list their circuits in "qasms";
+    archives written before that rule are mended when opened."""
+    docs = [e["document"] for e in real_corpus if isinstance(e["document"].get("qasms"), list)
+            and e["document"]["qasms"] and "dummy" not in str(e["document"].get("creationDate"))]
+    assert len(docs) >= 5
+    jobs = [IBMQJob.from_server(d) for d in docs[:50]]
+    want = {j.job_id(): len(j.to_dict()["qasms"]) for j in jobs}
+    with Archive(tmp_path / "a") as arc:
+        arc.add_many(jobs)
+        assert dict(arc.query()[["job_id", "num_experiments"]].values) == want
+    _as_before(tmp_path / "a", "m006_experiments_of_v1_documents", "UPDATE jobs SET num_experiments = NULL")
+    with Archive(tmp_path / "a") as arc:
+        assert dict(arc.query()[["job_id", "num_experiments"]].values) == want
 
 
 def test_counts_accepts_ids_a_frame_or_everything(arc):

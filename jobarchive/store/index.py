@@ -168,6 +168,16 @@ def m005_client_without_version(db: sqlite_utils.Database) -> None:
                         [(client_version_text(loads(doc).get("client_info")), job_id) for job_id, doc in rows])
 
 
+@migrations()
+def m006_experiments_of_v1_documents(db: sqlite_utils.Database) -> None:
+    # v1 documents carry their circuits in "qasms": num_experiments counts them.
+    rows = db.execute("SELECT job_id, doc FROM jobs WHERE num_experiments IS NULL "
+                      "AND instr(doc, CAST('\"qasms\"' AS BLOB)) > 0").fetchall()
+    updates = [(len(qasms), job_id) for job_id, doc in rows
+               if isinstance(qasms := loads(doc).get("qasms"), list)]
+    db.conn.executemany("UPDATE jobs SET num_experiments = ? WHERE job_id = ?", updates)
+
+
 _ROW_COLUMNS = (
     "job_id", "creation_us", "name", "backend_name", "status", "api_status", "final",
     "share_level", "run_mode", "kind", "experiment_id", "client_version", "num_experiments",
@@ -261,6 +271,9 @@ def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
             num_experiments = len(qobj["experiments"])
         if shots is None and isinstance(qobj.get("config"), dict):
             shots = _int64(qobj["config"].get("shots"))
+    qasms = record.get("qasms")  # v1 documents (2018-2019) list their circuits here
+    if num_experiments is None and isinstance(qasms, list):
+        num_experiments = len(qasms)
     if shots is None:
         shots = _int64(record.get("_api_shots"))
     tags = record["tags"]
@@ -305,6 +318,7 @@ class JobFilter:
     share_levels: list[str] | None = None
     run_modes: list[str] | None = None
     backend_names: list[str] | None = None
+    experiment_ids: list[str] | None = None
     job_ids: list[str] | None = None
     final: bool | None = None
     limit: int | None = None
@@ -333,7 +347,8 @@ class JobFilter:
         if self.statuses is not None:
             any_of("status", self.statuses)
         for column, values in (("share_level", self.share_levels), ("run_mode", self.run_modes),
-                               ("backend_name", self.backend_names), ("job_id", self.job_ids)):
+                               ("backend_name", self.backend_names),
+                               ("experiment_id", self.experiment_ids), ("job_id", self.job_ids)):
             if values is not None:
                 any_of(column, values)
         if self.start_us is not None:
@@ -784,13 +799,11 @@ class Index:
         index-only walk, about 2% of the cheapest plan's cost) can. Returns the filter (with
         AND tags rarest first) and the plan.
         """
-        if not flt.tags or flt.limit is not None:
-            return flt, None  # a LIMIT stops an index-ordered scan early: keep that plan
-        clauses, params = flt.indexed()
-        if not clauses:
+        if not flt.tags:
             return flt, None
-        in_range = self._bounded_count(f"SELECT 1 FROM jobs WHERE {' AND '.join(clauses)}",
-                                       params, _COUNT_CAP)
+        clauses, params = flt.indexed()
+        if not clauses and flt.limit is None:
+            return flt, None  # every tagged job is wanted: the tag table drives
         tags = list(dict.fromkeys(flt.tags))
         sizes = self.tag_counts(tags)
         if flt.tags_all:
@@ -799,6 +812,17 @@ class Index:
             tagged = sizes.get(tags[0], 0)
         else:
             tagged = sum(sizes.values())  # the list's cost is per tag row, overlaps included
+        if clauses:
+            in_range = self._bounded_count(f"SELECT 1 FROM jobs WHERE {' AND '.join(clauses)}",
+                                           params, _COUNT_CAP)
+        else:  # about the number of jobs, from the rowid b-tree's last entry (no count)
+            in_range = self.conn.execute("SELECT coalesce(max(rowid), 0) FROM jobs").fetchone()[0]
+        if flt.limit is not None:
+            # An index-ordered walk stops after about (skip + limit) * in_range / tagged rows:
+            # "the newest 10 jobs of a common tag" reads a few dozen rows instead of every
+            # tagged job and a sort of them (0.4 ms against 120 ms at 200,000 jobs).
+            walk = min(in_range, (flt.skip + flt.limit) * in_range / max(tagged, 1))
+            return flt, "exists" if walk * _PROBE_PER_TAG_ROW < tagged else "list"
         if tagged >= in_range * _PROBE_PER_TAG_ROW:
             return flt, "exists"
         if tagged * _RANGE_ROWS_PER_FETCH < in_range:
