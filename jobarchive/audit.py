@@ -172,8 +172,9 @@ def audit(
     except those that may hold needed data (a copy of a missing or damaged blob, or payloads
     of jobs whose blob is missing, unknown or damaged): ``frame.attrs["kept_orphans"]`` maps
     each of those to the reason. Files in ``blobs/`` jobarchive did not write are listed in
-    ``frame.attrs["foreign_files"]`` and never touched. ``frame.attrs["summary"]`` counts
-    everything.
+    ``frame.attrs["foreign_files"]`` and never touched. With ``verify``, SQLite's check of the
+    index file itself (``Index.integrity``) goes to ``frame.attrs["index_problems"]``.
+    ``frame.attrs["summary"]`` counts everything.
     """
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold!r}")
@@ -181,6 +182,7 @@ def audit(
     # is known to it, so only writes in flight can show up as orphans of a plain audit.
     listed = archive.blobs.files()
     foreign = archive.blobs.foreign_files()
+    index_problems = archive.index.integrity() if verify else []  # pages no row read touches too
     with archive.index.snapshot():  # blobs and jobs as of one commit, not two
         known = archive.index.blobs()
         refs = list(archive.index.job_blob_refs())
@@ -275,7 +277,9 @@ def audit(
     frame.attrs["removed_orphans"] = removed
     frame.attrs["kept_orphans"] = kept
     frame.attrs["foreign_files"] = foreign
+    frame.attrs["index_problems"] = index_problems
     frame.attrs["summary"] = {
+        "index_problems": len(index_problems),
         "jobs": len(frame), "ok": int(frame["ok"].sum()), "problems": int((~frame["ok"]).sum()),
         "blobs": len(known), "orphans": len(orphans), "kept_orphans": len(kept),
         "foreign_files": len(foreign), "stray_tag_rows": stray_tag_rows,

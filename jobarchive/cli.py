@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from .exceptions import IBMQError, JobNotFoundError
+from .exceptions import IBMQError, IndexIntegrityError, JobNotFoundError
 
 DEFAULT_ARCHIVE = "jobs.jobarchive"
 DEFAULT_URL = "https://auth.quantum-computing.ibm.com/api"
@@ -781,7 +781,11 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: 
     if reproduce:
         options["reproduce"] = True
         options["progress"] = _progress_default(progress)
-    frame = arc.audit(verify=not no_verify, repair=repair, **options)
+    try:
+        frame = arc.audit(verify=not no_verify, repair=repair, **options)
+    except IndexIntegrityError as err:  # a finding of the audit, not a failure to run it
+        click.echo(f"audit: {one_line(err)}", err=True)
+        ctx.exit(EXIT_PROBLEMS)
     problems = frame[~frame["ok"].astype(bool)]
     shown = frame if show_all else problems
     if fmt == "table":
@@ -809,7 +813,13 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: 
         click.echo(f"{len(kept)} orphan blobs may hold needed data; --repair keeps them:", err=True)
         for path, why in sorted(kept.items()):
             click.echo(f"  {path}: {why}", err=True)
-    if len(problems):
+    index_problems = [line for found in frame.attrs.get("index_problems") or []
+                      for line in found.splitlines() if line.strip()]
+    for line in index_problems[:10]:
+        click.echo(f"index.db is damaged: {line.strip()}", err=True)
+    if len(index_problems) > 10:
+        click.echo(f"index.db: {len(index_problems) - 10} more findings (PRAGMA quick_check)", err=True)
+    if len(problems) or index_problems:
         ctx.exit(EXIT_PROBLEMS)
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from click.testing import CliRunner
 
 from jobarchive import Archive, ArchiveError, IndexIntegrityError
+from jobarchive.cli import cli
 
 
 def _job(i: int) -> dict:
@@ -17,19 +19,23 @@ def _job(i: int) -> dict:
             "result": {"results": [{"data": {"counts": {"0x0": i, "0x3": 1}}}]}}
 
 
+def _damage_page_of(path, name: str) -> None:
+    conn = sqlite3.connect(path / "index.db")
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(path / "index.db", "r+b") as fh:  # an invalid page type on its root page
+        fh.seek((root - 1) * page_size)
+        fh.write(b"\xff" * 16)
+
+
 @pytest.fixture
 def damaged(tmp_path):
     path = tmp_path / "arc"
     with Archive(path) as arc:
         arc.add_many([_job(i) for i in range(2000)])
         assert arc.index.integrity() == []  # sound before
-    conn = sqlite3.connect(path / "index.db")
-    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'jobs'").fetchone()[0]
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    conn.close()
-    with open(path / "index.db", "r+b") as fh:  # the jobs table's root page: an invalid page type
-        fh.seek((root - 1) * page_size)
-        fh.write(b"\xff" * 16)
+    _damage_page_of(path, "jobs")  # the table's root page: reads of rows fail
     return path
 
 
@@ -47,3 +53,24 @@ def test_reads_of_a_damaged_index_say_so(damaged):
 def test_a_write_to_a_damaged_index_says_so_too(damaged):
     with Archive(damaged) as arc, pytest.raises(IndexIntegrityError, match="is damaged"):
         arc.add(_job(5000))
+
+
+def test_audit_finds_damage_that_reads_do_not_touch(tmp_path):
+    path = tmp_path / "arc"
+    with Archive(path) as arc:
+        arc.add_many([_job(i) for i in range(2000)])
+    _damage_page_of(path, "events_job")  # an index no audit read goes through (no events yet)
+    with Archive(path) as arc:
+        frame = arc.audit()
+        assert frame["ok"].all()  # every job reads back whole
+        assert frame.attrs["index_problems"] and frame.attrs["summary"]["index_problems"] >= 1
+        assert arc.audit(verify=False).attrs["index_problems"] == []  # a quick audit skips it
+    result = CliRunner().invoke(cli, ["--archive", str(path), "audit"])
+    assert result.exit_code == 3, result.output
+    assert "index.db is damaged:" in result.output
+
+
+def test_cli_audit_of_an_unreadable_index_is_a_finding(damaged):
+    result = CliRunner().invoke(cli, ["--archive", str(damaged), "audit"])
+    assert result.exit_code == 3, result.output
+    assert "is damaged" in result.output and "Traceback" not in result.output
