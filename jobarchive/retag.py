@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 PLAN_COLUMNS = ("job_id", "old_tags", "new_tags", "added", "removed")
 RESULT_COLUMNS = (*PLAN_COLUMNS, "outcome", "source", "error")
 _ID_CHUNK = 800  # under SQLite's 999 bound parameters per statement
+LOCAL_BATCH = 20_000  # jobs a transaction when no server is involved
 _IDS_PER_LIST = 100  # ids in one `id inq` listing filter (as sync): a URL of a few KB
 
 
@@ -305,7 +306,10 @@ class _Runner:
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="jobarchive-retag") \
             if self.client else None
         try:
-            for batch in _chunks(plans, self.batch_size):
+            # Without a server, batches only cost commits (each an fsync, and a rewrite of
+            # every index page its rows touch): 60,000 jobs took 13.8 s in batches of 500.
+            size = self.batch_size if self.client is not None else max(self.batch_size, LOCAL_BATCH)
+            for batch in _chunks(plans, size):
                 if self.client is not None and self.read_server_tags:
                     _read_server_tags(self.provider, self.op, batch, pool)
                 stale = [p.job_id for p in batch if not p.changed and p.job_id in journal]
