@@ -106,3 +106,21 @@ def local_tz():
     else:
         os.environ["TZ"] = old
     time.tzset()
+
+
+@pytest.fixture
+def count_tag_updates():
+    """``count(emu)`` makes the emulator count, per job, the tag changes it really applies
+    (a request a killed client sent only half of changes nothing) and returns the counts."""
+    def count(emu) -> dict[str, int]:
+        applied: dict[str, int] = {}
+        real_update = emu._state.update
+
+        def counting_update(job, name=..., tags=...):
+            if tags is not ...:
+                applied[job.id] = applied.get(job.id, 0) + 1
+            return real_update(job, name=name, tags=tags)
+
+        emu._state.update = counting_update
+        return applied
+    return count

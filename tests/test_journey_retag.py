@@ -96,7 +96,7 @@ def test_remote_dry_run_plans_from_the_server_tags_and_changes_nothing(synced):
     assert emu.job_doc(job_id)["tags"] == ["colleague"] and arc.get(job_id).tags() == before
 
 
-def test_cli_remote_retag_killed_then_rerun_applies_each_change_once(tmp_path):
+def test_cli_remote_retag_killed_then_rerun_applies_each_change_once(tmp_path, count_tag_updates):
     """SIGKILL `jobarchive retag --remote` (which reads the server's tags first) mid-run,
     a few times; the re-run ends with server and archive equal, each change applied once."""
     import os
@@ -114,15 +114,7 @@ def test_cli_remote_retag_killed_then_rerun_applies_each_change_once(tmp_path):
             ids = list(arc.query()["job_id"])
             expected = {j: apply_tag_update(arc.get(j).tags(), None, ["k"], ["exp1"]) for j in ids}
             changing = {j for j in ids if set(expected[j]) != set(arc.get(j).tags())}
-        applied: dict[str, int] = {}
-        real_update = emu._state.update
-
-        def counting_update(job, name=..., tags=...):
-            if tags is not ...:
-                applied[job.id] = applied.get(job.id, 0) + 1
-            return real_update(job, name=name, tags=tags)
-
-        emu._state.update = counting_update
+        applied = count_tag_updates(emu)
         argv = [sys.executable, "-m", "jobarchive.cli", "--archive", str(path), "retag",
                 "--all", "--add", "k", "--remove", "exp1", "--remote", "--url", emu.url,
                 "--token", emu.token, "--workers", "2", "--no-progress"]

@@ -210,7 +210,7 @@ def _start_child(path: Path, emu, op: dict, batch_size: int) -> subprocess.Popen
     return proc
 
 
-def test_sigkill_during_remote_retag_then_rerun(tmp_path, campaign_stats):
+def test_sigkill_during_remote_retag_then_rerun(tmp_path, campaign_stats, count_tag_updates):
     """Kill retag campaigns at random points, several times each (every run resumes the
     last); a final re-run leaves server and archive equal, each change applied once.
 
@@ -227,17 +227,7 @@ def test_sigkill_during_remote_retag_then_rerun(tmp_path, campaign_stats):
         with Archive(path) as arc:
             arc.sync(provider, progress=False)
             ids = list(arc.query(descending=False)["job_id"])
-        # Count the tag changes the server really applied, per job (a request the dead
-        # client sent only half of is counted by stats() but changes nothing).
-        applied: dict[str, int] = {}
-        real_update = emu._state.update
-
-        def counting_update(job, name=..., tags=...):
-            if tags is not ...:
-                applied[job.id] = applied.get(job.id, 0) + 1
-            return real_update(job, name=name, tags=tags)
-
-        emu._state.update = counting_update
+        applied = count_tag_updates(emu)
         campaigns = [{"additional_tags": [f"k{n}"], "removal_tags": ["exp1"]}
                      for n in range(max(1, -(-kills // per_campaign)))]
         done_kills = 0
