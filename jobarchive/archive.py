@@ -34,9 +34,6 @@ from .store.index import INDEX_FILE, Index, JobFilter, now_us, raise_if_not_arch
 # Each commit rewrites the index pages its rows touch; at 1M jobs 10,000-job batches cost
 # 16% against one transaction (bench/ingest.py).
 DEFAULT_BATCH = 50_000
-# The string dtype of every frame the package returns (query(), audit(), retag() too), so
-# that merging them on job_id keeps the key's dtype instead of falling back to object.
-_STRING = pd.StringDtype()
 # At most this many jobs with a result or qobj per batch: bounds the memory of one blob
 # file while index-only batches stay large (each commit costs an fsync).
 PAYLOAD_BATCH = 2000
@@ -288,7 +285,8 @@ class Archive:
             raise JobNotFoundError(next(j for j in unique if j not in known))
         table = self.blobs.read_counts(((path, row) for _, path, row in locations if path is not None),
                                        order=ids)
-        return table.to_pandas().astype({"job_id": _STRING, "bitstring": _STRING, "key": _STRING})
+        # pandas' "string", as every frame of the package: merges on job_id keep the dtype.
+        return table.to_pandas().astype({"job_id": "string", "bitstring": "string", "key": "string"})
 
     def history(self, job_id: str) -> pd.DataFrame:
         """Status transitions and tag/name edits of a job: at, kind, old, new, source, who."""
@@ -296,7 +294,7 @@ class Archive:
             raise JobNotFoundError(job_id)
         rows = self.index.events(job_id)
         frame = pd.DataFrame(rows, columns=["job_id", "at_us", "kind", "old", "new", "source", "who"])
-        frame = frame.astype({name: _STRING for name in ("job_id", "kind", "old", "new", "source", "who")})
+        frame = frame.astype({name: "string" for name in ("job_id", "kind", "old", "new", "source", "who")})
         frame.insert(1, "at", pd.to_datetime(frame.pop("at_us").to_numpy("int64"), unit="us", utc=True))
         return frame
 

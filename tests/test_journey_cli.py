@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from test_cli import run  # the CLI runner of the CLI tests
 
 import jobarchive
 from jobarchive import Archive
-from jobarchive.cli import cli
 from jobarchive.emulator import Emulator
 
 JOBARCHIVE = [sys.executable, "-m", "jobarchive.cli"]
@@ -37,11 +36,6 @@ def arc_path(tmp_path: Path) -> Path:
     with Archive(path) as arc:
         arc.add_many(_records())
     return path
-
-
-def run(*args: str, archive: Path | None = None):
-    argv = (["--archive", str(archive)] if archive is not None else []) + list(args)
-    return CliRunner().invoke(cli, argv, catch_exceptions=True)
 
 
 def test_export_into_a_closed_pipe_still_writes_every_file(arc_path, tmp_path):
