@@ -21,6 +21,8 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain, groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -170,24 +172,24 @@ def _as_count(value: Any) -> int | None:
 
 class _CountColumns:
     """The count rows of a batch, built column by column (per-entry tuples cost more than
-    writing the Parquet file). The same few keys and headers recur across the jobs of a
-    batch, so each key is formatted once per header layout.
+    writing the Parquet file). ``add`` only collects each histogram and its header layout;
+    ``columns`` flattens them all at once through C-level iteration, formatting each
+    distinct key once per layout (the same few keys and headers recur across a batch).
 
-    ``checked=False`` appends counts unchecked; the caller then checks the count column
+    ``checked=False`` keeps counts unchecked; the caller then checks the count column
     whole (one pyarrow conversion) and rebuilds with ``checked=True`` if any count is not
     an int within int64.
     """
 
     def __init__(self, checked: bool = True) -> None:
         self.checked = checked
-        self.experiment: list[int | None] = []
-        self.key: list[str | None] = []
-        self.bitstring: list[str | None] = []
-        self.count: list[Any] = []
+        self._histograms: list[dict[str, Any]] = []
+        self._experiments: list[int] = []
+        self._layouts: list[tuple[bool, int | None, tuple[int, ...] | None]] = []
         self._bits: dict[Any, dict[str, str]] = {}
 
     def add(self, result: Any) -> int:
-        """Append every histogram entry of a result dict; returns how many rows."""
+        """Take every histogram of a result dict; returns how many rows they make."""
         exps = result.get("results") if isinstance(result, dict) else None
         if not isinstance(exps, list):
             return 0
@@ -199,52 +201,61 @@ class _CountColumns:
                 continue
             if not isinstance(counts, dict) or not counts:
                 continue
-            keys = list(counts)
-            values: Any = counts.values()
             if self.checked:
-                kept = [(k, n) for k, v in counts.items() if (n := _as_count(v)) is not None]
-                keys, values = [k for k, _ in kept], [n for _, n in kept]
+                counts = {k: n for k, v in counts.items() if (n := _as_count(v)) is not None}
             header = exp.get("header")
-            layout = _layout(header if isinstance(header, dict) else None)
-            known = self._bits.get(layout)
-            if known is None:
-                known = self._bits[layout] = {}
-            try:
-                bits = list(map(known.__getitem__, keys))
-            except KeyError:
-                for key in keys:
-                    if key not in known:
-                        try:
-                            known[key] = _format(key, layout)
-                        except ValueError:
-                            known[key] = key
-                bits = list(map(known.__getitem__, keys))
-            self.experiment.extend([i] * len(keys))
-            self.key.extend(keys)
-            self.bitstring.extend(bits)
-            self.count.extend(values)
-            added += len(keys)
+            self._histograms.append(counts)
+            self._experiments.append(i)
+            self._layouts.append(_layout(header if isinstance(header, dict) else None))
+            added += len(counts)
         return added
 
-    def count_array(self) -> pa.Array | None:
-        """The count column, or None when an unchecked count is not an int within int64."""
-        try:
-            array = pa.array(self.count)  # inferred: int64 only if every value is a plain int
-        except (pa.ArrowException, OverflowError):
-            return None
-        if array.null_count:  # a None among the counts
-            return None
-        if pa.types.is_null(array.type):  # no counts at all
-            return array.cast(pa.int64())
-        return array if array.type == pa.int64() else None
+    def columns(self) -> tuple[np.ndarray, list[str], list[str], list[Any]]:
+        """(experiment, key, bitstring, count) of every row, in the order added."""
+        hists = self._histograms
+        keys = list(chain.from_iterable(hists))
+        counts = list(chain.from_iterable(map(dict.values, hists)))
+        lengths = list(map(len, hists))
+        bits: list[str] = []
+        start = 0
+        for layout, run in groupby(zip(self._layouts, lengths, strict=True), key=itemgetter(0)):
+            stop = start + sum(n for _, n in run)
+            known = self._bits.setdefault(layout, {})
+            part = keys[start:stop] if start or stop < len(keys) else keys
+            try:
+                bits.extend(map(known.__getitem__, part))
+            except KeyError:
+                del bits[start:]
+                for key in set(part).difference(known):
+                    try:
+                        known[key] = _format(key, layout)
+                    except ValueError:
+                        known[key] = key
+                bits.extend(map(known.__getitem__, part))
+            start = stop
+        return np.repeat(np.asarray(self._experiments, np.int32), lengths), keys, bits, counts
+
+
+def _count_array(counts: list[Any]) -> pa.Array | None:
+    """The count column of unchecked counts, or None when one is not an int within int64."""
+    try:
+        array = pa.array(counts)  # inferred: int64 only if every value is a plain int
+    except (pa.ArrowException, OverflowError):
+        return None
+    if array.null_count:  # a None among the counts
+        return None
+    if pa.types.is_null(array.type):  # no counts at all
+        return array.cast(pa.int64())
+    return array if array.type == pa.int64() else None
 
 
 def extract_counts(result: Any) -> list[dict[str, Any]]:
     """The per-experiment histograms of a result dict, tolerant of every recorded shape."""
     cols = _CountColumns()
     cols.add(result)
-    return [{"experiment": e, "key": k, "bitstring": b, "count": c}
-            for e, k, b, c in zip(cols.experiment, cols.key, cols.bitstring, cols.count, strict=True)]
+    experiment, keys, bits, counts = cols.columns()
+    return [{"experiment": int(e), "key": k, "bitstring": b, "count": c}
+            for e, k, b, c in zip(experiment, keys, bits, counts, strict=True)]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -280,7 +291,8 @@ def _table(entries: Sequence[tuple[str, Any, Any]], checked: bool) -> tuple[pa.T
         n_counts.append(counts.add(result))
         results.append(None if result is None else dumps(result))
         qobjs.append(None if qobj is None else dumps(qobj))
-    count_array = pa.array(counts.count, pa.int64()) if checked else counts.count_array()
+    experiment, keys, bits, count_values = counts.columns()
+    count_array = pa.array(count_values, pa.int64()) if checked else _count_array(count_values)
     if count_array is None:
         return None, []
     found = np.asarray(n_counts, np.int64)
@@ -300,9 +312,9 @@ def _table(entries: Sequence[tuple[str, Any, Any]], checked: bool) -> tuple[pa.T
         pa.array(results, pa.large_string()).take(payload),
         pa.array(qobjs, pa.large_string()).take(payload),
         pa.array(found, pa.int32()).take(payload),
-        pa.array(counts.experiment, pa.int32()).take(count),
-        pa.array(counts.key, pa.string()).take(count),
-        pa.array(counts.bitstring, pa.string()).take(count),
+        pa.array(experiment, pa.int32()).take(count),
+        pa.array(keys, pa.string()).take(count),
+        pa.array(bits, pa.string()).take(count),
         count_array.take(count),
     ]
     return pa.Table.from_arrays(columns, schema=SCHEMA), payload_rows.tolist()
