@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_AUTH_URL = "https://auth.quantum-computing.ibm.com/api"
 UNLIMITED_PAGE_SIZE = 20  # upstream's page size when no limit is given
+# Ids in one `id nin` (~33 URL bytes each): beyond it, jobs sharing a creation date are paged
+# by id, so a list URL stays a few KB (front ends refuse URLs of 8 KB or more).
+MAX_NIN_IDS = 100
 
 # JobStatus -> LoopBack `where` clause (reference §6).
 _STATUS_FILTERS: dict[JobStatus, dict[str, Any]] = {
@@ -291,7 +294,10 @@ def iter_pages(
     The first page uses ``skip``; later pages use ``skip=0`` and narrow the filter to
     ``creationDate <= last`` (``>=`` ascending) with ``id nin [...]``. The ``nin`` list holds
     every id already returned with the boundary date, not only the last one, so jobs that
-    share a creation date are neither repeated nor skipped at a page boundary.
+    share a creation date are neither repeated nor skipped at a page boundary. Past
+    ``MAX_NIN_IDS`` such ids (a batch created in one millisecond) the list would make URLs
+    too long for the server, so the jobs of that one date are paged by id instead
+    (``creationDate = D``, ordered by id, ``id > last``), then paging goes on strictly past D.
     """
     limit = limit or None
     size = page_size or (limit if limit else UNLIMITED_PAGE_SIZE)
@@ -300,11 +306,24 @@ def iter_pages(
     collected = 0
     boundary_date: str | None = None
     boundary_ids: list[str] = []
+    past_date: str | None = None   # the next page lies strictly beyond this date
     first = True
     while limit is None or collected < limit:
         ask = size if limit is None else min(size, limit - collected)
+        if len(boundary_ids) > MAX_NIN_IDS:
+            assert boundary_date is not None
+            for doc in _iter_one_date(client, base, boundary_date, set(boundary_ids),
+                                      descending, size, full):
+                if limit is not None and collected >= limit:
+                    return
+                collected += 1
+                yield doc
+            past_date, boundary_date, boundary_ids = boundary_date, None, []
+            continue
         query = base
-        if not first:
+        if past_date is not None:
+            query = _narrow(query, "creationDate", {"lt" if descending else "gt": past_date})
+        elif not first:
             query = _narrow(query, "creationDate",
                             {"lte" if descending else "gte": boundary_date})
             query = _narrow(query, "id", {"nin": list(boundary_ids)})
@@ -313,6 +332,7 @@ def iter_pages(
             page_filter["where"] = query
         page = client.list_jobs(page_filter, full=full)
         first = False
+        past_date = None
         if not page:
             return
         for doc in page:
@@ -346,6 +366,43 @@ def iter_pages(
         else:
             boundary_date, boundary_ids = last_date, same
         boundary_ids = list(dict.fromkeys(i for i in boundary_ids if i is not None))
+
+
+def _iter_one_date(client: ApiClient, base: dict[str, Any], date: str, seen: set[str],
+                   descending: bool, size: int, full: bool) -> Iterator[dict[str, Any]]:
+    """Every job of ``base`` created at exactly ``date``, except ``seen``, keyset-paged on
+    the id (ordered by id, ``id > last``): a request stays short however many jobs share
+    the date. A server that does not order them by id would make jobs be skipped, so that is
+    a protocol error."""
+    direction, beyond = ("DESC", "lt") if descending else ("ASC", "gt")
+    order = [f"creationDate {direction}", f"id {direction}"]
+    last_id: str | None = None
+    again = 0  # of the jobs seen before: some must come back, or `creationDate = D` failed
+    while True:
+        query = _narrow(base, "creationDate", date)
+        if last_id is not None:
+            query = _narrow(query, "id", {beyond: last_id})
+        page = client.list_jobs({"order": order, "limit": size, "skip": 0, "where": query},
+                                full=full)
+        for doc in page:
+            job_id = doc.get("id") if isinstance(doc, dict) else None
+            if not isinstance(job_id, str) or doc.get("creationDate") != date or (
+                    last_id is not None and not (job_id < last_id if descending
+                                                 else job_id > last_id)):
+                raise IBMQBackendApiProtocolError(
+                    f"The server does not order the jobs created at {date} by id; cannot page "
+                    "through them.")
+            last_id = job_id
+            if job_id in seen:
+                again += 1
+            else:
+                yield doc
+        if len(page) < size:
+            if not again:
+                raise IBMQBackendApiProtocolError(
+                    f"The server lists none of the jobs created at {date} by that date; "
+                    "cannot page through them.")
+            return
 
 
 # --- provider and backends ---------------------------------------------------------------

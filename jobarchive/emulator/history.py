@@ -215,6 +215,25 @@ def seed_history(n: int, seed: int, project: Project) -> list[Job]:
     return jobs
 
 
+def seed_tied(n: int, seed: int, project: Project, at_ms: int) -> list[Job]:
+    """``n`` final jobs all created in the same millisecond ``at_ms`` (a batch submitted at
+    once, as a job set or a script can), sorted by id: pagination must not rely on
+    creation dates being unique."""
+    rng = random.Random(f"jobarchive-emulator-tied:{seed}")
+    names, cum = _backends_at(at_ms)
+    jobs = []
+    for i in range(n):
+        job = Job(f"{at_ms // 1000:08x}{rng.getrandbits(64):016x}", at_ms, _pick(rng, names, cum),
+                  project)
+        job.name, job.tags = f"batch-{i}", ["batch"]
+        final = "COMPLETED"
+        _fill_attrs(job, rng, 1970 + at_ms // 31_556_952_000, final)
+        _plan_timeline(job, rng, final, at_ms, backends.BY_NAME[job.backend].simulator)
+        jobs.append(job)
+    jobs.sort(key=lambda j: j.id)
+    return jobs
+
+
 def seed_active(m: int, seed: int, project: Project, now_ms: int, after_ms: int) -> list[Job]:
     """``m`` jobs created just before ``now_ms`` that are not final yet and move on the clock."""
     rng = random.Random(f"jobarchive-emulator-active:{seed}")

@@ -55,6 +55,7 @@ class Job:
         "id", "created", "created_iso", "backend", "name", "tags", "share_level", "client_info",
         "run_mode", "_steps", "_times", "error", "qobj", "recipe", "result", "project", "queue0",
         "input_size", "pending", "lock", "deleted", "qobj_lost", "experiment_tag", "seed",
+        "user_id",
     )
 
     def __init__(self, job_id: str, created: int, backend: str, project: Project,
@@ -83,6 +84,7 @@ class Job:
         self.qobj_lost = False                       # the server no longer holds its qobj
         self.experiment_tag: str | None = None
         self.seed = 0
+        self.user_id = USER_ID                       # the account that submitted it
 
     # -- time -------------------------------------------------------------------------------
     # The timeline is kept compact (a shared tuple of status names and an int64 array), since
@@ -160,7 +162,7 @@ class Job:
         if self.reached("RUNNING", now):
             doc["runMode"] = self.run_mode
         doc["id"] = self.id
-        doc["userId"] = USER_ID
+        doc["userId"] = self.user_id
         if self.name is not None:
             doc["name"] = self.name
         doc["tags"] = list(self.tags)

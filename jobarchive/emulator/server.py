@@ -70,7 +70,8 @@ def _job_not_found(job_id: str) -> HttpError:
 class Request:
     """What a route handler needs from one request."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "params", "project", "now")
+    __slots__ = ("method", "path", "query", "headers", "body", "params", "project", "now",
+                 "user")
 
     def __init__(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
                  body: bytes, params: dict[str, str]) -> None:
@@ -78,6 +79,7 @@ class Request:
         self.body, self.params = body, params
         self.project: Project | None = None
         self.now = 0
+        self.user: str | None = None  # the account the access token belongs to
 
     def json(self) -> Any:
         if not self.body:
@@ -155,7 +157,7 @@ class Routes:
         if not JOB_ID_RE.match(job_id):
             raise HttpError(400, "INVALID_JOB_ID", "The job id is not valid.")
         try:
-            return self.state.get(job_id, req.project)
+            return self.state.get(job_id, req.project, req.user)
         except KeyError:
             raise _job_not_found(job_id) from None
 
@@ -185,15 +187,16 @@ class Routes:
     def login(self, req: Request) -> Answer:
         body = req.json()
         token = body.get("apiToken") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not hmac.compare_digest(token, self.emu.token):
+        user = self.emu._account_of(token)
+        if user is None:
             raise HttpError(401, "LOGIN_FAILED", "Login failed: the API token is not valid.")
-        access = self.emu._new_access_token()
+        access = self.emu._new_access_token(user)
         return 200, {"id": access, "ttl": ACCESS_TTL_S, "created": fmt_ms(req.now),
-                     "userId": USER_ID}, {}
+                     "userId": user}, {}
 
     def users_me(self, req: Request) -> Answer:
         return 200, {
-            "id": USER_ID, "username": "emulator", "email": "emulator@localhost",
+            "id": req.user or USER_ID, "username": "emulator", "email": "emulator@localhost",
             "urls": {"http": self.emu.url, "ws": self.emu.ws_url},
             "canScheduleBackends": False, "needsRefill": False, "ibmQNetwork": True,
         }, {}
@@ -227,7 +230,7 @@ class Routes:
         except FilterError as exc:
             raise HttpError(400, "INVALID_FILTER", f"Invalid filter: {exc}") from None
         assert req.project is not None
-        return flt, self.state.list_jobs(flt, req.project, req.now)
+        return flt, self.state.list_jobs(flt, req.project, req.now, req.user)
 
     def jobs_list(self, req: Request) -> Answer:
         flt, found = self._listed(req)
@@ -275,7 +278,7 @@ class Routes:
             raise HttpError(400, 3458, f"Reached maximum number ({limit}) of concurrent jobs")
         job = self.state.create(req.project, spec.name, job_name, tags, share,
                                 _client_info(req.headers.get("X-Qx-Client-Application")),
-                                exp_tag)
+                                exp_tag, req.user)
         doc = job.full_doc("CREATING", self.emu._state.clock.now_ms())
         doc["objectStorageInfo"] = {"uploadUrl": self.signed_url("qobj", job.id),
                                     "maxJobSizeInBytes": self.emu.max_body}
@@ -532,6 +535,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the unread body would corrupt the next request
             self._send(exc.status, exc.body(), exc.headers)
             return
+        if emu.max_url is not None and len(self.path) > emu.max_url:
+            # As a front end (or Node's header limit) refuses it, before any routing.
+            emu._stats.hit("rejected")
+            err = HttpError(414, "URI_TOO_LONG",
+                            f"The request URL is longer than {emu.max_url} bytes.")
+            self._send(err.status, err.body(), {})
+            return
         split = urlsplit(self.path)
         path = split.path
         hit = routes.match(method, path)
@@ -549,7 +559,7 @@ class _Handler(BaseHTTPRequestHandler):
             req = Request(method, path, parse_qs(split.query, keep_blank_values=True),
                           self.headers, body, params)
             if auth == "token":
-                emu._check_token(self.headers.get("X-Access-Token"))
+                req.user = emu._check_token(self.headers.get("X-Access-Token"))
             fault = emu._faults.decide(name)
             if fault is not None and fault not in ("latency", "malformed", "garbled"):
                 self._inject(fault, emu)
@@ -634,7 +644,12 @@ class Emulator:
     seconds of the emulated clock at start, default now), ``lean_lists`` (``Jobs/status/v/1``
     items carry only the fields the real server's list sent in 2021: no name, tags or
     shareLevel), ``lean_full_lists`` (``Jobs/v/1`` answers those list items too: what the
-    real server answers there without ``fields`` was never recorded).
+    real server answers there without ``fields`` was never recorded), ``seed_tied`` (that
+    many more final jobs right after the history, all created in one millisecond),
+    ``max_url`` (a request URL longer than that many bytes answers 414, as a front end
+    would; default None: only http.server's own 64 KB request-line limit).
+    Accounts: ``emu.token`` is the first; ``add_account()`` makes more, on the same
+    projects, each seeing only its own jobs; ``revoke_token(token)`` withdraws one.
     """
 
     def __init__(self, seed_jobs: int = 0, seed: int = 0, seed_active: int = 0,
@@ -642,21 +657,26 @@ class Emulator:
                  latency: float = 0.0, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, *, max_body: int = MAX_BODY,
                  job_limit: int | None = None, clock_start: float | None = None,
-                 lean_lists: bool = False, lean_full_lists: bool = False) -> None:
+                 lean_lists: bool = False, lean_full_lists: bool = False,
+                 seed_tied: int = 0, max_url: int | None = None) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
-                            time_scale=time_scale, job_limit=job_limit, clock_start=clock_start)
+                            time_scale=time_scale, job_limit=job_limit, clock_start=clock_start,
+                            seed_tied=seed_tied)
         self._stats = Stats()
         self._faults = Faults(faults)
         self._latency = 0.0
         self.set_latency(latency)
         self.host, self.port = host, port
-        self.token = token if token is not None else secrets.token_hex(32)
+        self._access_lock = threading.Lock()
+        self._token = token if token is not None else secrets.token_hex(32)
+        self._accounts: dict[str, str] = {self._token: USER_ID}  # API token -> user id
         self.max_body = int(max_body)
         self.lean_lists = bool(lean_lists)
         self.lean_full_lists = bool(lean_full_lists)
+        self.max_url = None if max_url is None else int(max_url)
         self._secret = secrets.token_bytes(32)
-        self._access: dict[str, int] = {}  # access token -> expiry, emulated epoch ms
-        self._access_lock = threading.Lock()
+        # access token -> (expiry in emulated epoch ms, the account's user id)
+        self._access: dict[str, tuple[int, str]] = {}
         self._routes = Routes(self)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -725,25 +745,77 @@ class Emulator:
         return self.base_url.replace("http://", "ws://", 1) + "/ws"
 
     # -- tokens -----------------------------------------------------------------------------
-    def _new_access_token(self) -> str:
+    @property
+    def token(self) -> str:
+        """The API token of the first account (what ``loginWithToken`` accepts)."""
+        return self._token
+
+    @token.setter
+    def token(self, value: str) -> None:
+        # A new token for the same account: the old one no longer logs in.
+        with self._access_lock:
+            user = self._accounts.pop(self._token, USER_ID)
+            self._accounts[value] = user
+            self._token = value
+
+    def _account_of(self, token: Any) -> str | None:
+        """The user id of an API token, or None when no account has it."""
+        if not isinstance(token, str):
+            return None
+        with self._access_lock:
+            accounts = list(self._accounts.items())
+        found = None
+        for known, user in accounts:  # compare with every one: no early exit on a match
+            if hmac.compare_digest(token.encode(), known.encode()):
+                found = user
+        return found
+
+    def _new_access_token(self, user: str = USER_ID) -> str:
         """A new access token, valid for ``ACCESS_TTL_S`` on the emulated clock (the login
         answer's ``ttl``); past it every call with it answers 401, as the real server's do."""
         access = secrets.token_hex(32)
         expires = self._state.clock.now_ms() + ACCESS_TTL_S * 1000
         with self._access_lock:
-            self._access[access] = expires
+            self._access[access] = (expires, user)
         return access
 
-    def _token_ok(self, value: str | None) -> bool:
+    def _user_of(self, value: str | None) -> str | None:
+        """The account of a valid access token, or None."""
         if not value:
-            return False
+            return None
         with self._access_lock:
-            expires = self._access.get(value)
-        return expires is not None and self._state.clock.now_ms() < expires
+            entry = self._access.get(value)
+        if entry is None or self._state.clock.now_ms() >= entry[0]:
+            return None
+        return entry[1]
 
-    def _check_token(self, value: str | None) -> None:
-        if not self._token_ok(value):
+    def _token_ok(self, value: str | None) -> bool:
+        return self._user_of(value) is not None
+
+    def _check_token(self, value: str | None) -> str:
+        user = self._user_of(value)
+        if user is None:
             raise _unauthorized()
+        return user
+
+    def add_account(self, token: str | None = None) -> str:
+        """Another account (its own user id) on the same hubs/groups/projects; returns its
+        API token. Accounts see only their own jobs, as on the real server."""
+        token = token if token is not None else secrets.token_hex(32)
+        with self._access_lock:
+            if token in self._accounts:
+                raise ValueError("that token already belongs to an account")
+            self._accounts[token] = secrets.token_hex(12)
+        return token
+
+    def revoke_token(self, token: str | None = None) -> None:
+        """Withdraw an API token (default ``emu.token``) and the access tokens of its logins:
+        from now on its calls answer 401 and logging in with it fails."""
+        token = self.token if token is None else token
+        with self._access_lock:
+            user = self._accounts.pop(token, None)
+            if user is not None and user not in self._accounts.values():
+                self._access = {a: e for a, e in self._access.items() if e[1] != user}
 
     # -- inspection and control (for tests, benchmarks and the demo) --------------------------
     def now(self) -> float:

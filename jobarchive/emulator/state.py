@@ -106,9 +106,9 @@ class State:
 
     def __init__(self, seed_jobs: int = 0, seed: int = 0, seed_active: int = 0,
                  time_scale: float = 60.0, job_limit: int | None = None,
-                 clock_start: float | None = None) -> None:
-        if seed_jobs < 0 or seed_active < 0:
-            raise ValueError("seed_jobs and seed_active must be >= 0")
+                 clock_start: float | None = None, seed_tied: int = 0) -> None:
+        if seed_jobs < 0 or seed_active < 0 or seed_tied < 0:
+            raise ValueError("seed_jobs, seed_active and seed_tied must be >= 0")
         self.lock = threading.RLock()
         self.clock = Clock(time_scale, clock_start)
         self.projects = (Project("ibm-q", "open", "main", True),
@@ -116,6 +116,9 @@ class State:
         self.default_project = self.projects[0]
         self.job_limit = job_limit
         jobs = history.seed_history(seed_jobs, seed, self.default_project)
+        if seed_tied:
+            at = jobs[-1].created + 1 if jobs else history.WINDOW_END
+            jobs += history.seed_tied(seed_tied, seed, self.default_project, at)
         after = jobs[-1].created if jobs else 0
         active = history.seed_active(seed_active, seed, self.default_project,
                                      self.clock.now_ms(), after)
@@ -134,9 +137,11 @@ class State:
                 return p
         return None
 
-    def get(self, job_id: str, project: Project | None = None) -> Job:
+    def get(self, job_id: str, project: Project | None = None, user: str | None = None) -> Job:
+        """A job by id; KeyError when deleted, or not of ``project`` or of account ``user``."""
         job = self.jobs.get(job_id)
-        if job is None or job.deleted or (project is not None and job.project is not project):
+        if job is None or job.deleted or (project is not None and job.project is not project) \
+                or (user is not None and job.user_id != user):
             raise KeyError(job_id)
         return job
 
@@ -212,8 +217,10 @@ class State:
                 job.error = {"code": 5205, "message": f"Job failed while running: {exc}"}
 
     # -- listing ----------------------------------------------------------------------------
-    def list_jobs(self, flt: ListFilter, project: Project, now: int) -> list[tuple[Job, str]]:
-        """Jobs matching a parsed filter, in order, after skip and limit."""
+    def list_jobs(self, flt: ListFilter, project: Project, now: int,
+                  user: str | None = None) -> list[tuple[Job, str]]:
+        """Jobs matching a parsed filter, in order, after skip and limit (only the account
+        ``user``'s own jobs when given: an account does not see another's jobs)."""
         with self.lock:
             order, ms = self.order, self.ms
             n = len(order)
@@ -227,7 +234,8 @@ class State:
         out: list[tuple[Job, str]] = []
         for i in indices:
             job = order[i]
-            if job.deleted or job.project is not project:
+            if job.deleted or job.project is not project or (user is not None
+                                                             and job.user_id != user):
                 continue
             view = JobView(job, now, pred)
             if not flt.predicate(view):
@@ -267,7 +275,7 @@ class State:
     # -- changes ----------------------------------------------------------------------------
     def create(self, project: Project, backend: str, name: str | None, tags: list[str],
                share_level: str, client_info: dict[str, Any] | None,
-               experiment_tag: str | None = None) -> Job:
+               experiment_tag: str | None = None, user: str | None = None) -> Job:
         now = self.clock.now_ms()
         with self.lock:
             created = max(now, (self.ms[-1] + 1) if self.ms else now)
@@ -276,6 +284,8 @@ class State:
             job.name, job.tags, job.share_level = name, list(tags), share_level
             job.client_info = client_info
             job.experiment_tag = experiment_tag
+            if user is not None:
+                job.user_id = user
             job.pending = "upload"
             job.lock = threading.Lock()
             job.seed = self._rng.getrandbits(31)
