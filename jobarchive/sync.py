@@ -206,6 +206,8 @@ class _Pass:
         client = self.client
         owner = tuple(getattr(client, name, None) for name in ("hub", "group", "project"))
         self.owner = owner if all(isinstance(p, str) for p in owner) else None
+        user = getattr(client, "user_id", None)
+        self.user = user if isinstance(user, str) and user else None
         self.gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
         # Consecutive transport failures across the workers: a dead server is noticed after
         # a few jobs, not after every remaining job has climbed the retry ladder on its own.
@@ -260,12 +262,20 @@ class _Pass:
         theirs = _owner(record)
         return self.owner is None or theirs is None or theirs == self.owner
 
+    def _own(self, record: dict[str, Any]) -> bool:
+        """Whether a job can be this account's. The server shows an account only its own
+        jobs (and those shared with it): its "not found" for a colleague's job in the same
+        project says nothing about that job, so it must not be marked gone."""
+        theirs = record.get("user_id")
+        return self.user is None or not isinstance(theirs, str) or theirs == self.user
+
     def pending(self) -> int:
         """Archived jobs in scope still running (those gone from the server excepted)."""
         gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
         # The owner is in the stored doc: no record (and no blob) is read per job.
         rows = self.archive.select_rows(self._filter(final=False), ("job_id", "doc"))
-        return sum(1 for job_id, doc in rows if job_id not in gone and self._mine(loads(doc)))
+        return sum(1 for job_id, doc in rows if job_id not in gone
+                   and self._mine(record := loads(doc)) and self._own(record))
 
     def _tick(self, total_delta: int = 0, done: int = 0) -> None:
         if not self.progress:
@@ -311,9 +321,10 @@ class _Pass:
                 self.archive.index.journal_delete(GONE_CAMPAIGN, back)
                 self.gone.difference_update(back)
             # A job the bulk list does not return (deleted?) is refreshed on its own: gone
-            # when the server says so, otherwise reported and retried next pass.
+            # when the server says so, otherwise reported and retried next pass. A
+            # colleague's job this account cannot see is left to the colleague's sync.
             self._run([_Work(j, "", record=records[j], doc=docs.get(j)) for j in chunk
-                       if j not in self.gone])
+                       if j not in self.gone and (j in docs or self._own(records[j]))])
 
     def _missing_payloads(self) -> None:
         # Found from the rows themselves, not only from the retry list: a kill between a
@@ -452,6 +463,9 @@ class _Pass:
             gone: list[tuple[_Work, str]] = []
             for item, outcome in zip(chunk, outcomes, strict=True):
                 record, fetched, error = outcome.record, outcome.fetched, outcome.error
+                if outcome.gone is not None and item.record is not None \
+                        and not self._own(item.record):
+                    continue  # a colleague's job this account cannot see: not gone, not ours
                 if outcome.gone is not None:
                     self.report.gone[item.job_id] = outcome.gone
                     self.report.failed.pop(item.job_id, None)  # from an earlier pass

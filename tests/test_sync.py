@@ -212,6 +212,13 @@ def test_an_archived_running_job_unknown_to_the_server_does_not_keep_follow_goin
         report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False, follow=True,
                           poll_interval=0.01, max_passes=20)
         assert report.passes == 1 and report.pending == 0 and not report.failed
+        # Another account's job (userId): this account's "not found" cannot say it is gone.
+        assert not report.gone
+        # The same job of this account is gone.
+        arc.add({**IBMQJob.from_server(doc).to_dict(), "user_id": emu.job_docs()[0]["userId"]})
+        report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False, follow=True,
+                          poll_interval=0.01, max_passes=20)
+        assert report.passes == 1 and report.pending == 0 and not report.failed
         assert list(report.gone) == [doc["id"]]
 
 
