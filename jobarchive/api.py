@@ -21,6 +21,7 @@ import random
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -66,6 +67,21 @@ def client_application_header() -> str:
     if custom:
         value += f"/{custom}"
     return value
+
+
+# Clients and transports alive in this process: a forked child resets them (see
+# _Transport._after_fork), so an ApiClient or provider carried across os.fork() (multiprocessing
+# on Linux) works in parent and children at once.
+_after_fork_reset: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for obj in list(_after_fork_reset):
+        obj._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class RequestDeadlineError(RequestsApiError, TimeoutError):
@@ -119,23 +135,37 @@ class _Transport:
         self.timeout = _timeout(timeout)
         self.max_retries = max(0, int(max_retries))
         self.backoff_factor = max(0.0, float(backoff_factor))
-        self.session = _Session()
-        # Retries are ours (below), so urllib3's are off: one policy, one count.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.verify = verify
-        if proxies:
-            self.session.proxies.update(proxies)
-        self.session.headers["X-Qx-Client-Application"] = client_application_header()
+        self._pool_size = pool_size
+        self.session = self._new_session(verify, proxies)
         self._secrets: list[_Secret] = []
         self._lock = threading.Lock()
+        _after_fork_reset.add(self)
         self._count = 0
         # Tests replace these to make backoff instant and deterministic.
         self.sleep: Callable[[float], None] = time.sleep
         self.random: Callable[[], float] = random.random
         self.clock: Callable[[], float] = time.monotonic
         self._local = threading.local()  # the calling thread's deadline, if any
+
+    def _new_session(self, verify: bool | str, proxies: dict[str, str] | None) -> _Session:
+        session = _Session()
+        # Retries are ours (below), so urllib3's are off: one policy, one count.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.verify = verify
+        if proxies:
+            session.proxies.update(proxies)
+        session.headers["X-Qx-Client-Application"] = client_application_header()
+        return session
+
+    def _after_fork(self) -> None:
+        """In a forked child: a session of its own and fresh locks. The inherited pool's
+        keep-alive sockets are the parent's too (both processes would read each other's
+        answers), and a lock another parent thread held at the fork is never released."""
+        old = self.session
+        self.session = self._new_session(old.verify, dict(old.proxies) or None)
+        self._lock = threading.Lock()
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -498,6 +528,7 @@ class ApiClient:
         # the API token, once for all threads, and the call is repeated once.
         self._relogin = relogin
         self._renew_lock = threading.Lock()
+        _after_fork_reset.add(self)
         self._token_since = self._transport.clock()
         self.http_url = http_url.rstrip("/")
         self.hub, self.group, self.project = hub, group, project
@@ -558,6 +589,9 @@ class ApiClient:
                 f"{err} The server refused a fresh access token too: check that the API token "
                 "may use this hub/group/project and connect() again.",
                 err.status_code, err.error_code) from err
+
+    def _after_fork(self) -> None:
+        self._renew_lock = threading.Lock()  # a parent thread may have been logging in
 
     def _renew(self, failed: _Secret, err: RequestsApiError) -> bool:
         """Replace the access token ``failed`` after a 401; whether the call is worth
