@@ -77,10 +77,13 @@ def main(argv: list[str] | None = None) -> int:
               f"over {len(fid)} jobs; per backend:")
         by = rerun.groupby("backend_name")["fidelity"].agg(["size", "min", "median"]).round(3)
         print("   " + by.to_string().replace("\n", "\n   "))
-        flagged = rerun[~rerun["ok"].astype(bool)]
-        simulated = flagged["backend_name"].str.contains("simulator")
-        print(f"   below {args.threshold}: {len(flagged)} jobs, {int(simulated.sum())} of them on a "
+        below = rerun[rerun["fidelity"] < args.threshold]
+        simulated = below["backend_name"].str.contains("simulator")
+        print(f"   below {args.threshold}: {len(below)} jobs, {int(simulated.sum())} of them on a "
               "simulator (device jobs differ by their readout noise; a simulator job should not)")
+        flagged = rerun[rerun["flagged"].astype(bool)]
+        print(f"   flagged by the audit: {len(flagged)} (simulator jobs below {args.threshold}, "
+              f"device jobs below {audit.attrs['summary']['device_threshold']})")
         for row in flagged.head(10).itertuples(index=False):
             print(f"     {row.job_id} ({row.backend_name}): {row.problem}")
 

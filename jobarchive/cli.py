@@ -755,7 +755,10 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
 @click.option("--reproduce", is_flag=True,
               help="Re-run stored qobj on BasicSimulator and compare counts (Hellinger fidelity).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
-              help="Fidelity below which a reproduced job is flagged.")
+              help="Fidelity below which a reproduced simulator job is flagged [default 0.95].")
+@click.option("--device-threshold", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Fidelity below which a reproduced device job is flagged (the ideal re-run "
+                   "lacks the device's noise) [default: the lower of --threshold and 0.5].")
 @click.option("--sample", type=click.IntRange(1, MAX_INT), default=None,
               help="Reproduce only this many jobs (a random sample).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
@@ -769,14 +772,17 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
               show_default=True)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
-def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: int | None,
-          seed: int | None, shots: int | None, repair: bool, no_verify: bool, show_all: bool,
-          fmt: str, progress: bool | None) -> None:
+def audit(ctx: click.Context, reproduce: bool, threshold: float | None,
+          device_threshold: float | None, sample: int | None, seed: int | None,
+          shots: int | None, repair: bool, no_verify: bool, show_all: bool, fmt: str,
+          progress: bool | None) -> None:
     """Check every blob's SHA-256 and each job's record; optionally reproduce results."""
-    repro = {"threshold": threshold, "sample": sample, "seed": seed, "shots": shots}
+    repro = {"threshold": threshold, "device_threshold": device_threshold, "sample": sample,
+             "seed": seed, "shots": shots}
     options: dict[str, Any] = {k: v for k, v in repro.items() if v is not None}
     if options and not reproduce:
-        raise click.UsageError("--threshold, --sample, --seed and --shots need --reproduce")
+        raise click.UsageError("--threshold, --device-threshold, --sample, --seed and --shots "
+                               "need --reproduce")
     arc = open_archive(ctx)
     if reproduce:
         options["reproduce"] = True
@@ -789,11 +795,11 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None, sample: 
     problems = frame[~frame["ok"].astype(bool)]
     shown = frame if show_all else problems
     if fmt == "table":
-        keep = [c for c in ("job_id", "ok", "problem", "fidelity", "notes") if c in shown.columns]
-        if not reproduce and "fidelity" in keep:
-            keep.remove("fidelity")
+        keep = ["job_id", "ok", "problem", "notes"]
+        if reproduce:  # where it ran decides how a fidelity reads (devices are noisy)
+            keep[2:2] = ["backend_name", "fidelity"]
         if len(shown):
-            write_frame(shown[keep], fmt, None)
+            write_frame(shown[keep].round({"fidelity": 4}), fmt, None)
     else:
         write_frame(shown, fmt, None)
     summary = dict(frame.attrs.get("summary") or {})

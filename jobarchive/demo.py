@@ -213,8 +213,12 @@ def _audit_summary(frame: Any, jobs: Any) -> str:
                          "to the stored counts, per backend:")
             by = rerun.groupby("backend_name")["fidelity"].agg(["size", "min", "median"])
             lines += ["  " + line for line in by.round(3).to_string().splitlines()]
-            lines.append("low fidelity on a device is its readout noise (the re-run is ideal);")
-            lines.append("a simulator job below the threshold would be suspect")
+            lines.append(f"the re-run is ideal: a device job differs by its noise (flagged only "
+                         f"below {summary.get('device_threshold')}), a simulator job should "
+                         f"match (flagged below {summary.get('threshold')})")
+            flagged = frame[frame["flagged"].astype(bool)]
+            lines.append(f"flagged: {len(flagged)}")
+            lines += [f"  {r.job_id}: {r.problem}" for r in flagged.head(5).itertuples(index=False)]
     broken = frame[~frame["ok"].astype(bool)]
     if "fidelity" in broken.columns:
         broken = broken[broken["fidelity"].isna()]

@@ -145,12 +145,17 @@ def _duration_plot(durations: pd.DataFrame) -> str:
     return _png(fig)
 
 
-def _fidelity_plot(fidelity: pd.Series, threshold: float | None) -> str:
+def _fidelity_plot(fidelity: pd.Series, threshold: float | None,
+                   device_threshold: float | None = None) -> str:
     fig = _figure(7.0, 3.4)
     ax = fig.add_subplot(1, 1, 1)
     ax.hist(fidelity.dropna(), bins=30, range=(0.0, 1.0))
     if threshold is not None:
-        ax.axvline(threshold, color="red", linestyle="--", label=f"threshold {threshold}")
+        ax.axvline(threshold, color="red", linestyle="--", label=f"simulator threshold {threshold}")
+    if device_threshold is not None and device_threshold != threshold:
+        ax.axvline(device_threshold, color="orange", linestyle=":",
+                   label=f"device threshold {device_threshold}")
+    if threshold is not None or device_threshold is not None:
         ax.legend(fontsize=8)
     ax.set_title("Hellinger fidelity of reproduced results (BasicSimulator vs stored)")
     ax.set_xlabel("fidelity")
@@ -278,7 +283,7 @@ def write_report(
         parts.append(_table(pd.Series(summary, dtype="object").rename("value").to_frame()))
     problems = audit[~audit["ok"]]
     if len(problems):
-        shown = problems[[c for c in ("job_id", "problem", "fidelity") if c in problems]]
+        shown = problems[[c for c in ("job_id", "backend_name", "problem", "fidelity") if c in problems]]
         parts.append(f"<p class='bad'>{len(problems)} jobs with problems"
                      f"{' (first 50)' if len(problems) > 50 else ''}:</p>")
         parts.append(_table(shown.head(50).reset_index(drop=True)))
@@ -286,8 +291,12 @@ def write_report(
         parts.append("<p>No problems found.</p>")
     if "fidelity" in audit and audit["fidelity"].notna().any():
         parts.append("<h2>Reproducibility</h2>")
-        parts.append(_img(_fidelity_plot(audit["fidelity"], summary.get("threshold")),
+        parts.append(_img(_fidelity_plot(audit["fidelity"], summary.get("threshold"),
+                                         summary.get("device_threshold")),
                           "fidelity distribution"))
+        parts.append("<p>The re-run is ideal: a simulator job should match it, a device job "
+                     "differs by the device's noise, so it is flagged only below the device "
+                     "threshold.</p>")
     parts.append("</body></html>")
     text = _mask_tokens("\n".join(parts), redact or [])
 
