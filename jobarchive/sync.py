@@ -431,7 +431,9 @@ class _Pass:
         """Count a job's outcome toward (or reset) the run of transport failures."""
         api = _api_error(err) if err is not None else None
         # 429 after every retry counts too: a server that keeps rate limiting asks for less.
-        if api is not None and (api.status_code in (-1, 429) or api.status_code >= 500):
+        # So does 401 (after the client's own login again): a token revoked mid-sync refuses
+        # every job; one refused request per remaining job helps nobody.
+        if api is not None and (api.status_code in (-1, 401, 429) or api.status_code >= 500):
             self._down_in_a_row += 1
             self._down_error = api
         elif err is None or api is not None:  # the server answered something
@@ -439,6 +441,12 @@ class _Pass:
 
     def _give_up(self) -> RequestsApiError:
         last = self._down_error
+        if last is not None and last.status_code == 401:
+            return RequestsApiError(
+                f"Sync stopped early: the server refused the access token for "
+                f"{self._down_in_a_row} jobs in a row; the last error: {last}. Everything "
+                "fetched so far is archived; run sync again with a valid token to resume.",
+                401, last.error_code)
         return RequestsApiError(
             f"Sync stopped early: the server failed {self._down_in_a_row} jobs in a row "
             f"(unreachable, answering 5xx or rate limiting); the last error: {last}. Everything "
