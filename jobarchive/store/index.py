@@ -15,6 +15,7 @@ import fcntl
 import functools
 import getpass
 import inspect
+import json
 import os
 import re
 import socket
@@ -176,6 +177,19 @@ def m006_experiments_of_v1_documents(db: sqlite_utils.Database) -> None:
     updates = [(len(qasms), job_id) for job_id, doc in rows
                if isinstance(qasms := loads(doc).get("qasms"), list)]
     db.conn.executemany("UPDATE jobs SET num_experiments = ? WHERE job_id = ?", updates)
+
+
+@migrations()
+def m007_exact_big_ints(db: sqlite_utils.Database) -> None:
+    # Before the leading-space marker of blobs.dumps (commit baa9d62), a doc holding an int
+    # beyond 64 bits was stored as plain JSON, which loads() (orjson first) reads as a float:
+    # archives of that time gave back -3.69e19 for -36893488147419103235. Rewritten with the
+    # marker, the stdlib reads them exactly. Only a doc with a run of 19 digits can hold one.
+    rows = db.execute("SELECT job_id, doc FROM jobs WHERE CAST(doc AS TEXT) GLOB ?",
+                      ("*" + "[0-9]" * 19 + "*",)).fetchall()
+    updates = [(text.encode(), job_id) for job_id, doc in rows if doc[:1] != b" "
+               and (text := dumps(json.loads(doc))).startswith(" ")]
+    db.conn.executemany("UPDATE jobs SET doc = ? WHERE job_id = ?", updates)
 
 
 _ROW_COLUMNS = (
@@ -462,11 +476,12 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
 class _ThreadConnection:
     """One thread's connection and its sqlite_utils wrapper."""
 
-    __slots__ = ("conn", "db", "__weakref__")
+    __slots__ = ("conn", "db", "depth", "__weakref__")
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
+        self.depth = 0  # transactions of _write/snapshot open on this connection
 
 
 class Index:
@@ -494,6 +509,9 @@ class Index:
                 conn.execute("PRAGMA synchronous = FULL")
                 self._migrate()
             self._ours = True
+        except ArchiveWriteError:
+            self.close()
+            raise
         except OSError as err:
             self.close()
             raise ArchiveError(f"cannot open {self.path} ({err})") from err
@@ -571,32 +589,55 @@ class Index:
         writes, SQLite answers "database is locked" at once (a stale snapshot cannot be
         waited for). Taking the lock up front makes a busy writer wait ``busy_timeout``.
         """
-        if self.conn.in_transaction:
-            with self.db.atomic():
+        held = self._thread_connection()
+        if held.depth:  # inside this thread's own transaction: a savepoint of it
+            with held.db.atomic():
                 yield
             return
+        conn = held.conn
+        self._drop_stray_transaction(conn)
         try:
-            self._retry_locked(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            self._retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
         except sqlite3.OperationalError as err:
             if _code(err) not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise
             raise ArchiveLockedError(
                 f"{self.path} stayed locked by another writer ({err}). Wait for it to finish, "
                 "or open the archive with a longer busy_timeout.") from err
+        except BaseException:
+            # Ctrl-C while waiting for another writer is raised just after BEGIN IMMEDIATE got
+            # the lock: a transaction left open would lock every other process out, and the
+            # next writes would join it and never be committed.
+            self._rollback(conn)
+            raise
+        held.depth += 1
         try:
-            with self.db.atomic():  # a savepoint inside the transaction
+            with held.db.atomic():  # a savepoint inside the transaction
                 yield
-            self.conn.execute("COMMIT")
+            conn.execute("COMMIT")
         except BaseException as exc:
-            if self.conn.in_transaction:  # also after a failed COMMIT, which may leave it open
-                with contextlib.suppress(sqlite3.Error):
-                    self.conn.execute("ROLLBACK")
+            self._rollback(conn)  # also after a failed COMMIT, which may leave it open
             if isinstance(exc, sqlite3.Error) and _code(exc) in _WRITE_FAILURES:
                 raise ArchiveWriteError(
                     f"writing {self.path} failed ({exc}); SQLite rolled the transaction back. "
                     "Free disk space or fix permissions, then run it again.") from exc
             self._raise_if_damaged(exc)
             raise
+        finally:
+            held.depth -= 1
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # a damaged file may refuse even this
+                conn.execute("ROLLBACK")
+
+    def _drop_stray_transaction(self, conn: sqlite3.Connection) -> None:
+        """Roll back a transaction that no ``_write``/``snapshot`` holds: one that an
+        interrupted call (KeyboardInterrupt between its BEGIN and its ``try``) left open.
+        Its writes were never acknowledged; joining it would leave ours uncommitted."""
+        if conn.in_transaction:
+            self._rollback(conn)
 
     def _raise_if_damaged(self, exc: BaseException) -> None:
         if isinstance(exc, sqlite3.DatabaseError) and _code(exc) in (sqlite3.SQLITE_CORRUPT,
@@ -627,21 +668,26 @@ class Index:
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Several reads that see one state of the index (one read transaction)."""
-        if self.conn.in_transaction:
+        held = self._thread_connection()
+        if held.depth:
             yield
             return
-        self.conn.execute("BEGIN")
+        conn = held.conn
+        self._drop_stray_transaction(conn)
+        held.depth += 1
         try:
-            self.conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()  # the snapshot starts here
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()  # the snapshot starts here
             yield
         except BaseException as exc:
-            if self.conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):  # a damaged file may refuse even this
-                    self.conn.execute("ROLLBACK")
+            self._rollback(conn)
             self._raise_if_damaged(exc)
             raise
-        if self.conn.in_transaction:
-            self.conn.execute("COMMIT")
+        else:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        finally:
+            held.depth -= 1
 
     def _migrate(self) -> None:
         applied = {m.name for m in migrations.applied(self.db)}
@@ -654,7 +700,17 @@ class Index:
                 "Upgrade jobarchive (pip install -U jobarchive) to open it."
             )
         if applied != known:
-            self._retry_locked(self._apply_migrations)
+            try:
+                self._retry_locked(self._apply_migrations)
+            except sqlite3.Error as err:
+                if _code(err) not in _WRITE_FAILURES:
+                    raise
+                # Each migration is one transaction with its record: the failed one was rolled
+                # back, those before it stay applied, and the next open resumes.
+                raise ArchiveWriteError(
+                    f"upgrading {self.path} to this version's schema failed ({err}); nothing "
+                    "was lost (SQLite rolled the step back). Free disk space or fix "
+                    "permissions, then open the archive again.") from err
 
     def _apply_migrations(self) -> None:
         if migrations.pending(self.db):  # another process may have applied them meanwhile

@@ -1,0 +1,430 @@
+"""Archives written by older jobarchive versions open with this one and read back the same.
+
+``tests/data/old_archives/<commit>/fixture.zip`` holds a small archive written by the code
+of that commit (``make.py`` beside it wrote each; see the README there). Every test copies a
+fixture to ``tmp_path`` and compares the upgraded archive with one that the current code
+writes from the same jobs, in the same steps: records key for key (types included), query
+frames, counts, history, tag counts; audit must be clean, and writes after the upgrade must
+behave as on a new archive. The durability tests interrupt an upgrade (SIGKILL inside each
+migration, a full disk, two processes upgrading at once, a reader beside it) and press
+Ctrl-C in the middle of a write.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jobarchive import Archive, IBMQJob
+from jobarchive.store.index import migrations
+
+ROOT = Path(__file__).parent / "data" / "old_archives"
+_spec = importlib.util.spec_from_file_location("old_archives_make", ROOT / "make.py")
+make = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make)
+
+REVS = sorted(p.name for p in ROOT.iterdir() if (p / make.FIXTURE).is_file())
+FIRST = "ebf3bdd"  # the first archive format: every migration runs on it
+ALL_MIGRATIONS = [m.name for m in migrations._migrations]
+FILTERS = [
+    {}, {"share_level": "none"}, {"share_level": ["global", "hub"]}, {"status": "DONE"},
+    {"status": ["ERROR", "CANCELLED"]}, {"job_tags": ["vqe", "h2"], "job_tags_operator": "AND"},
+    {"job_tags": ["vqe", "retagged", "renamed"]}, {"job_name": "é|renamed"},
+    {"backend_name": "ibmq_lima", "run_mode": "fairshare"}, {"experiment_id": "exp-0"},
+    {"start_datetime": "2019-01-01T00:00:00Z", "end_datetime": "2021-06-30T00:00:00Z"},
+    {"limit": 5, "skip": 2, "descending": False}, {"job_tags": ["calib"], "limit": 3},
+]
+# Job 15's result holds an int beyond 64 bits. Commit ebf3bdd wrote its JSON without the
+# marker later versions add, and blobs.loads reads it as a float (see the xfail test below).
+BIG_INT_RESULT = {(FIRST, make.jobs()[15]["job_id"])}
+
+
+def unpack(rev: str, dest: Path) -> tuple[Path, dict]:
+    """Copy a fixture to ``dest``; returns the archive path and what the old code read back."""
+    with zipfile.ZipFile(ROOT / rev / make.FIXTURE) as zf:
+        zf.extractall(dest)
+    return dest / "archive", json.loads((dest / "expected.json").read_text())
+
+
+def write_steps(arc: Archive, steps: list[str]) -> None:
+    """The steps make.py ran, with the current code."""
+    for step in steps:
+        if step == "jobs":
+            arc.add_many(make.jobs())
+        elif step == "updates":
+            arc.add_many(make.updates())
+        elif step == "retag":
+            arc.retag(list(make.RETAG_IDS), progress=False, **make.RETAG)
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """Archives the current code writes from the same steps, one per list of steps."""
+    made: dict[tuple[str, ...], Archive] = {}
+
+    def get(steps: list[str]) -> Archive:
+        key = tuple(steps)
+        if key not in made:
+            arc = Archive(tmp_path_factory.mktemp("fresh") / "a")
+            write_steps(arc, steps)
+            made[key] = arc
+        return made[key]
+
+    yield get
+    for arc in made.values():
+        arc.close()
+
+
+def exact(value) -> str:
+    """JSON text: equal only if values, types (1 vs 1.0) and key order are equal."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def events(arc: Archive, job_id: str) -> list[list]:
+    return arc.history(job_id)[["kind", "old", "new", "source"]].astype(object).values.tolist()
+
+
+def assert_same_archive(old: Archive, new: Archive, skip: set[str] = frozenset()) -> None:
+    """Everything a user reads from the two archives is equal."""
+    assert len(old) == len(new)
+    ids = sorted(new.query(limit=None)["job_id"])
+    assert sorted(old.query(limit=None)["job_id"]) == ids
+    for job_id in ids:
+        if job_id not in skip:
+            assert exact(old.record(job_id)) == exact(new.record(job_id)), job_id
+            assert old.get(job_id).to_dict() == new.get(job_id).to_dict(), job_id
+        assert events(old, job_id) == events(new, job_id), job_id
+    for flt in FILTERS:
+        pd.testing.assert_frame_equal(old.query(**flt), new.query(**flt), obj=str(flt))
+    pd.testing.assert_frame_equal(old.counts(), new.counts())
+    pd.testing.assert_frame_equal(old.counts(ids[::3]), new.counts(ids[::3]))
+    assert old.index.tag_counts() == new.index.tag_counts()
+
+
+def applied(path: Path) -> list[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(path / "index.db")
+    try:
+        return [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def test_fixtures_are_there_and_small():
+    assert FIRST in REVS and len(REVS) >= 5
+    assert sum(f.stat().st_size for f in ROOT.rglob("*") if f.is_file()) < 300_000
+
+
+@pytest.mark.parametrize("rev", REVS)
+def test_an_old_archive_reads_back_as_written(rev, tmp_path, fresh):
+    path, expected = unpack(rev, tmp_path)
+    assert expected["commit"] == rev
+    with Archive(path, create=False) as old:
+        assert applied(path) == ALL_MIGRATIONS
+        new = fresh(expected["steps"])
+        assert len(old) == expected["len"] == 30
+        skip = {j for r, j in BIG_INT_RESULT if r == rev}
+        assert_same_archive(old, new, skip)
+        # What the old code itself read back is still read back, wherever it read right.
+        for job_id, record in expected["records"].items():
+            if exact(record) == exact(new.record(job_id)):
+                assert exact(old.record(job_id)) == exact(record), job_id
+            assert [[k, o, n, s] for k, o, n, s in expected["history"][job_id]] == events(old, job_id)
+        # Jobs added once are the normalized record that was added.
+        updated = {r["job_id"] for r in make.updates()} | set(make.RETAG_IDS if "retag" in expected["steps"] else ())
+        for record in make.jobs():
+            if record["job_id"] not in updated and record["job_id"] not in skip:
+                assert old.get(record["job_id"]).to_dict() == IBMQJob.from_dict(record).to_dict()
+
+
+@pytest.mark.parametrize("rev", REVS)
+def test_counts_of_an_old_archive_are_its_result_dicts(rev, tmp_path):
+    path, _ = unpack(rev, tmp_path)
+    with Archive(path, create=False) as old:
+        frame = old.counts()
+        got = sorted(zip(frame["job_id"], frame["experiment"], frame["key"], frame["count"], strict=True))
+        want = []
+        for job_id in old.query(limit=None)["job_id"]:
+            result = old.record(job_id)["result"]
+            for i, exp in enumerate((result or {}).get("results", [])):
+                want.extend((job_id, i, key, n) for key, n in exp["data"]["counts"].items())
+        assert got == sorted(want) and len(want) > 100
+
+
+@pytest.mark.parametrize("rev", REVS)
+def test_audit_of_an_upgraded_archive_is_clean(rev, tmp_path):
+    path, _ = unpack(rev, tmp_path)
+    with Archive(path, create=False) as old:
+        frame = old.audit(verify=True)
+        assert frame["ok"].all(), frame[~frame["ok"]].to_dict("records")
+        assert len(frame) == 30 and frame.attrs["orphans"] == []
+        assert old.index.integrity() == []
+        repaired = old.audit(repair=True)
+        assert repaired["ok"].all() and len(old) == 30
+
+
+def more_writes(arc: Archive) -> None:
+    """Updates of old jobs, a new job, a stale snapshot, a local retag."""
+    jobs = {r["job_id"]: r for r in make.jobs()}
+    ids = sorted(jobs)
+    changed = [dict(jobs[ids[0]], tags=["later"], name="later-0"),   # payloads kept
+               dict(jobs[ids[3]], status="QUEUED"),                  # stale: a final job stays
+               dict(jobs[ids[20]], status="CANCELLED", qobj=None, result=None),
+               dict(jobs[ids[1]], job_id="new-after-upgrade", tags=["vqe", "new"])]
+    arc.add_many(changed)
+    arc.retag(ids[::4], replacement_tags=["r1", "vqe"], progress=False)
+    arc.retag(ids[1::5], removal_tags=["h2"], additional_tags=["calib"], progress=False)
+
+
+@pytest.mark.parametrize("rev", REVS)
+def test_writes_after_an_upgrade_are_as_on_a_new_archive(rev, tmp_path):
+    path, expected = unpack(rev, tmp_path / "old")
+    with Archive(path, create=False) as old, Archive(tmp_path / "new") as new:
+        write_steps(new, expected["steps"])
+        more_writes(old)
+        more_writes(new)
+        skip = {j for r, j in BIG_INT_RESULT if r == rev}
+        assert_same_archive(old, new, skip)
+        assert old.audit()["ok"].all()
+        assert len(old) == 31
+
+
+@pytest.mark.xfail(strict=True, reason="blobs.loads reads ints beyond 64 bits that commit ebf3bdd "
+                   "wrote (without the leading-space marker) as floats; blobs.py is not ours to edit")
+def test_big_ints_in_results_of_the_first_format_read_back_exactly(tmp_path):
+    path, _ = unpack(FIRST, tmp_path)
+    (_, job_id), = BIG_INT_RESULT
+    with Archive(path, create=False) as old:
+        seed = old.record(job_id)["result"]["results"][0]["header"]["seed"]
+        assert type(seed) is int and seed == 2 ** 70 + 1
+
+
+def test_big_ints_in_kept_server_fields_of_the_first_format_read_back_exactly(tmp_path):
+    """The doc JSON in the index had the same problem; migration m007 rewrites it."""
+    path, _ = unpack(FIRST, tmp_path)
+    with Archive(path, create=False) as old:
+        value = old.record(make.jobs()[13]["job_id"])["big_field"]
+        assert type(value) is int and value == -(2 ** 65) - 3
+        assert old.audit()["ok"].all()
+
+
+# --- durability of the upgrade ------------------------------------------------------------
+
+def run_child(code: str, *args: str, timeout: float = 120) -> list[str]:
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.splitlines()
+
+
+KILL_IN_MIGRATION = """
+    import os, shutil, signal, sys
+    from pathlib import Path
+    import jobarchive.store.index as ix
+    from jobarchive import Archive
+    src, root = Path(sys.argv[1]), Path(sys.argv[2])
+    for m in ix.migrations._migrations:
+        for where in ("before", "after"):
+            dest = root / f"{m.name}-{where}"
+            shutil.copytree(src, dest)
+            pid = os.fork()
+            if pid == 0:  # the upgrader: SIGKILLed inside migration m (before or after its work)
+                real = m.fn
+                def fn(db, real=real, where=where):
+                    if where == "before":
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    real(db)
+                    os.kill(os.getpid(), signal.SIGKILL)  # its work done, not committed
+                m.fn = fn
+                Archive(dest)
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            print(dest.name, os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+def test_an_upgrade_killed_inside_any_migration_loses_nothing(tmp_path, fresh):
+    path, expected = unpack(FIRST, tmp_path / "src")
+    lines = run_child(KILL_IN_MIGRATION, str(path), str(tmp_path / "k"))
+    pending = ALL_MIGRATIONS[1:]  # m001 ran when the fixture was written
+    killed = [line.split()[0] for line in lines if line.split()[1] == "-9"]
+    assert len(killed) == 2 * len(pending)
+    new = fresh(expected["steps"])
+    for name in killed:
+        before = applied(tmp_path / "k" / name)
+        assert before[:1] == ["m001_initial"] and name.rsplit("-", 1)[0] not in before
+        with Archive(tmp_path / "k" / name, create=False) as old:
+            assert applied(tmp_path / "k" / name) == ALL_MIGRATIONS
+            assert_same_archive(old, new, {j for _, j in BIG_INT_RESULT})
+            assert old.audit()["ok"].all()
+
+
+DISK_FULL = """
+    import json, os, resource, shutil, sys
+    from pathlib import Path
+    from jobarchive import Archive, ArchiveError
+    src, root = Path(sys.argv[1]), Path(sys.argv[2])
+    size = (src / "index.db").stat().st_size
+    for extra in (0, 2000, 6000, 12000):
+        dest = root / f"full-{extra}"
+        shutil.copytree(src, dest)
+        pid = os.fork()
+        if pid == 0:  # the upgrader, on a disk that takes `extra` more bytes a file
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size + extra, resource.RLIM_INFINITY))
+            try:
+                Archive(dest).close()
+                out = None
+            except ArchiveError as err:
+                out = [type(err).__name__, isinstance(err, OSError), str(err)]
+            print(json.dumps([dest.name, out]), flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+"""
+
+
+def test_a_full_disk_during_an_upgrade_says_so_and_loses_nothing(tmp_path, fresh):
+    path, expected = unpack(FIRST, tmp_path / "src")
+    results = [json.loads(line) for line in run_child(DISK_FULL, str(path), str(tmp_path / "f"))]
+    assert len(results) == 4
+    failed = [(name, err) for name, err in results if err is not None]
+    assert failed, "no limit made the upgrade fail; lower them"
+    for _name, (kind, is_os_error, text) in failed:
+        assert (kind, is_os_error) == ("ArchiveWriteError", True), text
+        assert "Free disk space" in text and "upgrad" in text
+    new = fresh(expected["steps"])
+    for name, _ in results:  # with space again, the upgrade completes
+        with Archive(tmp_path / "f" / name, create=False) as old:
+            assert applied(tmp_path / "f" / name) == ALL_MIGRATIONS
+            assert_same_archive(old, new, {j for _, j in BIG_INT_RESULT})
+            assert old.audit()["ok"].all()
+
+
+UPGRADER = """
+    import json, sys, time
+    from pathlib import Path
+    from jobarchive import Archive
+    path, go = Path(sys.argv[1]), Path(sys.argv[2])
+    print("READY", flush=True)
+    while not go.exists():
+        time.sleep(0.005)
+    with Archive(path, create=False) as arc:
+        print(json.dumps([len(arc), sorted(arc.query(limit=None)["job_id"])[:3]]), flush=True)
+"""
+
+
+def test_two_processes_upgrading_at_once(tmp_path, fresh):
+    path, expected = unpack(FIRST, tmp_path)
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(UPGRADER), str(path), str(tmp_path / "go")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "READY"
+    (tmp_path / "go").touch()
+    outs = [proc.communicate(timeout=120) for proc in procs]
+    for proc, (out, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+        assert json.loads(out)[0] == 30
+    assert applied(path) == ALL_MIGRATIONS  # each once
+    with Archive(path, create=False) as old:
+        assert_same_archive(old, fresh(expected["steps"]), {j for _, j in BIG_INT_RESULT})
+
+
+READER = """
+    import sqlite3, sys
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN")
+    print(conn.execute("SELECT count(*), count(share_level) FROM jobs").fetchone(), flush=True)
+    sys.stdin.readline()  # holds its read snapshot while the archive is upgraded
+    print(conn.execute("SELECT count(*), count(share_level) FROM jobs").fetchone(), flush=True)
+    conn.execute("COMMIT")
+    print(conn.execute("SELECT count(*), count(share_level) FROM jobs").fetchone(), flush=True)
+"""
+
+
+def test_an_upgrade_beside_a_reader(tmp_path, fresh):
+    """A process reading the old archive (in a read transaction) does not block the
+    upgrade, keeps its snapshot, and sees the upgraded rows afterwards."""
+    path, expected = unpack(FIRST, tmp_path)
+    reader = subprocess.Popen([sys.executable, "-c", textwrap.dedent(READER), str(path / "index.db")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = reader.stdout.readline().strip()
+    with Archive(path, create=False) as old:
+        assert applied(path) == ALL_MIGRATIONS
+        assert_same_archive(old, fresh(expected["steps"]), {j for _, j in BIG_INT_RESULT})
+        out, err = reader.communicate("go\n", timeout=60)
+        assert reader.returncode == 0, err
+        assert first == out.splitlines()[0] == "(30, 24)"  # its snapshot: 6 jobs had no level
+        assert out.splitlines()[1] == "(30, 30)"  # m004 gave every job one
+        old.add_many(make.updates())  # and writing goes on
+        assert old.audit()["ok"].all()
+
+
+# --- Ctrl-C in the middle of a write ------------------------------------------------------
+
+CTRL_C = """
+    import json, os, signal, sqlite3, sys, threading, time
+    from pathlib import Path
+    from jobarchive import Archive
+    path = Path(sys.argv[1])
+    job = lambda i: {"job_id": f"j{i}", "creation_date": "2021-01-01T00:00:00Z", "status": "COMPLETED",
+                     "result": {"results": [{"data": {"counts": {"0x1": i}}}]}}
+    arc = Archive(path)
+    arc.add(job(0))
+    other = sqlite3.connect(path / "index.db", timeout=1, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another writer (a sync in another process, say)
+    main = threading.main_thread().ident
+
+    def interrupt():
+        while True:  # until the main thread waits for the other writer's lock
+            frame = sys._current_frames().get(main)
+            if frame is not None and frame.f_code.co_filename.endswith("index.py") \\
+                    and frame.f_code.co_name == "<lambda>":
+                break
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C (Jupyter's "interrupt kernel")
+        time.sleep(0.2)
+        other.execute("ROLLBACK")  # the other writer finishes
+
+    thread = threading.Thread(target=interrupt)
+    thread.start()
+    try:
+        arc.add(job(1))
+        interrupted = False
+    except KeyboardInterrupt:
+        interrupted = True
+    thread.join()
+    left_open = arc.index.conn.in_transaction
+    arc.add_many([job(2), job(3)])  # returns: acknowledged
+    seen = sorted(r[0] for r in other.execute("SELECT job_id FROM jobs"))
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        others_can_write = True
+    except sqlite3.OperationalError:
+        others_can_write = False
+    arc.close()
+    with Archive(path) as again:
+        print(json.dumps([interrupted, left_open, seen, others_can_write, sorted(again.query()["job_id"]),
+                          bool(again.audit()["ok"].all())]))
+"""
+
+
+def test_ctrl_c_while_waiting_for_another_writer_loses_nothing_later(tmp_path):
+    """Ctrl-C while add() waits for another process's write lock lands right after BEGIN
+    IMMEDIATE got the lock. That transaction must not stay open: later writes joined it and
+    were never committed (add_many returned, the jobs were lost at close), and every other
+    process was locked out meanwhile."""
+    out = json.loads(run_child(CTRL_C, str(tmp_path / "a"))[-1])
+    interrupted, left_open, seen, others_can_write, after, audit_ok = out
+    assert interrupted
+    assert not left_open and others_can_write
+    assert seen == ["j0", "j2", "j3"]
+    assert after == ["j0", "j2", "j3"] and audit_ok
