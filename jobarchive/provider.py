@@ -397,7 +397,7 @@ def _iter_one_date(client: ApiClient, base: dict[str, Any], date: str, seen: set
                 again += 1
             else:
                 yield doc
-        if len(page) < size:
+        if not page:  # not a short page: a server may answer fewer jobs than asked
             if not again:
                 raise IBMQBackendApiProtocolError(
                     f"The server lists none of the jobs created at {date} by that date; "

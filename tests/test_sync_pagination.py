@@ -39,3 +39,11 @@ def test_jobs_lists_every_tied_job_once_in_both_orders(tmp_path):
         skipped = [j.job_id() for j in provider.jobs(limit=None, skip=30)]
         assert len(skipped) == len(set(skipped)) == len(every) - 30
         assert set(skipped) | set(newest[:30]) == every
+
+
+def test_a_server_that_answers_shorter_pages_than_asked_loses_no_job(tmp_path):
+    with Emulator(seed_jobs=40, seed=6, seed_tied=150, max_url=MAX_URL, max_page=30) as emu, \
+            Archive(tmp_path / "a") as arc:
+        report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False, page_size=100)
+        assert report.discovered == 190 and not report.failed
+        assert set(arc.query()["job_id"]) == {d["id"] for d in emu.job_docs()}

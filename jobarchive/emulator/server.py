@@ -230,6 +230,8 @@ class Routes:
         except FilterError as exc:
             raise HttpError(400, "INVALID_FILTER", f"Invalid filter: {exc}") from None
         assert req.project is not None
+        if self.emu.max_page is not None and (flt.limit is None or flt.limit > self.emu.max_page):
+            flt.limit = self.emu.max_page  # a server answers at most so many jobs a request
         return flt, self.state.list_jobs(flt, req.project, req.now, req.user)
 
     def jobs_list(self, req: Request) -> Answer:
@@ -647,7 +649,8 @@ class Emulator:
     real server answers there without ``fields`` was never recorded), ``seed_tied`` (that
     many more final jobs right after the history, all created in one millisecond),
     ``max_url`` (a request URL longer than that many bytes answers 414, as a front end
-    would; default None: only http.server's own 64 KB request-line limit).
+    would; default None: only http.server's own 64 KB request-line limit), ``max_page`` (a
+    job list answers at most that many jobs, whatever limit it was asked for).
     Accounts: ``emu.token`` is the first; ``add_account()`` makes more, on the same
     projects, each seeing only its own jobs; ``revoke_token(token)`` withdraws one.
     """
@@ -658,7 +661,8 @@ class Emulator:
                  token: str | None = None, *, max_body: int = MAX_BODY,
                  job_limit: int | None = None, clock_start: float | None = None,
                  lean_lists: bool = False, lean_full_lists: bool = False,
-                 seed_tied: int = 0, max_url: int | None = None) -> None:
+                 seed_tied: int = 0, max_url: int | None = None,
+                 max_page: int | None = None) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
                             time_scale=time_scale, job_limit=job_limit, clock_start=clock_start,
                             seed_tied=seed_tied)
@@ -674,6 +678,7 @@ class Emulator:
         self.lean_lists = bool(lean_lists)
         self.lean_full_lists = bool(lean_full_lists)
         self.max_url = None if max_url is None else int(max_url)
+        self.max_page = None if max_page is None else int(max_page)
         self._secret = secrets.token_bytes(32)
         # access token -> (expiry in emulated epoch ms, the account's user id)
         self._access: dict[str, tuple[int, str]] = {}
