@@ -173,14 +173,19 @@ def test_audit_of_an_upgraded_archive_is_clean(rev, tmp_path):
 
 
 def more_writes(arc: Archive) -> None:
-    """Updates of old jobs, a new job, a stale snapshot, a local retag."""
-    jobs = {r["job_id"]: r for r in make.jobs()}
-    ids = sorted(jobs)
-    changed = [dict(jobs[ids[0]], tags=["later"], name="later-0"),   # payloads kept
-               dict(jobs[ids[3]], status="QUEUED"),                  # stale: a final job stays
-               dict(jobs[ids[20]], status="CANCELLED", qobj=None, result=None),
-               dict(jobs[ids[1]], job_id="new-after-upgrade", tags=["vqe", "new"])]
+    """Updates of old jobs (payloads partly kept from the old blobs), a new job, a stale
+    snapshot, local retags."""
+    jobs = make.jobs()
+    done = [r for r in jobs if r["status"] == "COMPLETED" and r.get("result")]
+    queued = next(r for r in jobs if r["status"] == "QUEUED")
+    changed = [dict(done[0], tags=["later"], name="later-0", qobj=None, result=None),  # both kept
+               dict(done[1], qobj=None, result=dict(done[1]["result"], success=False)),  # qobj kept
+               dict(done[2], result=None, qobj=dict(done[2]["qobj"], qobj_id="again")),  # result kept
+               dict(queued, status="QUEUED"),  # stale: the job completed meanwhile, it stays so
+               dict(jobs[3], status="CANCELLED"),  # failed, then marked cancelled
+               dict(jobs[1], job_id="new-after-upgrade", tags=["vqe", "new"])]
     arc.add_many(changed)
+    ids = sorted(r["job_id"] for r in jobs)
     arc.retag(ids[::4], replacement_tags=["r1", "vqe"], progress=False)
     arc.retag(ids[1::5], removal_tags=["h2"], additional_tags=["calib"], progress=False)
 

@@ -184,12 +184,22 @@ def m007_exact_big_ints(db: sqlite_utils.Database) -> None:
     # Before the leading-space marker of blobs.dumps (commit baa9d62), a doc holding an int
     # beyond 64 bits was stored as plain JSON, which loads() (orjson first) reads as a float:
     # archives of that time gave back -3.69e19 for -36893488147419103235. Rewritten with the
-    # marker, the stdlib reads them exactly. Only a doc with a run of 19 digits can hold one.
-    rows = db.execute("SELECT job_id, doc FROM jobs WHERE CAST(doc AS TEXT) GLOB ?",
-                      ("*" + "[0-9]" * 19 + "*",)).fetchall()
-    updates = [(text.encode(), job_id) for job_id, doc in rows if doc[:1] != b" "
-               and (text := dumps(json.loads(doc))).startswith(" ")]
+    # marker, the stdlib reads them exactly. Only a doc with a run of 19 digits can hold one;
+    # translate+find spots those at ~2 s a million docs (SQLite's GLOB: 25 s).
+    updates = []
+    cursor = db.execute("SELECT job_id, doc FROM jobs")
+    while rows := cursor.fetchmany(5000):
+        for job_id, doc in rows:
+            raw = doc.encode() if isinstance(doc, str) else doc
+            if raw[:1] != b" " and _NINETEEN_DIGITS in raw.translate(_DIGITS_AS_ZERO):
+                text = dumps(json.loads(raw))
+                if text.startswith(" "):
+                    updates.append((text.encode(), job_id))
     db.conn.executemany("UPDATE jobs SET doc = ? WHERE job_id = ?", updates)
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
 
 
 _ROW_COLUMNS = (
