@@ -205,6 +205,27 @@ def _summaries(frame: pd.DataFrame, durations: pd.DataFrame) -> list[tuple[str, 
     return out
 
 
+def _findings(audit: pd.DataFrame) -> list[str]:
+    """The audit's informational findings (a DONE job without its result or qobj, a backend
+    or client version not recorded, a device's noise): how many jobs each, and the first
+    jobs. They are not storage problems, but they are what a reproducibility audit asks."""
+    if "notes" not in audit:
+        return []
+    noted = audit[audit["notes"].fillna("") != ""]
+    if noted.empty:
+        return []
+    kinds = (noted["notes"].str.split("; ").explode()
+             .str.replace(r"\d+\.\d+", "x", regex=True)  # one line per kind, not per fidelity
+             .str.replace(r" \((only its name|expected of a device)[^)]*\)", "", regex=True))
+    table = kinds.value_counts().rename("jobs").rename_axis("finding").to_frame()
+    columns = [c for c in ("job_id", "status", "backend_name", "notes") if c in noted]
+    return ["<h3>Reproducibility findings</h3>",
+            f"<p>{len(noted)} jobs have findings that are not storage problems but limit what "
+            "can be said about how they ran:</p>", _table(table),
+            f"<p>First {min(len(noted), 50)}:</p>",
+            _table(noted[columns].head(50).reset_index(drop=True))]
+
+
 def _mask_tokens(text: str, extra: list[str]) -> str:
     for secret in [os.environ.get(v, "") for v in TOKEN_ENV_VARS] + list(extra):
         if secret and len(secret) >= 8:
@@ -279,8 +300,9 @@ def write_report(
 
     summary = dict(audit.attrs.get("summary") or {})
     parts.append("<h2>Audit</h2>")
-    if summary:
-        parts.append(_table(pd.Series(summary, dtype="object").rename("value").to_frame()))
+    shown_summary = {k: v for k, v in summary.items() if v is not None}  # None: not run
+    if shown_summary:
+        parts.append(_table(pd.Series(shown_summary, dtype="object").rename("value").to_frame()))
     problems = audit[~audit["ok"]]
     if len(problems):
         shown = problems[[c for c in ("job_id", "backend_name", "problem", "fidelity") if c in problems]]
@@ -289,6 +311,7 @@ def write_report(
         parts.append(_table(shown.head(50).reset_index(drop=True)))
     else:
         parts.append("<p>No problems found.</p>")
+    parts += _findings(audit)
     if "fidelity" in audit and audit["fidelity"].notna().any():
         parts.append("<h2>Reproducibility</h2>")
         parts.append(_img(_fidelity_plot(audit["fidelity"], summary.get("threshold"),

@@ -124,3 +124,24 @@ def test_success_rate_counts_only_finished_jobs(arc, tmp_path):
     assert table["ibmq_lima"]["cancelled"] == "2" and table["ibmq_lima"]["error"] == "1"
     assert table["ibmq_quito"][rate] == ""         # nothing finished yet: no rate
     assert "done / finished, finished = DONE + ERROR + CANCELLED" in text
+
+
+def test_report_shows_the_reproducibility_findings(arc, tmp_path):
+    """A DONE job without its qobj and a job without a recorded client are what a
+    reproducibility audit asks about: the report only said "No problems found." (they are
+    not storage problems) and listed the reproduction rows as None when nothing was re-run."""
+    jobs = make_jobs(12, seed=2)
+    done = [j for j in jobs if j["status"] == "COMPLETED"]
+    no_qobj, no_client = dict(done[0]), dict(done[1])
+    no_qobj.pop("qobj")
+    no_client["client_info"] = None
+    no_qobj["job_id"], no_client["job_id"] = "noqobj" + "0" * 18, "noclient" + "0" * 16
+    arc.add_many([*jobs, no_qobj, no_client])
+    text = arc.report(tmp_path / "r.html").read_text()
+    assert "No problems found." in text
+    findings = text.split("<h3>Reproducibility findings</h3>", 1)[1]
+    assert "2 jobs have findings" in findings, findings
+    assert "DONE without qobj" in findings and "client version not recorded" in findings
+    assert no_qobj["job_id"] in findings and no_client["job_id"] in findings
+    audit = text.split("<h2>Audit</h2>", 1)[1].split("</table>", 1)[0]
+    assert "None" not in audit and "threshold" not in audit
