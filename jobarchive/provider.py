@@ -358,14 +358,27 @@ def iter_pages(
             # skipped jobs: learn the whole group (server order) and exclude what lies
             # before and on this page, or the next page would repeat skipped jobs.
             boundary_date = last_date
-            group = client.list_jobs({"order": order, "skip": 0,
-                                      "where": _narrow(base, "creationDate", last_date)})
-            group_ids = [d.get("id") for d in group if isinstance(d, dict)]
+            group_ids = _tie_group_until(client, base, order, last_date, same[-1], size)
             cut = group_ids.index(same[-1]) + 1 if same[-1] in group_ids else 0
             boundary_ids = group_ids[:cut] + same
         else:
             boundary_date, boundary_ids = last_date, same
         boundary_ids = list(dict.fromkeys(i for i in boundary_ids if i is not None))
+
+
+def _tie_group_until(client: ApiClient, base: dict[str, Any], order: str, date: str,
+                     last_id: Any, size: int) -> list[Any]:
+    """Ids of the jobs created at ``date``, in the server's order, up to ``last_id``: paged
+    with ``skip`` (the order the first page's skip counted in), as a server may answer fewer
+    jobs than a request asks for."""
+    ids: list[Any] = []
+    query = _narrow(base, "creationDate", date)
+    while True:
+        page = client.list_jobs({"order": order, "limit": size, "skip": len(ids),
+                                 "where": query})
+        ids += [d.get("id") for d in page if isinstance(d, dict)]
+        if not page or last_id in ids:
+            return ids
 
 
 def _iter_one_date(client: ApiClient, base: dict[str, Any], date: str, seen: set[str],

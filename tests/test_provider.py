@@ -342,7 +342,10 @@ def test_paging_keeps_ties_on_the_boundary_date():
         want = want if limit is None else want[:limit]
         got = [d["id"] for d in iter_pages(PagedList(), where, descending, limit, skip, size)]
         assert got == want, (descending, where, skip, limit, size)
-        assert calls[0]["skip"] == skip and all(c["skip"] == 0 for c in calls[1:])
+        # Keyset pages after the first: no offset, but for learning the skipped part of one
+        # tie group (bounded by the skip and a page, whatever the history's size).
+        assert calls[0]["skip"] == skip and all(c["skip"] == 0 or c["skip"] < skip + size
+                                                for c in calls[1:])
 
 
 def test_limit_none_over_5000_jobs_pages_by_keyset():

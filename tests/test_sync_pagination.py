@@ -47,3 +47,14 @@ def test_a_server_that_answers_shorter_pages_than_asked_loses_no_job(tmp_path):
         report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False, page_size=100)
         assert report.discovered == 190 and not report.failed
         assert set(arc.query()["job_id"]) == {d["id"] for d in emu.job_docs()}
+
+
+def test_jobs_with_skip_into_a_tie_group_larger_than_the_servers_page(tmp_path):
+    with Emulator(seed_jobs=15, seed=5, seed_tied=100, max_page=20) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        every = {d["id"] for d in emu.job_docs()}
+        newest = [j.job_id() for j in provider.jobs(limit=None)]
+        assert len(newest) == len(set(newest)) == len(every)
+        for skip in (5, 30, 60):
+            ids = [j.job_id() for j in provider.jobs(limit=None, skip=skip)]
+            assert ids == newest[skip:], skip
