@@ -643,7 +643,8 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
 @cli.command(epilog="\b\nExamples:\n  jobarchive retag --tag run7 --add paper-2021 --dry-run"
                     "\n  jobarchive retag --status ERROR --add failed --remote"
                     "\n  jobarchive retag ID1 ID2 --remove draft"
-                    "\n  jobarchive retag --backend ibmq_athens --replace archived --remote --token T")
+                    "\n  jobarchive retag --backend ibmq_athens --replace archived --remote --token T"
+                    "\n  jobarchive retag --undo --dry-run")
 @click.argument("job_ids", nargs=-1, metavar="[JOB_ID...]")
 @filter_options
 @click.option("--all", "select_all", is_flag=True, help="Select every job (no filter needed).")
@@ -654,6 +655,11 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
 @click.option("--replace", "replace_tags", multiple=True, metavar="TAG", callback=_tag_values,
               help="Replace the tags with these (ibmq_jobset_ tags are kept); repeatable.")
 @click.option("--clear", is_flag=True, help="Remove every tag (except ibmq_jobset_ ones).")
+@click.option("--undo", is_flag=True,
+              help="Revert the archive's last retag run that changed tags: remove the tags "
+                   "it added, add back those it removed (tags a job had before it are kept). "
+                   "All its jobs, or those selected; with --remote on the server too. Again: "
+                   "redo.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing anywhere.")
 @click.option("--remote", is_flag=True,
               help="Push each change to the server first; the new tags are computed from the "
@@ -672,31 +678,30 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
 @click.pass_context
 def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
           add_tags: tuple[str, ...], remove_tags: tuple[str, ...], replace_tags: tuple[str, ...],
-          clear: bool, dry_run: bool, remote: bool, archive_tags: bool, workers: int, wait: bool,
-          fmt: str, progress: bool | None, **filters: Any) -> None:
-    """Add, remove or replace tags of the selected jobs (by ids, filters or --all)."""
+          clear: bool, undo: bool, dry_run: bool, remote: bool, archive_tags: bool, workers: int,
+          wait: bool, fmt: str, progress: bool | None, **filters: Any) -> None:
+    """Add, remove or replace tags of the selected jobs (by ids, filters or --all), or undo
+    the last retag."""
     server = _pop_server(filters)
-    if not (add_tags or remove_tags or replace_tags or clear):
-        raise click.UsageError("nothing to do: give --add, --remove, --replace or --clear")
+    if not (add_tags or remove_tags or replace_tags or clear or undo):
+        raise click.UsageError("nothing to do: give --add, --remove, --replace, --clear or --undo")
+    if undo and (add_tags or remove_tags or replace_tags or clear):
+        raise click.UsageError("--undo reverts the last change; it takes no --add, --remove, "
+                               "--replace or --clear")
     if replace_tags and clear:
         raise click.UsageError("--replace and --clear exclude each other")
     if archive_tags and not remote:
         raise click.UsageError("--archive-tags needs --remote")
-    if not (job_ids or select_all or _has_filter(filters)):
+    selected = bool(job_ids or select_all or _has_filter(filters))
+    if not (selected or undo):
         raise click.UsageError("select jobs: give job ids, a filter option, or --all")
     arc = open_archive(ctx)
-    selection: Any
-    if job_ids and not _has_filter(filters):
-        missing = [j for j in job_ids if j not in arc]
-        if missing:
-            raise click.ClickException(f"no job {missing[0]!r} in {arc.path}")
-        selection = list(dict.fromkeys(job_ids))
-    else:
-        frame = run_query(arc, filters)
-        selection = frame["job_id"].tolist()
-        if job_ids:
-            wanted = set(job_ids)
-            selection = [j for j in selection if j in wanted]
+    if undo:
+        _undo(ctx, arc, _selection(arc, job_ids, filters) if selected and not select_all
+              else None, server, remote=remote, archive_tags=archive_tags, dry_run=dry_run,
+              workers=workers, wait=wait, fmt=fmt, progress=progress)
+        return
+    selection = _selection(arc, job_ids, filters)
     if not selection:
         click.echo("no jobs selected", err=True)
         if fmt != "table":  # still an empty JSON list / a CSV header for scripts
@@ -717,6 +722,43 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
                        lock_timeout=None if wait else 0.0,
                        read_server_tags=remote and not archive_tags)
     _print_retag(ctx, result, fmt, dry_run, len(selection))
+
+
+def _selection(arc: Any, job_ids: tuple[str, ...], filters: dict[str, Any]) -> list[str]:
+    """The job ids retag works on: the ids given (checked), or the filter's, narrowed to ids."""
+    if job_ids and not _has_filter(filters):
+        missing = [j for j in job_ids if j not in arc]
+        if missing:
+            raise click.ClickException(f"no job {missing[0]!r} in {arc.path}")
+        return list(dict.fromkeys(job_ids))
+    selection = run_query(arc, filters)["job_id"].tolist()
+    if job_ids:
+        wanted = set(job_ids)
+        selection = [j for j in selection if j in wanted]
+    return selection
+
+
+def _undo(ctx: click.Context, arc: Any, selection: list[str] | None, server: dict[str, Any], *,
+          remote: bool, archive_tags: bool, dry_run: bool, workers: int, wait: bool, fmt: str,
+          progress: bool | None) -> None:
+    """``retag --undo``: revert the archive's last retag run (of the selected jobs)."""
+    from .retag import undo
+
+    provider = connect_from_options(ctx, server) if remote else None
+    result = undo(arc, selection, provider=provider, dry_run=dry_run, workers=workers,
+                  progress=_progress_default(progress), lock_timeout=None if wait else 0.0,
+                  read_server_tags=remote and not archive_tags)
+    summary = result.attrs.get("summary") or {}
+    if not summary.get("jobs"):
+        click.echo("undo: nothing to undo (no retag of this archive changed a tag"
+                   + (" of the selected jobs" if selection is not None else "") + ")", err=True)
+        if fmt != "table":
+            write_frame(result, fmt, None)
+        return
+    if summary.get("changed_since"):
+        click.echo(f"undo: {summary['changed_since']} of the {summary['jobs']} jobs the last "
+                   "retag changed have other tags since; left as they are", err=True)
+    _print_retag(ctx, result, fmt, dry_run, int(summary.get("jobs", 0)))
 
 
 def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, selected: int) -> None:

@@ -54,6 +54,10 @@ RESULT_COLUMNS = (*PLAN_COLUMNS, "outcome", "source", "error")
 _ID_CHUNK = 800  # under SQLite's 999 bound parameters per statement
 LOCAL_BATCH = 20_000  # jobs a transaction when no server is involved
 _IDS_PER_LIST = 100  # ids in one `id inq` listing filter (as sync): a URL of a few KB
+# Journal campaigns (not tag operations): the tags before/after of the last run that changed
+# something, per job (what `undo` reverts), and the plan of an undo under way.
+UNDO_LOG = "undo:last-run"
+_UNDO_PENDING = "undo:pending"
 
 
 @dataclass
@@ -128,6 +132,7 @@ def retag(
     lock_timeout: float | None = 0.0,
     batch_size: int = 500,
     read_server_tags: bool = False,
+    undo_label: str | None = None,
 ) -> pd.DataFrame:
     """Change the tags of many archived jobs, the way ``IBMQJob.update_tags`` changes one.
 
@@ -142,7 +147,8 @@ def retag(
     interrupted run resumes; ``read_server_tags=True`` plans from the server's current tags
     (see the module docstring). Takes the archive's write lock (``ArchiveLockedError`` after
     ``lock_timeout`` seconds; None waits). Unknown job ids raise ``JobNotFoundError``
-    before anything is written.
+    before anything is written. Each job's tags before and after are logged for ``undo``
+    (under ``undo_label``, default the operation: re-running it adds to the same log).
     """
     ids = job_ids_of(job_ids)
     if ids is None:
@@ -177,9 +183,10 @@ def retag(
         raise JobNotFoundError(missing[0])
     with archive.lock(timeout=lock_timeout):
         plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
+        campaign = campaign_name(replacement, additional_tags, removal_tags)
         runner = _Runner(archive, provider, (replacement_tags, additional_tags, removal_tags),
-                         campaign_name(replacement, additional_tags, removal_tags), workers,
-                         progress, batch_size, read_server_tags)
+                         campaign, workers, progress, batch_size, read_server_tags,
+                         undo_label or campaign)
         runner.run(plans)
     frame = _frame(plans, RESULT_COLUMNS)
     outcomes = frame["outcome"].value_counts()
@@ -192,6 +199,67 @@ def retag(
         "verified": runner.verified,
         "source": "remote" if provider is not None else "local",
     }
+    return frame
+
+
+def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: bool = False,
+         **options: Any) -> pd.DataFrame:
+    """Revert the archive's last retag run (of those that changed something).
+
+    Each run records, per job it changed, the tags before and after (in the index's journal,
+    with the tags, atomically). ``undo`` removes the tags that run added and adds back those it
+    removed, as ``retag`` operations (one per distinct inverse, so thousands of jobs are a few
+    operations, each resumable and, with ``provider``, pushed to the server first). A tag a
+    job already had before that run is kept (``removal_tags=[t]`` after a mistaken
+    ``additional_tags=[t]`` would drop it), and a job whose tags changed again since is left
+    alone (``attrs["summary"]["changed_since"]``). ``job_ids``: only these jobs of that run
+    (None: all). The undo is a run too: undoing again redoes. An interrupted undo resumes
+    when run again. Other options as ``retag``, whose columns the frame has.
+    """
+    index = archive.index
+    pending = index.journal_get(_UNDO_PENDING)
+    log = pending or index.journal_get(UNDO_LOG)
+    wanted = job_ids_of(job_ids)
+    if wanted is not None:
+        keep = set(wanted)
+        log = {j: v for j, v in log.items() if j in keep}
+    current = _records(archive, list(log))
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    changed_since = 0
+    labels = set()
+    for job_id, (label, payload) in log.items():
+        labels.add(label)
+        old, new = json.loads(payload) if payload else ([], [])
+        held = current.get(job_id, {}).get("tags")
+        if held is None or set(new) != set(held):
+            changed_since += job_id not in pending  # a resumed undo finds its done jobs here
+            continue
+        restore = tuple(t for t in old if t not in new)
+        drop = tuple(t for t in new if t not in old)
+        if restore or drop:
+            groups.setdefault((restore, drop), []).append(job_id)
+    # The undo's own changes are logged under one label, so its operations do not clear
+    # each other's entries (and a second undo redoes).
+    label = "undo-of:" + hashlib.sha256(json.dumps(sorted(labels)).encode()).hexdigest()[:16]
+    if not dry_run and groups and not pending:  # the plan survives an interrupted undo
+        index.journal_put(_UNDO_PENDING, [(j, lbl, p) for j, (lbl, p) in log.items()])
+    frames = [retag(archive, group, additional_tags=list(restore) or None,
+                    removal_tags=list(drop) or None, provider=provider, dry_run=dry_run,
+                    undo_label=label, **options)
+              for (restore, drop), group in groups.items()]
+    if not dry_run:
+        index.journal_clear(_UNDO_PENDING)
+    columns = PLAN_COLUMNS if dry_run else RESULT_COLUMNS
+    frame = pd.concat(frames, ignore_index=True) if frames else _frame([], columns)
+    summary: dict[str, Any] = {"jobs": len(log), "changed_since": changed_since,
+                               "operations": len(frames)}
+    if not dry_run:
+        summary["source"] = "remote" if provider is not None else "local"
+    for part in frames:
+        for key, value in (part.attrs.get("summary") or {}).items():
+            if isinstance(value, int) and key != "jobs":
+                summary[key] = summary.get(key, 0) + value
+    frame.attrs["summary"] = summary
     return frame
 
 
@@ -283,8 +351,11 @@ def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
 
 class _Runner:
     def __init__(self, archive: Archive, provider: Any, op: tuple, campaign: str, workers: int,
-                 progress: bool, batch_size: int, read_server_tags: bool = False):
+                 progress: bool, batch_size: int, read_server_tags: bool = False,
+                 undo_label: str | None = None):
         self.archive = archive
+        self.undo_label = undo_label or campaign
+        self._undo_log: dict[str, tuple[str, str | None]] | None = None  # read at first write
         self.provider = provider
         self.read_server_tags = read_server_tags
         self.client = provider.api_client if provider is not None else None
@@ -339,6 +410,7 @@ class _Runner:
         with self.archive.index.transaction():
             current = _records(self.archive, [p.job_id for p in plans])
             records = []
+            logged = []
             for p in plans:
                 record = current[p.job_id]
                 held = list(record.get("tags") or [])
@@ -354,9 +426,32 @@ class _Runner:
                 record["tags"] = list(p.new)
                 # Stored records are normalized already; as IBMQJob they skip re-normalization.
                 records.append(IBMQJob._from_record(record, None, None))
+                logged.append((p.job_id, held, list(p.new)))
                 p.outcome = "updated"
             # Records without qobj/result: the stored payloads and blob stay as they are.
             self.archive.add_many(records, source=source)
+            self._log_for_undo(logged)
+
+    def _log_for_undo(self, changes: list[tuple[str, list[str], list[str]]]) -> None:
+        """Log (before, after) tags of the jobs this run changed, in the tags' transaction.
+        The first change of a run with another label starts a new log; a resumed run (the
+        same label) adds to its log and keeps each job's first "before"."""
+        if not changes:
+            return
+        index = self.archive.index
+        if self._undo_log is None:
+            self._undo_log = index.journal_get(UNDO_LOG)
+            if any(label != self.undo_label for label, _ in self._undo_log.values()):
+                index.journal_clear(UNDO_LOG)
+                self._undo_log = {}
+        entries = []
+        for job_id, before, after in changes:
+            if job_id in self._undo_log and self._undo_log[job_id][1]:
+                before = json.loads(self._undo_log[job_id][1])[0]
+            payload = json.dumps([before, after])
+            self._undo_log[job_id] = (self.undo_label, payload)
+            entries.append((job_id, self.undo_label, payload))
+        index.journal_put(UNDO_LOG, entries)
 
     def _push(self, plans: list[_Plan], journal: dict, pool: ThreadPoolExecutor,
               tick: Callable[[int], Any]) -> int:
