@@ -40,6 +40,24 @@ PAYLOAD_BATCH = 2000
 LOCK_FILE = "write.lock"
 
 
+# The fds of write locks this process holds. An flock belongs to the open file, which a
+# child forked meanwhile (a multiprocessing pool started during a sync) shares through its
+# copy of the fd: the archive would stay locked for as long as the child lives. The child
+# closes its copies at once; the parent's lock is untouched.
+_held_lock_fds: dict[int, None] = {}
+_CLOSED_IN_CHILD = object()
+
+
+def _close_inherited_locks() -> None:
+    for fd in list(_held_lock_fds):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held_lock_fds.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
 def record_of(job: Any) -> dict[str, Any]:
     """The normalized record of an IBMQJob, any object with ``to_dict()``, or a dict."""
     if isinstance(job, IBMQJob):
@@ -196,6 +214,7 @@ class Archive:
         ``timeout=0`` fails at once, ``None`` waits forever; ``ArchiveLockedError`` otherwise.
         """
         fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        _held_lock_fds[fd] = None
         try:
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
@@ -211,7 +230,8 @@ class Archive:
                     time.sleep(0.05)
             yield
         finally:
-            os.close(fd)  # closing releases the flock
+            if _held_lock_fds.pop(fd, _CLOSED_IN_CHILD) is None:  # else the number may be reused
+                os.close(fd)  # closing releases the flock
 
     # --- reads -----------------------------------------------------------------------
 

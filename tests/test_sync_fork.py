@@ -92,9 +92,6 @@ def test_a_provider_forked_while_another_thread_holds_its_lock_works_in_the_chil
         assert ready == [b"1"]
 
 
-@pytest.mark.xfail(strict=True, reason="archive.py: the write lock's flock fd is inherited by a "
-                   "child forked while a sync holds it, so the lock outlives the sync for as long "
-                   "as the child lives (fix: close held lock fds in the child, os.register_at_fork)")
 def test_a_child_forked_during_a_sync_does_not_keep_the_archive_locked(tmp_path):
     from jobarchive import Archive
 
