@@ -174,6 +174,12 @@ class _Transport:
         with self._lock:
             return self._count
 
+    @property
+    def thread_bytes_received(self) -> int:
+        """Bytes of answer bodies the calling thread has received (retries included): what a
+        caller holds in memory after its downloads, per job on a worker pool."""
+        return getattr(self._local, "received", 0)
+
     def add_secret(self, secret: _Secret) -> None:
         """Scrub ``secret`` from every message from now on."""
         if secret.value and secret not in self._secrets:
@@ -295,6 +301,7 @@ class _Transport:
                     headers=send_headers, timeout=send_timeout,
                 )
                 body = response.content  # read it all now, so a dropped body is retried here
+                self._local.received = getattr(self._local, "received", 0) + len(body)
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as err:
@@ -544,6 +551,11 @@ class ApiClient:
     def request_count(self) -> int:
         """HTTP requests sent so far (retries included)."""
         return self._transport.request_count
+
+    @property
+    def thread_bytes_received(self) -> int:
+        """Bytes of answers the calling thread has received so far (see ``_Transport``)."""
+        return self._transport.thread_bytes_received
 
     @property
     def transport(self) -> _Transport:

@@ -26,8 +26,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,9 @@ NO_QOBJ_CAMPAIGN = "sync:no-qobj"  # DONE jobs the server answered it holds no q
 NO_RESULT_CAMPAIGN = "sync:no-result"  # failed jobs the server holds no partial result for
 GONE_CAMPAIGN = "sync:gone"  # archived jobs the server says do not exist (404, code 3250)
 DEFAULT_OVERLAP_SECONDS = 3600.0
+# Downloaded bytes held before a batch is written (decoded, a result takes several times its
+# JSON size in memory): 200 results with every shot's memory would take gigabytes.
+DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 IDS_PER_REQUEST = 100  # ids in one `id inq` filter: keeps the request URL a few KB long
 JOB_NOT_FOUND = 3250  # the server's error code for an unknown job (reference §3.0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -118,6 +122,7 @@ class _Outcome:
     none: list[tuple[str, str]] = field(default_factory=list)
     gone: str | None = None                # the server's "job not found" message
     skipped: bool = False                  # not tried: the pass is giving up (server down)
+    size: int = 0                          # bytes of answers downloaded for it
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -144,6 +149,7 @@ def sync(
     poll_interval: float = 10.0,
     lock_timeout: float | None = 0.0,
     batch_size: int = 200,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
     page_size: int = 1000,
     max_passes: int | None = None,
@@ -170,7 +176,7 @@ def sync(
         while True:
             engine = _Pass(archive, provider, report, backend_name, start_us, end_us, full,
                            workers, progress, batch_size, overlap_seconds, page_size,
-                           give_up_after)
+                           give_up_after, batch_bytes)
             engine.run()
             report.passes += 1
             report.pending = engine.pending()
@@ -187,7 +193,8 @@ class _Pass:
     def __init__(self, archive: Archive, provider: Any, report: SyncReport,
                  backend_name: str | None, start_us: int | None, end_us: int | None,
                  full: bool, workers: int, progress: bool, batch_size: int,
-                 overlap_seconds: float, page_size: int, give_up_after: int | None = None):
+                 overlap_seconds: float, page_size: int, give_up_after: int | None = None,
+                 batch_bytes: int = 0):
         self.archive = archive
         self.provider = provider
         self.client = provider.api_client
@@ -198,7 +205,8 @@ class _Pass:
         self.full = full
         self.workers = max(1, workers)
         self.progress = progress
-        self.batch_size = batch_size
+        self.batch_size = max(1, batch_size)
+        self.batch_bytes = batch_bytes if batch_bytes > 0 else DEFAULT_BATCH_BYTES
         self.overlap_us = int(overlap_seconds * 1_000_000)
         self.page_size = page_size
         self.bar = None
@@ -458,68 +466,100 @@ class _Pass:
         if not work:
             return
         self._tick(total_delta=len(work))
-        for chunk in _chunks(work, self.batch_size):
-            try:
-                outcomes = list(self.pool.map(self._fetch_noted, chunk))
-            except BaseException:
-                # Ctrl-C (or any escape): the jobs under way stop at their next request or
-                # backoff wait, so the pool's shutdown does not sit out their retry ladders.
-                self._cancel.set()
-                raise
-            records, failures, fixed = [], [], []
-            nones: dict[str, list[tuple[str, str, str | None]]] = {}
-            gone: list[tuple[_Work, str]] = []
-            for item, outcome in zip(chunk, outcomes, strict=True):
-                record, fetched, error = outcome.record, outcome.fetched, outcome.error
-                if outcome.gone is not None and item.record is not None \
-                        and not self._own(item.record):
-                    continue  # a colleague's job this account cannot see: not gone, not ours
-                if outcome.gone is not None:
-                    self.report.gone[item.job_id] = outcome.gone
-                    self.report.failed.pop(item.job_id, None)  # from an earlier pass
-                    if item.record is not None:
-                        gone.append((item, outcome.gone))
-                    fixed.append(item.job_id)
-                    continue
-                for campaign, message in outcome.none:
-                    nones.setdefault(campaign, []).append((item.job_id, "none", message))
-                if record is not None:
-                    if item.refresh and item.record is not None:  # a new job is "discovered"
-                        self.report.refreshed += 1
-                    if item.record is None or record != item.record:
-                        records.append(record)  # an unchanged record is not written again
-                        self.report.changed += item.record is not None
-                    if discovered:
-                        self.report.discovered += 1
-                    self.report.results_fetched += fetched
-                if error is not None:
-                    self.report.failed[item.job_id] = error
-                    failures.append((item.job_id, "failed", error))
-                else:
-                    fixed.append(item.job_id)
-            if records:
-                self.archive.add_many(records, source="sync")
-            for campaign, entries in nones.items():  # after the rows: a kill re-asks, once
-                self.archive.index.journal_put(campaign, entries)
-            if gone:
-                # The record stays as archived (lossless); an event and a mark say it is gone.
-                with self.archive.index.transaction():
-                    self.archive.index.record_events(
-                        (i.job_id, "gone", i.record["status"], msg, "sync") for i, msg in gone)
-                    self.archive.index.journal_put(
-                        GONE_CAMPAIGN, [(i.job_id, "gone", msg) for i, msg in gone])
-                self.gone.update(i.job_id for i, _ in gone)
-            skipped = [i for i, o in zip(chunk, outcomes, strict=True) if o.skipped]
-            if failures:
-                self.archive.index.journal_put(RETRY_CAMPAIGN, failures)
-            retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
-            cleared = [j for j in fixed if j in retry]
-            if cleared:
-                self.archive.index.journal_delete(RETRY_CAMPAIGN, cleared)
-            self._tick(done=len(chunk))
-            if skipped or self._server_down():
-                # Before the caller moves the discovery cursor past jobs never tried.
-                raise self._give_up()
+        # A few jobs in flight per worker, written in batches of `batch_size` jobs or
+        # `batch_bytes` of downloaded answers, whichever comes first: big results (every
+        # shot's memory) must not all sit in memory at once before a batch is written.
+        ahead: deque[tuple[_Work, Future[_Outcome]]] = deque()
+        todo = iter(work)
+        chunk: list[_Work] = []
+        outcomes: list[_Outcome] = []
+        held = 0
+        try:
+            while True:
+                while len(ahead) < 2 * self.workers and (item := next(todo, None)) is not None:
+                    ahead.append((item, self.pool.submit(self._fetch_noted, item)))
+                if not ahead:
+                    break
+                item, future = ahead.popleft()
+                outcome = future.result()
+                chunk.append(item)
+                outcomes.append(outcome)
+                held += outcome.size
+                if len(chunk) >= self.batch_size or held >= self.batch_bytes or not ahead:
+                    stop = self._write(chunk, outcomes, discovered)
+                    chunk, outcomes, held = [], [], 0
+                    if stop:
+                        # The jobs already under way end at once (skipped) or bring what
+                        # they fetched, which is written too.
+                        rest = [(i, f.result()) for i, f in ahead]
+                        ahead.clear()
+                        if rest:
+                            self._write([i for i, _ in rest], [o for _, o in rest], discovered)
+                        raise self._give_up()
+        except BaseException:
+            # Ctrl-C (or any escape): the jobs under way stop at their next request or
+            # backoff wait, so the pool's shutdown does not sit out their retry ladders.
+            self._cancel.set()
+            raise
+
+    def _write(self, chunk: list[_Work], outcomes: list[_Outcome], discovered: bool) -> bool:
+        """Write one batch of outcomes (blob first, then rows) and the journals; True when
+        the pass must stop (jobs skipped, or the server is down)."""
+        records, failures, fixed = [], [], []
+        nones: dict[str, list[tuple[str, str, str | None]]] = {}
+        gone: list[tuple[_Work, str]] = []
+        for item, outcome in zip(chunk, outcomes, strict=True):
+            if outcome.skipped:
+                continue  # never tried: its retry entry (if any) stays
+            record, fetched, error = outcome.record, outcome.fetched, outcome.error
+            if outcome.gone is not None and item.record is not None \
+                    and not self._own(item.record):
+                continue  # a colleague's job this account cannot see: not gone, not ours
+            if outcome.gone is not None:
+                self.report.gone[item.job_id] = outcome.gone
+                self.report.failed.pop(item.job_id, None)  # from an earlier pass
+                if item.record is not None:
+                    gone.append((item, outcome.gone))
+                fixed.append(item.job_id)
+                continue
+            for campaign, message in outcome.none:
+                nones.setdefault(campaign, []).append((item.job_id, "none", message))
+            if record is not None:
+                if item.refresh and item.record is not None:  # a new job is "discovered"
+                    self.report.refreshed += 1
+                if item.record is None or record != item.record:
+                    records.append(record)  # an unchanged record is not written again
+                    self.report.changed += item.record is not None
+                if discovered:
+                    self.report.discovered += 1
+                self.report.results_fetched += fetched
+            if error is not None:
+                self.report.failed[item.job_id] = error
+                failures.append((item.job_id, "failed", error))
+            else:
+                fixed.append(item.job_id)
+        if records:
+            self.archive.add_many(records, source="sync")
+        for campaign, entries in nones.items():  # after the rows: a kill re-asks, once
+            self.archive.index.journal_put(campaign, entries)
+        if gone:
+            # The record stays as archived (lossless); an event and a mark say it is gone.
+            with self.archive.index.transaction():
+                self.archive.index.record_events(
+                    (i.job_id, "gone", i.record["status"], msg, "sync") for i, msg in gone)
+                self.archive.index.journal_put(
+                    GONE_CAMPAIGN, [(i.job_id, "gone", msg) for i, msg in gone])
+            self.gone.update(i.job_id for i, _ in gone)
+        skipped = [i for i, o in zip(chunk, outcomes, strict=True) if o.skipped]
+        if failures:
+            self.archive.index.journal_put(RETRY_CAMPAIGN, failures)
+        retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
+        cleared = [j for j in fixed if j in retry]
+        if cleared:
+            self.archive.index.journal_delete(RETRY_CAMPAIGN, cleared)
+        self._tick(done=len(chunk))
+        # Before the caller moves the discovery cursor past jobs never tried.
+        return bool(skipped) or self._server_down()
 
     def _fetch_noted(self, item: _Work) -> _Outcome:
         with self._breaker:
@@ -532,9 +572,13 @@ class _Pass:
             self._in_flight += 1
         err: BaseException | None = None
         cancel_on = getattr(self.client, "cancel_on", None)
+        received = getattr(self.client, "thread_bytes_received", None)
+        before = received if isinstance(received, int) else 0
         try:
             with cancel_on(self._cancel) if cancel_on is not None else nullcontext():
                 outcome, err = self._fetch(item)
+            after = getattr(self.client, "thread_bytes_received", None)
+            outcome.size = after - before if isinstance(after, int) else 0
         finally:
             with self._breaker:
                 self._in_flight -= 1

@@ -332,8 +332,9 @@ def _experiments(job: Job) -> list[tuple[dict[str, Any], list[float]]]:
             for k in range(nexp)]
 
 
-def qobj_for(job: Job) -> dict[str, Any] | None:
-    """The qobj a seeded job carried (None when it never got one)."""
+def qobj_for(job: Job, memory: bool = False) -> dict[str, Any] | None:
+    """The qobj a seeded job carried (None when it never got one); ``memory``: it asked for
+    every shot's outcome."""
     if job.recipe is None or job.final_status() == "ERROR_CREATING_JOB":
         return None
     family, nq, nexp, shots, final, variant = job.recipe
@@ -346,7 +347,7 @@ def qobj_for(job: Job) -> dict[str, Any] | None:
         "schema_version": "1.3.0",
         "type": "QASM",
         "header": {"backend_name": spec.name, "backend_version": spec.version},
-        "config": {"shots": shots, "memory": False, "memory_slots": nq,
+        "config": {"shots": shots, "memory": memory, "memory_slots": nq,
                    "n_qubits": spec.n_qubits, "init_qubits": True, "parameter_binds": []},
         "experiments": exps,
     }
@@ -365,8 +366,9 @@ def _noisy(probs: list[float], nq: int, flip: float) -> np.ndarray:
     return p / p.sum()
 
 
-def result_for(job: Job) -> dict[str, Any] | None:
-    """The result a seeded job's download URL serves (partial for some failed jobs)."""
+def result_for(job: Job, memory: bool = False) -> dict[str, Any] | None:
+    """The result a seeded job's download URL serves (partial for some failed jobs);
+    ``memory``: with every shot's outcome (``data.memory``), a result of hundreds of KB."""
     if job.recipe is None:
         return None
     family, nq, nexp, shots, final, _variant = job.recipe
@@ -391,6 +393,9 @@ def result_for(job: Job) -> dict[str, Any] | None:
             draws = rng.multinomial(shots, p)
             counts = {hex(int(idx)): int(draws[idx]) for idx in np.nonzero(draws)[0]}
             item["data"] = {"counts": dict(sorted(counts.items(), key=lambda kv: int(kv[0], 16)))}
+            if memory:
+                item["data"]["memory"] = [k for k, n in item["data"]["counts"].items()
+                                          for _ in range(n)]
         item["meas_level"] = 2
         if spec.simulator:
             item["seed_simulator"] = (job.seed + k) % (2**31 - 1)

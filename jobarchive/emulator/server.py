@@ -650,7 +650,9 @@ class Emulator:
     many more final jobs right after the history, all created in one millisecond),
     ``max_url`` (a request URL longer than that many bytes answers 414, as a front end
     would; default None: only http.server's own 64 KB request-line limit), ``max_page`` (a
-    job list answers at most that many jobs, whatever limit it was asked for).
+    job list answers at most that many jobs, whatever limit it was asked for),
+    ``memory_results`` (seeded jobs ran with ``memory=True``: their results hold every
+    shot's outcome, hundreds of KB each).
     Accounts: ``emu.token`` is the first; ``add_account()`` makes more, on the same
     projects, each seeing only its own jobs; ``revoke_token(token)`` withdraws one.
     """
@@ -662,10 +664,10 @@ class Emulator:
                  job_limit: int | None = None, clock_start: float | None = None,
                  lean_lists: bool = False, lean_full_lists: bool = False,
                  seed_tied: int = 0, max_url: int | None = None,
-                 max_page: int | None = None) -> None:
+                 max_page: int | None = None, memory_results: bool = False) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
                             time_scale=time_scale, job_limit=job_limit, clock_start=clock_start,
-                            seed_tied=seed_tied)
+                            seed_tied=seed_tied, memory_results=memory_results)
         self._stats = Stats()
         self._faults = Faults(faults)
         self._latency = 0.0

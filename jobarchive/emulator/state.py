@@ -106,7 +106,8 @@ class State:
 
     def __init__(self, seed_jobs: int = 0, seed: int = 0, seed_active: int = 0,
                  time_scale: float = 60.0, job_limit: int | None = None,
-                 clock_start: float | None = None, seed_tied: int = 0) -> None:
+                 clock_start: float | None = None, seed_tied: int = 0,
+                 memory_results: bool = False) -> None:
         if seed_jobs < 0 or seed_active < 0 or seed_tied < 0:
             raise ValueError("seed_jobs, seed_active and seed_tied must be >= 0")
         self.lock = threading.RLock()
@@ -115,6 +116,7 @@ class State:
                          Project("ibm-q-research", "uni-lab", "qc-course"))
         self.default_project = self.projects[0]
         self.job_limit = job_limit
+        self.memory_results = memory_results  # seeded results carry every shot (data.memory)
         jobs = history.seed_history(seed_jobs, seed, self.default_project)
         if seed_tied:
             at = jobs[-1].created + 1 if jobs else history.WINDOW_END
@@ -365,7 +367,8 @@ class State:
     def result(self, job: Job, now: int | None = None) -> dict[str, Any] | None:
         status = self.status(job, now)
         if job.recipe is not None:
-            return history.result_for(job) if status in API_FINAL_STATUSES else None
+            return history.result_for(job, self.memory_results) \
+                if status in API_FINAL_STATUSES else None
         if status != "COMPLETED":
             return None
         return job.result
@@ -374,7 +377,7 @@ class State:
         if job.qobj_lost:
             return None
         if job.recipe is not None:
-            return history.qobj_for(job)
+            return history.qobj_for(job, self.memory_results)
         return job.qobj if isinstance(job.qobj, dict) else None
 
     def output_size(self, job: Job) -> int:

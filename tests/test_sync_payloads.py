@@ -1,0 +1,30 @@
+"""Big payloads: results holding every shot's outcome (``memory=True``) are written in
+batches bounded by their size, so a sync's memory does not grow with 200 of them."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import jobarchive
+from jobarchive import Archive
+from jobarchive.emulator import Emulator
+
+
+def test_big_results_are_written_in_batches_bounded_by_their_bytes(tmp_path):
+    with Emulator(seed_jobs=80, seed=2, memory_results=True) as emu, \
+            Archive(tmp_path / "a") as arc:
+        results = {d["id"]: emu.result_of(d["id"]) for d in emu.job_docs()}
+        total = sum(len(json.dumps(r)) for r in results.values() if r is not None)
+        assert total > 4_000_000  # ~70 results of ~80 KB JSON, ~10x that decoded
+        provider = jobarchive.connect(emu.url, emu.token)
+        tracemalloc.start()
+        try:
+            report = arc.sync(provider, progress=False, workers=4, batch_bytes=256 * 1024)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert report.discovered == 80 and not report.failed
+        assert all(arc.record(j)["result"] == r for j, r in results.items())
+        # Holding every result of the 80-job batch at once peaked near 60 MB.
+        assert peak < 30_000_000, peak
