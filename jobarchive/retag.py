@@ -58,6 +58,7 @@ _IDS_PER_LIST = 100  # ids in one `id inq` listing filter (as sync): a URL of a 
 # something, per job (what `undo` reverts), and the plan of an undo under way.
 UNDO_LOG = "undo:last-run"
 _UNDO_PENDING = "undo:pending"
+_UNDO_PREFIX = "undo-of:"  # the log label of an undo's own changes
 
 
 @dataclass
@@ -240,7 +241,7 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
             groups.setdefault((restore, drop), []).append(job_id)
     # The undo's own changes are logged under one label, so its operations do not clear
     # each other's entries (and a second undo redoes).
-    label = "undo-of:" + hashlib.sha256(json.dumps(sorted(labels)).encode()).hexdigest()[:16]
+    label = _UNDO_PREFIX + hashlib.sha256(json.dumps(sorted(labels)).encode()).hexdigest()[:16]
     if not dry_run and groups and not pending:  # the plan survives an interrupted undo
         index.journal_put(_UNDO_PENDING, [(j, lbl, p) for j, (lbl, p) in log.items()])
     frames = [retag(archive, group, additional_tags=list(restore) or None,
@@ -444,6 +445,9 @@ class _Runner:
             if any(label != self.undo_label for label, _ in self._undo_log.values()):
                 index.journal_clear(UNDO_LOG)
                 self._undo_log = {}
+            if not self.undo_label.startswith(_UNDO_PREFIX):
+                # A new run after an interrupted undo: `undo` now means this run.
+                index.journal_clear(_UNDO_PENDING)
         entries = []
         for job_id, before, after in changes:
             if job_id in self._undo_log and self._undo_log[job_id][1]:

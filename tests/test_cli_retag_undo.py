@@ -103,3 +103,29 @@ def test_remote_undo_restores_the_server_tags(tmp_path):
         assert "server and archive" in res.stderr
         assert {j: sorted(emu.job_doc(j).get("tags") or []) for j in ids} == before
         assert {j: sorted(t) for j, t in _tags(arc_path).items() if j in before} == before
+
+
+def test_an_undo_that_could_not_finish_resumes_and_a_newer_run_supersedes_it(path):
+    """An undo stopped after it planned (here: the archive busy with another writer) is
+    finished by the next `--undo`; but once a new retag run changed tags, `--undo` means
+    that run, not the stale plan."""
+    from jobarchive.exceptions import ArchiveLockedError
+
+    _run(path, "--all", "--add", "camp")
+    mistaken = _tags(path)
+    with Archive(path) as arc, Archive(path) as other, other.lock():
+        with pytest.raises(ArchiveLockedError):
+            undo(arc, None, progress=False)
+    assert _tags(path) == mistaken
+    _run(path, "--undo")
+    assert sum("camp" in t for t in _tags(path).values()) == 80
+    _run(path, "--undo")  # redo
+    assert _tags(path) == mistaken
+    with Archive(path) as arc, Archive(path) as other, other.lock():
+        with pytest.raises(ArchiveLockedError):
+            undo(arc, None, progress=False)  # stopped again: its plan is kept
+    _run(path, "--all", "--add", "later")
+    _run(path, "--undo")  # reverts `--add later`, not the stale plan
+    tags = _tags(path)
+    assert not any("later" in t for t in tags.values())
+    assert tags == mistaken
