@@ -300,7 +300,16 @@ class _Pass:
 
     # --- the pass --------------------------------------------------------------------
 
+    def _listed_again(self, job_ids: Iterable[str]) -> None:
+        """Jobs marked gone that the server lists once more are looked at again."""
+        back = [j for j in job_ids if j in self.gone]
+        if back:
+            self.archive.index.journal_delete(GONE_CAMPAIGN, back)
+            self.gone.difference_update(back)
+            self.revived.update(back)
+
     def run(self) -> None:
+        self.revived: set[str] = set()
         self.no_qobj = set(self.archive.index.journal_get(NO_QOBJ_CAMPAIGN))
         self.no_result = set(self.archive.index.journal_get(NO_RESULT_CAMPAIGN))
         try:
@@ -311,6 +320,8 @@ class _Pass:
                 self._discover()
                 if self.full:
                     self._full_metadata()
+                if self.revived:
+                    self._missing_payloads()  # their payloads, now that they answer again
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -324,10 +335,7 @@ class _Pass:
         for chunk in _chunks(ids, self.batch_size):
             docs = self._full_docs(chunk)
             # A job marked gone is looked at again only when the server lists it once more.
-            back = [j for j in chunk if j in self.gone and j in docs]
-            if back:
-                self.archive.index.journal_delete(GONE_CAMPAIGN, back)
-                self.gone.difference_update(back)
+            self._listed_again(j for j in chunk if j in docs)
             # A job the bulk list does not return (deleted?) is refreshed on its own: gone
             # when the server says so, otherwise reported and retried next pass. A
             # colleague's job this account cannot see is left to the colleague's sync.
@@ -382,6 +390,7 @@ class _Pass:
                     f"The server's job list holds an entry that is not a job document: "
                     f"{bad[0]!r:.100}")
             known = self.archive.index.existing([d["id"] for d in page])
+            self._listed_again(known)
             # One work item per job, even when a page lists a job twice.
             work = list({d["id"]: _Work(d["id"], d.get("creationDate", ""), doc=d) for d in page
                          if d["id"] not in known}.values())
@@ -407,6 +416,7 @@ class _Pass:
         # wipe the archived name and tags of every job).
         for page in _chunks(self._list(self._where(), full=True), self.batch_size):
             known = self.archive.index.existing([d["id"] for d in page if _doc_id(d)])
+            self._listed_again(known)
             updates = []
             for d in page:
                 old = known.get(_doc_id(d))

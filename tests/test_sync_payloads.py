@@ -28,3 +28,24 @@ def test_big_results_are_written_in_batches_bounded_by_their_bytes(tmp_path):
         assert all(arc.record(j)["result"] == r for j, r in results.items())
         # Holding every result of the 80-job batch at once peaked near 60 MB.
         assert peak < 30_000_000, peak
+
+
+def test_a_job_marked_gone_that_the_server_lists_again_gets_its_result(tmp_path):
+    with Emulator(seed_jobs=30, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        done = [d["id"] for d in emu.job_docs() if d["status"] == "COMPLETED"][-1]
+        # The first sync cannot download any result; then the server answers "not found"
+        # for the job for a while (a failover), and a sync records it gone.
+        emu.set_faults({"rate": 1.0, "kinds": ["503"], "endpoints": ["storage_result"]})
+        arc.sync(jobarchive.connect(emu.url, emu.token, max_retries=0), progress=False,
+                 give_up_after=1000)
+        emu.set_faults(None)
+        emu.delete_job(done)
+        provider = jobarchive.connect(emu.url, emu.token)
+        assert done in arc.sync(provider, progress=False).gone
+        assert arc.record(done)["result"] is None
+        emu.restore_job(done)  # the server lists and serves it again
+        report = arc.sync(provider, progress=False, full=True)
+        assert not report.failed and not report.gone
+        assert arc.record(done)["result"] == emu.result_of(done)
+        assert all(arc.record(d["id"])["result"] == emu.result_of(d["id"])
+                   for d in emu.job_docs())

@@ -902,6 +902,12 @@ class Emulator:
         """Delete a job as ``DELETE J`` does: from then on it answers 404, code 3250."""
         self._state.delete(self._state.get(job_id))
 
+    def restore_job(self, job_id: str) -> None:
+        """Undo ``delete_job`` (a server that answered "not found" for a while, e.g. during
+        a failover): the job answers and is listed again."""
+        with self._state.lock:
+            self._state.jobs[job_id].deleted = False
+
     def drop_qobj(self, job_id: str) -> None:
         """Make the server hold no qobj for a job (``jobDownloadUrl`` answers 404, code 3253)."""
         self._state.get(job_id).qobj_lost = True
