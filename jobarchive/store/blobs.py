@@ -18,7 +18,7 @@ import re
 import threading
 import uuid
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, groupby
@@ -110,6 +110,29 @@ def loads(text: str | bytes | None) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def may_hold_unmarked_big_int(raw: bytes) -> bool:
+    """Whether JSON text written before ``dumps`` marked its stdlib fallback (commit
+    baa9d62) may hold an int beyond 64 bits, which orjson reads as a float: only a text
+    with a run of 19 digits can (translate+find, about 1 µs a KB)."""
+    return raw[:1] != b" " and _NINETEEN_DIGITS in raw.translate(_DIGITS_AS_ZERO)
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def _loads_unmarked(text: str | bytes | None) -> Any:
+    """``loads`` for payloads of the nested layout, the only files written before the marker."""
+    if text is None:
+        return None
+    raw = text.encode() if isinstance(text, str) else text
+    return json.loads(raw) if may_hold_unmarked_big_int(raw) else loads(text)
+
+
+def _payload_reader(pf: pq.ParquetFile) -> Callable[[str | bytes | None], Any]:
+    return loads if "n_counts" in pf.schema_arrow.names else _loads_unmarked
 
 
 def _layout(header: dict[str, Any] | None) -> tuple[bool, int | None, tuple[int, ...] | None]:
@@ -348,7 +371,7 @@ class BlobStore:
         # Payload columns of recently read row groups, for jobs read one at a time (loops
         # over get() take neighbours from one group). Blob files never change once written.
         self._groups: OrderedDict[tuple[str, int], pa.Table] = OrderedDict()
-        self._group_starts: dict[str, np.ndarray] = {}
+        self._group_starts: dict[str, tuple[np.ndarray, Callable[[Any], Any]]] = {}
         self._cached_bytes = 0
         self._cache_lock = threading.Lock()
 
@@ -439,7 +462,8 @@ class BlobStore:
             return [self._one_payload(rel, int(rows[0]))]
         pf = self._open(rel)
         table = self._take(pf, rel, np.asarray(rows, np.int64), ["qobj", "result"])
-        return [(loads(q), loads(r)) for q, r in zip(table.column("qobj").to_pylist(),
+        read = _payload_reader(pf)
+        return [(read(q), read(r)) for q, r in zip(table.column("qobj").to_pylist(),
                                                       table.column("result").to_pylist(),
                                                       strict=True)]
 
@@ -447,10 +471,12 @@ class BlobStore:
         """One job's payloads through the cache of decoded row groups: decoding a group costs
         about 1 ms, taking one row of it a few µs."""
         pf = None
-        starts = self._group_starts.get(rel)
-        if starts is None:
+        known = self._group_starts.get(rel)
+        if known is None:
             pf = self._open(rel)
-            starts = self._group_starts[rel] = _group_starts(pf, rel, np.empty(0, np.int64))
+            known = self._group_starts[rel] = (_group_starts(pf, rel, np.empty(0, np.int64)),
+                                               _payload_reader(pf))
+        starts, read = known
         if not 0 <= row < starts[-1]:
             raise BlobIntegrityError(f"blob {rel} has {starts[-1]} rows; row {row} was asked for")
         group = int(np.searchsorted(starts, row, side="right")) - 1
@@ -470,7 +496,7 @@ class BlobStore:
                 while self._cached_bytes > _CACHE_BYTES and len(self._groups) > 1:
                     self._cached_bytes -= self._groups.popitem(last=False)[1].nbytes
         at = row - int(starts[group])
-        return loads(table.column("qobj")[at].as_py()), loads(table.column("result")[at].as_py())
+        return read(table.column("qobj")[at].as_py()), read(table.column("result")[at].as_py())
 
     def read_counts(self, locations: Iterable[tuple[str, int]] | None = None,
                     order: Sequence[str] | None = None) -> pa.Table:

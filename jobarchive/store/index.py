@@ -44,7 +44,7 @@ from ..exceptions import (
 )
 from ..record import client_version_text, parse_date, split_payloads
 from ..status import API_FINAL_STATUSES, API_TO_JOB_STATUS
-from .blobs import BlobFile, dumps, loads
+from .blobs import BlobFile, dumps, loads, may_hold_unmarked_big_int
 
 INDEX_FILE = "index.db"
 _CHUNK = 900  # stays under SQLite's default 999 host parameters per statement
@@ -184,22 +184,18 @@ def m007_exact_big_ints(db: sqlite_utils.Database) -> None:
     # Before the leading-space marker of blobs.dumps (commit baa9d62), a doc holding an int
     # beyond 64 bits was stored as plain JSON, which loads() (orjson first) reads as a float:
     # archives of that time gave back -3.69e19 for -36893488147419103235. Rewritten with the
-    # marker, the stdlib reads them exactly. Only a doc with a run of 19 digits can hold one;
-    # translate+find spots those at ~2 s a million docs (SQLite's GLOB: 25 s).
+    # marker, the stdlib reads them exactly. Only a doc with a run of 19 digits can hold one
+    # (~2 s a million docs; SQLite's GLOB: 25 s).
     updates = []
     cursor = db.execute("SELECT job_id, doc FROM jobs")
     while rows := cursor.fetchmany(5000):
         for job_id, doc in rows:
             raw = doc.encode() if isinstance(doc, str) else doc
-            if raw[:1] != b" " and _NINETEEN_DIGITS in raw.translate(_DIGITS_AS_ZERO):
+            if may_hold_unmarked_big_int(raw):
                 text = dumps(json.loads(raw))
                 if text.startswith(" "):
                     updates.append((text.encode(), job_id))
     db.conn.executemany("UPDATE jobs SET doc = ? WHERE job_id = ?", updates)
-
-
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_NINETEEN_DIGITS = b"0" * 19
 
 
 _ROW_COLUMNS = (
