@@ -13,7 +13,8 @@ One pass, under the archive's write lock:
    cursor kept per provider in the index (minus an overlap window, as jobs can appear
    late); when DONE, each one's result and qobj are fetched, once (a failed one's partial
    result too).
-4. ``full=True`` also compares names and tags of every listed job with the archive.
+4. ``full=True`` also compares names and tags of every listed job with the archive, and
+   archives any listed job the archive lacks (one discovery's cursor had passed).
 
 Network work runs on a bounded thread pool; all writes happen on the calling thread, in
 batches (blob first, then rows, in one transaction), and the cursor only moves past
@@ -438,6 +439,11 @@ class _Pass:
             if updates:
                 self.archive.add_many(updates, source="sync")
                 self.report.changed += len(updates)
+            # A job listed now that discovery's cursor has passed (it was hidden or not found
+            # when its time came) is archived too: a full pass leaves no listed job out.
+            self._run(list({d["id"]: _Work(d["id"], d.get("creationDate", ""), doc=d)
+                            for d in page if _doc_id(d) and d["id"] not in known}.values()),
+                      discovered=True)
 
     # --- network work and batched writes ---------------------------------------------
 

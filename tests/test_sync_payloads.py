@@ -49,3 +49,16 @@ def test_a_job_marked_gone_that_the_server_lists_again_gets_its_result(tmp_path)
         assert arc.record(done)["result"] == emu.result_of(done)
         assert all(arc.record(d["id"])["result"] == emu.result_of(d["id"])
                    for d in emu.job_docs())
+
+
+def test_a_full_sync_archives_a_job_listed_after_discovery_passed_its_date(tmp_path):
+    with Emulator(seed_jobs=30, seed=4) as emu, Archive(tmp_path / "a") as arc:
+        hidden = emu.job_docs()[3]["id"]
+        emu.delete_job(hidden)  # not found while the first sync ran (a failover, say)
+        provider = jobarchive.connect(emu.url, emu.token)
+        assert arc.sync(provider, progress=False).discovered == 29
+        emu.restore_job(hidden)  # listed again, three years before discovery's cursor
+        assert arc.sync(provider, progress=False).discovered == 0
+        report = arc.sync(provider, progress=False, full=True)
+        assert report.discovered == 1 and not report.failed
+        assert arc.record(hidden)["result"] == emu.result_of(hidden)
