@@ -58,6 +58,20 @@ def is_simulator(backend_name: str | None) -> bool:
     return bool(backend_name) and "simulator" in str(backend_name).lower()
 
 
+def note_kind(note: str) -> str:
+    """The kind of an audit note, without its numbers and names (to count notes by kind)."""
+    if note.startswith("device noise"):
+        return "device noise (below the simulator threshold, as expected)"
+    if note.startswith("client version not recorded"):
+        return "client version not recorded"
+    if note.startswith("not reproduced"):
+        return "not reproduced"
+    if note.startswith("DONE without"):
+        kind, v1, _ = note.partition(" in the archive's payload format")
+        return kind + (" (v1 jobs: their payloads are in qasms)" if v1 else "")
+    return note
+
+
 def _client_is_versioned(client_version: str | None) -> bool:
     """``name==version`` for every client part (a null version is recorded as the name only)."""
     return bool(client_version) and all("==" in part for part in str(client_version).split(","))
@@ -592,9 +606,9 @@ def _judge(row: dict[str, Any], fidelity: float, threshold: float,
                    f"{fidelity:.4f} to the ideal re-run < device threshold {device_threshold} "
                    f"({backend})", blob=False)
     elif fidelity < threshold:
-        row["notes"].append(f"fidelity {fidelity:.4f} to the ideal re-run is below {threshold}: "
-                            f"expected of a device ({backend}), whose noise the re-run lacks; "
-                            f"flagged below {device_threshold}")
+        row["notes"].append(f"device noise: fidelity {fidelity:.4f} to the ideal re-run is below "
+                            f"{threshold}, as expected of a device ({backend}) whose noise the "
+                            f"re-run lacks (flagged below {device_threshold})")
 
 
 def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[float, float],

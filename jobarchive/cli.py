@@ -861,6 +861,8 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None,
         click.echo(f"{len(kept)} orphan blobs may hold needed data; --repair keeps them:", err=True)
         for path, why in sorted(kept.items()):
             click.echo(f"  {path}: {why}", err=True)
+    if fmt == "table" and not show_all:
+        _hint_findings(frame)
     index_problems = [line for found in frame.attrs.get("index_problems") or []
                       for line in found.splitlines() if line.strip()]
     for line in index_problems[:10]:
@@ -869,6 +871,21 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None,
         click.echo(f"index.db: {len(index_problems) - 10} more findings (PRAGMA quick_check)", err=True)
     if len(problems) or index_problems:
         ctx.exit(EXIT_PROBLEMS)
+
+
+def _hint_findings(frame: Any) -> None:
+    """Say what the informational findings of jobs without problems are (the table lists
+    problems only): a DONE job without its result, a client version not recorded..."""
+    notes = frame.loc[frame["ok"].astype(bool), "notes"].fillna("")
+    notes = notes[notes != ""]
+    if notes.empty:
+        return
+    from .audit import note_kind
+
+    kinds = notes.str.split("; ").explode().map(note_kind).value_counts()
+    click.echo(f"{len(notes)} jobs without problems have reproducibility findings "
+               "(`--all` lists them): " + "; ".join(f"{k}: {n}" for k, n in kinds.items()),
+               err=True)
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive report report.html"

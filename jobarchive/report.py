@@ -214,9 +214,9 @@ def _findings(audit: pd.DataFrame) -> list[str]:
     noted = audit[audit["notes"].fillna("") != ""]
     if noted.empty:
         return []
-    kinds = (noted["notes"].str.split("; ").explode()
-             .str.replace(r"\d+\.\d+", "x", regex=True)  # one line per kind, not per fidelity
-             .str.replace(r" \((only its name|expected of a device)[^)]*\)", "", regex=True))
+    from .audit import note_kind
+
+    kinds = noted["notes"].str.split("; ").explode().map(note_kind)  # a line per kind
     table = kinds.value_counts().rename("jobs").rename_axis("finding").to_frame()
     columns = [c for c in ("job_id", "status", "backend_name", "notes") if c in noted]
     return ["<h3>Reproducibility findings</h3>",

@@ -121,3 +121,21 @@ def test_a_v1_job_is_said_to_keep_its_payloads_in_qasms(tmp_path, real_corpus):
         row = arc.audit().set_index("job_id").loc["5b633f94f9b81b00364af0dd"]
     assert row["ok"] and not row["complete"]
     assert "DONE without result and qobj" in row["notes"] and "qasms" in row["notes"]
+
+
+def test_cli_audit_names_the_findings_its_table_leaves_out(tmp_path, real_corpus):
+    """A clean `jobarchive audit` printed only its key=value summary: "incomplete=1" with no
+    word of which finding it was; now one line counts the findings by kind."""
+    doc = next(e["document"] for e in real_corpus if e["document"].get("id") ==
+               "5b633f94f9b81b00364af0dd" and e["document"]["status"] == "COMPLETED")
+    path = tmp_path / "f.jobarchive"
+    with Archive(path) as arc:
+        arc.add(IBMQJob.from_server(doc))
+        arc.add(_bell_job("dev-noisy", "ibmq_athens", NOISY))
+    res = CliRunner().invoke(cli, ["--archive", str(path), "audit", "--reproduce"])
+    assert res.exit_code == 0 and res.stdout == "", res.output
+    line = res.stderr.splitlines()[-1]
+    assert line.startswith("2 jobs without problems have reproducibility findings"), line
+    assert "client version not recorded: 1" in line
+    assert "DONE without result and qobj (v1 jobs: their payloads are in qasms): 1" in line
+    assert "device noise (below the simulator threshold, as expected): 1" in line
