@@ -145,6 +145,7 @@ class _Transport:
         self.sleep: Callable[[float], None] = time.sleep
         self.random: Callable[[], float] = random.random
         self.clock: Callable[[], float] = time.monotonic
+        self.wall: Callable[[], float] = time.time  # this machine's clock, epoch seconds
         self._local = threading.local()  # the calling thread's deadline, if any
 
     def _new_session(self, verify: bool | str, proxies: dict[str, str] | None) -> _Session:
@@ -241,14 +242,14 @@ class _Transport:
         pool does not retry in lockstep.
         """
         if response is not None:
-            after = _retry_after(response.headers.get("Retry-After"))
+            after = _retry_after(response.headers.get("Retry-After"), response, self.wall)
             if after is not None:
                 return min(after, MAX_RETRY_AFTER_SECONDS)
         base = self.backoff_factor * (2 ** (attempt - 1))
         step = min(MAX_BACKOFF_SECONDS, base * (0.5 + self.random()))
         if response is not None and response.status_code == 429:
             # No Retry-After: the real server's X-RateLimit-Reset says when the window opens.
-            reset = _rate_limit_reset(response)
+            reset = _rate_limit_reset(response, self.wall)
             if reset is not None:
                 return max(step, min(reset, MAX_RETRY_AFTER_SECONDS))
         return step
@@ -404,8 +405,11 @@ def _timeout(value: float | tuple[float, float] | None) -> tuple[float, float]:
     return (float(connect), float(read))
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+def _retry_after(value: str | None, response: requests.Response | None = None,
+                 wall: Callable[[], float] = time.time) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date). A date is
+    measured on the server's clock (its ``Date`` header) when it sends one: a local clock
+    minutes off must not turn "in 5 s" into no wait at all (or into minutes)."""
     if not value:
         return None
     try:
@@ -418,27 +422,31 @@ def _retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    now = _server_now(response) if response is not None else None
+    return max(0.0, when.timestamp() - (wall() if now is None else now))
 
 
-def _rate_limit_reset(response: requests.Response) -> float | None:
+def _server_now(response: requests.Response) -> float | None:
+    """The server's clock when it answered (its ``Date`` header), epoch seconds."""
+    try:
+        date = email.utils.parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    return date.timestamp()
+
+
+def _rate_limit_reset(response: requests.Response,
+                      wall: Callable[[], float] = time.time) -> float | None:
     """Seconds until ``X-RateLimit-Reset`` (epoch seconds), measured on the server's clock
     (its ``Date`` header) when it sends one, so a skewed local clock does not matter."""
     try:
         reset = float(response.headers.get("X-RateLimit-Reset", ""))
     except ValueError:
         return None
-    now = None
-    try:
-        date = email.utils.parsedate_to_datetime(response.headers.get("Date", ""))
-        if date.tzinfo is None:
-            date = date.replace(tzinfo=UTC)
-        now = date.timestamp()
-    except (TypeError, ValueError, IndexError):
-        pass
-    if now is None:
-        now = time.time()
-    return max(0.0, reset - now)
+    now = _server_now(response)
+    return max(0.0, reset - (wall() if now is None else now))
 
 
 def _describe(method: str, url: str) -> str:

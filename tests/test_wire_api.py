@@ -159,3 +159,17 @@ def test_the_access_token_does_not_follow_a_redirect_to_another_host():
         for server in (elsewhere, api):
             server.shutdown()
             server.server_close()
+
+
+@pytest.mark.parametrize("skew", [-600.0, 600.0])
+def test_a_retry_after_date_is_read_on_the_servers_clock(skew):
+    # Retry-After as an HTTP date "in 5 s" from a server whose clock is ten minutes off
+    # this machine's: not no wait at all (retries hammering it), nor the 120 s ceiling.
+    with Emulator(seed_jobs=3, seed=1, clock_skew=skew) as emu:
+        provider = jobarchive.connect(emu.url, emu.token, max_retries=3)
+        waits = _sleeps(provider)
+        emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": 5,
+                        "retry_after_date": True, "endpoints": ["job_get"]})
+        with pytest.raises(RequestsApiError):
+            provider.api_client.job_get(emu.job_docs()[0]["id"])
+        assert len(waits) == 3 and all(3.0 <= w <= 7.0 for w in waits), waits  # whole seconds

@@ -11,6 +11,7 @@ gets a 4xx error body, and nothing (the token included) is logged.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import hmac
 import json
@@ -427,10 +428,10 @@ class Routes:
         return 200, {}, {}
 
 
-def _rate_limit_headers(remaining: int, reset_after: float) -> dict[str, str]:
+def _rate_limit_headers(remaining: int, reset_after: float, now: float) -> dict[str, str]:
     """The real server's rate-limit headers (realdata: limit 50, reset in epoch seconds)."""
     return {"X-RateLimit-Limit": str(RATE_LIMIT), "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Reset": str(int(time.time() + reset_after))}
+            "X-RateLimit-Reset": str(int(now + reset_after))}
 
 
 def _check_tags(tags: Any, required: bool = False) -> None:
@@ -492,6 +493,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return  # never log: paths and headers may carry tokens
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header on the server's own wall clock (``Emulator.clock_skew``).
+        return email.utils.formatdate(self.server.emu.wall_now() if timestamp is None
+                                      else timestamp, usegmt=True)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -611,8 +617,11 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {}
         if status == 429:
             if emu._faults.retry_after is not None:
-                headers["Retry-After"] = str(emu._faults.retry_after)
-            headers.update(_rate_limit_headers(0, emu._faults.reset_after))
+                headers["Retry-After"] = (
+                    email.utils.formatdate(emu.wall_now() + emu._faults.retry_after,
+                                           usegmt=True)
+                    if emu._faults.retry_after_date else str(emu._faults.retry_after))
+            headers.update(_rate_limit_headers(0, emu._faults.reset_after, emu.wall_now()))
             err = HttpError(429, "TOO_MANY_REQUESTS", "Too many requests, slow down.")
         else:
             err = HttpError(status, "INJECTED_FAULT", f"Injected fault {status}.")
@@ -652,7 +661,8 @@ class Emulator:
     would; default None: only http.server's own 64 KB request-line limit), ``max_page`` (a
     job list answers at most that many jobs, whatever limit it was asked for),
     ``memory_results`` (seeded jobs ran with ``memory=True``: their results hold every
-    shot's outcome, hundreds of KB each).
+    shot's outcome, hundreds of KB each), ``clock_skew`` (seconds the server's wall clock
+    runs ahead of this machine's, for its Date and rate-limit headers).
     Accounts: ``emu.token`` is the first; ``add_account()`` makes more, on the same
     projects, each seeing only its own jobs; ``revoke_token(token)`` withdraws one.
     """
@@ -664,7 +674,8 @@ class Emulator:
                  job_limit: int | None = None, clock_start: float | None = None,
                  lean_lists: bool = False, lean_full_lists: bool = False,
                  seed_tied: int = 0, max_url: int | None = None,
-                 max_page: int | None = None, memory_results: bool = False) -> None:
+                 max_page: int | None = None, memory_results: bool = False,
+                 clock_skew: float = 0.0) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
                             time_scale=time_scale, job_limit=job_limit, clock_start=clock_start,
                             seed_tied=seed_tied, memory_results=memory_results)
@@ -681,6 +692,9 @@ class Emulator:
         self.lean_full_lists = bool(lean_full_lists)
         self.max_url = None if max_url is None else int(max_url)
         self.max_page = None if max_page is None else int(max_page)
+        # Seconds the server's wall clock (Date, Retry-After dates, X-RateLimit-Reset) is
+        # ahead of this machine's: clients must not trust their own clock for those.
+        self.clock_skew = float(clock_skew)
         self._secret = secrets.token_bytes(32)
         # access token -> (expiry in emulated epoch ms, the account's user id)
         self._access: dict[str, tuple[int, str]] = {}
@@ -750,6 +764,10 @@ class Emulator:
     @property
     def ws_url(self) -> str:
         return self.base_url.replace("http://", "ws://", 1) + "/ws"
+
+    def wall_now(self) -> float:
+        """The server's wall clock (epoch seconds): this machine's plus ``clock_skew``."""
+        return time.time() + self.clock_skew
 
     # -- tokens -----------------------------------------------------------------------------
     @property
@@ -876,7 +894,8 @@ class Emulator:
         """Inject faults: ``{"rate", "kinds", "latency", "retry_after", "seed", "endpoints"}``.
 
         kinds: "500", "502", "503", "504", "429" (with Retry-After unless ``retry_after`` is
-        None, and X-RateLimit-* headers resetting ``reset_after`` s ahead), "latency", "drop"
+        None, as an HTTP date if ``retry_after_date``, and X-RateLimit-* headers resetting
+        ``reset_after`` s ahead), "latency", "drop"
         (close without answering), "malformed" (a truncated or non-JSON 200; a POST is not
         carried out), and, only when named, "garbled" (carried out, its answer cut). Login
         endpoints are spared unless ``endpoints`` names them. ``None`` turns faults off.

@@ -73,6 +73,7 @@ class Faults:
         # Retry-After of a 429 (None: not sent); X-RateLimit-Reset is that far ahead too (or
         # `reset_after` seconds, default 1), as the real server's rate-limit headers say.
         self.retry_after = spec.get("retry_after", 0)
+        self.retry_after_date = bool(spec.get("retry_after_date", False))  # an HTTP date
         self.reset_after = float(spec.get("reset_after", self.retry_after or 1))
         endpoints = spec.get("endpoints")
         self.endpoints = None if endpoints is None else frozenset(endpoints)
