@@ -235,6 +235,32 @@ def _date_value(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
+def _end_of_day(value: str | None) -> str | None:
+    """A date alone as an upper bound is the end of that day (local time, as the date alone
+    is its local midnight): "created on or before 2021-03-01" includes the jobs of that day."""
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return value  # a date with a time: as given
+    return f"{day.isoformat()}T23:59:59.999999"
+
+
+def _until_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return _end_of_day(_date_value(ctx, param, value))
+
+
+def _server_until_value(ctx: click.Context, param: click.Parameter,
+                        value: str | None) -> str | None:
+    try:
+        return _server_date_value(ctx, param, _end_of_day(_date_value(ctx, param, value)))
+    except click.BadParameter:  # 9999-12-31 west of UTC: its end is in year 10000
+        return _server_date_value(ctx, param, value)
+
+
 def _server_date_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A date that is also a UTC date (years 1 to 9999), as the server filter is written."""
     if _date_value(ctx, param, value) is not None:
@@ -271,8 +297,8 @@ def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Job name regex (partial match)."),
         click.option("--since", metavar="DATE", callback=_date_value,
                      help="Created on or after (ISO-8601; naive means local time)."),
-        click.option("--until", metavar="DATE", callback=_date_value,
-                     help="Created on or before (ISO-8601)."),
+        click.option("--until", metavar="DATE", callback=_until_value,
+                     help="Created on or before (ISO-8601; a date alone includes that day)."),
         click.option("--tag", "tags", multiple=True, metavar="TAG", help="Job tag; repeatable."),
         click.option("--tags-and/--tags-or", "tags_and", default=False,
                      help="Jobs with all the --tag values, or any of them (default)."),
@@ -492,8 +518,8 @@ def init(ctx: click.Context, path: str | None) -> None:
 @click.option("--backend", "backend_name", metavar="NAME", help="Only this backend's jobs.")
 @click.option("--since", metavar="DATE", callback=_server_date_value,
               help="Only jobs created on or after (ISO-8601).")
-@click.option("--until", metavar="DATE", callback=_server_date_value,
-              help="Only jobs created on or before (ISO-8601).")
+@click.option("--until", metavar="DATE", callback=_server_until_value,
+              help="Only jobs created on or before (ISO-8601; a date alone includes that day).")
 @click.option("--wait", is_flag=True, help="Wait for another sync/retag instead of failing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
