@@ -591,6 +591,12 @@ def _summary(arc: Any, record: dict[str, Any]) -> str:
         ("result", f"stored, {experiments} experiments" if result is not None else "none"),
         ("qobj", "stored" if qobj is not None else "none"),
     ]
+    qasms = record.get("qasms")
+    if result is None and qobj is None and isinstance(qasms, list) and qasms:
+        # A v1 job (2018-2019): its circuits and results are in the record, not payloads.
+        lines.append(("qasms", f"{len(qasms)} circuit{'s' if len(qasms) > 1 else ''} with "
+                               "QASM and results "
+                               "(a v1 job; `show --json` has them)"))
     error = record.get("error")
     if error:
         lines.append(("error", f"{error.get('code')}: {error.get('message')}"
@@ -599,7 +605,8 @@ def _summary(arc: Any, record: dict[str, Any]) -> str:
     steps = record.get("time_per_step") or {}
     if steps:
         text.append("time_per_step")
-        text += [f"  {k:<18}{when(v)}" for k, v in steps.items()]
+        width = max(18, *(len(str(k)) + 2 for k in steps))  # ERROR_TRANSPILING_JOB is 21
+        text += [f"  {_cell(k):<{width}}{when(v)}" for k, v in steps.items()]
     history = arc.history(record["job_id"])
     if len(history):
         text.append(f"history ({len(history)} events)")
