@@ -4,7 +4,8 @@ Syncs an embedded emulator's job history into an archive, selects every complete
 one backend in the history's first year, and retags it: add a campaign tag and drop the
 most common old tag. The dry run prints the plan and writes nothing; the real run pushes
 each change to the server first (bounded concurrency, retries, resumable), then records it
-locally with its history. A second run finds nothing left to do.
+locally with its history. A second run finds nothing left to do. Last, the campaign is
+undone (exactly) and redone.
 
     python examples/bulk_retag.py [--archive PATH] [--seed-jobs N] [--tag TAG]
 
@@ -25,6 +26,7 @@ import pandas as pd
 import jobarchive
 from jobarchive import Archive
 from jobarchive.emulator import Emulator
+from jobarchive.retag import undo
 
 
 def changed(plan: pd.DataFrame) -> int:
@@ -88,7 +90,20 @@ def main(argv: list[str] | None = None) -> int:
         again = arc.retag(selection, additional_tags=[args.tag], removal_tags=removal,
                           provider=provider, dry_run=True, progress=False)
         print(f"\n3. planning the same campaign again: {changed(again)} jobs would change")
-        if mismatched or changed(again) or untouched or on_server != len(selection):
+
+        # A campaign that went wrong is undone exactly: `undo` removes the tags the last run
+        # added and adds back those it removed (a tag a job had before is kept, which a
+        # plain removal_tags=[tag] would not do); undoing again redoes it.
+        undone = undo(arc, provider=provider, progress=False)
+        after_undo = sum(args.tag in (emu.job_doc(j).get("tags") or []) for j in selection["job_id"])
+        print(f"\n4. undo (jobarchive.retag.undo, `jobarchive retag --undo`): {changed(undone)} jobs "
+              f"reverted; server jobs carrying {args.tag!r}: {after_undo}")
+        redone = undo(arc, provider=provider, progress=False)
+        after_redo = sum(args.tag in (emu.job_doc(j).get("tags") or []) for j in selection["job_id"])
+        print(f"   undo again (a redo): {changed(redone)} jobs; server jobs carrying {args.tag!r}: "
+              f"{after_redo}")
+        if mismatched or changed(again) or untouched or on_server != len(selection) \
+                or after_undo or after_redo != len(selection):
             return 1
     return 0
 

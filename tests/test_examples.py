@@ -54,7 +54,8 @@ def test_bulk_retag(tmp_path):
     out = proc.stdout
     for needle in ("1. dry run", "nothing is written", "server jobs carrying 't-42' after the dry run: 0",
                    "2. applied on the server", "server and archive tags differ on 0 jobs",
-                   "3. planning the same campaign again: 0 jobs would change"):
+                   "3. planning the same campaign again: 0 jobs would change",
+                   "server jobs carrying 't-42': 0\n", "4. undo"):
         assert needle in out, (needle, out)
 
 
