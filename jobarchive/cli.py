@@ -1041,7 +1041,23 @@ def demo(ctx: click.Context, seed_jobs: int | None, quick: bool, fresh: bool,
     # command works twice); a path the user names is never replaced without --fresh.
     run_demo(path, seed_jobs=seed_jobs, quick=quick, fresh=fresh, report_path=report_path,
              progress=_progress_default(progress), echo=click.echo,
-             replace_own=not root["archive_given"])
+             replace_own=not root["archive_given"], command=_invoked_as())
+
+
+def _invoked_as() -> str:
+    """How to type this program again: ``jobarchive`` when that is what the PATH runs, else
+    the path it was started by (``.venv/bin/jobarchive`` right after the README's setup,
+    where a bare ``jobarchive`` is "command not found")."""
+    import shlex
+    import shutil
+
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) != "jobarchive":  # python -m jobarchive.cli, an embedding
+        return "jobarchive"
+    found = shutil.which("jobarchive")
+    if found and os.path.realpath(found) == os.path.realpath(argv0):
+        return "jobarchive"
+    return shlex.quote(argv0)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -87,11 +87,14 @@ def run_demo(
     echo: Callable[[str], Any] = print,
     seed: int = 7,
     replace_own: bool = False,
+    command: str = "jobarchive",
 ) -> dict[str, Any]:
     """Run the tour; returns what it made (paths, job ids, counts, seconds).
 
     An existing archive at ``archive_path`` is refused unless ``fresh``, or unless
     ``replace_own`` and an earlier demo made it (so the README's command runs again).
+    ``command``: how the closing hints spell the CLI (``.venv/bin/jobarchive`` when that is
+    how it was started and the PATH does not have it).
     """
 
     import jobarchive
@@ -193,9 +196,10 @@ def run_demo(
     _section(echo, f"Done in {seconds:.1f} s")
     echo(f"   archive: {path.resolve()}  ({out['synced']} jobs after the first sync)")
     echo(f"   report:  {Path(out['report']).resolve()}")
-    echo(f"   try:     jobarchive --archive {path} ls --tag {DEMO_TAG}")
-    echo(f"            jobarchive --archive {path} show {submitted[0]}")
-    echo(f"            jobarchive --archive {path} export {path.name.removesuffix('.jobarchive')}-export/")
+    echo(f"   try:     {command} --archive {path} ls --tag {DEMO_TAG}")
+    echo(f"            {command} --archive {path} show {submitted[0]}")
+    echo(f"            {command} --archive {path} export "
+         f"{path.name.removesuffix('.jobarchive')}-export/")
     return out
 
 
