@@ -180,7 +180,8 @@ def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--url/--token/--hub/--group/--project."""
     for decorator in reversed([
         click.option("--url", metavar="URL",
-                     help=f"Authentication URL [env QE_URL, qiskitrc url; default {DEFAULT_URL}]."),
+                     help=f"Authentication URL [env JOBARCHIVE_URL, QE_URL, qiskitrc url; default "
+                          f"{DEFAULT_URL}]."),
         click.option("--token", metavar="TOKEN",
                      help="API token [env JOBARCHIVE_TOKEN, QE_TOKEN, or ~/.qiskit/qiskitrc]. "
                           "Never written to the archive."),
