@@ -197,7 +197,9 @@ class Archive:
         if not partial:
             return
         for job_id, (_, _, _, path, blob_row) in self.index.existing(list(partial)).items():
-            if path is None:
+            # A missing blob (a copy of a live archive, a lost file) has nothing left to keep:
+            # the update writes what it carries, which heals the job. An unreadable one raises.
+            if path is None or self.blobs.verify_exists(path) is not None:
                 continue
             (old_qobj, old_result), = self.blobs.read_payloads(path, [blob_row])
             row = partial[job_id]

@@ -203,3 +203,21 @@ def test_reader_in_another_connection_sees_whole_batches(tmp_path):
         assert len(reader) == 50 and len(reader.query(job_tags=["t"])) == 50
         writer.add_many([_job(f"k{i}", result=RESULT, status="COMPLETED") for i in range(30)])
         assert len(reader.counts()) == 60
+
+
+def test_an_update_with_one_payload_refuses_to_drop_the_other_from_an_unreadable_blob(arc):
+    """A blob that is there but unreadable may still be salvaged: the update raises and keeps
+    the row pointing at it (a missing blob has nothing left to keep: tests/test_upgrade.py)."""
+    from jobarchive import BlobIntegrityError
+
+    arc.add(_job(status="COMPLETED", qobj={"qobj_id": "q"}, result=RESULT))
+    (blob,) = list((arc.path / "blobs").glob("*.parquet"))
+    blob.write_bytes(blob.read_bytes()[:-100])  # its footer cut off
+    before = arc.index.doc("j1")
+    try:
+        arc.add(_job(status="COMPLETED", result=RESULT))
+    except BlobIntegrityError as err:
+        assert "unreadable" in str(err)
+    else:
+        raise AssertionError("the update dropped the stored qobj")
+    assert arc.index.doc("j1") == before

@@ -309,13 +309,12 @@ DISK_FULL = """
     from pathlib import Path
     from jobarchive import Archive, ArchiveError
     src, root = Path(sys.argv[1]), Path(sys.argv[2])
-    size = (src / "index.db").stat().st_size
-    for extra in (0, 2000, 6000, 12000):
-        dest = root / f"full-{extra}"
+    for limit in (10_000, 30_000, 60_000, 90_000, 150_000):
+        dest = root / f"full-{limit}"
         shutil.copytree(src, dest)
         pid = os.fork()
-        if pid == 0:  # the upgrader, on a disk that takes `extra` more bytes a file
-            resource.setrlimit(resource.RLIMIT_FSIZE, (size + extra, resource.RLIM_INFINITY))
+        if pid == 0:  # the upgrader, on a disk where no file grows past `limit` bytes
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
             try:
                 Archive(dest).close()
                 out = None
@@ -330,12 +329,13 @@ DISK_FULL = """
 def test_a_full_disk_during_an_upgrade_says_so_and_loses_nothing(tmp_path, fresh):
     path, expected = unpack(FIRST, tmp_path / "src")
     results = [json.loads(line) for line in run_child(DISK_FULL, str(path), str(tmp_path / "f"))]
-    assert len(results) == 4
+    assert len(results) == 5
     failed = [(name, err) for name, err in results if err is not None]
     assert failed, "no limit made the upgrade fail; lower them"
     for _name, (kind, is_os_error, text) in failed:
         assert (kind, is_os_error) == ("ArchiveWriteError", True), text
-        assert "Free disk space" in text and "upgrad" in text
+        assert "Free disk space" in text
+    assert any("upgrading" in text for _, (_, _, text) in failed)  # some failed in a migration
     new = fresh(expected["steps"])
     for name, _ in results:  # with space again, the upgrade completes
         with Archive(tmp_path / "f" / name, create=False) as old:
@@ -504,9 +504,6 @@ def test_a_copy_taken_while_a_batch_commits_says_what_it_lacks_and_a_rerun_heals
         assert copy.audit().attrs["orphans"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="Archive._keep_stored_payloads reads the stored blob of a "
-                   "job re-added with one payload and raises BlobIntegrityError when that blob "
-                   "is missing: the whole batch fails; fix belongs in archive.py")
 def test_a_job_whose_blob_is_missing_can_be_added_again_with_one_payload(tmp_path):
     """A failed job has a qobj and no result. When its blob is missing (a copy taken
     mid-batch, a lost file), adding it again (from the source archive, or the server) must
