@@ -831,7 +831,8 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
 @click.option("--reproduce", is_flag=True,
               help="Re-run stored qobj on BasicSimulator and compare counts (Hellinger fidelity).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
-              help="Fidelity below which a reproduced simulator job is flagged [default 0.95].")
+              help="Fidelity below which a reproduced simulator job is flagged [default 0.95; "
+                   "lowered to what the shots allow for the outcomes seen; 1.0: exact].")
 @click.option("--device-threshold", type=click.FloatRange(0.0, 1.0), default=None,
               help="Fidelity below which a reproduced device job is flagged (the ideal re-run "
                    "lacks the device's noise) [default: the lower of --threshold and 0.5].")
