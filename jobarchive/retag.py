@@ -164,9 +164,15 @@ def retag(
     if dry_run:
         plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
         if provider is not None and read_server_tags:  # reads only: what a run would send
-            for batch in _chunks(plans, _IDS_PER_LIST):
-                _read_server_tags(provider, (replacement_tags, additional_tags, removal_tags),
-                                  batch)
+            from tqdm import tqdm
+
+            # A request per 100 jobs: thousands of jobs take a while, show it.
+            with tqdm(total=len(plans), desc="read server tags", unit="job",
+                      disable=not progress, leave=False) as bar:
+                for batch in _chunks(plans, _IDS_PER_LIST):
+                    _read_server_tags(provider, (replacement_tags, additional_tags,
+                                                 removal_tags), batch)
+                    bar.update(len(batch))
         frame = _frame(plans, PLAN_COLUMNS)
         if provider is not None and read_server_tags:
             # What the server holds now (None: not read): a job whose archive copy is

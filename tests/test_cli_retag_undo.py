@@ -129,3 +129,18 @@ def test_an_undo_that_could_not_finish_resumes_and_a_newer_run_supersedes_it(pat
     tags = _tags(path)
     assert not any("later" in t for t in tags.values())
     assert tags == mistaken
+
+
+def test_remote_dry_run_shows_progress_while_it_reads_the_server_tags(tmp_path):
+    """A --remote dry run reads the server's tags, 100 jobs a request: silent for minutes
+    on thousands of jobs. It shows a bar when asked (on a terminal by default)."""
+    with Emulator(seed_jobs=30, seed=4) as emu:
+        arc_path = tmp_path / "p.jobarchive"
+        with Archive(arc_path) as arc:
+            arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+        args = ["--archive", str(arc_path), "retag", "--all", "--add", "x", "--dry-run",
+                "--remote", "--url", emu.url, "--token", emu.token]
+        shown = CliRunner().invoke(cli, [*args, "--progress"])
+        assert shown.exit_code == 0 and "read server tags" in shown.stderr, shown.output
+        quiet = CliRunner().invoke(cli, [*args, "--no-progress"])
+        assert quiet.exit_code == 0 and "read server tags" not in quiet.stderr
