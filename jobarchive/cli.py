@@ -114,10 +114,21 @@ def _archive_path(ctx: click.Context) -> Path:
     return Path(ctx.find_root().obj["archive"])
 
 
+def _refuse_foreign_directory(path: Path) -> None:
+    """Creating an archive puts index.db and blobs/ into the directory: not into one that
+    holds other things (`--archive .` in a project, `init ~/Documents`)."""
+    if path.is_dir() and not (path / "index.db").exists() and any(path.iterdir()):
+        raise click.ClickException(
+            f"{path} is a non-empty directory that is not an archive; an archive is a "
+            "directory of its own: pass a new path (e.g. lab.jobarchive)")
+
+
 def open_archive(ctx: click.Context, create: bool = False) -> Any:
     """The --archive archive; a read command never creates one."""
     from .archive import Archive
 
+    if create:
+        _refuse_foreign_directory(_archive_path(ctx))
     arc = Archive(_archive_path(ctx), create=create)
     ctx.call_on_close(arc.close)
     return arc
@@ -498,6 +509,7 @@ def init(ctx: click.Context, path: str | None) -> None:
     from .archive import Archive
 
     target = Path(path) if path else _archive_path(ctx)
+    _refuse_foreign_directory(target)
     existed = (target / "index.db").exists()
     with Archive(target) as arc:
         if existed:
@@ -528,6 +540,7 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
          backend_name: str | None, since: str | None, until: str | None, wait: bool,
          progress: bool | None, **server: Any) -> None:
     """Bring the archive up to date with the server (creates the archive if needed)."""
+    _refuse_foreign_directory(_archive_path(ctx))  # before any request
     provider = connect_from_options(ctx, server)  # --since/--until were checked as parsed
     arc = open_archive(ctx, create=True)
     report = arc.sync(provider, backend_name=backend_name, start_datetime=since,
