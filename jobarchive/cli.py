@@ -176,8 +176,22 @@ def connect_from_options(ctx: click.Context, server: dict[str, Any]) -> Any:
         extra["max_retries"] = server["max_retries"]
     if server["timeout"] is not None:
         extra["timeout"] = server["timeout"]
-    return connect(url, token, hub=server["hub"], group=server["group"],
-                   project=server["project"], **extra)
+    from .exceptions import IBMQAccountCredentialsInvalidUrl
+
+    try:
+        return connect(url, token, hub=server["hub"], group=server["group"],
+                       project=server["project"], **extra)
+    except IBMQAccountCredentialsInvalidUrl as err:
+        cause = err.__cause__
+        if getattr(cause, "status_code", None) not in (-1, None) or cause is None:
+            raise
+        # No answer at all (refused, unknown host, timeout): the URL may well be right,
+        # "not an IBM Quantum authentication URL" sent users to fix the wrong thing.
+        found = re.search(r"\[Errno -?\d+\] ([^'\")]+)|(timed out)", str(cause))
+        reason = (found.group(1) or found.group(2)).strip() if found else "no answer"
+        raise click.ClickException(
+            f"cannot reach {url} ({reason}): is the server up and the network there? The URL "
+            "comes from --url, JOBARCHIVE_URL/QE_URL or ~/.qiskit/qiskitrc") from None
 
 
 _SERVER_KEYS = ("url", "token", "hub", "group", "project", "max_retries", "timeout")
