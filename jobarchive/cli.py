@@ -627,8 +627,11 @@ def _summary(arc: Any, record: dict[str, Any]) -> str:
                                "(a v1 job; `show --json` has them)"))
     error = record.get("error")
     if error:
-        lines.append(("error", f"{error.get('code')}: {error.get('message')}"
-                      if isinstance(error, dict) else str(error)))
+        if isinstance(error, dict):  # either part may be missing: no "None: ..."
+            text = ": ".join(str(error[k]) for k in ("code", "message") if error.get(k) is not None)
+        else:
+            text = str(error)
+        lines.append(("error", text or json.dumps(error)))
     text = [f"{k:<14}{_cell(v)}" for k, v in lines if v or k in ("name", "tags")]
     steps = record.get("time_per_step") or {}
     if steps:

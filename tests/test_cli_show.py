@@ -39,3 +39,15 @@ def test_a_v1_job_says_its_circuits_and_results_are_in_qasms(tmp_path, real_corp
     out = _show(tmp_path / "v1.jobarchive", "5b633f94f9b81b00364af0dd")
     assert "result        none" in out
     assert "1 circuit with QASM and results (a v1 job" in out
+
+
+def test_an_error_without_a_code_shows_its_message_alone(tmp_path):
+    """`error: None: Job validation failed` read as if "None" were the code."""
+    with Archive(tmp_path / "e.jobarchive") as arc:
+        arc.add({"job_id": "e1", "creation_date": "2021-05-03T10:00:00Z",
+                 "status": "ERROR_VALIDATING_JOB", "error": {"message": "Job validation failed"}})
+        arc.add({"job_id": "e2", "creation_date": "2021-05-03T10:00:00Z",
+                 "status": "ERROR_RUNNING_JOB", "error": {"code": 7001, "message": "boom"}})
+    out = _show(tmp_path / "e.jobarchive", "e1")
+    assert "error         Job validation failed\n" in out and "None" not in out
+    assert "error         7001: boom\n" in _show(tmp_path / "e.jobarchive", "e2")
