@@ -110,9 +110,11 @@ def test_a_child_forked_during_a_sync_does_not_keep_the_archive_locked(tmp_path)
         r, w = os.pipe()
         pid = os.fork()  # e.g. a multiprocessing pool started for an analysis meanwhile
         if pid == 0:
-            os.close(w)
-            os.read(r, 1)  # a long-lived worker: lives until the parent says so
-            os._exit(0)
+            try:
+                os.close(w)
+                os.read(r, 1)  # a long-lived worker: lives until the parent says so
+            finally:
+                os._exit(0)  # never back into pytest, whatever happened
         os.close(r)
         try:
             release.set()
