@@ -373,6 +373,52 @@ def test_two_processes_upgrading_at_once(tmp_path, fresh):
         assert_same_archive(old, fresh(expected["steps"]), *skipped(FIRST))
 
 
+OLDER_UPGRADER = """
+    import sqlite3, sys, threading, time
+    from jobarchive import Archive
+    path = sys.argv[1]
+    # An older version (before 4036b09 none took the directory lock) upgrading at once: it
+    # holds the write lock while this process opens the archive ...
+    other = sqlite3.connect(path + "/index.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    main = threading.main_thread().ident
+
+    def older_version():
+        while True:  # ... until this process waits for that lock in its upgrade ...
+            frame = innermost = sys._current_frames().get(main)
+            names = set()
+            while frame is not None:
+                names.add(frame.f_code.co_name)
+                frame = frame.f_back
+            if "m002_jobs_by_blob" in names or innermost.f_code.co_name == "_apply_migrations":
+                break
+            time.sleep(0.002)
+        # ... and applies m002 first, as that version does.
+        other.execute("CREATE INDEX jobs_blob ON jobs(blob_id, blob_row) WHERE blob_id IS NOT NULL")
+        other.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                      "VALUES ('jobarchive', 'm002_jobs_by_blob', 'then')")
+        other.execute("COMMIT")
+
+    thread = threading.Thread(target=older_version)
+    thread.start()
+    try:
+        with Archive(path, create=False) as arc:
+            print("OK", len(arc))
+    finally:
+        thread.join()
+"""
+
+
+def test_an_upgrade_beside_an_older_version_upgrading_too(tmp_path, fresh):
+    """What is pending is read under the write lock: an older version that applied a
+    migration meanwhile made the open fail ("index jobs_blob already exists")."""
+    path, expected = unpack(FIRST, tmp_path)
+    assert run_child(OLDER_UPGRADER, str(path))[-1] == "OK 30"
+    assert applied(path) == ALL_MIGRATIONS
+    with Archive(path, create=False) as old:
+        assert_same_archive(old, fresh(expected["steps"]), *skipped(FIRST))
+
+
 READER = """
     import sqlite3, sys
     conn = sqlite3.connect(sys.argv[1], isolation_level=None)

@@ -523,6 +523,11 @@ class Index:
             raise ArchiveError(f"cannot open {self.path} ({err})") from err
         except sqlite3.Error as err:
             self.close()
+            if _code(err) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+                # A full disk refuses the -wal/-shm files before any migration runs.
+                raise ArchiveWriteError(
+                    f"cannot open {self.path}: the disk refused a write ({err}); nothing was "
+                    "changed. Free disk space (or check the disk), then open it again.") from err
             raise ArchiveError(f"cannot open {self.path} ({err}); the archive directory must be "
                                "readable and writable (SQLite keeps -wal/-shm files beside it)") from err
         except BaseException:
@@ -719,8 +724,19 @@ class Index:
                     "permissions, then open the archive again.") from err
 
     def _apply_migrations(self) -> None:
-        if migrations.pending(self.db):  # another process may have applied them meanwhile
-            migrations.apply(self.db)
+        # Under SQLite's write lock from reading what is pending to the last migration:
+        # versions before 4036b09 take no directory lock, and one of them upgrading the same
+        # archive at once applied a migration between our check and our run ("index jobs_blob
+        # already exists": the open failed). It also makes an upgrade all or nothing.
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if migrations.pending(self.db):  # another process may have applied them meanwhile
+                migrations.apply(self.db)  # each migration a savepoint of this transaction
+            conn.execute("COMMIT")
+        except BaseException:
+            self._rollback(conn)
+            raise
 
     def close(self) -> None:
         """Close the connections of every thread."""
