@@ -231,12 +231,7 @@ def test_big_ints_in_results_of_the_first_format_read_back_exactly(tmp_path):
         assert type(seed) is int and seed == 2 ** 70 + 1
 
 
-@pytest.mark.parametrize("rev", [
-    pytest.param(rev, marks=pytest.mark.xfail(strict=True, reason=(
-        "counts() reads the bitstrings the writing version stored; archives written before "
-        "da8e7a7 keep 0b/unpadded/spaced keys as then formatted and lack rows of integral "
-        "float counts; the fix belongs in blobs.py"))) if rev in STALE_COUNT_REVS else rev
-    for rev in REVS])
+@pytest.mark.parametrize("rev", REVS)
 def test_counts_of_old_archives_are_as_qiskit_gives_them(rev, tmp_path, fresh):
     path, expected = unpack(rev, tmp_path)
     jobs = sorted(STALE_COUNT_JOBS)

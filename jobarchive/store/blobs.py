@@ -51,6 +51,10 @@ BLOB_DIR = "blobs"
 _SUFFIX = ".parquet"
 _TMP_PREFIX = ".tmp-"
 
+# Files whose count rows are as qiskit's Counts gives them (commit da8e7a7 and later) say so
+# in their metadata. Older files hold other bitstrings for 0b/spaced/creg-only keys and lack
+# rows of integral float counts: their counts are read from the result JSON instead.
+_COUNTS_FORMAT = (b"jobarchive.counts", b"qiskit-counts")
 SCHEMA = pa.schema([
     ("job_id", pa.string()),
     ("result", pa.large_string()),
@@ -60,7 +64,7 @@ SCHEMA = pa.schema([
     ("key", pa.string()),
     ("bitstring", pa.string()),
     ("count", pa.int64()),
-])
+], metadata=dict([_COUNTS_FORMAT]))
 # Files written before the flat layout: one row a job, histograms in a nested list column.
 LEGACY_COUNT_TYPE = pa.struct([
     ("experiment", pa.int32()),
@@ -535,8 +539,8 @@ class BlobStore:
         """Count rows of the jobs at payload ``rows`` (None: every job) of one file, in that
         order, as COUNTS_SCHEMA; and how many rows each job has."""
         pf = self._open(rel)
-        if "n_counts" not in pf.schema_arrow.names:
-            return self._legacy_file_counts(pf, rel, rows)
+        if (pf.metadata.metadata or {}).get(_COUNTS_FORMAT[0]) != _COUNTS_FORMAT[1]:
+            return self._counts_from_results(pf, rel, rows)
         try:
             payload = None if rows is None else np.asarray(rows, np.int64)
             if payload is None or _most_groups(_group_starts(pf, rel, payload), payload):
@@ -567,24 +571,25 @@ class BlobStore:
             raise BlobIntegrityError(f"blob {rel}: n_counts does not match its count rows")
         return _as_counts(table), n[n > 0]
 
-    def _legacy_file_counts(self, pf: pq.ParquetFile, rel: str,
-                            rows: list[int] | None) -> tuple[pa.Table, np.ndarray]:
-        """A file of the nested layout (one row a job, a ``counts`` list column)."""
-        try:
-            if rows is None:
-                jobs = pf.read(columns=["job_id", "counts"])
-            else:
-                jobs = self._take(pf, rel, np.asarray(rows, np.int64), ["job_id", "counts"])
-            counts = jobs.column("counts").combine_chunks()
-            n = pc.list_value_length(counts).fill_null(0).to_numpy().astype(np.int64)
-            flat = pc.list_flatten(counts)
-            job_ids = jobs.column("job_id").combine_chunks().take(pc.list_parent_indices(counts))
-        except (OSError, pa.ArrowException) as err:
-            raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
-        table = pa.Table.from_arrays(
-            [job_ids, flat.field("experiment"), flat.field("key"), flat.field("bitstring"),
-             flat.field("count")], names=_COUNT_COLUMNS)
-        return _as_counts(table), n[n > 0]
+    def _counts_from_results(self, pf: pq.ParquetFile, rel: str,
+                             rows: list[int] | None) -> tuple[pa.Table, np.ndarray]:
+        """``_file_counts`` of a file written before its count rows matched qiskit's (or of
+        the nested layout): the histograms of its result JSON, as a new file holds them."""
+        payload = self.payload_jobs(rel)[0] if rows is None else np.asarray(rows, np.int64)
+        nested = "n_counts" not in pf.schema_arrow.names
+        table = self._take(pf, rel, payload, ["job_id", "result"] + ([] if nested else ["n_counts"]))
+        if not nested and table.column("n_counts").null_count:
+            raise BlobIntegrityError(f"blob {rel}: a requested row is not a job's payload row")
+        read = _payload_reader(pf)
+        cols = _CountColumns(checked=True)
+        n = np.asarray([cols.add(read(text)) for text in table.column("result").to_pylist()], np.int64)
+        experiment, keys, bits, counts = cols.columns()
+        job_ids = table.column("job_id").cast(pa.string()).take(
+            pa.array(np.repeat(np.arange(len(n)), n), pa.int64()))
+        out = pa.Table.from_arrays(
+            [job_ids, pa.array(experiment, pa.int32()), pa.array(bits, pa.string()),
+             pa.array(counts, pa.int64()), pa.array(keys, pa.string())], schema=COUNTS_SCHEMA)
+        return out, n[n > 0]
 
     def verify(self, rel: str, sha256: str, size: int | None = None) -> str | None:
         """None if the file is there and matches; else what is wrong."""
