@@ -687,15 +687,22 @@ class ApiClient:
                               dict, "the result URL request")
         return answer.get("url")
 
-    def job_result(self, job_id: str) -> dict[str, Any]:
-        """The result dict: result URL, bare download, then a best-effort acknowledgement."""
+    def job_result(self, job_id: str, acknowledge: bool = True) -> dict[str, Any]:
+        """The result dict: result URL, bare download, then a best-effort acknowledgement
+        (``acknowledge=False``: the caller sends it with ``job_result_downloaded`` once the
+        result is safe, as some results can be read only once)."""
         url = self.job_result_url(job_id)
         result = self._expect(self._object_storage("GET", url), dict, "the result download")
+        if acknowledge:
+            self.job_result_downloaded(job_id)
+        return result
+
+    def job_result_downloaded(self, job_id: str) -> None:
+        """POST J/resultDownloaded, best effort: a failure is only logged."""
         try:
             self._call("POST", self._job(job_id) + "/resultDownloaded")
         except ApiError as err:
             logger.warning("Job %s: acknowledging the result download failed: %s", job_id, err)
-        return result
 
     def job_qobj(self, job_id: str) -> dict[str, Any]:
         """The qobj dict the job ran: jobDownloadUrl, then a bare download."""

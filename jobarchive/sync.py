@@ -199,6 +199,10 @@ class _Pass:
         self.archive = archive
         self.provider = provider
         self.client = provider.api_client
+        # Jobs download their results through this one: acknowledged after the batch holding
+        # them is committed, since a server may serve a result only once.
+        self.job_client = _AckAfterCommit(self.client) if callable(
+            getattr(self.client, "job_result_downloaded", None)) else self.client
         self.report = report
         self.backend_name = backend_name
         self.start_us = start_us
@@ -556,6 +560,9 @@ class _Pass:
                 fixed.append(item.job_id)
         if records:
             self.archive.add_many(records, source="sync")
+        acked = [o.record["job_id"] for o in outcomes if o.fetched and o.record is not None]
+        for job_id in acked:  # archived now: the server may let the result go
+            self.pool.submit(self.client.job_result_downloaded, job_id)
         for campaign, entries in nones.items():  # after the rows: a kill re-asks, once
             self.archive.index.journal_put(campaign, entries)
         if gone:
@@ -607,9 +614,9 @@ class _Pass:
         comes back too (for the dead-server check)."""
         try:
             if item.record is not None:
-                job = IBMQJob._from_record(dict(item.record), None, self.client)
+                job = IBMQJob._from_record(dict(item.record), None, self.job_client)
             else:
-                job = IBMQJob.from_server(item.doc, api_client=self.client)
+                job = IBMQJob.from_server(item.doc, api_client=self.job_client)
             if item.refresh and _is_full_doc(item.doc):
                 job.refresh_from(item.doc)
             elif item.refresh:
@@ -651,7 +658,7 @@ class _Pass:
         kept. ``IBMQJob`` swallows errors for failed jobs, so the call is made here to tell
         "the server holds none" (remembered) from trouble (retried)."""
         try:
-            raw = self.client.job_result(job.job_id())
+            raw = self.job_client.job_result(job.job_id())
         except ApiError as err:
             if not _no_such_payload(err):
                 raise
@@ -664,6 +671,21 @@ class _Pass:
             job._record["result"] = None
             raise
         return 1
+
+
+class _AckAfterCommit:
+    """The API client, except that result downloads are not acknowledged (``resultDownloaded``)
+    at once: the sync acknowledges them once the results are archived, so a kill or a failed
+    write in between cannot lose a result the server serves only once."""
+
+    def __init__(self, client: Any):
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def job_result(self, job_id: str) -> dict[str, Any]:
+        return self._client.job_result(job_id, acknowledge=False)
 
 
 def _cursor_key(provider: Any, backend_name: str | None) -> str | None:

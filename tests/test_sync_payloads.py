@@ -62,3 +62,49 @@ def test_a_full_sync_archives_a_job_listed_after_discovery_passed_its_date(tmp_p
         report = arc.sync(provider, progress=False, full=True)
         assert report.discovered == 1 and not report.failed
         assert arc.record(hidden)["result"] == emu.result_of(hidden)
+
+
+_KILLED_CHILD = """
+import sys
+import jobarchive
+from jobarchive import Archive
+path, url, token = sys.argv[1:4]
+provider = jobarchive.connect(url, token)
+with Archive(path) as arc:
+    print("READY", flush=True)
+    arc.sync(provider, progress=False, workers=4)
+"""
+
+
+def test_a_result_read_once_is_not_lost_to_a_kill_before_its_batch_is_written(tmp_path):
+    # Some results can be read only once (reference §4.5): acknowledging a download before
+    # the result is archived, then dying, loses it for good.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with Emulator(seed_jobs=30, seed=3, consume_results=True) as emu:
+        # Results download at once; each job's qobj then waits 30 s: the batch is not
+        # written yet when the sync is killed.
+        emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": 30, "seed": 1,
+                        "endpoints": ["storage_qobj"]})
+        path = tmp_path / "a"
+        child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, str(path), emu.url,
+                                  emu.token], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "READY"
+            while emu.stats().get("storage_qobj", 0) < 4:  # four results downloaded
+                time.sleep(0.02)
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(30)
+        emu.set_faults(None)
+        with Archive(path) as arc:
+            report = arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
+            assert not report.failed, report.failed
+            for d in emu.job_docs():
+                assert arc.record(d["id"])["result"] == emu.result_of(d["id"]), d["id"]
+            # Acknowledged now that they are archived: the server let them go.
+            done = [d["id"] for d in emu.job_docs() if emu.result_of(d["id"]) is not None]
+            assert emu.stats()["job_result_downloaded"] >= len(done)

@@ -342,12 +342,15 @@ class Routes:
         status = self.state.status(job, req.now)
         if status not in API_FINAL_STATUSES:
             raise HttpError(400, 3207, f"Job {job.id} is not in a final state: {status}.")
-        if self.state.result(job, req.now) is None:
+        if self.state.result(job, req.now) is None or job.id in self.emu._consumed:
             raise HttpError(404, 3252, f"There is no result for job {job.id}.")
         return 200, {"url": self.signed_url("result", job.id)}, {}
 
     def job_result_downloaded(self, req: Request) -> Answer:
-        self._job(req)
+        job = self._job(req)
+        if self.emu.consume_results:
+            with self.emu._access_lock:
+                self.emu._consumed.add(job.id)
         return 200, {"terminated": True}, {}
 
     def job_qobj_url(self, req: Request) -> Answer:
@@ -381,7 +384,7 @@ class Routes:
     def storage_result(self, req: Request) -> Answer:
         job = self._storage_job(req, "result")
         result = self.state.result(job)
-        if result is None:
+        if result is None or job.id in self.emu._consumed:
             raise HttpError(404, "NoSuchKey", "The specified key does not exist.")
         return 200, result, {}
 
@@ -662,7 +665,9 @@ class Emulator:
     job list answers at most that many jobs, whatever limit it was asked for),
     ``memory_results`` (seeded jobs ran with ``memory=True``: their results hold every
     shot's outcome, hundreds of KB each), ``clock_skew`` (seconds the server's wall clock
-    runs ahead of this machine's, for its Date and rate-limit headers).
+    runs ahead of this machine's, for its Date and rate-limit headers), ``consume_results``
+    (a result whose download was acknowledged is not served again; ``result_of`` still
+    tells what it was).
     Accounts: ``emu.token`` is the first; ``add_account()`` makes more, on the same
     projects, each seeing only its own jobs; ``revoke_token(token)`` withdraws one.
     """
@@ -675,7 +680,7 @@ class Emulator:
                  lean_lists: bool = False, lean_full_lists: bool = False,
                  seed_tied: int = 0, max_url: int | None = None,
                  max_page: int | None = None, memory_results: bool = False,
-                 clock_skew: float = 0.0) -> None:
+                 clock_skew: float = 0.0, consume_results: bool = False) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
                             time_scale=time_scale, job_limit=job_limit, clock_start=clock_start,
                             seed_tied=seed_tied, memory_results=memory_results)
@@ -695,6 +700,10 @@ class Emulator:
         # Seconds the server's wall clock (Date, Retry-After dates, X-RateLimit-Reset) is
         # ahead of this machine's: clients must not trust their own clock for those.
         self.clock_skew = float(clock_skew)
+        # "Some results can be read only once" (reference §4.5): once a download is
+        # acknowledged (resultDownloaded), the result is no longer served.
+        self.consume_results = bool(consume_results)
+        self._consumed: set[str] = set()
         self._secret = secrets.token_bytes(32)
         # access token -> (expiry in emulated epoch ms, the account's user id)
         self._access: dict[str, tuple[int, str]] = {}
