@@ -822,6 +822,10 @@ def _undo(ctx: click.Context, arc: Any, selection: list[str] | None, server: dic
     if summary.get("changed_since"):
         click.echo(f"undo: {summary['changed_since']} of the {summary['jobs']} jobs the last "
                    "retag changed have other tags since; left as they are", err=True)
+    if summary.get("undone_source") == "remote" and not remote:
+        click.echo("undo: the last retag changed the server's tags too; this undo (without "
+                   "--remote) changes the archive only, and a `sync --full` would bring the "
+                   "server's tags back. Add --remote to undo it there too.", err=True)
     _print_retag(ctx, result, fmt, dry_run, int(summary.get("jobs", 0)))
 
 

@@ -219,9 +219,11 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     operations, each resumable and, with ``provider``, pushed to the server first). A tag a
     job already had before that run is kept (``removal_tags=[t]`` after a mistaken
     ``additional_tags=[t]`` would drop it), and a job whose tags changed again since is left
-    alone (``attrs["summary"]["changed_since"]``). ``job_ids``: only these jobs of that run
-    (None: all). The undo is a run too: undoing again redoes. An interrupted undo resumes
-    when run again. Other options as ``retag``, whose columns the frame has.
+    alone (``attrs["summary"]["changed_since"]``; ``["undone_source"]`` is "remote" when
+    that run changed the server too: undo it with ``provider`` then). ``job_ids``: only
+    these jobs of that run (None: all). The undo is a run too: undoing again redoes. An
+    interrupted undo resumes when run again. Other options as ``retag``, whose columns the
+    frame has.
     """
     index = archive.index
     pending = index.journal_get(_UNDO_PENDING)
@@ -234,9 +236,11 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     changed_since = 0
     labels = set()
+    sources: set[str] = set()
     for job_id, (label, payload) in log.items():
         labels.add(label)
-        old, new = json.loads(payload) if payload else ([], [])
+        old, new, *rest = json.loads(payload) if payload else ([], [])
+        sources.update(rest[:1])
         held = current.get(job_id, {}).get("tags")
         if held is None or set(new) != set(held):
             changed_since += job_id not in pending  # a resumed undo finds its done jobs here
@@ -259,7 +263,9 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     columns = PLAN_COLUMNS if dry_run else RESULT_COLUMNS
     frame = pd.concat(frames, ignore_index=True) if frames else _frame([], columns)
     summary: dict[str, Any] = {"jobs": len(log), "changed_since": changed_since,
-                               "operations": len(frames)}
+                               "operations": len(frames),
+                               # "remote": that run changed the server's tags too
+                               "undone_source": "remote" if "remote" in sources else "local"}
     if not dry_run:
         summary["source"] = "remote" if provider is not None else "local"
     for part in frames:
@@ -437,9 +443,10 @@ class _Runner:
                 p.outcome = "updated"
             # Records without qobj/result: the stored payloads and blob stay as they are.
             self.archive.add_many(records, source=source)
-            self._log_for_undo(logged)
+            self._log_for_undo(logged, source)
 
-    def _log_for_undo(self, changes: list[tuple[str, list[str], list[str]]]) -> None:
+    def _log_for_undo(self, changes: list[tuple[str, list[str], list[str]]],
+                      source: str) -> None:
         """Log (before, after) tags of the jobs this run changed, in the tags' transaction.
         The first change of a run with another label starts a new log; a resumed run (the
         same label) adds to its log and keeps each job's first "before"."""
@@ -458,7 +465,7 @@ class _Runner:
         for job_id, before, after in changes:
             if job_id in self._undo_log and self._undo_log[job_id][1]:
                 before = json.loads(self._undo_log[job_id][1])[0]
-            payload = json.dumps([before, after])
+            payload = json.dumps([before, after, source])  # source: was the server changed
             self._undo_log[job_id] = (self.undo_label, payload)
             entries.append((job_id, self.undo_label, payload))
         index.journal_put(UNDO_LOG, entries)

@@ -99,8 +99,11 @@ def test_remote_undo_restores_the_server_tags(tmp_path):
         common = ["--url", emu.url, "--token", emu.token, "--remote"]
         _run(arc_path, "--status", "DONE", "--add", "campaign", "--remove", "exp1", *common)
         assert all("campaign" in (emu.job_doc(j).get("tags") or []) for j in ids)
+        local = CliRunner().invoke(cli, ["--archive", str(arc_path), "retag", "--undo",
+                                         "--dry-run"])
+        assert local.exit_code == 0 and "Add --remote to undo it there too" in local.stderr
         res = _run(arc_path, "--undo", *common)
-        assert "server and archive" in res.stderr
+        assert "server and archive" in res.stderr and "Add --remote" not in res.stderr
         assert {j: sorted(emu.job_doc(j).get("tags") or []) for j in ids} == before
         assert {j: sorted(t) for j, t in _tags(arc_path).items() if j in before} == before
 
