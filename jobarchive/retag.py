@@ -258,8 +258,10 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
                     removal_tags=list(drop) or None, provider=provider, dry_run=dry_run,
                     undo_label=label, **options)
               for (restore, drop), group in groups.items()]
-    if not dry_run:
-        index.journal_clear(_UNDO_PENDING)
+    if not dry_run and pending:  # done with these jobs (a selection leaves the others)
+        index.journal_delete(_UNDO_PENDING, [j for j in log if j in pending])
+    elif not dry_run and groups:
+        index.journal_delete(_UNDO_PENDING, list(log))
     columns = PLAN_COLUMNS if dry_run else RESULT_COLUMNS
     frame = pd.concat(frames, ignore_index=True) if frames else _frame([], columns)
     summary: dict[str, Any] = {"jobs": len(log), "changed_since": changed_since,

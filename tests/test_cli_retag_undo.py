@@ -147,3 +147,18 @@ def test_remote_dry_run_shows_progress_while_it_reads_the_server_tags(tmp_path):
         assert shown.exit_code == 0 and "read server tags" in shown.stderr, shown.output
         quiet = CliRunner().invoke(cli, [*args, "--no-progress"])
         assert quiet.exit_code == 0 and "read server tags" not in quiet.stderr
+
+
+def test_a_selective_resume_of_an_interrupted_undo_keeps_the_rest_of_its_plan(path):
+    from jobarchive.exceptions import ArchiveLockedError
+
+    _run(path, "--all", "--add", "camp")
+    with Archive(path) as arc, Archive(path) as other, other.lock():
+        with pytest.raises(ArchiveLockedError):
+            undo(arc, None, progress=False)
+    first = _job(1, TAGS[1])["job_id"]  # no tags before: camp was added
+    assert "camp" in _tags(path)[first]
+    _run(path, first, "--undo")  # only that job of the stopped undo
+    assert "camp" not in _tags(path)[first]
+    _run(path, "--undo")  # the rest of the plan, not a redo of that one job
+    assert sum("camp" in t for t in _tags(path).values()) == 80
