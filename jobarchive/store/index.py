@@ -482,12 +482,15 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
 class _ThreadConnection:
     """One thread's connection and its sqlite_utils wrapper."""
 
-    __slots__ = ("conn", "db", "depth", "__weakref__")
+    __slots__ = ("conn", "db", "depth", "pid", "finalizer", "__weakref__")
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.depth = 0  # transactions of _write/snapshot open on this connection
+        self.pid = os.getpid()  # the process that opened it, the only one that may use it
+        # Closed when the thread ends and drops it, or at close().
+        self.finalizer = weakref.finalize(self, conn.close)
 
 
 class Index:
@@ -506,6 +509,7 @@ class Index:
         self._connections: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._closed = False
         self._ours = False
+        _OPEN_INDEXES.add(self)
         conn = self.conn
         try:
             with _opening(self.path.parent):
@@ -539,7 +543,9 @@ class Index:
             raise ArchiveError(f"the archive at {self.path.parent} was closed; open it again with Archive(path)")
         held = getattr(self._local, "held", None)
         if held is not None:
-            return held
+            if held.pid == os.getpid():
+                return held
+            self._drop_inherited()  # forked without the at-fork hook
         try:
             conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
                                    check_same_thread=False)  # close() may come from another thread
@@ -551,9 +557,27 @@ class Index:
             raise ArchiveError(f"cannot open {self.path} ({err}); the archive directory must be "
                                "readable and writable (SQLite keeps -wal/-shm files beside it)") from err
         held = self._local.held = _ThreadConnection(conn)
-        weakref.finalize(held, conn.close)  # when the thread ends and drops it, or at close()
         self._connections.add(held)
         return held
+
+    def _drop_inherited(self) -> None:
+        """In a forked child (a multiprocessing pool...), close the connections copied from
+        the parent, before this process opens its own.
+
+        SQLite keeps one record per file and process of the locks it holds; the copied one
+        says this process holds the parent's locks, so a connection the child opened beside
+        it took no real lock. The parent, closing what it then took for the last connection,
+        deleted the WAL the children went on writing to: their acknowledged jobs were lost.
+        Closing the copies here clears that record (the parent's locks are its own, untouched;
+        a close that cannot lock the file exclusively neither checkpoints nor deletes).
+        """
+        pid = os.getpid()
+        for held in list(self._connections):
+            if held.pid != pid:
+                self._connections.discard(held)
+                with contextlib.suppress(sqlite3.Error):
+                    held.finalizer()  # closes it, once
+        self._local = threading.local()  # the only thread of the child starts afresh
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -1075,6 +1099,19 @@ class Index:
         """Forget a finished campaign."""
         with self._write():
             self.conn.execute("DELETE FROM journal WHERE campaign = ?", (campaign,))
+
+
+_OPEN_INDEXES: weakref.WeakSet[Index] = weakref.WeakSet()
+
+
+def _drop_inherited_connections() -> None:
+    for index in list(_OPEN_INDEXES):
+        index._drop_inherited()
+
+
+# Right after fork(), before the child runs anything that could open a connection beside
+# the copied ones (see Index._drop_inherited).
+os.register_at_fork(after_in_child=_drop_inherited_connections)
 
 
 @contextmanager
