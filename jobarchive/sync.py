@@ -222,6 +222,7 @@ class _Pass:
         user = getattr(client, "user_id", None)
         self.user = user if isinstance(user, str) and user else None
         self.gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
+        self.invisible: set[str] = set()  # colleagues' running jobs this account cannot see
         # Consecutive transport failures across the workers: a dead server is noticed after
         # a few jobs, not after every remaining job has climbed the retry ladder on its own.
         self.give_up_after = max(1, give_up_after or max(3, self.workers))
@@ -288,7 +289,7 @@ class _Pass:
         # The owner is in the stored doc: no record (and no blob) is read per job.
         rows = self.archive.select_rows(self._filter(final=False), ("job_id", "doc"))
         return sum(1 for job_id, doc in rows if job_id not in gone
-                   and self._mine(record := loads(doc)) and self._own(record))
+                   and job_id not in self.invisible and self._mine(loads(doc)))
 
     def _tick(self, total_delta: int = 0, done: int = 0) -> None:
         if not self.progress:
@@ -344,8 +345,10 @@ class _Pass:
             # A job the bulk list does not return (deleted?) is refreshed on its own: gone
             # when the server says so, otherwise reported and retried next pass. A
             # colleague's job this account cannot see is left to the colleague's sync.
+            hidden = [j for j in chunk if j not in docs and not self._own(records[j])]
+            self.invisible.update(hidden)
             self._run([_Work(j, "", record=records[j], doc=docs.get(j)) for j in chunk
-                       if j not in self.gone and (j in docs or self._own(records[j]))])
+                       if j not in self.gone and j not in hidden])
 
     def _missing_payloads(self) -> None:
         # Found from the rows themselves, not only from the retry list: a kill between a
