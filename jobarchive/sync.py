@@ -565,7 +565,7 @@ class _Pass:
             self.archive.add_many(records, source="sync")
         acked = [o.record["job_id"] for o in outcomes if o.fetched and o.record is not None]
         for job_id in acked:  # archived now: the server may let the result go
-            self.pool.submit(self.client.job_result_downloaded, job_id)
+            self.pool.submit(self._acknowledge, job_id)
         for campaign, entries in nones.items():  # after the rows: a kill re-asks, once
             self.archive.index.journal_put(campaign, entries)
         if gone:
@@ -586,6 +586,15 @@ class _Pass:
         self._tick(done=len(chunk))
         # Before the caller moves the discovery cursor past jobs never tried.
         return bool(skipped) or self._server_down()
+
+    def _acknowledge(self, job_id: str) -> None:
+        """Best effort, on the pool: none once the pass is giving up or interrupted (a dead
+        server would hold each one for its whole retry ladder)."""
+        if self._cancel.is_set() or self._server_down():
+            return
+        cancel_on = getattr(self.client, "cancel_on", None)
+        with cancel_on(self._cancel) if cancel_on is not None else nullcontext():
+            self.client.job_result_downloaded(job_id)
 
     def _fetch_noted(self, item: _Work) -> _Outcome:
         with self._breaker:
