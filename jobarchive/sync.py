@@ -162,10 +162,15 @@ def sync(
     scope is still running. ``lock_timeout=0`` fails at once with ``ArchiveLockedError``
     when another sync or retag holds the archive; ``None`` waits.
 
+    Fetched jobs are written in batches of ``batch_size`` jobs or ``batch_bytes`` of
+    downloaded answers, whichever comes first; result downloads are acknowledged to the
+    server only once archived. Jobs of another account of the same project (``userId``) that
+    this account cannot see are left alone (never marked gone).
+
     When ``give_up_after`` jobs in a row (default: ``max(3, workers)``) fail on the transport
-    (no answer, 5xx or 429 after the client's retries), the server is taken to be down: the jobs
-    not tried yet are skipped, what was fetched is written, and ``RequestsApiError`` says so;
-    the next sync resumes from there.
+    (no answer, 5xx or 429 after the client's retries, or 401: the token was refused), the
+    server is taken to be down: the jobs not tried yet are skipped, what was fetched is
+    written, and ``RequestsApiError`` says so; the next sync resumes from there.
     """
     client = provider.api_client
     report = SyncReport()
