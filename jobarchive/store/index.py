@@ -542,10 +542,9 @@ class Index:
         if self._closed:
             raise ArchiveError(f"the archive at {self.path.parent} was closed; open it again with Archive(path)")
         held = getattr(self._local, "held", None)
-        if held is not None:
-            if held.pid == os.getpid():
-                return held
-            self._drop_inherited()  # forked without the at-fork hook
+        if held is not None and held.pid == os.getpid():
+            return held
+        _drop_inherited_connections()  # a forked child: the copies go before ours opens
         try:
             conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
                                    check_same_thread=False)  # close() may come from another thread
@@ -1102,16 +1101,18 @@ class Index:
 
 
 _OPEN_INDEXES: weakref.WeakSet[Index] = weakref.WeakSet()
+_swept_pid = os.getpid()  # the process whose connections _OPEN_INDEXES hold
 
 
 def _drop_inherited_connections() -> None:
-    for index in list(_OPEN_INDEXES):
-        index._drop_inherited()
-
-
-# Right after fork(), before the child runs anything that could open a connection beside
-# the copied ones (see Index._drop_inherited).
-os.register_at_fork(after_in_child=_drop_inherited_connections)
+    """In a forked child, before its first connection: close every copied one (see
+    ``Index._drop_inherited``). Done on first use, not in an at-fork hook, so that a fork
+    (and the at-fork hooks of others, such as archive.py's lock fds) stays fast."""
+    global _swept_pid
+    if _swept_pid != os.getpid():
+        _swept_pid = os.getpid()
+        for index in list(_OPEN_INDEXES):
+            index._drop_inherited()
 
 
 @contextmanager
