@@ -136,7 +136,8 @@ class _Transport:
         self.max_retries = max(0, int(max_retries))
         self.backoff_factor = max(0.0, float(backoff_factor))
         self._pool_size = pool_size
-        self.session = self._new_session(verify, proxies)
+        self._session = self._new_session(verify, proxies)
+        self._session_pid = os.getpid()
         self._secrets: list[_Secret] = []
         self._lock = threading.Lock()
         _after_fork_reset.add(self)
@@ -160,12 +161,22 @@ class _Transport:
         session.headers["X-Qx-Client-Application"] = client_application_header()
         return session
 
+    @property
+    def session(self) -> _Session:
+        """The requests Session of this process. A forked child builds its own on first use:
+        the inherited pool's keep-alive sockets are the parent's too (both processes would
+        read each other's answers)."""
+        if self._session_pid != os.getpid():
+            with self._lock:
+                if self._session_pid != os.getpid():
+                    old = self._session
+                    self._session = self._new_session(old.verify, dict(old.proxies) or None)
+                    self._session_pid = os.getpid()
+        return self._session
+
     def _after_fork(self) -> None:
-        """In a forked child: a session of its own and fresh locks. The inherited pool's
-        keep-alive sockets are the parent's too (both processes would read each other's
-        answers), and a lock another parent thread held at the fork is never released."""
-        old = self.session
-        self.session = self._new_session(old.verify, dict(old.proxies) or None)
+        """In a forked child, at once (kept cheap: other at-fork work waits for it): fresh
+        locks, as one another parent thread held at the fork is never released there."""
         self._lock = threading.Lock()
 
     # --- bookkeeping -------------------------------------------------------------------

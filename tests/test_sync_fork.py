@@ -108,15 +108,20 @@ def test_a_child_forked_during_a_sync_does_not_keep_the_archive_locked(tmp_path)
         worker.start()
         held.wait(10)
         r, w = os.pipe()
+        ready_r, ready_w = os.pipe()
         pid = os.fork()  # e.g. a multiprocessing pool started for an analysis meanwhile
         if pid == 0:
             try:
                 os.close(w)
+                os.write(ready_w, b"1")  # started (its at-fork handlers have run)
                 os.read(r, 1)  # a long-lived worker: lives until the parent says so
             finally:
                 os._exit(0)  # never back into pytest, whatever happened
         os.close(r)
+        os.close(ready_w)
         try:
+            assert os.read(ready_r, 1) == b"1"
+            os.close(ready_r)
             release.set()
             worker.join()
             report = arc.sync(provider, progress=False)  # the earlier sync has ended
