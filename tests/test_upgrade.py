@@ -447,7 +447,7 @@ def test_an_upgrade_beside_a_reader(tmp_path, fresh):
 # --- Ctrl-C in the middle of a write ------------------------------------------------------
 
 CTRL_C = """
-    import json, os, signal, sqlite3, sys, threading, time
+    import json, linecache, os, signal, sqlite3, sys, threading, time
     from pathlib import Path
     from jobarchive import Archive
     path = Path(sys.argv[1])
@@ -463,7 +463,7 @@ CTRL_C = """
         while True:  # until the main thread waits for the other writer's lock
             frame = sys._current_frames().get(main)
             if frame is not None and frame.f_code.co_filename.endswith("index.py") \\
-                    and frame.f_code.co_name == "<lambda>":
+                    and "BEGIN IMMEDIATE" in linecache.getline(frame.f_code.co_filename, frame.f_lineno):
                 break
             time.sleep(0.005)
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C (Jupyter's "interrupt kernel")
@@ -605,3 +605,25 @@ def test_writes_of_forked_children_survive_the_parent_closing_the_archive(tmp_pa
     acked, have, integrity = json.loads(run_child(FORKED_WRITERS, str(tmp_path / "a"))[-1])
     assert len(acked) == 63 and integrity == []
     assert sorted(set(acked) - set(have)) == []
+
+
+def test_a_writer_waits_busy_timeout_for_a_stuck_lock_once(tmp_path):
+    """``busy_timeout`` is how long a write waits for another writer's lock before
+    ArchiveLockedError; the wait was retried 50 times (25 minutes at the default 30 s)."""
+    import sqlite3
+
+    from jobarchive import ArchiveLockedError
+
+    with Archive(tmp_path / "a", busy_timeout=0.05) as arc:
+        other = sqlite3.connect(tmp_path / "a" / "index.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # a writer that does not finish (paused, stuck)
+        begins = []
+        arc.index.conn.set_trace_callback(lambda sql: begins.append(sql) if sql.startswith("BEGIN") else None)
+        with pytest.raises(ArchiveLockedError, match="busy_timeout"):
+            arc.add({"job_id": "x", "creation_date": "2021-01-01T00:00:00Z", "status": "COMPLETED"})
+        assert begins == ["BEGIN IMMEDIATE"]
+        other.execute("ROLLBACK")
+        other.close()
+        arc.index.conn.set_trace_callback(None)
+        arc.add({"job_id": "x", "creation_date": "2021-01-01T00:00:00Z", "status": "COMPLETED"})
+        assert len(arc) == 1

@@ -631,7 +631,9 @@ class Index:
         conn = held.conn
         self._drop_stray_transaction(conn)
         try:
-            self._retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+            # Once: SQLite's busy handler waits busy_timeout for the lock (retrying the wait
+            # made it 50 times busy_timeout: 25 minutes, not 30 s, to say a writer is stuck).
+            conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as err:
             if _code(err) not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise
