@@ -154,17 +154,6 @@ def sampling_fidelity(p: Mapping[Any, float], q: Mapping[Any, float]) -> float:
 SAMPLING_SLACK = 4.0
 
 
-def reproduce_fidelity(qobj: Any, result: Any, *, shots: int | None = None, seed: int = 0,
-                       max_qubits: int = 20) -> tuple[float | None, str]:
-    """Re-run ``qobj`` on BasicSimulator; (lowest per-experiment fidelity, note).
-
-    The fidelity is None when the job cannot be reproduced; the note says why. The stored
-    result's ``seed_simulator`` is reused when present (so a simulator job matches exactly).
-    """
-    pairs, note = _rerun(qobj, result, shots, seed, max_qubits)
-    return (min(f for f, _ in pairs) if pairs else None), note
-
-
 def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
            max_qubits: int) -> tuple[list[tuple[float, float]], str]:
     """Per experiment (fidelity, the fidelity sampling alone would give), and a note."""

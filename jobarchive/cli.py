@@ -382,9 +382,6 @@ def _has_filter(opts: dict[str, Any]) -> bool:
         or bool(opts["skip"])
 
 
-def _pop_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: kwargs.pop(k) for k in _FILTER_KEYS}
-
 
 def _progress_default(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else progress

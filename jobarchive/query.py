@@ -23,8 +23,6 @@ from .exceptions import QueryValueError
 from .status import API_TO_JOB_STATUS, JobStatus, parse_job_status
 from .store.index import QUERY_COLUMNS, JobFilter
 
-STRING_COLUMNS = ("job_id", "name", "backend_name", "status", "api_status", "share_level",
-                  "run_mode", "kind", "experiment_id", "client_version")
 FRAME_COLUMNS = ("job_id", "name", "backend_name", "status", "api_status", "creation_date",
                  "tags", "share_level", "run_mode", "kind", "experiment_id", "client_version",
                  "num_experiments", "shots", "has_result")

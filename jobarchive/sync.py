@@ -43,7 +43,6 @@ from .record import format_date
 from .status import (
     API_ERRORS_WITHOUT_RESULT,
     API_FINAL_STATUSES,
-    API_STATUSES,
     API_TO_JOB_STATUS,
     ApiJobKind,
     JobStatus,
@@ -54,7 +53,6 @@ from .store.index import JobFilter
 if TYPE_CHECKING:
     from .archive import Archive
 
-NON_FINAL_STATUSES = [s for s in API_STATUSES if s not in API_FINAL_STATUSES]
 # Failed after running: the server may hold a partial result (``result(partial=True)``).
 PARTIAL_RESULT_STATUSES = frozenset(s for s, js in API_TO_JOB_STATUS.items()
                                     if js is JobStatus.ERROR and s not in API_ERRORS_WITHOUT_RESULT)
@@ -108,7 +106,6 @@ class SyncReport:
 @dataclass
 class _Work:
     job_id: str
-    creation: str
     record: dict[str, Any] | None = None   # archived record, or None for a new job
     doc: dict[str, Any] | None = None      # full server document, when already listed
     refresh: bool = True
@@ -352,7 +349,7 @@ class _Pass:
             # colleague's job this account cannot see is left to the colleague's sync.
             hidden = [j for j in chunk if j not in docs and not self._own(records[j])]
             self.invisible.update(hidden)
-            self._run([_Work(j, "", record=records[j], doc=docs.get(j)) for j in chunk
+            self._run([_Work(j, record=records[j], doc=docs.get(j)) for j in chunk
                        if j not in self.gone and j not in hidden])
 
     def _missing_payloads(self) -> None:
@@ -381,7 +378,7 @@ class _Pass:
             if not self._mine(record):
                 continue
             needs_refresh = job_id in retry or record["status"] not in API_FINAL_STATUSES
-            work.append(_Work(job_id, record["creation_date"], record=record, refresh=needs_refresh))
+            work.append(_Work(job_id, record=record, refresh=needs_refresh))
         self._run(work)
 
     def _discover(self) -> None:
@@ -405,7 +402,7 @@ class _Pass:
             known = self.archive.index.existing([d["id"] for d in page])
             self._listed_again(known)
             # One work item per job, even when a page lists a job twice.
-            work = list({d["id"]: _Work(d["id"], d.get("creationDate", ""), doc=d) for d in page
+            work = list({d["id"]: _Work(d["id"], doc=d) for d in page
                          if d["id"] not in known}.values())
             self._run(work, discovered=True)
             if not use_cursor or frozen:
@@ -453,7 +450,7 @@ class _Pass:
                 self.report.changed += len(updates)
             # A job listed now that discovery's cursor has passed (it was hidden or not found
             # when its time came) is archived too: a full pass leaves no listed job out.
-            self._run(list({d["id"]: _Work(d["id"], d.get("creationDate", ""), doc=d)
+            self._run(list({d["id"]: _Work(d["id"], doc=d)
                             for d in page if _doc_id(d) and d["id"] not in known}.values()),
                       discovered=True)
 
