@@ -43,20 +43,12 @@ FILTERS = [
     {"limit": 5, "skip": 2, "descending": False}, {"job_tags": ["calib"], "limit": 3},
 ]
 # Job 15's result holds an int beyond 64 bits. Commit ebf3bdd wrote its JSON without the
-# marker later versions add, and blobs.loads reads it as a float (see the xfail test below).
+# marker later versions add (orjson reads such a text as a float).
 BIG_INT_RESULT = {(FIRST, make.jobs()[15]["job_id"])}
-# Jobs 16, 21 and 22 hold count keys whose bitstrings early versions stored differently from
-# qiskit's get_counts (0b keys, unpadded binary keys, spaced keys; integral float counts got
-# no row): fixed for new writes in 4b0a625/da8e7a7, but counts() reads the bitstrings stored
-# in the blobs, so archives written before keep the old ones (see the xfail test below).
+# Jobs 16, 21 and 22 hold count keys whose bitstrings versions before da8e7a7 stored
+# differently from qiskit's get_counts (0b keys, unpadded binary keys, spaced keys; integral
+# float counts got no row): counts() reads such files' histograms from the result JSON.
 STALE_COUNT_JOBS = {make.jobs()[n]["job_id"] for n in (16, 21, 22)}
-STALE_COUNT_REVS = [rev for rev in REVS if rev != "f729e4e"]
-
-
-def skipped(rev: str) -> tuple[set[str], set[str]]:
-    """(jobs whose records, jobs whose counts) a fixture is known to give back wrongly."""
-    return ({j for r, j in BIG_INT_RESULT if r == rev},
-            STALE_COUNT_JOBS if rev in STALE_COUNT_REVS else set())
 
 
 def unpack(rev: str, dest: Path) -> tuple[Path, dict]:
@@ -104,27 +96,19 @@ def events(arc: Archive, job_id: str) -> list[list]:
     return arc.history(job_id)[["kind", "old", "new", "source"]].astype(object).values.tolist()
 
 
-def assert_same_archive(old: Archive, new: Archive, skip: set[str] = frozenset(),
-                        skip_counts: set[str] = frozenset()) -> None:
-    """Everything a user reads from the two archives is equal (but the records of ``skip``
-    and the counts of ``skip_counts``, known defects shown by the xfail tests)."""
+def assert_same_archive(old: Archive, new: Archive) -> None:
+    """Everything a user reads from the two archives is equal."""
     assert len(old) == len(new)
     ids = sorted(new.query(limit=None)["job_id"])
     assert sorted(old.query(limit=None)["job_id"]) == ids
     for job_id in ids:
-        if job_id not in skip:
-            assert exact(old.record(job_id)) == exact(new.record(job_id)), job_id
-            assert old.get(job_id).to_dict() == new.get(job_id).to_dict(), job_id
+        assert exact(old.record(job_id)) == exact(new.record(job_id)), job_id
+        assert old.get(job_id).to_dict() == new.get(job_id).to_dict(), job_id
         assert events(old, job_id) == events(new, job_id), job_id
     for flt in FILTERS:
         pd.testing.assert_frame_equal(old.query(**flt), new.query(**flt), obj=str(flt))
-    def counts(arc: Archive, job_ids=None) -> pd.DataFrame:
-        frame = arc.counts(job_ids)
-        return frame[~frame["job_id"].isin(skip_counts)].reset_index(drop=True)
-
-    pd.testing.assert_frame_equal(counts(old), counts(new))
-    some = [j for j in ids[::3] if j not in skip_counts]
-    pd.testing.assert_frame_equal(counts(old, some), counts(new, some))
+    pd.testing.assert_frame_equal(old.counts(), new.counts())
+    pd.testing.assert_frame_equal(old.counts(ids[::3]), new.counts(ids[::3]))
     assert old.index.tag_counts() == new.index.tag_counts()
 
 
@@ -151,8 +135,7 @@ def test_an_old_archive_reads_back_as_written(rev, tmp_path, fresh):
         assert applied(path) == ALL_MIGRATIONS
         new = fresh(expected["steps"])
         assert len(old) == expected["len"] == 30
-        skip, skip_counts = skipped(rev)
-        assert_same_archive(old, new, skip, skip_counts)
+        assert_same_archive(old, new)
         # What the old code itself read back is still read back, wherever it read right.
         for job_id, record in expected["records"].items():
             if exact(record) == exact(new.record(job_id)):
@@ -161,20 +144,18 @@ def test_an_old_archive_reads_back_as_written(rev, tmp_path, fresh):
         # Jobs added once are the normalized record that was added.
         updated = {r["job_id"] for r in make.updates()} | set(make.RETAG_IDS if "retag" in expected["steps"] else ())
         for record in make.jobs():
-            if record["job_id"] not in updated and record["job_id"] not in skip:
+            if record["job_id"] not in updated:
                 assert old.get(record["job_id"]).to_dict() == IBMQJob.from_dict(record).to_dict()
 
 
 @pytest.mark.parametrize("rev", REVS)
 def test_counts_of_an_old_archive_are_its_result_dicts(rev, tmp_path):
     path, _ = unpack(rev, tmp_path)
-    stale = skipped(rev)[1]
     with Archive(path, create=False) as old:
         frame = old.counts()
-        frame = frame[~frame["job_id"].isin(stale)]
         got = sorted(zip(frame["job_id"], frame["experiment"], frame["key"], frame["count"], strict=True))
         want = []
-        for job_id in sorted(set(old.query(limit=None)["job_id"]) - stale):
+        for job_id in sorted(set(old.query(limit=None)["job_id"])):
             result = old.record(job_id)["result"]
             for i, exp in enumerate((result or {}).get("results", [])):
                 want.extend((job_id, i, key, n) for key, n in exp["data"]["counts"].items())
@@ -218,7 +199,7 @@ def test_writes_after_an_upgrade_are_as_on_a_new_archive(rev, tmp_path):
         write_steps(new, expected["steps"])
         more_writes(old)
         more_writes(new)
-        assert_same_archive(old, new, *skipped(rev))
+        assert_same_archive(old, new)
         assert old.audit()["ok"].all()
         assert len(old) == 31
 
@@ -295,7 +276,7 @@ def test_an_upgrade_killed_inside_any_migration_loses_nothing(tmp_path, fresh):
         assert before[:1] == ["m001_initial"] and name.rsplit("-", 1)[0] not in before
         with Archive(tmp_path / "k" / name, create=False) as old:
             assert applied(tmp_path / "k" / name) == ALL_MIGRATIONS
-            assert_same_archive(old, new, *skipped(FIRST))
+            assert_same_archive(old, new)
             assert old.audit()["ok"].all()
 
 
@@ -335,7 +316,7 @@ def test_a_full_disk_during_an_upgrade_says_so_and_loses_nothing(tmp_path, fresh
     for name, _ in results:  # with space again, the upgrade completes
         with Archive(tmp_path / "f" / name, create=False) as old:
             assert applied(tmp_path / "f" / name) == ALL_MIGRATIONS
-            assert_same_archive(old, new, *skipped(FIRST))
+            assert_same_archive(old, new)
             assert old.audit()["ok"].all()
 
 
@@ -365,7 +346,7 @@ def test_two_processes_upgrading_at_once(tmp_path, fresh):
         assert json.loads(out)[0] == 30
     assert applied(path) == ALL_MIGRATIONS  # each once
     with Archive(path, create=False) as old:
-        assert_same_archive(old, fresh(expected["steps"]), *skipped(FIRST))
+        assert_same_archive(old, fresh(expected["steps"]))
 
 
 OLDER_UPGRADER = """
@@ -411,7 +392,7 @@ def test_an_upgrade_beside_an_older_version_upgrading_too(tmp_path, fresh):
     assert run_child(OLDER_UPGRADER, str(path))[-1] == "OK 30"
     assert applied(path) == ALL_MIGRATIONS
     with Archive(path, create=False) as old:
-        assert_same_archive(old, fresh(expected["steps"]), *skipped(FIRST))
+        assert_same_archive(old, fresh(expected["steps"]))
 
 
 READER = """
@@ -435,7 +416,7 @@ def test_an_upgrade_beside_a_reader(tmp_path, fresh):
     first = reader.stdout.readline().strip()
     with Archive(path, create=False) as old:
         assert applied(path) == ALL_MIGRATIONS
-        assert_same_archive(old, fresh(expected["steps"]), *skipped(FIRST))
+        assert_same_archive(old, fresh(expected["steps"]))
         out, err = reader.communicate("go\n", timeout=60)
         assert reader.returncode == 0, err
         assert first == out.splitlines()[0] == "(30, 24)"  # its snapshot: 6 jobs had no level

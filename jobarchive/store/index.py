@@ -866,10 +866,6 @@ class Index:
         with self._write():
             self._insert_events((j, at, k, o, n, s, _who()) for j, k, o, n, s in events)
 
-    def optimize(self) -> None:
-        """Refresh the planner statistics after large writes."""
-        self.conn.execute("PRAGMA optimize")
-
     def analyze(self) -> None:
         """Full ANALYZE (after a bulk load, so the planner picks the right index)."""
         self.conn.execute("ANALYZE")
@@ -1020,13 +1016,6 @@ class Index:
             "SELECT job_id, blob_id FROM jobs WHERE blob_id IS NOT NULL "
             "AND blob_id NOT IN (SELECT id FROM blobs)").fetchall()
 
-    @_reads
-    def iter_docs(self, batch: int = 5000) -> Iterator[list[tuple[str, bytes]]]:
-        """(job_id, doc JSON) of every job, in batches (audit parses each once)."""
-        cursor = self.conn.execute("SELECT job_id, doc FROM jobs")
-        while rows := cursor.fetchmany(batch):
-            yield rows
-
     def tag_mismatches(self) -> list[tuple[str, str, str | None]]:
         """Where ``job_tags`` disagrees with the jobs' ``tags`` column, in one query:
         ``(kind, job_id, tag)`` with kind ``missing`` (in tags, no job_tags row), ``extra``
@@ -1066,10 +1055,6 @@ class Index:
         if job_id is None:
             return self.conn.execute(sql + " ORDER BY id").fetchall()
         return self.conn.execute(sql + " WHERE job_id = ? ORDER BY id", (job_id,)).fetchall()
-
-    def max_creation_us(self) -> int | None:
-        """The newest creation date in the index (the sync high-water mark)."""
-        return self.conn.execute("SELECT MAX(creation_us) FROM jobs").fetchone()[0]
 
     # --- journal (resumable campaigns such as retag) ---------------------------------
 
