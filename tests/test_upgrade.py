@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobarchive import Archive, IBMQJob
+from jobarchive import Archive, ArchiveError, IBMQJob
 from jobarchive.store.index import migrations
 
 ROOT = Path(__file__).parent / "data" / "old_archives"
@@ -608,3 +608,26 @@ def test_a_writer_waits_busy_timeout_for_a_stuck_lock_once(tmp_path):
         arc.index.conn.set_trace_callback(None)
         arc.add({"job_id": "x", "creation_date": "2021-01-01T00:00:00Z", "status": "COMPLETED"})
         assert len(arc) == 1
+
+
+def test_an_upgrade_beside_a_stuck_writer_gives_up_after_busy_timeout(tmp_path, monkeypatch):
+    """Opening an old archive while another writer holds its lock waits ``busy_timeout`` once,
+    then says it is busy; the wait was retried 50 times (25 minutes at the default 30 s)."""
+    import sqlite3
+
+    import jobarchive.store.index as index_mod
+
+    path, _ = unpack(FIRST, tmp_path)
+    sleeps = []
+    monkeypatch.setattr(index_mod.time, "sleep", sleeps.append)
+    other = sqlite3.connect(path / "index.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a writer that does not finish (paused, stuck)
+    try:
+        with pytest.raises(ArchiveError, match="locked|busy"):
+            Archive(path, create=False, busy_timeout=0.05)
+        assert sleeps == []  # SQLite's busy handler waited busy_timeout; no retries after it
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with Archive(path, create=False) as arc:
+        assert applied(path) == ALL_MIGRATIONS and len(arc) == 30

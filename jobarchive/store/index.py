@@ -606,12 +606,16 @@ class Index:
                 f"{', '.join(sorted(tables)[:5])}), not a jobarchive index; it was left unchanged. "
                 "Pass an archive directory, or a new path to create one.")
 
-    def _retry_locked(self, fn):
-        for attempt in range(50):
+    def _retry_locked(self, fn: Callable[[], Any]) -> Any:
+        """``fn()``, retried while the file is locked, for ``busy_timeout`` in all: a lock
+        SQLite's busy handler waits for has taken it already (50 retries of that wait made
+        opening beside a stuck writer take 25 minutes at the default 30 s)."""
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
             try:
                 return fn()
             except sqlite3.OperationalError as err:
-                if "locked" not in str(err) or attempt == 49:
+                if "locked" not in str(err) or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.1)
 
