@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from test_sync import _then as _after_first_list  # runs an action after the first list page
 
 import jobarchive
 from jobarchive import Archive
 from jobarchive.emulator import Emulator
-
-
-def _after_first_list(provider, action):
-    """Run ``action`` once, right after the first job list page the sync reads."""
-    client = provider.api_client
-    real = client.list_jobs
-    done = []
-
-    def list_jobs(flt, full=False):
-        page = real(flt, full=full)
-        if not done:
-            done.append(action())
-        return page
-
-    client.list_jobs = list_jobs
-    return provider
 
 
 def test_a_token_revoked_mid_sync_stops_it_at_once_and_a_new_token_resumes(tmp_path):
