@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -594,9 +594,14 @@ class _Pass:
         server would hold each one for its whole retry ladder)."""
         if self._cancel.is_set() or self._server_down():
             return
-        cancel_on = getattr(self.client, "cancel_on", None)
-        with cancel_on(self._cancel) if cancel_on is not None else nullcontext():
+        with self._cancellable():
             self.client.job_result_downloaded(job_id)
+
+    def _cancellable(self) -> AbstractContextManager[Any]:
+        """Requests of this thread stop at their next request or backoff wait once the pass
+        is interrupted (clients without ``cancel_on`` run to their end)."""
+        cancel_on = getattr(self.client, "cancel_on", None)
+        return cancel_on(self._cancel) if cancel_on is not None else nullcontext()
 
     def _fetch_noted(self, item: _Work) -> _Outcome:
         with self._breaker:
@@ -608,11 +613,10 @@ class _Pass:
                 return _Outcome(skipped=True)
             self._in_flight += 1
         err: BaseException | None = None
-        cancel_on = getattr(self.client, "cancel_on", None)
         received = getattr(self.client, "thread_bytes_received", None)
         before = received if isinstance(received, int) else 0
         try:
-            with cancel_on(self._cancel) if cancel_on is not None else nullcontext():
+            with self._cancellable():
                 outcome, err = self._fetch(item)
             after = getattr(self.client, "thread_bytes_received", None)
             outcome.size = after - before if isinstance(after, int) else 0

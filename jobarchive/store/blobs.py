@@ -575,11 +575,19 @@ class BlobStore:
                              rows: list[int] | None) -> tuple[pa.Table, np.ndarray]:
         """``_file_counts`` of a file written before its count rows matched qiskit's (or of
         the nested layout): the histograms of its result JSON, as a new file holds them."""
-        payload = self.payload_jobs(rel)[0] if rows is None else np.asarray(rows, np.int64)
         nested = "n_counts" not in pf.schema_arrow.names
-        table = self._take(pf, rel, payload, ["job_id", "result"] + ([] if nested else ["n_counts"]))
-        if not nested and table.column("n_counts").null_count:
-            raise BlobIntegrityError(f"blob {rel}: a requested row is not a job's payload row")
+        columns = ["job_id", "result"] + ([] if nested else ["n_counts"])
+        if rows is None:  # every job: one read of the file, its payload rows kept
+            try:
+                table = pf.read(columns=columns, use_threads=False)
+            except (OSError, pa.ArrowException) as err:
+                raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
+            if not nested:
+                table = table.filter(table.column("n_counts").is_valid())
+        else:
+            table = self._take(pf, rel, np.asarray(rows, np.int64), columns)
+            if not nested and table.column("n_counts").null_count:
+                raise BlobIntegrityError(f"blob {rel}: a requested row is not a job's payload row")
         read = _payload_reader(pf)
         cols = _CountColumns(checked=True)
         n = np.asarray([cols.add(read(text)) for text in table.column("result").to_pylist()], np.int64)

@@ -676,8 +676,7 @@ class Index:
         """Roll back a transaction that no ``_write``/``snapshot`` holds: one that an
         interrupted call (KeyboardInterrupt between its BEGIN and its ``try``) left open.
         Its writes were never acknowledged; joining it would leave ours uncommitted."""
-        if conn.in_transaction:
-            self._rollback(conn)
+        self._rollback(conn)
 
     def _raise_if_damaged(self, exc: BaseException) -> None:
         if isinstance(exc, sqlite3.DatabaseError) and _code(exc) in (sqlite3.SQLITE_CORRUPT,
