@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
+import shutil
+import stat
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +27,14 @@ from .exceptions import (
     ArchiveError,
     ArchiveLockedError,
     ArchiveWriteError,
+    BlobIntegrityError,
     JobNotFoundError,
     JobValidationError,
 )
 from .job import IBMQJob
 from .query import build_filter, gc_paused, job_ids_of, to_frame
 from .record import KNOWN_KEYS, normalize
-from .store.blobs import BlobStore, loads
+from .store.blobs import BLOB_DIR, BlobStore, loads
 from .store.index import INDEX_FILE, Index, JobFilter, now_us, raise_if_not_archive, row_from_record
 
 # Each commit rewrites the index pages its rows touch; at 1M jobs 10,000-job batches cost
@@ -109,6 +115,47 @@ def _generations(records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]
             rounds.append([])
         rounds[n].append(record)
     yield from rounds
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """What ``Archive.backup`` wrote: the backup's path, its jobs, blob files and bytes, and
+    the blobs it could not copy intact (only with ``allow_damaged=True``; else it raises)."""
+
+    path: Path
+    jobs: int
+    blobs: int
+    bytes: int
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly fields (for the CLI)."""
+        return {"path": str(self.path), "jobs": self.jobs, "blobs": self.blobs,
+                "bytes": self.bytes, "problems": list(self.problems)}
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _refuse_backup_dest(source: Path, dest: Path) -> None:
+    """Clear errors for a backup destination that is not a new or empty directory."""
+    src, target = source.resolve(), dest.resolve()
+    if target == src:
+        raise ArchiveError(f"{dest} is the archive itself; pass a new or empty directory for the backup.")
+    if src in target.parents:
+        raise ArchiveError(f"{dest} is inside the archive {source}; pass a new or empty directory "
+                           "outside it (the backup would become part of the archive).")
+    if dest.exists() and not dest.is_dir():
+        raise ArchiveError(f"{dest} is a file; pass a new or empty directory for the backup.")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise ArchiveError(f"{dest} is not empty; pass a new or empty directory (a backup never "
+                           "mixes with or overwrites other files): remove its contents or choose "
+                           "another path.")
 
 
 class Archive:
@@ -234,6 +281,106 @@ class Archive:
         finally:
             if _held_lock_fds.pop(fd, _CLOSED_IN_CHILD) is None:  # else the number may be reused
                 os.close(fd)  # closing releases the flock
+
+    # --- backup ----------------------------------------------------------------------
+
+    def backup(self, dest: str | os.PathLike[str], *, allow_damaged: bool = False) -> BackupResult:
+        """Write a consistent copy of the archive to ``dest`` (a new or empty directory),
+        safe while other processes write to it.
+
+        index.db is copied with SQLite's online backup at one snapshot; then every blob file
+        that snapshot lists is copied (temp name, fsync, rename) and checked against the
+        size and SHA-256 the index holds. The copy is built beside ``dest`` and renamed into
+        place: ``dest`` is the whole backup or absent. A missing or damaged blob raises
+        ``BlobIntegrityError`` naming it (nothing is left at ``dest``); with
+        ``allow_damaged=True`` the backup holds everything else, the result's ``problems``
+        list what is absent, and the backup's ``audit()`` names the jobs concerned.
+        """
+        dest = Path(dest)
+        _refuse_backup_dest(self.path, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+        try:
+            os.chmod(work, stat.S_IMODE(self.path.stat().st_mode))
+            (work / BLOB_DIR).mkdir()
+            jobs, blobs, used = self.index.backup_to(work / INDEX_FILE)
+            _fsync_path(work / INDEX_FILE)
+            problems: list[str] = []
+            affected = copied = 0
+            for blob_id, rel, sha256, size, _ in blobs:
+                problem = self._copy_blob(rel, sha256, size, work)
+                if problem is None:
+                    copied += 1
+                elif blob_id in used:  # a row no job points to (an orphan) is needed by none
+                    problems.append(problem)
+                    affected += used[blob_id]
+            if problems and not allow_damaged:
+                raise BlobIntegrityError(
+                    f"backup of {self.path} stopped: {len(problems)} blob file(s) holding the "
+                    f"payloads of {affected} jobs are not intact ({'; '.join(problems)}); nothing "
+                    f"was written to {dest}. Run audit() on the archive to see the jobs, or pass "
+                    "allow_damaged=True to back up everything else.")
+            _fsync_path(work / BLOB_DIR)
+            _fsync_path(work)
+            try:
+                os.rename(work, dest)  # dest is absent or an empty directory
+            except OSError as err:
+                raise ArchiveError(f"cannot put the backup at {dest} ({err.strerror or err}); "
+                                   "pass a new or empty directory.") from err
+            _fsync_path(dest.parent)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        total = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+        return BackupResult(dest, jobs, copied, total, problems)
+
+    def _copy_blob(self, rel: str, sha256: str, size: int, root: Path) -> str | None:
+        """Copy one blob file into the backup at ``root`` (temp name, fsync, rename) if it
+        matches its size and SHA-256; else leave nothing and say what is wrong."""
+        try:
+            src = self.blobs._resolve(rel)  # the index's path, checked not to leave blobs/
+        except BlobIntegrityError as err:
+            return str(err)
+        final = root / BLOB_DIR / src.name
+        tmp = final.with_name(f".tmp-{src.name}")
+        digest = hashlib.sha256()
+        written = 0
+        try:
+            fin = open(src, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return f"blob {rel} is missing"
+        except OSError as err:
+            return f"blob {rel} cannot be read ({err.strerror or err})"
+        problem = None
+        with fin, open(tmp, "xb") as fout:
+            try:
+                while True:
+                    try:
+                        chunk = fin.read(1 << 20)
+                    except OSError as err:  # EIO of a failing disk: the source's problem
+                        problem = f"blob {rel} cannot be read ({err.strerror or err})"
+                        break
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    fout.write(chunk)
+                    written += len(chunk)
+                if problem is None:
+                    fout.flush()
+                    os.fsync(fout.fileno())
+            except OSError as err:
+                tmp.unlink(missing_ok=True)
+                raise ArchiveWriteError(f"writing the backup failed ({err.strerror or err}); free "
+                                        "disk space or fix permissions, then run it again.") from err
+        if problem is None and written != size:
+            problem = f"blob {rel} has {written} bytes, {size} were written (truncated or altered)"
+        elif problem is None and digest.hexdigest() != sha256:
+            problem = f"blob {rel} does not match its SHA-256 (altered on disk)"
+        if problem is not None:
+            tmp.unlink()
+            return problem
+        os.replace(tmp, final)
+        return None
 
     # --- reads -----------------------------------------------------------------------
 

@@ -696,6 +696,29 @@ class Index:
             return [str(err)]
         return [] if found == ["ok"] else found
 
+    def backup_to(self, dest: Path) -> tuple[int, list[tuple[int, str, str, int, int]], dict[int, int]]:
+        """Copy the index to a new file ``dest`` with SQLite's online backup, at one snapshot
+        (a writer in another process may commit meanwhile: the copy is all of a commit, never
+        a WAL of one moment beside pages of another). Returns what the copy holds: (jobs,
+        its ``blobs`` rows, jobs per referenced blob id)."""
+        target = sqlite3.connect(dest, isolation_level=None)
+        try:
+            target.execute("PRAGMA synchronous = FULL")
+            try:
+                # pages=-1: one step, one read transaction of the source (a stepped backup
+                # restarts whenever another connection writes, and may never finish).
+                self.conn.backup(target, pages=-1)
+            except sqlite3.DatabaseError as exc:
+                self._raise_if_damaged(exc)
+                raise
+            jobs = target.execute("SELECT count(*) FROM jobs").fetchone()[0]
+            blobs = target.execute("SELECT id, path, sha256, bytes, rows FROM blobs ORDER BY id").fetchall()
+            used = dict(target.execute(
+                "SELECT blob_id, count(*) FROM jobs WHERE blob_id IS NOT NULL GROUP BY blob_id"))
+        finally:
+            target.close()
+        return jobs, blobs, used
+
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """Hold SQLite's write lock across several steps (``BEGIN IMMEDIATE`` .. ``COMMIT``).
 
