@@ -12,7 +12,9 @@ One pass, under the archive's write lock:
 3. **Discovery**: new jobs are listed, as full documents, in ascending creation order from a
    cursor kept per provider in the index (minus an overlap window, as jobs can appear
    late); when DONE, each one's result and qobj are fetched, once (a failed one's partial
-   result too).
+   result too). A new job whose document this version refuses (a status string it does not
+   know, ...) is reported in ``failed`` and remembered, not archived; discovery moves past
+   it, and every later pass asks for it again by id until it can be archived.
 4. ``full=True`` also compares names and tags of every listed job with the archive, and
    archives any listed job the archive lacks (one discovery's cursor had passed).
 
@@ -36,7 +38,13 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ApiError, IBMQBackendApiProtocolError, IBMQError, RequestsApiError
+from .exceptions import (
+    ApiError,
+    IBMQBackendApiProtocolError,
+    IBMQError,
+    JobValidationError,
+    RequestsApiError,
+)
 from .job import IBMQJob
 from .query import to_utc_us
 from .record import format_date
@@ -61,6 +69,9 @@ RETRY_CAMPAIGN = "sync:retry"
 NO_QOBJ_CAMPAIGN = "sync:no-qobj"  # DONE jobs the server answered it holds no qobj for
 NO_RESULT_CAMPAIGN = "sync:no-result"  # failed jobs the server holds no partial result for
 GONE_CAMPAIGN = "sync:gone"  # archived jobs the server says do not exist (404, code 3250)
+# New jobs whose document this version refuses (e.g. a status string it does not know): not
+# archived, asked for again by id every pass; payload {"scope": cursor key, "why": message}.
+REFUSED_CAMPAIGN = "sync:refused"
 DEFAULT_OVERLAP_SECONDS = 3600.0
 # Downloaded bytes held before a batch is written (decoded, a result takes several times its
 # JSON size in memory): 200 results with every shot's memory would take gigabytes.
@@ -119,6 +130,7 @@ class _Outcome:
     # (campaign, message): the server answered it holds no such payload (not asked again)
     none: list[tuple[str, str]] = field(default_factory=list)
     gone: str | None = None                # the server's "job not found" message
+    refused: str | None = None             # a new job whose document cannot be archived
     skipped: bool = False                  # not tried: the pass is giving up (server down)
     size: int = 0                          # bytes of answers downloaded for it
 
@@ -320,11 +332,13 @@ class _Pass:
         self.revived: set[str] = set()
         self.no_qobj = set(self.archive.index.journal_get(NO_QOBJ_CAMPAIGN))
         self.no_result = set(self.archive.index.journal_get(NO_RESULT_CAMPAIGN))
+        self.refused: set[str] = set()  # new jobs refused (reported, remembered) this pass
         try:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="jobarchive-sync") as pool:
                 self.pool = pool
                 self._changed_jobs()
                 self._missing_payloads()
+                self._refused_again()
                 self._discover()
                 if self.full:
                     self._full_metadata()
@@ -381,6 +395,44 @@ class _Pass:
             work.append(_Work(job_id, record=record, refresh=needs_refresh))
         self._run(work)
 
+    def _refused_again(self) -> None:
+        """New jobs refused by an earlier pass (of this scope) are asked for again, by id: a
+        job whose status string this version did not know is archived once it can be."""
+        entries = self.archive.index.journal_get(REFUSED_CAMPAIGN)
+        why: dict[str, str] = {}
+        for job_id, (_state, payload) in entries.items():
+            try:
+                note = json.loads(payload or "{}")
+            except ValueError:
+                note = {}
+            if isinstance(note, dict) and note.get("scope") == self.scope_key:
+                why[job_id] = str(note.get("why") or "refused")
+        archived = self.archive.index.existing(list(why))
+        if archived:  # archived meanwhile (e.g. by another scope's sync)
+            self.archive.index.journal_delete(REFUSED_CAMPAIGN, list(archived))
+        ids = [j for j in why if j not in archived]
+        if not ids:
+            return
+        self.refused.update(ids)
+        docs = self._full_docs(ids)
+        work = [_Work(j, doc=docs[j]) for j in ids if j in docs]
+        for job_id in ids:
+            if job_id in docs:
+                continue
+            # Not listed now: deleted on the server, or hidden for a while.
+            try:
+                doc = self.client.job_get(job_id)
+            except ApiError as err:
+                if _job_not_found(err):
+                    self.report.gone[job_id] = str(_api_error(err))
+                    self.archive.index.journal_delete(REFUSED_CAMPAIGN, [job_id])
+                    self.refused.discard(job_id)
+                else:
+                    self.report.failed[job_id] = f"{why[job_id]} (now: {type(err).__name__}: {err})"
+                continue
+            work.append(_Work(job_id, doc=doc))
+        self._run(work, discovered=True)
+
     def _discover(self) -> None:
         # A key of an older version (the backend name or "*" alone) may belong to another
         # provider: it is never read, so the first pass under the new key lists everything.
@@ -407,8 +459,10 @@ class _Pass:
             self._run(work, discovered=True)
             if not use_cursor or frozen:
                 continue
-            lost = [_date_us(d) for d in page
-                    if d["id"] in self.report.failed and d["id"] not in self.archive]
+            # A job refused for its document is remembered (asked for by id every pass):
+            # it must not hold the cursor, or every sync would list all later jobs again.
+            lost = [_date_us(d) for d in page if d["id"] in self.report.failed
+                    and d["id"] not in self.refused and d["id"] not in self.archive]
             if lost:
                 frozen = True
                 if None in lost:
@@ -533,9 +587,16 @@ class _Pass:
         records, failures, fixed = [], [], []
         nones: dict[str, list[tuple[str, str, str | None]]] = {}
         gone: list[tuple[_Work, str]] = []
+        refused: list[tuple[str, str, str | None]] = []
         for item, outcome in zip(chunk, outcomes, strict=True):
             if outcome.skipped:
                 continue  # never tried: its retry entry (if any) stays
+            if outcome.refused is not None:
+                self.report.failed[item.job_id] = outcome.refused
+                self.refused.add(item.job_id)
+                refused.append((item.job_id, "refused", json.dumps(
+                    {"scope": self.scope_key, "why": outcome.refused})))
+                continue
             record, fetched, error = outcome.record, outcome.fetched, outcome.error
             if outcome.gone is not None and item.record is not None \
                     and not self._own(item.record):
@@ -565,6 +626,12 @@ class _Pass:
                 fixed.append(item.job_id)
         if records:
             self.archive.add_many(records, source="sync")
+        if refused:
+            self.archive.index.journal_put(REFUSED_CAMPAIGN, refused)
+        archived = [r["job_id"] for r in records if r["job_id"] in self.refused]
+        if archived:  # refused before, archived now
+            self.archive.index.journal_delete(REFUSED_CAMPAIGN, archived)
+            self.refused.difference_update(archived)
         acked = [o.record["job_id"] for o in outcomes if o.fetched and o.record is not None]
         for job_id in acked:  # archived now: the server may let the result go
             self.pool.submit(self._acknowledge, job_id)
@@ -642,6 +709,9 @@ class _Pass:
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
                 return _Outcome(gone=str(_api_error(err))), None
+            if item.record is None and _refusal(err) is not None:
+                # The server answered; the library cannot take this document as a job.
+                return _Outcome(refused=_refused_text(item.doc, _refusal(err))), None
             return _Outcome(error=f"{type(err).__name__}: {err}"), err
         out = _Outcome()
         failure: BaseException | None = None
@@ -759,6 +829,26 @@ def _owner(record: dict[str, Any]) -> tuple[str, str, str] | None:
             return None
         names.append(value)
     return names[0], names[1], names[2]
+
+
+def _refusal(err: BaseException | None) -> JobValidationError | None:
+    """The validation error behind ``err`` (itself or a cause): the document was refused."""
+    while err is not None:
+        if isinstance(err, JobValidationError):
+            return err
+        err = err.__cause__
+    return None
+
+
+def _refused_text(doc: Any, err: JobValidationError) -> str:
+    """Why a new job is not archived, in words a user can act on."""
+    status = doc.get("status") if isinstance(doc, dict) else None
+    if err.field == "status" and isinstance(status, str):
+        return (f"not archived: the server reports its status as {status!r}, which this "
+                "version of jobarchive does not know; every sync asks for it again (a newer "
+                "jobarchive, or a known status on the server, archives it)")
+    return (f"not archived: its server document was refused ({err}); every sync asks for "
+            "it again")
 
 
 def _no_such_payload(err: BaseException) -> bool:

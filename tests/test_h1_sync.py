@@ -1,0 +1,69 @@
+"""Sync engine defects found in review (h1): each test failed on the code before its fix.
+
+Real emulator on 127.0.0.1 (port 0), real SQLite and Parquet files in tmp_path.
+"""
+
+from __future__ import annotations
+
+import jobarchive
+from jobarchive import Archive, IBMQJob
+from jobarchive.demo import bell_and_ghz
+from jobarchive.emulator import Emulator
+from jobarchive.qobj import qobj_from_circuits
+from jobarchive.query import to_utc_us
+
+
+def _sim(provider):
+    return next(b for b in provider.backends() if b.configuration().get("simulator"))
+
+
+def _set_final_status(emu, job_id: str, status: str) -> str:
+    """Make the server report ``status`` as the job's last step (as a newer server might);
+    returns the status it had."""
+    job = emu._state.jobs[job_id]
+    steps = job.timeline
+    job.timeline = steps[:-1] + [(status, steps[-1][1])]
+    return steps[-1][0]
+
+
+def _cursor_us(arc: Archive) -> int:
+    (entry,) = arc.index.journal_get("sync:cursor").values()
+    return int(entry[1])
+
+
+def test_a_job_with_an_unknown_status_is_reported_and_does_not_freeze_discovery(tmp_path):
+    with Emulator(seed_jobs=20, seed=3, time_scale=600.0) as emu, \
+            Archive(tmp_path / "a") as arc:
+        docs = sorted(emu.job_docs(), key=lambda d: d["creationDate"])
+        odd = docs[10]["id"]
+        was = _set_final_status(emu, odd, "ARCHIVED_ON_TAPE")
+        provider = jobarchive.connect(emu.url, emu.token)
+
+        first = arc.sync(provider, progress=False)
+        assert first.discovered == 19 and odd not in arc
+        assert "ARCHIVED_ON_TAPE" in first.failed[odd]  # reported, with the status it has
+        before = {j: arc.record(j) for j in arc.query()["job_id"]}
+        # Discovery moved past it: the cursor is at the newest job, not frozen at the odd one.
+        assert _cursor_us(arc) == to_utc_us(docs[-1]["creationDate"], "d")
+
+        new = _sim(provider).run(qobj_from_circuits(bell_and_ghz(), shots=10)).job_id()
+        emu.advance(3600)
+        second = arc.sync(provider, progress=False)
+        assert new in arc and second.discovered == 1
+        assert odd in second.failed and odd not in arc  # still reported while still unknown
+        assert _cursor_us(arc) == to_utc_us(emu.job_doc(new)["creationDate"], "d")
+
+        # Once the server reports a status this version knows, the job is archived in full.
+        _set_final_status(emu, odd, was)
+        third = arc.sync(provider, progress=False)
+        assert not third.failed and third.discovered == 1
+        want = IBMQJob.from_server(emu.job_doc(odd)).to_dict()
+        got = arc.record(odd)
+        assert {k: v for k, v in got.items() if k not in ("result", "qobj")} == \
+            {k: v for k, v in want.items() if k not in ("result", "qobj")}
+        if was == "COMPLETED":
+            assert got["result"] == emu.result_of(odd)
+        # Nothing archived before was touched.
+        assert all(arc.record(j) == r for j, r in before.items())
+        assert arc.audit()["ok"].all()
+        assert not arc.sync(provider, progress=False).failed
