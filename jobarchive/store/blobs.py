@@ -21,8 +21,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import chain, groupby
-from operator import itemgetter
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +54,17 @@ _TMP_PREFIX = ".tmp-"
 # in their metadata. Older files hold other bitstrings for 0b/spaced/creg-only keys and lack
 # rows of integral float counts: their counts are read from the result JSON instead.
 _COUNTS_FORMAT = (b"jobarchive.counts", b"qiskit-counts")
+_DICT = pa.dictionary(pa.int32(), pa.string())
+# job_id, key and bitstring are written from dictionary arrays: a Parquet file holds them
+# dictionary-encoded either way, and files with plain string columns (before 2026-11) read the same.
 SCHEMA = pa.schema([
-    ("job_id", pa.string()),
+    ("job_id", _DICT),
     ("result", pa.large_string()),
     ("qobj", pa.large_string()),
     ("n_counts", pa.int32()),  # payload rows only: how many count rows follow
     ("experiment", pa.int32()),  # count rows only, like key, bitstring and count
-    ("key", pa.string()),
-    ("bitstring", pa.string()),
+    ("key", _DICT),
+    ("bitstring", _DICT),
     ("count", pa.int64()),
 ], metadata=dict([_COUNTS_FORMAT]))
 # Files written before the flat layout: one row a job, histograms in a nested list column.
@@ -237,30 +239,42 @@ class _CountColumns:
             added += len(counts)
         return added
 
-    def columns(self) -> tuple[np.ndarray, list[str], list[str], list[Any]]:
-        """(experiment, key, bitstring, count) of every row, in the order added."""
+    def columns(self) -> tuple[np.ndarray, pa.DictionaryArray, pa.DictionaryArray, list[Any]]:
+        """(experiment, key, bitstring, count) of every row, in the order added; keys and
+        bitstrings dictionary-encoded (the Parquet writer then takes their dictionaries as
+        they are instead of hashing every row again)."""
         hists = self._histograms
-        keys = list(chain.from_iterable(hists))
+        lengths = np.fromiter(map(len, hists), np.int64, len(hists))
+        keys = pa.array(list(chain.from_iterable(hists)), pa.string()).dictionary_encode()
         counts = list(chain.from_iterable(map(dict.values, hists)))
-        lengths = list(map(len, hists))
-        bits: list[str] = []
-        start = 0
-        for layout, run in groupby(zip(self._layouts, lengths, strict=True), key=itemgetter(0)):
-            stop = start + sum(n for _, n in run)
+        codes = keys.indices.to_numpy(zero_copy_only=False)
+        distinct = keys.dictionary.to_pylist()
+        # Each distinct (layout, key) pair is formatted once; with one layout (the usual
+        # batch) the pairs are the keys themselves and nothing is sorted.
+        layouts = list(dict.fromkeys(self._layouts))
+        if len(layouts) <= 1:
+            pairs, rows = np.arange(len(distinct)), codes
+        else:
+            ids = {layout: i for i, layout in enumerate(layouts)}
+            per_histogram = np.fromiter(map(ids.__getitem__, self._layouts), np.int64, len(hists))
+            pairs, rows = np.unique(np.repeat(per_histogram, lengths) * len(distinct) + codes,
+                                    return_inverse=True)
+        bits = []
+        for pair in pairs.tolist():
+            layout, key = layouts[pair // len(distinct)], distinct[pair % len(distinct)]
             known = self._bits.setdefault(layout, {})
-            part = keys[start:stop] if start or stop < len(keys) else keys
-            try:
-                bits.extend(map(known.__getitem__, part))
-            except KeyError:
-                del bits[start:]
-                for key in set(part).difference(known):
-                    try:
-                        known[key] = _format(key, layout)
-                    except ValueError:
-                        known[key] = key
-                bits.extend(map(known.__getitem__, part))
-            start = stop
-        return np.repeat(np.asarray(self._experiments, np.int32), lengths), keys, bits, counts
+            text = known.get(key)
+            if text is None:
+                try:
+                    text = _format(key, layout)
+                except ValueError:
+                    text = key
+                known[key] = text
+            bits.append(text)
+        bit_codes = pa.array(bits, pa.string()).dictionary_encode()
+        at = bit_codes.indices.to_numpy(zero_copy_only=False)[rows]
+        return (np.repeat(np.asarray(self._experiments, np.int32), lengths), keys,
+                pa.DictionaryArray.from_arrays(pa.array(at, pa.int32()), bit_codes.dictionary), counts)
 
 
 def _count_array(counts: list[Any]) -> pa.Array | None:
@@ -282,7 +296,7 @@ def extract_counts(result: Any) -> list[dict[str, Any]]:
     cols.add(result)
     experiment, keys, bits, counts = cols.columns()
     return [{"experiment": int(e), "key": k, "bitstring": b, "count": c}
-            for e, k, b, c in zip(experiment, keys, bits, counts, strict=True)]
+            for e, k, b, c in zip(experiment, keys.to_pylist(), bits.to_pylist(), counts, strict=True)]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -306,9 +320,9 @@ def _table(entries: Sequence[tuple[str, Any, Any]], checked: bool) -> tuple[pa.T
     """The rows of a blob file: per entry a payload row then its count rows; and where each
     payload row is. Unchecked counts: None when one is not an int within int64.
 
-    Payload and count columns are built compact (one value a job, one a count) and spread
-    over the file's rows by Arrow ``take``, nulls where a row is of the other kind: padding
-    Python lists with a None per row costs more than the Parquet encoding.
+    Columns are built compact (one value a job, one a count) and spread over the file's
+    rows, nulls where a row is of the other kind: padding Python lists with a None per row
+    costs more than the Parquet encoding.
     """
     results: list[str | None] = []
     qobjs: list[str | None] = []
@@ -328,21 +342,31 @@ def _table(entries: Sequence[tuple[str, Any, Any]], checked: bool) -> tuple[pa.T
     total = len(found) + int(found.sum())
     is_payload = np.zeros(total, bool)
     is_payload[payload_rows] = True
-    at_payload = np.zeros(total, np.int64)
-    at_payload[payload_rows] = jobs
-    at_count = np.zeros(total, np.int64)
-    at_count[~is_payload] = np.arange(total - len(found), dtype=np.int64)
-    payload = pa.array(at_payload, mask=~is_payload)  # null on count rows
-    count = pa.array(at_count, mask=is_payload)  # null on payload rows
+    is_count = ~is_payload
+
+    def on_payload_rows(values: np.ndarray) -> pa.Array:
+        out = np.zeros(total, values.dtype)
+        out[payload_rows] = values
+        return pa.array(out, mask=is_count)
+
+    def on_count_rows(values: np.ndarray) -> pa.Array:
+        out = np.zeros(total, values.dtype)
+        out[is_count] = values
+        return pa.array(out, mask=is_payload)
+
+    payload = on_payload_rows(jobs)
     columns = [
-        pa.array([e[0] for e in entries], pa.string()).take(np.repeat(jobs, found + 1)),
+        pa.DictionaryArray.from_arrays(pa.array(np.repeat(jobs.astype(np.int32), found + 1)),
+                                       pa.array([e[0] for e in entries], pa.string())),
         pa.array(results, pa.large_string()).take(payload),
         pa.array(qobjs, pa.large_string()).take(payload),
-        pa.array(found, pa.int32()).take(payload),
-        pa.array(experiment, pa.int32()).take(count),
-        pa.array(keys, pa.string()).take(count),
-        pa.array(bits, pa.string()).take(count),
-        count_array.take(count),
+        on_payload_rows(found.astype(np.int32)),
+        on_count_rows(experiment),
+        pa.DictionaryArray.from_arrays(on_count_rows(keys.indices.to_numpy(zero_copy_only=False)),
+                                       keys.dictionary),
+        pa.DictionaryArray.from_arrays(on_count_rows(bits.indices.to_numpy(zero_copy_only=False)),
+                                       bits.dictionary),
+        on_count_rows(count_array.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)),
     ]
     return pa.Table.from_arrays(columns, schema=SCHEMA), payload_rows.tolist()
 
@@ -595,8 +619,8 @@ class BlobStore:
         job_ids = table.column("job_id").cast(pa.string()).take(
             pa.array(np.repeat(np.arange(len(n)), n), pa.int64()))
         out = pa.Table.from_arrays(
-            [job_ids, pa.array(experiment, pa.int32()), pa.array(bits, pa.string()),
-             pa.array(counts, pa.int64()), pa.array(keys, pa.string())], schema=COUNTS_SCHEMA)
+            [job_ids, pa.array(experiment, pa.int32()), bits.cast(pa.string()),
+             pa.array(counts, pa.int64()), keys.cast(pa.string())], schema=COUNTS_SCHEMA)
         return out, n[n > 0]
 
     def verify(self, rel: str, sha256: str, size: int | None = None) -> str | None:
