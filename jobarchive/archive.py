@@ -9,12 +9,14 @@ batch. A crash in between leaves at most an orphan blob (``audit()`` lists it,
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,22 +48,115 @@ PAYLOAD_BATCH = 2000
 LOCK_FILE = "write.lock"
 
 
-# The fds of write locks this process holds. An flock belongs to the open file, which a
-# child forked meanwhile (a multiprocessing pool started during a sync) shares through its
-# copy of the fd: the archive would stay locked for as long as the child lives. The child
-# closes its copies at once; the parent's lock is untouched.
-_held_lock_fds: dict[int, None] = {}
-_CLOSED_IN_CHILD = object()
+class _FileLock:
+    """This process's hold on one lock file: a threading lock (POSIX record locks never
+    conflict within a process) and the one fd that carries the record lock (closing ANY fd
+    of the file drops a process's record locks, so no other is ever opened while in use)."""
+
+    __slots__ = ("fd", "mutex", "users")
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.mutex = threading.Lock()
+        self.users = 0  # threads holding or waiting; the fd closes when none is left
 
 
-def _close_inherited_locks() -> None:
-    for fd in list(_held_lock_fds):
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _held_lock_fds.clear()
+class _LockTable:
+    """The lock files this process uses, by (device, inode); one table per process."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.guard = threading.Lock()
+        self.files: dict[tuple[int, int], _FileLock] = {}
 
 
-os.register_at_fork(after_in_child=_close_inherited_locks)
+_locks = _LockTable()
+
+
+def _lock_table() -> _LockTable:
+    """This process's table. A forked child starts an empty one: it holds none of the
+    parent's record locks, and a copied mutex may be held by a thread it does not have.
+    Checked on use, so a fork that skips Python's at-fork hooks (fork() from C) is covered."""
+    global _locks
+    table = _locks
+    if table.pid != os.getpid():
+        for key, held in list(_locks.files.items()):  # copies of the parent's fds
+            with contextlib.suppress(OSError):
+                st = os.fstat(held.fd)
+                if (st.st_dev, st.st_ino) == key:  # not a number the child reused
+                    os.close(held.fd)
+        table = _locks = _LockTable()
+    return table
+
+
+# Eagerly too, so that a child does not keep the parent's flocked open file (a parent
+# killed while holding the lock would leave it held by the child's copy).
+os.register_at_fork(after_in_child=_lock_table)
+
+
+def _lock_entry(path: Path) -> tuple[tuple[int, int], _FileLock]:
+    """The table entry of a lock file (created, and its fd opened, on first use)."""
+    table = _lock_table()
+    with table.guard:
+        while True:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                try:  # O_EXCL: a new file, on which this process cannot hold a lock yet
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                except FileExistsError:
+                    continue
+            else:
+                key = (st.st_dev, st.st_ino)
+                if key in table.files:
+                    entry = table.files[key]
+                    entry.users += 1
+                    return key, entry
+                fd = os.open(path, os.O_RDWR)
+            st = os.fstat(fd)
+            key = (st.st_dev, st.st_ino)
+            if key in table.files:  # replaced meanwhile by a file in use here: keep the fd
+                continue  # open (closing it would drop this process's lock on that file)
+            entry = table.files[key] = _FileLock(fd)
+            entry.users += 1
+            return key, entry
+
+
+def _drop_entry(key: tuple[int, int], entry: _FileLock) -> None:
+    table = _lock_table()
+    with table.guard:
+        entry.users -= 1
+        if entry.users == 0 and table.files.get(key) is entry:
+            del table.files[key]
+            os.close(entry.fd)  # no thread holds or waits for it: no lock of ours drops
+
+
+def _try_lock_file(fd: int) -> bool:
+    """Take the record lock, then the flock (versions before this one lock with flock only);
+    False, holding neither, if another process holds one of them."""
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        if err.errno in (errno.EACCES, errno.EAGAIN):
+            return False
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return False
+    except BaseException:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        raise
+    return True
+
+
+def _unlock_file(fd: int) -> None:
+    # LOCK_UN, not close: an flock belongs to the open file, which a child forked meanwhile
+    # shares; unlocking releases it for the child's copy too. Record locks are never inherited.
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    fcntl.lockf(fd, fcntl.LOCK_UN)
 
 
 def record_of(job: Any) -> dict[str, Any]:
@@ -261,26 +356,38 @@ class Archive:
         """Hold the archive's write lock (sync and retag take it).
 
         ``timeout=0`` fails at once, ``None`` waits forever; ``ArchiveLockedError`` otherwise.
+        One process and one thread of it hold it at a time (not reentrant); a forked child
+        never holds it: a POSIX record lock (fcntl) belongs to the process, not to the open
+        file a child shares, so a child forked while it is held (by any means) cannot keep
+        it. An flock is taken too, for versions before this one, and released with LOCK_UN.
         """
-        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        _held_lock_fds[fd] = None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pid = os.getpid()
+        key, entry = _lock_entry(self.path / LOCK_FILE)
         try:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
+            wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+            if not entry.mutex.acquire(timeout=wait):  # another thread of this process
+                self._raise_locked()
+            try:
+                while not _try_lock_file(entry.fd):  # another process
                     if deadline is not None and time.monotonic() >= deadline:
-                        raise ArchiveLockedError(
-                            f"{self.path} is busy: another sync or retag holds its write lock. "
-                            "Wait for it to finish, or pass lock_timeout=None to wait."
-                        ) from None
+                        self._raise_locked()
                     time.sleep(0.05)
-            yield
+                try:
+                    yield
+                finally:
+                    if os.getpid() == pid:  # a forked child leaving the block holds nothing
+                        _unlock_file(entry.fd)
+            finally:
+                entry.mutex.release()  # in a child: its own copy, which nothing else uses
         finally:
-            if _held_lock_fds.pop(fd, _CLOSED_IN_CHILD) is None:  # else the number may be reused
-                os.close(fd)  # closing releases the flock
+            if os.getpid() == pid:  # a child's fd numbers are its own (its copies are gone)
+                _drop_entry(key, entry)
+
+    def _raise_locked(self) -> None:
+        raise ArchiveLockedError(
+            f"{self.path} is busy: another sync or retag holds its write lock. "
+            "Wait for it to finish, or pass lock_timeout=None to wait.")
 
     # --- backup ----------------------------------------------------------------------
 
