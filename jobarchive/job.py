@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import orjson
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
@@ -189,7 +188,7 @@ class IBMQJob:
         )
         if record.get("backend_name") is None and backend is not None:
             record["backend_name"] = _backend_name(backend)
-        self._init(_detached(normalize(record)), backend, api_client)  # not the caller's
+        self._init(normalize(record, detach=True), backend, api_client)  # not the caller's
 
     def _init(self, record: dict[str, Any], backend: Any, api_client: Any) -> None:
         self._record = record
@@ -209,9 +208,9 @@ class IBMQJob:
         Deviation from 0.11.1 on purpose: there ``to_dict()`` returned ``{}`` and this needed
         live objects inside ``data``. Raises ``JobValidationError`` (a ``ValueError``).
         """
-        # A copy: normalize() shares nested values with ``data``, and a later change there
-        # must not reach the record unvalidated (Archive.add(job) stores it as it is).
-        return cls._from_record(_detached(normalize(data)), backend, api_client)
+        # A copy: a later change in ``data`` must not reach the record unvalidated
+        # (Archive.add(job) stores it as it is).
+        return cls._from_record(normalize(data, detach=True), backend, api_client)
 
     @classmethod
     def from_server(cls, doc: dict[str, Any], backend: Any = None, api_client: Any = None) -> IBMQJob:
@@ -762,15 +761,6 @@ def apply_tag_update(
         drop = {t for t in removal_tags if not t.startswith(JOBSET_TAG_PREFIX)}
         tags = [t for t in tags if t not in drop]
     return tags
-
-
-def _detached(record: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of a normalized record (JSON-only, so orjson copies it exactly and about
-    5x faster than ``copy.deepcopy``; ints beyond 64 bits take the slow way)."""
-    try:
-        return orjson.loads(orjson.dumps(record))
-    except TypeError:
-        return copy.deepcopy(record)
 
 
 def _plain(value: Any) -> Any:

@@ -7,6 +7,7 @@ stores. ``normalize()`` is the one place that decides its canonical form, so
 
 from __future__ import annotations
 
+import copy
 import json
 import keyword
 import math
@@ -130,22 +131,27 @@ def _check_utf8(text: str, job_id: str | None, where: str) -> None:
 _PLAIN_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
-def _json_ok(value: Any) -> bool:
-    """The hot path of ``_check_json``: JSON holds ``value`` exactly.
+_NOT_JSON = object()
+
+
+def _json_copy(value: Any) -> Any:
+    """The hot path of ``_check_json``: ``value`` read back from its JSON if JSON holds it
+    exactly (a deep copy sharing nothing with it), else ``_NOT_JSON``.
 
     orjson writes it and the value read back must be equal, which also refuses what orjson
     writes lossily (NaN and infinities as null, tuples as lists, UUIDs, enums). Ints beyond
     64 bits fail here too; the walk of ``_check_json`` accepts them.
     """
     try:
-        return orjson.loads(orjson.dumps(value, option=_PLAIN_JSON)) == value
+        back = orjson.loads(orjson.dumps(value, option=_PLAIN_JSON))
     except TypeError:  # orjson.JSONEncodeError: a type, key or string JSON cannot hold
-        return False
+        return _NOT_JSON
+    return back if back == value else _NOT_JSON
 
 
 def _check_json(value: Any, job_id: str | None, field: str) -> None:
     """Refuse what JSON cannot hold losslessly (sets, datetimes, NaN, non-str keys...)."""
-    if _json_ok(value):
+    if _json_copy(value) is not _NOT_JSON:
         return
     # Walk again, building paths, to name the offending place.
     stack = [(value, field)]
@@ -177,12 +183,13 @@ def _check_json(value: Any, job_id: str | None, field: str) -> None:
             )
 
 
-def normalize(record: dict[str, Any]) -> dict[str, Any]:
+def normalize(record: dict[str, Any], *, detach: bool = False) -> dict[str, Any]:
     """Validate a record and return it in canonical form (a new dict, input untouched).
 
     Canonical: every known key present, status upper case, dates UTC ``...ffffffZ``, tags a
     list, unknown server fields kept after the known ones. Raises ``JobValidationError``
-    naming the job id and the field.
+    naming the job id and the field. The result shares nested values with ``record``;
+    ``detach=True`` returns a deep copy instead (the validation's own, at no extra cost).
     """
     if not isinstance(record, dict):
         raise JobValidationError(f"a job record must be a dict, not {type(record).__name__}")
@@ -233,10 +240,12 @@ def normalize(record: dict[str, Any]) -> dict[str, Any]:
     for key, value in record.items():
         if key not in _KNOWN:
             out[key] = value
-    if not _json_ok(out):  # one C round trip for the whole record; the walk names the field
-        for key, value in out.items():
-            _check_json(value, job_id, key)
-    return out
+    back = _json_copy(out)  # one C round trip for the whole record; the walk names the field
+    if back is not _NOT_JSON:
+        return back if detach else out
+    for key, value in out.items():
+        _check_json(value, job_id, key)
+    return copy.deepcopy(out) if detach else out  # ints beyond 64 bits: no JSON copy
 
 
 def split_payloads(record: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:

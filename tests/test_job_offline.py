@@ -201,3 +201,22 @@ def test_from_dict_with_backend_object_and_constructor(arc):
     arc.add(job)
     assert arc.get("ctor1").to_dict() == job.to_dict()
     assert arc.get("ctor1").result().get_counts(0) == {"00": 490, "11": 510}
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["json-copy", "int-beyond-64-bits"])
+def test_a_job_shares_nothing_with_the_dict_it_was_built_from(big):
+    """from_dict and the constructor keep their own copy (the one validated): changing the
+    caller's dict afterwards reaches neither to_dict() nor what Archive.add would store."""
+    import copy
+
+    record = copy.deepcopy(_record(server_extra={"n": 1 << 70} if big else {"n": 1}))
+    before = IBMQJob.from_dict(copy.deepcopy(record)).to_dict()
+    built = IBMQJob.from_dict(record)
+    made = IBMQJob(None, None, record["job_id"], record["creation_date"], "COMPLETED",
+                   result=record["result"], tags=record["tags"], server_extra=record["server_extra"])
+    made_before = made.to_dict()
+    record["result"]["results"][0]["data"]["counts"]["0x0"] = 1
+    record["tags"].append("later")
+    record["server_extra"]["n"] = 2
+    assert built.to_dict() == before
+    assert made.to_dict() == made_before
