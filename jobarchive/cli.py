@@ -165,10 +165,57 @@ def resolve_credentials(url: str | None, token: str | None) -> tuple[str, str]:
     return url, token
 
 
-def connect_from_options(ctx: click.Context, server: dict[str, Any]) -> Any:
-    """A provider for the resolved credentials; the token is only kept in memory."""
+def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None) -> dict[str, Any]:
+    """``server`` with the archive's own server as the default URL.
+
+    Without --url (or JOBARCHIVE_URL/QE_URL), a command on an archive goes where the
+    archive's last sync went (and to its hub/group/project unless one is given), not to
+    IBM's URL: a token for one server must never be sent to another the user did not
+    choose. An archive synced by an older version names its server only in its cursors:
+    if that is not IBM's, the default is not assumed and --url is asked for.
+    """
+    if server["url"] or os.environ.get("JOBARCHIVE_URL") or os.environ.get("QE_URL"):
+        return server
+    from .sync import last_server, servers_seen
+
+    if arc is None:
+        path = _archive_path(ctx)
+        if not (path / "index.db").is_file():
+            return server
+        from .archive import Archive
+
+        with Archive(path, create=False) as opened:
+            last, seen = last_server(opened), servers_seen(opened)
+    else:
+        last, seen = last_server(arc), servers_seen(arc)
+    if last is not None:
+        out = {**server, "url": last["url"]}
+        if not any(server[k] for k in ("hub", "group", "project")):
+            out.update({k: last[k] for k in ("hub", "group", "project")})
+        return out
+    if _qiskitrc().get("url"):
+        return server  # the user's own configured server
+    others = [u for u in seen if not _is_ibm(u)]
+    if others:
+        raise click.UsageError(
+            f"this archive was synced from {others[0]}, not from {DEFAULT_URL}: pass --url "
+            "(or set JOBARCHIVE_URL) to say which server gets your token")
+    return server
+
+
+def _is_ibm(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "quantum-computing.ibm.com" or host.endswith(".quantum-computing.ibm.com")
+
+
+def connect_from_options(ctx: click.Context, server: dict[str, Any], arc: Any = None) -> Any:
+    """A provider for the resolved credentials; the token is only kept in memory. Without a
+    URL given, the archive's last sync's server is used (see ``_synced_server``)."""
     from .provider import connect
 
+    server = _synced_server(ctx, server, arc)
     url, token = resolve_credentials(server["url"], server["token"])
     ctx.find_root().obj.setdefault("secrets", []).append(token)
     extra: dict[str, Any] = {}
@@ -205,8 +252,8 @@ def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--url/--token/--hub/--group/--project."""
     for decorator in reversed([
         click.option("--url", metavar="URL",
-                     help=f"Authentication URL [env JOBARCHIVE_URL, QE_URL, qiskitrc url; default "
-                          f"{DEFAULT_URL}]."),
+                     help=f"Authentication URL [env JOBARCHIVE_URL, QE_URL; else the server of "
+                          f"the archive's last sync, qiskitrc url; default {DEFAULT_URL}]."),
         click.option("--token", metavar="TOKEN",
                      help="API token [env JOBARCHIVE_TOKEN, QE_TOKEN, or ~/.qiskit/qiskitrc]. "
                           "Never written to the archive."),
@@ -773,7 +820,7 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
             empty = pd.DataFrame(columns=list(PLAN_COLUMNS if dry_run else RESULT_COLUMNS))
             write_frame(empty, fmt, None)
         return
-    provider = connect_from_options(ctx, server) if remote else None
+    provider = connect_from_options(ctx, server, arc) if remote else None
     result = arc.retag(selection,
                        replacement_tags=[] if clear else (list(replace_tags) or None),
                        additional_tags=list(add_tags) or None,
@@ -805,7 +852,7 @@ def _undo(ctx: click.Context, arc: Any, selection: list[str] | None, server: dic
     """``retag --undo``: revert the archive's last retag run (of the selected jobs)."""
     from .retag import undo
 
-    provider = connect_from_options(ctx, server) if remote else None
+    provider = connect_from_options(ctx, server, arc) if remote else None
     result = undo(arc, selection, provider=provider, dry_run=dry_run, workers=workers,
                   progress=_progress_default(progress), lock_timeout=None if wait else 0.0,
                   read_server_tags=remote and not archive_tags)

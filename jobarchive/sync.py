@@ -72,6 +72,9 @@ GONE_CAMPAIGN = "sync:gone"  # archived jobs the server says do not exist (404, 
 # New jobs whose document this version refuses (e.g. a status string it does not know): not
 # archived, asked for again by id every pass; payload {"scope": cursor key, "why": message}.
 REFUSED_CAMPAIGN = "sync:refused"
+# The server (auth URL, hub/group/project) the last sync used: the CLI's default for later
+# commands of this archive, so a token is never sent to a server the user did not choose.
+SERVER_CAMPAIGN = "sync:server"
 DEFAULT_OVERLAP_SECONDS = 3600.0
 # Downloaded bytes held before a batch is written (decoded, a result takes several times its
 # JSON size in memory): 200 results with every shot's memory would take gigabytes.
@@ -188,6 +191,7 @@ def sync(
     start_us = to_utc_us(start_datetime, "start_datetime")
     end_us = to_utc_us(end_datetime, "end_datetime")
     with archive.lock(timeout=lock_timeout):
+        _record_server(archive, provider)
         while True:
             engine = _Pass(archive, provider, report, backend_name, start_us, end_us, full,
                            workers, progress, batch_size, overlap_seconds, page_size,
@@ -774,6 +778,43 @@ class _AckAfterCommit:
 
     def job_result(self, job_id: str) -> dict[str, Any]:
         return self._client.job_result(job_id, acknowledge=False)
+
+
+def _record_server(archive: Archive, provider: Any) -> None:
+    url = getattr(provider, "auth_url", None)
+    if not isinstance(url, str) or not url:
+        return
+    client = provider.api_client
+    note = {"url": url, **{k: getattr(client, k, None) for k in ("hub", "group", "project")}}
+    archive.index.journal_put(SERVER_CAMPAIGN, [("last", "server", json.dumps(note))])
+
+
+def last_server(archive: Archive) -> dict[str, str | None] | None:
+    """``{"url", "hub", "group", "project"}`` of the archive's last sync (auth URL), or None
+    when no sync of this version recorded one."""
+    entry = archive.index.journal_get(SERVER_CAMPAIGN).get("last")
+    try:
+        note = json.loads(entry[1] or "") if entry else None
+    except ValueError:
+        return None
+    if not isinstance(note, dict) or not isinstance(note.get("url"), str) or not note["url"]:
+        return None
+    return {k: note.get(k) if isinstance(note.get(k), str) else None
+            for k in ("url", "hub", "group", "project")}
+
+
+def servers_seen(archive: Archive) -> list[str]:
+    """The API URLs discovery cursors were kept for (by syncs of any version)."""
+    urls = []
+    for key in archive.index.journal_get(CURSOR_CAMPAIGN):
+        try:
+            parts = json.loads(key)
+        except ValueError:
+            continue
+        if isinstance(parts, list) and len(parts) > 1 and parts[0] == "v2" \
+                and isinstance(parts[1], str):
+            urls.append(parts[1])
+    return list(dict.fromkeys(urls))
 
 
 def _cursor_key(provider: Any, backend_name: str | None) -> str | None:

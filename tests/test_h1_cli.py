@@ -1,0 +1,75 @@
+"""CLI defects found in review (h1): each test failed on the code before its fix.
+
+Real emulator on 127.0.0.1 (port 0), real archives in tmp_path, the CLI through CliRunner.
+Outgoing HTTPS goes to a dead local proxy, so a regression can never send a token off the
+machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jobarchive import Archive
+from jobarchive.cli import cli
+from jobarchive.emulator import Emulator
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No credentials from the environment or ~/.qiskit; HTTPS to anywhere fails at once."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("JOBARCHIVE_TOKEN", "QE_TOKEN", "JOBARCHIVE_URL", "QE_URL", "JOBARCHIVE_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return home
+
+
+def run(archive: Path, *args: str):
+    return CliRunner().invoke(cli, ["--archive", str(archive), *args], catch_exceptions=True)
+
+
+def test_retag_remote_without_url_goes_to_the_server_the_archive_was_synced_from(
+        tmp_path, clean_env):
+    path = tmp_path / "lab.jobarchive"
+    with Emulator(seed_jobs=6, seed=2) as emu:
+        res = run(path, "sync", "--url", emu.url, "--token", emu.token, "--no-progress")
+        assert res.exit_code == 0, res.output
+        job_id = emu.job_docs()[0]["id"]
+        res = run(path, "retag", job_id, "--add", "h1-remote", "--remote", "--token", emu.token,
+                  "--no-progress")
+        assert res.exit_code == 0, (res.stdout, res.stderr)
+        assert "h1-remote" in emu.job_doc(job_id)["tags"]
+        with Archive(path) as arc:
+            assert "h1-remote" in arc.record(job_id)["tags"]
+        # sync without --url as well: the archive's server, not IBM's
+        res = run(path, "sync", "--token", emu.token, "--no-progress")
+        assert res.exit_code == 0, (res.stdout, res.stderr)
+
+
+def test_retag_remote_without_url_on_an_archive_with_no_record_of_its_server_is_refused(
+        tmp_path, clean_env):
+    """An archive synced before the server was recorded: only the cursor names the server.
+    The default (IBM's) URL is not assumed; the error names --url and the server seen."""
+    path = tmp_path / "lab.jobarchive"
+    with Emulator(seed_jobs=3, seed=2) as emu:
+        assert run(path, "sync", "--url", emu.url, "--token", emu.token,
+                   "--no-progress").exit_code == 0
+        with Archive(path) as arc:
+            arc.index.journal_clear("sync:server")
+        job_id = emu.job_docs()[0]["id"]
+        emu.reset_stats()
+        res = run(path, "retag", job_id, "--add", "x", "--remote", "--token", emu.token,
+                  "--no-progress")
+        assert res.exit_code == 2, (res.stdout, res.stderr)
+        assert "--url" in res.stderr and emu.url in res.stderr
+        assert emu.stats().get("total", 0) == 0
+        with Archive(path) as arc:
+            assert "x" not in arc.record(job_id)["tags"]
