@@ -15,8 +15,11 @@ One pass, under the archive's write lock:
    result too). A new job whose document this version refuses (a status string it does not
    know, ...) is reported in ``failed`` and remembered, not archived; discovery moves past
    it, and every later pass asks for it again by id until it can be archived.
-4. ``full=True`` also compares names and tags of every listed job with the archive, and
-   archives any listed job the archive lacks (one discovery's cursor had passed).
+4. ``full=True`` also compares names, tags and status of every listed job with the
+   archive, and archives any listed job the archive lacks (one discovery's cursor had
+   passed). A job whose status changed although the archive held it final (the server
+   re-filed it, e.g. ERROR to CANCELLED) is refreshed from its full document; the change
+   lands in the events table like any other.
 
 Network work runs on a bounded thread pool; all writes happen on the calling thread, in
 batches (blob first, then rows, in one transaction), and the cursor only moves past
@@ -486,8 +489,14 @@ class _Pass:
             known = self.archive.index.existing([d["id"] for d in page if _doc_id(d)])
             self._listed_again(known)
             updates = []
+            moved: list[_Work] = []
             for d in page:
                 old = known.get(_doc_id(d))
+                if old is not None and _status_moved(old[0], d):
+                    # Re-read whole (name and tags too); a normal pass never looks at final
+                    # jobs again, so this is where a changed final status is caught.
+                    moved.append(_Work(d["id"], record=self.archive.record(d["id"]), doc=d))
+                    continue
                 if old is None or not ("tags" in d or "name" in d):
                     continue
                 old_tags, old_name = json.loads(old[1]), old[2]
@@ -506,6 +515,7 @@ class _Pass:
             if updates:
                 self.archive.add_many(updates, source="sync")
                 self.report.changed += len(updates)
+            self._run(moved)
             # A job listed now that discovery's cursor has passed (it was hidden or not found
             # when its time came) is archived too: a full pass leaves no listed job out.
             self._run(list({d["id"]: _Work(d["id"], doc=d)
@@ -721,6 +731,10 @@ class _Pass:
         failure: BaseException | None = None
         try:
             record = job._record
+            if item.record is not None and record["status"] == "COMPLETED" \
+                    and item.record["status"] in PARTIAL_RESULT_STATUSES:
+                # Completed after all: the result held is the failed run's partial one.
+                record["result"] = None
             if record["status"] == "COMPLETED" and record.get("kind") is not None:
                 if record.get("result") is None:
                     job.result(timeout=0)
@@ -896,6 +910,13 @@ def _no_such_payload(err: BaseException) -> bool:
     """Whether the server said it holds no such payload (a 404 other than "job not found")."""
     api = _api_error(err)
     return api is not None and api.status_code == 404 and api.error_code != JOB_NOT_FOUND
+
+
+def _status_moved(archived: str | None, doc: Any) -> bool:
+    """Whether a listed full document reports a known status other than the archived one."""
+    status = doc.get("status") if isinstance(doc, dict) else None
+    return _is_full_doc(doc) and isinstance(status, str) and isinstance(archived, str) \
+        and status.upper() in API_TO_JOB_STATUS and status.upper() != archived.upper()
 
 
 def _is_full_doc(doc: Any) -> bool:

@@ -67,3 +67,30 @@ def test_a_job_with_an_unknown_status_is_reported_and_does_not_freeze_discovery(
         assert all(arc.record(j) == r for j, r in before.items())
         assert arc.audit()["ok"].all()
         assert not arc.sync(provider, progress=False).failed
+
+
+def test_full_sync_brings_a_changed_final_status_into_the_archive_and_its_events(tmp_path):
+    with Emulator(seed_jobs=30, seed=5) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        assert not arc.sync(provider, progress=False).failed
+        by_status: dict[str, str] = {}
+        for d in emu.job_docs():
+            by_status.setdefault(d["status"], d["id"])
+        failed = by_status.get("ERROR_RUNNING_JOB") or by_status["COMPLETED"]
+        old = arc.record(failed)["status"]
+        _set_final_status(emu, failed, "CANCELLED")
+        emu.update_job(failed, tags=["moved"])
+        untouched = {j: arc.record(j) for j in arc.query()["job_id"] if j != failed}
+
+        report = arc.sync(provider, progress=False, full=True)
+        assert not report.failed and report.changed == 1
+        got = arc.record(failed)
+        assert got["status"] == "CANCELLED" and got["tags"] == ["moved"]
+        events = arc.history(failed)
+        status_events = events[events["kind"] == "status"]
+        assert [(o, n) for o, n in zip(status_events["old"], status_events["new"], strict=True)] \
+            == [(old, "CANCELLED")]
+        assert all(arc.record(j) == r for j, r in untouched.items())
+        assert arc.audit()["ok"].all()
+        again = arc.sync(provider, progress=False, full=True)
+        assert again.changed == 0 and not again.failed
