@@ -226,7 +226,12 @@ def audit(
     of jobs whose blob is missing, unknown or damaged): ``frame.attrs["kept_orphans"]`` maps
     each of those to the reason. Files in ``blobs/`` jobarchive did not write are listed in
     ``frame.attrs["foreign_files"]`` and never touched. With ``verify``, SQLite's check of the
-    index file itself (``Index.integrity``) goes to ``frame.attrs["index_problems"]``.
+    index file itself (``Index.integrity``) goes to ``frame.attrs["index_problems"]``, and
+    tags whose ``tag_counts`` (query planning) disagrees with the tag table to
+    ``frame.attrs["tag_count_problems"]``. ``repair=True`` first rewrites, in one transaction,
+    the rows an older version wrote after the upgrade (``Index.repair_derived_rows``: NULL
+    share levels, "name==None" clients, missing tag counts...) and says how many in
+    ``frame.attrs["repaired_rows"]``/``["recounted_tags"]``; the frame is of the result.
     ``frame.attrs["summary"]`` counts everything.
     """
     if not 0.0 <= float(threshold) <= 1.0:
@@ -235,6 +240,9 @@ def audit(
         device_threshold = min(float(threshold), DEVICE_THRESHOLD)
     elif not 0.0 <= float(device_threshold) <= 1.0:
         raise ValueError(f"device_threshold must be between 0 and 1, got {device_threshold!r}")
+    # Rows an older version wrote after the upgrade are rewritten first, so that what the
+    # audit then reads (and reports) is the repaired archive.
+    repaired_rows, recounted_tags = archive.index.repair_derived_rows() if repair else (0, 0)
     # Files are listed before the index is read: every file committed before the snapshot
     # is known to it, so only writes in flight can show up as orphans of a plain audit.
     listed = archive.blobs.files()
@@ -247,6 +255,8 @@ def audit(
             JobFilter(descending=False),
             ("job_id", "status", "backend_name", "client_version", "kind"))}
         tag_rows = archive.index.tag_mismatches() if verify else []
+        tag_count_problems = [_tag_count_problem(*row) for row in archive.index.tag_count_mismatches()] \
+            if verify else []
         v1_jobs: set[str] = set()
         doc_problems = _doc_problems(archive, v1_jobs) if verify else {}
 
@@ -340,11 +350,16 @@ def audit(
     frame.attrs["kept_orphans"] = kept
     frame.attrs["foreign_files"] = foreign
     frame.attrs["index_problems"] = index_problems
+    frame.attrs["tag_count_problems"] = tag_count_problems
+    frame.attrs["repaired_rows"] = repaired_rows
+    frame.attrs["recounted_tags"] = recounted_tags
     frame.attrs["summary"] = {
         "index_problems": len(index_problems),
         "jobs": len(frame), "ok": int(frame["ok"].sum()), "problems": int((~frame["ok"]).sum()),
         "blobs": len(known), "orphans": len(orphans), "kept_orphans": len(kept),
         "foreign_files": len(foreign), "stray_tag_rows": stray_tag_rows,
+        "tag_count_problems": len(tag_count_problems), "repaired_rows": repaired_rows,
+        "recounted_tags": recounted_tags,
         "bad_blobs": sum(1 for p in blob_problem.values() if p),
         "done": int((frame["status"] == "DONE").sum()),
         "incomplete": int((~frame["complete"]).sum()),
@@ -447,6 +462,13 @@ def _tag_problems(tag_rows: list[tuple[str, str, str | None]]) -> tuple[dict[str
         out[job_id] = ("the tag table disagrees with the job's tags (tag queries miss or "
                        f"wrongly find it): it {' and '.join(parts)}")
     return out, stray
+
+
+def _tag_count_problem(tag: str, stored: int | None, actual: int) -> str:
+    """What is wrong with one tag's count (query plans rely on it to judge a tag's size)."""
+    held = "no count" if stored is None else f"a count of {stored}"
+    return (f"tag {tag!r} has {held} in tag_counts but {actual} jobs in the tag table (written "
+            "by an older version after the upgrade? audit(repair=True) recounts it)")
 
 
 def _unindexed_row(job_id: str, path: str) -> dict[str, Any]:

@@ -1075,6 +1075,41 @@ class Index:
         return found
 
     @_reads
+    def tag_count_mismatches(self) -> list[tuple[str, int | None, int]]:
+        """(tag, count in ``tag_counts`` or None, jobs in ``job_tags``) where they differ:
+        versions before m003 keep no counts, and a process of such a version that opened the
+        archive before its upgrade goes on writing without them."""
+        return self.conn.execute(
+            "SELECT g.tag, c.jobs, g.n FROM (SELECT tag, count(*) AS n FROM job_tags GROUP BY tag) g "
+            "LEFT JOIN tag_counts c ON c.tag = g.tag WHERE c.jobs IS NOT g.n "
+            "UNION ALL SELECT c.tag, c.jobs, 0 FROM tag_counts c "
+            "WHERE NOT EXISTS (SELECT 1 FROM job_tags g WHERE g.tag = c.tag) ORDER BY 1").fetchall()
+
+    def _rebuild_tag_counts(self) -> int:
+        """Recount ``tag_counts`` from ``job_tags`` (inside a write); returns the tags fixed."""
+        wrong = len(self.tag_count_mismatches())
+        if wrong:
+            self.conn.execute("DELETE FROM tag_counts")
+            self.conn.execute("INSERT INTO tag_counts SELECT tag, count(*) FROM job_tags GROUP BY tag")
+        return wrong
+
+    def repair_derived_rows(self) -> tuple[int, int]:
+        """Rewrite what an older version wrote after this one upgraded the archive (its
+        process opened it before, and writes with its own code): the data migrations that
+        need no schema change run again (m004 share_level, m005 client_version, m006
+        num_experiments of v1 documents, m007 big ints in docs; each touches only rows the
+        current write path would write otherwise) and ``tag_counts`` is recounted. One
+        transaction: all or nothing. Returns (rows rewritten, tags recounted)."""
+        with self._write():
+            before = self.conn.total_changes
+            for fix in (m004_effective_share_level, m005_client_without_version,
+                        m006_experiments_of_v1_documents, m007_exact_big_ints):
+                fix(self.db)
+            rows = self.conn.total_changes - before
+            tags = self._rebuild_tag_counts()
+        return rows, tags
+
+    @_reads
     def events(self, job_id: str | None = None) -> list[tuple]:
         """(job_id, at_us, kind, old, new, source, who) in order, of one job or all."""
         sql = "SELECT job_id, at_us, kind, old, new, source, who FROM events"
