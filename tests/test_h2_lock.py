@@ -206,3 +206,36 @@ def test_processes_and_threads_never_hold_the_lock_at_once(tmp_path):
         overlaps.append(int(out))
     assert sum(overlaps) == 0
     assert int((path / "counter").read_text()) == 5 * n
+
+
+def test_a_child_forked_while_an_archive_is_being_opened_does_not_block_later_opens(tmp_path):
+    """Opening an archive takes an flock on its directory (checks and migrations of
+    processes opening it at once run one at a time). A child forked meanwhile (another
+    thread starting a multiprocessing pool) shares it: closing the parent's fd did not
+    release it, and every later open, in any process, waited for that child to exit."""
+    from jobarchive.store import index as index_mod
+
+    path = tmp_path / "a"
+    Archive(path).close()
+    go_r, go_w = os.pipe()
+    with index_mod._opening(path):  # as Index.__init__ holds it
+        pid = os.fork()
+        if pid == 0:
+            os.read(go_r, 1)  # a long-lived worker
+            os._exit(0)
+    try:
+        code = textwrap.dedent("""
+            import sys
+            from jobarchive import Archive
+            Archive(sys.argv[1]).close()
+            print("OPENED")
+        """)
+        try:
+            out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                                 text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("opening the archive waited for the forked child's copy of the lock")
+        assert out.stdout.strip() == "OPENED", out.stderr[-3000:]
+    finally:
+        os.write(go_w, b"x")
+        assert _wait(pid) == 0

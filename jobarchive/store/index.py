@@ -1171,9 +1171,15 @@ def _opening(folder: Path) -> Iterator[None]:
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        try:
+            yield
+        finally:
+            # LOCK_UN, not only close: an flock belongs to the open file, which a child forked
+            # meanwhile (another thread starting a pool) shares; closing our fd left it locked
+            # until that child exited, and every open of the archive waited for it.
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        os.close(fd)  # releases the lock
+        os.close(fd)
 
 
 def raise_if_not_archive(path: Path) -> None:
