@@ -15,7 +15,10 @@ A re-run of the same tag operation after a kill skips jobs already recorded (the
 nothing to change: the operation is idempotent), records ``confirmed`` jobs without asking
 the server again, and for ``sending`` jobs (outcome unknown) first reads the job from the
 server: if it already carries the new tags nothing is re-sent. So each change reaches the
-server once. Jobs the server refuses are reported with the reason; the others go on.
+server once. Jobs the server refuses are reported with the reason; the others go on. When
+several jobs in a row fail on the transport (no answer, 5xx or 429 after the client's
+retries, 401), the server is taken to be down: the jobs not sent yet are not tried, what was
+confirmed is recorded, and ``RequestsApiError`` says so; a re-run resumes.
 
 As with ``update_tags`` on a job object, the new tags are computed from the tags the
 archive holds (its cached copy). With ``read_server_tags=True`` (what ``jobarchive retag
@@ -40,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .exceptions import IBMQJobInvalidStateError, JobNotFoundError
+from .exceptions import IBMQJobInvalidStateError, JobNotFoundError, RequestsApiError
 from .job import IBMQJob, apply_tag_update
 from .query import job_ids_of
 from .store.blobs import loads
@@ -167,11 +170,13 @@ def retag(
             from tqdm import tqdm
 
             # A request per 100 jobs: thousands of jobs take a while, show it.
+            breaker = _Breaker(workers)
             with tqdm(total=len(plans), desc="read server tags", unit="job",
                       disable=not progress, leave=False) as bar:
                 for batch in _chunks(plans, _IDS_PER_LIST):
                     _read_server_tags(provider, (replacement_tags, additional_tags,
-                                                 removal_tags), batch)
+                                                 removal_tags), batch, breaker=breaker)
+                    breaker.check()
                     bar.update(len(batch))
         frame = _frame(plans, PLAN_COLUMNS)
         if provider is not None and read_server_tags:
@@ -301,7 +306,8 @@ def _server_tags_of(doc: Any) -> list[str] | None:
 
 
 def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
-                      pool: ThreadPoolExecutor | None = None) -> None:
+                      pool: ThreadPoolExecutor | None = None,
+                      breaker: _Breaker | None = None) -> None:
     """Plan each job from the tags the server holds now, as ``update_tags`` does on a
     job just retrieved: tags changed on the server since the last sync are kept, not
     overwritten by the archive's older list.
@@ -336,6 +342,8 @@ def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
         return p, (tags if tags is not None else []), None
 
     for chunk in _chunks(batch, _IDS_PER_LIST):
+        if breaker is not None and breaker.down():
+            breaker.check()
         wanted = {p.job_id: p for p in chunk}
         lacking: list[_Plan] = []
         try:
@@ -351,6 +359,8 @@ def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
                 if not wanted:
                     break  # all found: the empty page that ends a listing is not asked for
         except Exception as err:  # the server failed: these jobs wait for a re-run
+            if breaker is not None:
+                breaker.note(err)
             for p in chunk:
                 if p.server is None and p not in lacking:
                     refuse(p, err)
@@ -358,6 +368,8 @@ def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
             answers = pool.map(read_alone, lacking) if pool is not None else map(read_alone,
                                                                                  lacking)
             for p, tags, err in answers:
+                if breaker is not None:
+                    breaker.note(err)
                 if err is not None:
                     refuse(p, err)
                 else:
@@ -382,6 +394,7 @@ class _Runner:
         self.sent = 0       # PUTs issued
         self.verified = 0   # jobs whose unknown outcome was checked with a GET
         self._count_lock = threading.Lock()
+        self.breaker = _Breaker(self.workers)
 
     def run(self, plans: list[_Plan]) -> None:
         from tqdm import tqdm
@@ -397,7 +410,8 @@ class _Runner:
             size = self.batch_size if self.client is not None else max(self.batch_size, LOCAL_BATCH)
             for batch in _chunks(plans, size):
                 if self.client is not None and self.read_server_tags:
-                    _read_server_tags(self.provider, self.op, batch, pool)
+                    _read_server_tags(self.provider, self.op, batch, pool, self.breaker)
+                    self.breaker.check()
                 stale = [p.job_id for p in batch if not p.changed and p.job_id in journal]
                 for p in batch:
                     if not p.changed and p.outcome != "refused":
@@ -503,7 +517,10 @@ class _Runner:
             ticked = len(answers)
             newly = []
             for (p, _), (tags, error) in zip(to_send, answers, strict=True):
-                if error is not None:
+                if error is _NOT_SENT:
+                    p.outcome, p.source = "refused", "remote"
+                    p.error = "not sent: the server was failing (run the same retag again)"
+                elif error is not None:
                     # Outcome unknown (a lost answer may have been applied): the "sending"
                     # entry stays, so a re-run checks the server before sending again.
                     p.outcome, p.source, p.error = "refused", "remote", error
@@ -520,11 +537,14 @@ class _Runner:
             self.archive.index.journal_delete(self.campaign, [p.job_id for p in confirmed])
         for p in confirmed:
             journal.pop(p.job_id, None)
+        self.breaker.check()
         return ticked
 
     def _send(self, item: tuple[_Plan, bool]) -> tuple[list[str] | None, str | None]:
         """Runs on a worker thread: network only. (server tags, None) or (None, reason)."""
         plan, verify = item
+        if self.breaker.down():
+            return None, _NOT_SENT
         try:
             if verify:
                 with self._count_lock:
@@ -532,13 +552,62 @@ class _Runner:
                 doc = self.client.job_get(plan.job_id)
                 tags = doc.get("tags") if isinstance(doc, dict) else None
                 if isinstance(tags, list) and set(tags) == set(plan.new):
+                    self.breaker.note(None)
                     return list(tags), None
             job = IBMQJob._from_record(dict(plan.record), None, self.client)
             with self._count_lock:
                 self.sent += 1
-            return job.update_tags(*self.op), None
+            tags = job.update_tags(*self.op)
         except Exception as err:  # one job's failure must not stop the others
+            self.breaker.note(err)
             return None, f"{type(err).__name__}: {err}"
+        self.breaker.note(None)
+        return tags, None
+
+
+_NOT_SENT = "not sent"  # _send's answer for a job not tried: the server is down
+
+
+class _Breaker:
+    """Transport failures in a row (no answer, 5xx or 429 after the client's retries, 401),
+    counted as sync counts them: a dead server costs a few requests' retry ladders, not
+    every remaining job's (hours, for tens of thousands of jobs)."""
+
+    def __init__(self, workers: int):
+        self.give_up_after = max(3, workers)
+        self._lock = threading.Lock()
+        self._in_a_row = 0
+        self._last: RequestsApiError | None = None
+
+    def note(self, err: BaseException | None) -> None:
+        """Count an outcome toward (or reset) the run of transport failures."""
+        from .sync import _api_error
+
+        api = _api_error(err) if err is not None else None
+        with self._lock:
+            if api is not None and (api.status_code in (-1, 401, 429) or api.status_code >= 500):
+                self._in_a_row += 1
+                self._last = api
+            elif err is None or api is not None:  # the server answered something
+                self._in_a_row = 0
+
+    def down(self) -> bool:
+        with self._lock:
+            return self._in_a_row >= self.give_up_after
+
+    def check(self) -> None:
+        """Raise ``RequestsApiError`` once the server is taken to be down."""
+        if not self.down():
+            return
+        last = self._last
+        what = ("refused the access token" if last is not None and last.status_code == 401
+                else "failed (unreachable, answering 5xx or rate limiting)")
+        raise RequestsApiError(
+            f"Retag stopped early: the server {what} {self._in_a_row} times in a row; the last "
+            f"error: {last}. What the server confirmed is archived; run the same retag again "
+            "to resume.",
+            last.status_code if last is not None else -1,
+            last.error_code if last is not None else None)
 
 
 def _tags_of(payload: str | None) -> list[str] | None:
