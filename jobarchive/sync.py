@@ -638,6 +638,8 @@ class _Pass:
                 failures.append((item.job_id, "failed", error))
             else:
                 fixed.append(item.job_id)
+                # Failed in an earlier pass of this sync (follow=True), done now.
+                self.report.failed.pop(item.job_id, None)
         if records:
             self.archive.add_many(records, source="sync")
         if refused:

@@ -94,3 +94,29 @@ def test_full_sync_brings_a_changed_final_status_into_the_archive_and_its_events
         assert arc.audit()["ok"].all()
         again = arc.sync(provider, progress=False, full=True)
         assert again.changed == 0 and not again.failed
+
+
+def test_follow_does_not_report_jobs_a_later_pass_archived_as_failed(tmp_path, monkeypatch):
+    """``sync(follow=True)`` (``jobarchive sync --follow``) kept every failure of its first
+    pass in ``report.failed`` although a later pass fetched the job: the CLI then said "N
+    jobs failed" and exited 3 for an archive that was complete."""
+    import jobarchive.sync as sync_module
+
+    with Emulator(seed_jobs=6, seed=1, time_scale=1e-6) as emu, \
+            Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token, max_retries=0)
+        running = _sim(provider).run(qobj_from_circuits(bell_and_ghz(), shots=10)).job_id()
+        emu.set_faults({"rate": 1.0, "kinds": ["503"], "endpoints": ["storage_result"]})
+
+        def between_passes(seconds: float) -> None:  # the server recovers, the job ends
+            emu.set_faults(None)
+            emu.advance(3600)
+
+        monkeypatch.setattr(sync_module.time, "sleep", between_passes)
+        report = arc.sync(provider, progress=False, follow=True, poll_interval=1.0,
+                          max_passes=5, give_up_after=100)
+        assert report.passes == 2 and report.pending == 0
+        assert not report.failed, report.failed
+        done = [d["id"] for d in emu.job_docs() if d["status"] == "COMPLETED"]
+        assert running in done
+        assert all(arc.record(j)["result"] == emu.result_of(j) for j in done)
