@@ -28,6 +28,7 @@ import copy
 import math
 import random
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -342,6 +343,7 @@ def audit(
         referenced = {r["_blob_id"] for r in rows if r["_blob_id"] is not None}
         orphans = _orphans(listed, known, referenced)
         kept = _protected(archive, orphans, known, blob_problem, affected)
+        kept.update(_maybe_in_flight(archive, orphans, known, kept))
 
     frame = _frame(rows)
     fid = frame["fidelity"].dropna()
@@ -571,6 +573,34 @@ def _protected(archive: Archive, orphans: list[str], known: list[tuple[int, str,
     return kept
 
 
+# Versions before 104d7d5 write a batch's blob file before taking the index's write lock and
+# commit its rows after (waiting up to busy_timeout for other writers): in an archive such a
+# process may still write to, a new unknown file may be its batch about to commit.
+OLDER_WRITER_GRACE_S = 900.0
+
+
+def _maybe_in_flight(archive: Archive, orphans: list[str], known: list[tuple[int, str, str, int, int]],
+                     kept: dict[str, str]) -> dict[str, str]:
+    """Orphan files that may be an older version's write in flight, and why repair keeps them."""
+    known_paths = {path for _, path, *_ in known}
+    candidates = [p for p in orphans if p not in kept and p not in known_paths]
+    if not candidates or not archive.index.older_versions_may_write():
+        return {}
+    out = {}
+    now = time.time()
+    for rel in candidates:
+        try:
+            age = now - archive.blobs._resolve(rel).stat().st_mtime
+        except (OSError, BlobIntegrityError):
+            continue  # no file: nothing in it to lose
+        if age < OLDER_WRITER_GRACE_S:
+            out[rel] = (f"written {max(age, 0):.0f} s ago, and an older version may still write to "
+                        "this upgraded archive (it writes a batch's blob before taking the index "
+                        "lock: this may be a batch about to commit); repair removes it once it is "
+                        f"{OLDER_WRITER_GRACE_S / 60:.0f} minutes old")
+    return out
+
+
 def _repair(archive: Archive, blob_problem: dict[int, str | None],
             affected: set[str]) -> tuple[list[str], dict[str, str]]:
     """Delete the orphans that provably hold nothing needed; (removed, kept with reasons).
@@ -594,6 +624,7 @@ def _repair(archive: Archive, blob_problem: dict[int, str | None],
                 problems[blob_id] = now
                 vanished = True  # its jobs are not in `affected`: protect everything
         kept = _protected(archive, orphans, known, problems, affected)
+        kept.update(_maybe_in_flight(archive, orphans, known, kept))
         if vanished:
             kept.update({p: "a blob changed on disk during the audit; run it again"
                          for p in orphans if p not in kept})

@@ -164,3 +164,77 @@ def test_repair_of_derived_rows_is_one_transaction(tmp_path, old_code, monkeypat
         second = arc.audit()
         assert (list(second[~second["ok"]]["job_id"]), second.attrs["tag_count_problems"]) == stale
         assert arc.audit(repair=True)["ok"].all() and arc.audit()["ok"].all()
+
+
+PAUSED_OLD_WRITER = """
+    import json, sys
+    from jobarchive import Archive
+    from jobarchive.store import index as index_mod
+    real = index_mod.Index.write_batch
+
+    def write_batch(self, *args, **kwargs):  # this version's blob is durable, not yet committed
+        print("DURABLE", flush=True)
+        sys.stdin.readline()
+        real(self, *args, **kwargs)
+
+    arc = Archive(sys.argv[1])
+    arc.add_many(json.loads(sys.stdin.readline()))
+    print("OPEN", flush=True)
+    sys.stdin.readline()  # the archive is upgraded meanwhile
+    index_mod.Index.write_batch = write_batch
+    arc.add_many(json.loads(sys.stdin.readline()))
+    print("WROTE", flush=True)
+    arc.close()
+"""
+
+
+def test_repair_beside_an_old_writer_keeps_its_blob_in_flight(tmp_path, old_code):
+    """Versions before 104d7d5 write their blob file before taking the index's write lock:
+    in an archive such a process still writes to, repair (which trusts that no blob is in
+    flight while it holds the lock) deleted the blob of a batch about to commit, and the
+    acknowledged jobs lost their results."""
+    import os
+
+    path = tmp_path / "a"
+    env = dict(os.environ, PYTHONPATH=str(old_code("20a293a")))
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(PAUSED_OLD_WRITER), str(path)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=old_code("20a293a"))
+
+    def say(line: str) -> None:
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+
+    try:
+        say(json.dumps([job(0)]))
+        assert proc.stdout.readline().strip() == "OPEN", proc.stderr.read()[-3000:]
+        Archive(path, create=False).close()  # upgraded by this version
+        say("")
+        say(json.dumps([job(1), job(2)]))
+        assert proc.stdout.readline().strip() == "DURABLE", proc.stderr.read()[-3000:]
+        with Archive(path, create=False) as arc:
+            frame = arc.audit(repair=True)
+            assert frame.attrs["removed_orphans"] == []
+            (kept, why), = frame.attrs["kept_orphans"].items()
+            assert "older version" in why
+            say("")  # the old writer commits
+            assert proc.stdout.readline().strip() == "WROTE", proc.stderr.read()[-3000:]
+            assert proc.wait(timeout=60) == 0
+            frame = arc.audit()
+            assert frame["blob_ok"].all(), frame[~frame["blob_ok"]].to_dict("records")
+            assert arc.record(job(2)["job_id"])["result"] == job(2)["result"]
+            frame = arc.audit(repair=True)  # the old writer's NULL share levels
+            assert frame["ok"].all() and frame.attrs["orphans"] == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_repair_of_a_new_archive_removes_a_fresh_orphan_at_once(tmp_path):
+    """No older version can write to an archive this version created (they refuse its
+    schema): its orphans are crash leftovers, removed at once."""
+    with Archive(tmp_path / "a") as arc:
+        arc.add(job(0))
+        (arc.path / "blobs" / "0123abcd.parquet").write_bytes(b"PAR1 leftover")
+        assert arc.audit(repair=True).attrs["removed_orphans"] == ["blobs/0123abcd.parquet"]

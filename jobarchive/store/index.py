@@ -47,6 +47,8 @@ from ..status import API_FINAL_STATUSES, API_TO_JOB_STATUS
 from .blobs import BlobFile, dumps, loads, may_hold_unmarked_big_int
 
 INDEX_FILE = "index.db"
+# PRAGMA user_version bit: this archive was upgraded from an older version's schema.
+_UPGRADED = 1
 _CHUNK = 900  # stays under SQLite's default 999 host parameters per statement
 
 migrations = Migrations("jobarchive")
@@ -783,11 +785,26 @@ class Index:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if migrations.pending(self.db):  # another process may have applied them meanwhile
+                upgrade = bool(migrations.applied(self.db))  # an archive of an older version
                 migrations.apply(self.db)  # each migration a savepoint of this transaction
+                if upgrade:  # its processes that opened it before may go on writing
+                    conn.execute(f"PRAGMA user_version = {_UPGRADED}")
             conn.execute("COMMIT")
         except BaseException:
             self._rollback(conn)
             raise
+
+    def older_versions_may_write(self) -> bool:
+        """Whether processes of an older jobarchive may still write to this archive: it was
+        upgraded, and those that opened it before keep their code (one that opens it after
+        refuses the newer schema, so an archive this version created has none)."""
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] & _UPGRADED:
+            return True
+        # Upgraded by a version before the marker: its migrations were applied at two times
+        # (those of one opening are microseconds apart).
+        times = [datetime.fromisoformat(r[0]) for r in self.conn.execute(
+            "SELECT applied_at FROM _sqlite_migrations WHERE migration_set = ?", (migrations.name,))]
+        return bool(times) and max(times) - min(times) > timedelta(seconds=2)
 
     def close(self) -> None:
         """Close the connections of every thread."""
