@@ -170,9 +170,10 @@ def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None) 
 
     Without --url (or JOBARCHIVE_URL/QE_URL), a command on an archive goes where the
     archive's last sync went (and to its hub/group/project unless one is given), not to
-    IBM's URL: a token for one server must never be sent to another the user did not
-    choose. An archive synced by an older version names its server only in its cursors:
-    if that is not IBM's, the default is not assumed and --url is asked for.
+    IBM's URL: a token must never be sent to a server the user did not choose. A token
+    from ~/.qiskit/qiskitrc goes with that file's URL (or IBM's): if the archive's server
+    is another, --url is asked for. So it is when an archive synced by an older version
+    names a server other than IBM's in its cursors (its only record of the server).
     """
     if server["url"] or os.environ.get("JOBARCHIVE_URL") or os.environ.get("QE_URL"):
         return server
@@ -188,19 +189,31 @@ def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None) 
             last, seen = last_server(opened), servers_seen(opened)
     else:
         last, seen = last_server(arc), servers_seen(arc)
+    chosen = bool(server["token"] or os.environ.get("JOBARCHIVE_TOKEN")
+                  or os.environ.get("QE_TOKEN"))  # else the token comes from qiskitrc
+    if not chosen and not _qiskitrc().get("token"):
+        return server  # no token anywhere: resolve_credentials says so
+    rc_url = None if chosen else (_qiskitrc().get("url") or None)
     if last is not None:
+        if not chosen and not _same_url(rc_url or DEFAULT_URL, last["url"]):
+            raise click.UsageError(
+                f"this archive was last synced from {last['url']}, but the token of "
+                f"~/.qiskit/qiskitrc is for {rc_url or DEFAULT_URL}: pass --url (and --token) "
+                "to say which server gets which token")
         out = {**server, "url": last["url"]}
         if not any(server[k] for k in ("hub", "group", "project")):
             out.update({k: last[k] for k in ("hub", "group", "project")})
         return out
-    if _qiskitrc().get("url"):
-        return server  # the user's own configured server
     others = [u for u in seen if not _is_ibm(u)]
-    if others:
+    if others and not rc_url:
         raise click.UsageError(
             f"this archive was synced from {others[0]}, not from {DEFAULT_URL}: pass --url "
             "(or set JOBARCHIVE_URL) to say which server gets your token")
     return server
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
 
 
 def _is_ibm(url: str) -> bool:

@@ -73,3 +73,27 @@ def test_retag_remote_without_url_on_an_archive_with_no_record_of_its_server_is_
         assert emu.stats().get("total", 0) == 0
         with Archive(path) as arc:
             assert "x" not in arc.record(job_id)["tags"]
+
+
+def test_a_qiskitrc_token_is_not_sent_to_the_archives_other_server(tmp_path, clean_env):
+    """The token of ~/.qiskit/qiskitrc belongs with that file's URL (IBM's by default): a
+    command on an archive synced from another server asks for --url instead."""
+    path = tmp_path / "lab.jobarchive"
+    rc = clean_env / ".qiskit" / "qiskitrc"
+    rc.parent.mkdir()
+    rc.write_text("[ibmq]\ntoken = my-ibm-token\n")
+    with Emulator(seed_jobs=3, seed=2) as emu:
+        assert run(path, "sync", "--url", emu.url, "--token", emu.token,
+                   "--no-progress").exit_code == 0
+        job_id = emu.job_docs()[0]["id"]
+        emu.reset_stats()
+        for args in (["retag", job_id, "--add", "x", "--remote"], ["sync"]):
+            res = run(path, *args, "--no-progress")
+            assert res.exit_code == 2, (args, res.stdout, res.stderr)
+            assert "--url" in res.stderr and emu.url in res.stderr
+        assert emu.stats().get("total", 0) == 0
+        # with the token on the command line, the archive's server is the one meant
+        res = run(path, "retag", job_id, "--add", "x", "--remote", "--token", emu.token,
+                  "--no-progress")
+        assert res.exit_code == 0, (res.stdout, res.stderr)
+        assert "x" in emu.job_doc(job_id)["tags"]
