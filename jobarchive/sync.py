@@ -488,7 +488,7 @@ class _Pass:
         for page in _chunks(self._list(self._where(), full=True), self.batch_size):
             known = self.archive.index.existing([d["id"] for d in page if _doc_id(d)])
             self._listed_again(known)
-            updates = []
+            updates: list[tuple[str, list[str], str | None]] = []
             moved: list[_Work] = []
             for d in page:
                 old = known.get(_doc_id(d))
@@ -509,11 +509,13 @@ class _Pass:
                         "listed the job with tags or a name of the wrong type"
                     continue
                 if old_tags != tags or old_name != name:
-                    record = self.archive.record(d["id"])
-                    record["tags"], record["name"] = list(tags), name
-                    updates.append(record)
+                    updates.append((d["id"], list(tags), name))
             if updates:
-                self.archive.add_many(updates, source="sync")
+                # Records without payloads: the stored result and qobj (and their blob) stay
+                # as they are; records read whole would be written again, to a new blob file.
+                bare = self._bare_records([job_id for job_id, _, _ in updates])
+                self.archive.add_many([{**bare[job_id], "tags": tags, "name": name}
+                                       for job_id, tags, name in updates], source="sync")
                 self.report.changed += len(updates)
             self._run(moved)
             # A job listed now that discovery's cursor has passed (it was hidden or not found
@@ -521,6 +523,15 @@ class _Pass:
             self._run(list({d["id"]: _Work(d["id"], doc=d)
                             for d in page if _doc_id(d) and d["id"] not in known}.values()),
                       discovered=True)
+
+    def _bare_records(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Stored records without their payloads (``result``/``qobj`` None: kept on write)."""
+        out = {}
+        for chunk in _chunks(job_ids, 800):  # under SQLite's 999 bound parameters
+            for job_id, doc in self.archive.select_rows(JobFilter(job_ids=chunk),
+                                                        ("job_id", "doc")):
+                out[job_id] = {**loads(doc), "result": None, "qobj": None}
+        return out
 
     # --- network work and batched writes ---------------------------------------------
 

@@ -120,3 +120,23 @@ def test_follow_does_not_report_jobs_a_later_pass_archived_as_failed(tmp_path, m
         done = [d["id"] for d in emu.job_docs() if d["status"] == "COMPLETED"]
         assert running in done
         assert all(arc.record(j)["result"] == emu.result_of(j) for j in done)
+
+
+def test_full_sync_of_changed_tags_does_not_rewrite_every_result(tmp_path):
+    """A name/tag change seen by ``sync(full=True)`` (a retag made on the server) rewrote the
+    job's result and qobj into a new Parquet file: the archive's payload storage doubled
+    after a server-side retag of every job."""
+    with Emulator(seed_jobs=40, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc.sync(provider, progress=False)
+        files = sorted(p.relative_to(arc.path) for p in arc.path.rglob("*.parquet"))
+        before = {d["id"]: arc.record(d["id"]) for d in emu.job_docs()}
+        for doc in emu.job_docs():
+            emu.update_job(doc["id"], tags=["renamed"], name="again")
+
+        report = arc.sync(provider, progress=False, full=True)
+        assert report.changed == 40 and not report.failed
+        assert sorted(p.relative_to(arc.path) for p in arc.path.rglob("*.parquet")) == files
+        for job_id, old in before.items():
+            assert arc.record(job_id) == {**old, "tags": ["renamed"], "name": "again"}
+        assert arc.audit()["ok"].all()
