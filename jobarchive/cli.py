@@ -251,7 +251,8 @@ def connect_from_options(ctx: click.Context, server: dict[str, Any], arc: Any = 
         reason = (found.group(1) or found.group(2)).strip() if found else "no answer"
         raise click.ClickException(
             f"cannot reach {url} ({reason}): is the server up and the network there? The URL "
-            "comes from --url, JOBARCHIVE_URL/QE_URL or ~/.qiskit/qiskitrc") from None
+            "comes from --url, JOBARCHIVE_URL/QE_URL, the archive's last sync or "
+            "~/.qiskit/qiskitrc") from None
 
 
 _SERVER_KEYS = ("url", "token", "hub", "group", "project", "max_retries", "timeout")
