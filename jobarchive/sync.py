@@ -520,9 +520,12 @@ class _Pass:
             self._run(moved)
             # A job listed now that discovery's cursor has passed (it was hidden or not found
             # when its time came) is archived too: a full pass leaves no listed job out.
-            self._run(list({d["id"]: _Work(d["id"], doc=d)
-                            for d in page if _doc_id(d) and d["id"] not in known}.values()),
-                      discovered=True)
+            new = list({d["id"]: _Work(d["id"], doc=d)
+                        for d in page if _doc_id(d) and d["id"] not in known}.values())
+            self._run(new, discovered=True)
+            # The jobs compared count as done too: listing a big account takes minutes.
+            compared = len(page) - len(moved) - len(new)
+            self._tick(total_delta=compared, done=compared)
 
     def _bare_records(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Stored records without their payloads (``result``/``qobj`` None: kept on write)."""

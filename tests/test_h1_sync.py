@@ -140,3 +140,15 @@ def test_full_sync_of_changed_tags_does_not_rewrite_every_result(tmp_path):
         for job_id, old in before.items():
             assert arc.record(job_id) == {**old, "tags": ["renamed"], "name": "again"}
         assert arc.audit()["ok"].all()
+
+
+def test_full_sync_shows_progress_while_it_compares_every_job(tmp_path, capsys):
+    """``sync --full`` lists and compares every job of the account (60,000 full documents
+    for a big one, minutes): with nothing new to fetch, no progress bar ever appeared."""
+    with Emulator(seed_jobs=30, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc.sync(provider, progress=False)
+        capsys.readouterr()
+        report = arc.sync(provider, progress=True, full=True)
+        assert report.changed == 0
+        assert "sync" in capsys.readouterr().err
