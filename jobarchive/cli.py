@@ -615,10 +615,19 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
     _refuse_foreign_directory(_archive_path(ctx))  # before any request
     provider = connect_from_options(ctx, server)  # --since/--until were checked as parsed
     arc = open_archive(ctx, create=True)
+
+    def between_passes(so_far: Any) -> None:
+        # --follow may wait hours for queued jobs: say so after each pass (on stderr, so
+        # a log shows it is alive even without a progress bar).
+        click.echo(f"sync: pass {so_far.passes} done, {so_far.discovered} discovered so far, "
+                   f"{so_far.pending} jobs still running; next pass in {poll_interval:g} s",
+                   err=True)
+
     report = arc.sync(provider, backend_name=backend_name, start_datetime=since,
                       end_datetime=until, full=full, workers=workers,
                       progress=_progress_default(progress), follow=follow,
-                      poll_interval=poll_interval, lock_timeout=None if wait else 0.0)
+                      poll_interval=poll_interval, lock_timeout=None if wait else 0.0,
+                      on_pass=between_passes)
     click.echo(str(report))
     if report.failed:
         for job_id, reason in list(report.failed.items())[:10]:

@@ -33,7 +33,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -170,11 +170,13 @@ def sync(
     page_size: int = 1000,
     max_passes: int | None = None,
     give_up_after: int | None = None,
+    on_pass: Callable[[SyncReport], Any] | None = None,
 ) -> SyncReport:
     """Bring ``archive`` up to date with ``provider``'s jobs; see the module docstring.
 
     ``follow=True`` repeats passes every ``poll_interval`` seconds until no archived job in
-    scope is still running. ``lock_timeout=0`` fails at once with ``ArchiveLockedError``
+    scope is still running; ``on_pass(report)`` is called after each pass that another one
+    follows (the report so far: ``passes``, ``pending``, ...). ``lock_timeout=0`` fails at once with ``ArchiveLockedError``
     when another sync or retag holds the archive; ``None`` waits.
 
     Fetched jobs are written in batches of ``batch_size`` jobs or ``batch_bytes`` of
@@ -204,6 +206,8 @@ def sync(
             report.pending = engine.pending()
             if not follow or report.pending == 0 or (max_passes and report.passes >= max_passes):
                 break
+            if on_pass is not None:
+                on_pass(report)
             time.sleep(poll_interval)
     report.seconds = time.monotonic() - started
     if _request_count(client):

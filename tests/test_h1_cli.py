@@ -97,3 +97,25 @@ def test_a_qiskitrc_token_is_not_sent_to_the_archives_other_server(tmp_path, cle
                   "--no-progress")
         assert res.exit_code == 0, (res.stdout, res.stderr)
         assert "x" in emu.job_doc(job_id)["tags"]
+
+
+def test_sync_follow_says_after_each_pass_that_it_is_still_waiting(tmp_path, clean_env,
+                                                                    monkeypatch):
+    """``sync --follow`` can wait hours for queued jobs; without a terminal (a log, nohup)
+    it printed nothing at all until the last job ended."""
+    import jobarchive
+    import jobarchive.sync as sync_module
+    from jobarchive.demo import bell_and_ghz
+    from jobarchive.qobj import qobj_from_circuits
+
+    path = tmp_path / "lab.jobarchive"
+    with Emulator(seed_jobs=2, seed=2, time_scale=1e-6) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        backend = next(b for b in provider.backends() if b.configuration().get("simulator"))
+        backend.run(qobj_from_circuits(bell_and_ghz(), shots=10))
+        monkeypatch.setattr(sync_module.time, "sleep", lambda seconds: emu.advance(3600))
+        res = run(path, "sync", "--url", emu.url, "--token", emu.token, "--follow",
+                  "--poll-interval", "5", "--no-progress")
+        assert res.exit_code == 0, (res.stdout, res.stderr)
+        assert "pass 1 done" in res.stderr and "1 jobs still running" in res.stderr
+        assert "still running" not in res.stderr.split("pass 1 done")[1].split("\n", 1)[1]
