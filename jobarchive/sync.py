@@ -425,7 +425,12 @@ class _Pass:
         if not ids:
             return
         self.refused.update(ids)
-        docs = self._full_docs(ids)
+        try:
+            docs = self._full_docs(ids)
+        except ApiError as err:  # reported; discovery (which lists too) goes on regardless
+            for job_id in ids:
+                self.report.failed[job_id] = f"{why[job_id]} (asking again failed: {err})"
+            return
         work = [_Work(j, doc=docs[j]) for j in ids if j in docs]
         for job_id in ids:
             if job_id in docs:
