@@ -344,6 +344,7 @@ class _Pass:
         self.no_qobj = set(self.archive.index.journal_get(NO_QOBJ_CAMPAIGN))
         self.no_result = set(self.archive.index.journal_get(NO_RESULT_CAMPAIGN))
         self.refused: set[str] = set()  # new jobs refused (reported, remembered) this pass
+        self.bad_entries = 0  # listed entries that are no job document (skipped, reported)
         try:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="jobarchive-sync") as pool:
                 self.pool = pool
@@ -463,10 +464,15 @@ class _Pass:
         for page in _chunks(docs, self.batch_size):
             bad = [d for d in page if not _doc_id(d)]
             if bad:
-                # Nothing of this page is written and the cursor stays: a re-run lists it again.
-                raise IBMQBackendApiProtocolError(
-                    f"The server's job list holds an entry that is not a job document: "
-                    f"{bad[0]!r:.100}")
+                # Skipped and reported, as qiskit discards them (reference §6): an entry with
+                # no id can be neither archived nor asked for again, and raising here made
+                # every later sync stop at it, archiving no job of the account ever again.
+                for entry in bad:
+                    self.bad_entries += 1
+                    self.report.failed[f"(list entry {self.bad_entries} without a job id)"] = (
+                        f"{IBMQBackendApiProtocolError.__name__}: the server's job list holds "
+                        f"an entry that is not a job document; skipped: {entry!r:.100}")
+                page = [d for d in page if _doc_id(d)]
             known = self.archive.index.existing([d["id"] for d in page])
             self._listed_again(known)
             # One work item per job, even when a page lists a job twice.

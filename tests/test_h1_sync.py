@@ -152,3 +152,20 @@ def test_full_sync_shows_progress_while_it_compares_every_job(tmp_path, capsys):
         report = arc.sync(provider, progress=True, full=True)
         assert report.changed == 0
         assert "sync" in capsys.readouterr().err
+
+
+def test_a_listed_entry_without_an_id_is_skipped_and_reported_not_blocking_discovery(tmp_path):
+    """The server's list holding an entry that is no job document (here: no id) made every
+    sync raise before writing its page, so no job of the account was ever archived again.
+    qiskit discards such entries with a warning (reference §6); so does sync now."""
+    with Emulator(seed_jobs=20, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        docs = sorted(emu.job_docs(), key=lambda d: d["creationDate"])
+        broken = docs[10]["id"]
+        emu._state.jobs[broken].id = None  # a server bug: the entry comes without an id
+        provider = jobarchive.connect(emu.url, emu.token)
+        report = arc.sync(provider, progress=False, page_size=5)
+        assert len(arc) == 19 and report.discovered == 19
+        (why,) = report.failed.values()
+        assert "not a job document" in why
+        assert _cursor_us(arc) == to_utc_us(docs[-1]["creationDate"], "d")
+        assert arc.audit()["ok"].all()
