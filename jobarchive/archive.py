@@ -459,8 +459,8 @@ class Archive:
         except OSError as err:
             return f"blob {rel} cannot be read ({err.strerror or err})"
         problem = None
-        with fin, open(tmp, "xb") as fout:
-            try:
+        try:
+            with fin, open(tmp, "xb") as fout:
                 while True:
                     try:
                         chunk = fin.read(1 << 20)
@@ -475,10 +475,11 @@ class Archive:
                 if problem is None:
                     fout.flush()
                     os.fsync(fout.fileno())
-            except OSError as err:
-                tmp.unlink(missing_ok=True)
-                raise ArchiveWriteError(f"writing the backup failed ({err.strerror or err}); free "
-                                        "disk space or fix permissions, then run it again.") from err
+        except OSError as err:  # the backup's side (reads are handled above)
+            tmp.unlink(missing_ok=True)
+            raise ArchiveWriteError(f"writing the backup failed ({err.strerror or err}); the archive "
+                                    "is unchanged. Free disk space or fix permissions, then run it "
+                                    "again.") from err
         if problem is None and written != size:
             problem = f"blob {rel} has {written} bytes, {size} were written (truncated or altered)"
         elif problem is None and digest.hexdigest() != sha256:

@@ -177,3 +177,50 @@ def test_backup_result_is_json_friendly(tmp_path):
     summary = result.as_dict()
     assert json.loads(json.dumps(summary)) == summary
     assert summary["path"] == str(tmp_path / "copy") and summary["jobs"] == BATCH
+
+
+FULL_DISK = """
+    import json, os, resource, sys
+    from pathlib import Path
+    from jobarchive import Archive, ArchiveError
+    src, root = Path(sys.argv[1]), Path(sys.argv[2])
+    out = []
+    for limit in map(int, sys.argv[3:]):  # the index copy, then a blob copy, hits a full disk
+        arc = Archive(src)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+        try:
+            arc.backup(root / f"full-{limit}")
+            out.append(None)
+        except ArchiveError as err:
+            out.append([type(err).__name__, isinstance(err, OSError), str(err)])
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            arc.close()
+    print(json.dumps(out))
+"""
+
+
+def test_backup_on_a_full_disk_says_so_and_leaves_nothing(tmp_path):
+    import random
+
+    rng = random.Random(5)
+    wide = {hex(rng.getrandbits(40)): rng.randint(1, 9) for _ in range(4000)}  # a big blob
+    with Archive(tmp_path / "src") as arc:
+        arc.add_many([job(i) for i in range(BATCH)])
+        arc.add(dict(job(BATCH), result={"results": [{"shots": 10, "data": {"counts": wide}}]}))
+        sizes = arc.backup(tmp_path / "measure")
+    index_size = (tmp_path / "measure" / "index.db").stat().st_size
+    biggest = max(f.stat().st_size for f in (tmp_path / "measure" / "blobs").iterdir())
+    assert biggest > index_size + 1 and sizes.problems == []
+    root = tmp_path / "dests"
+    root.mkdir()
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(FULL_DISK), str(tmp_path / "src"),
+                           str(root), str(index_size // 2), str(index_size + 1)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.splitlines()[-1])
+    assert len(results) == 2
+    for kind, is_os_error, text in results:
+        assert (kind, is_os_error) == ("ArchiveWriteError", True), text
+        assert "Free disk space" in text or "free disk space" in text
+    assert list(root.iterdir()) == []  # no partial backup left behind

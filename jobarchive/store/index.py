@@ -712,6 +712,10 @@ class Index:
                 self.conn.backup(target, pages=-1)
             except sqlite3.DatabaseError as exc:
                 self._raise_if_damaged(exc)
+                if _code(exc) in _WRITE_FAILURES:  # the backup's disk, not the archive
+                    raise ArchiveWriteError(
+                        f"writing the backup {dest} failed ({exc}); the archive is unchanged. "
+                        "Free disk space or fix permissions, then run it again.") from exc
                 raise
             jobs = target.execute("SELECT count(*) FROM jobs").fetchone()[0]
             blobs = target.execute("SELECT id, path, sha256, bytes, rows FROM blobs ORDER BY id").fetchall()
