@@ -46,6 +46,7 @@ DEFAULT_BATCH = 50_000
 # file while index-only batches stay large (each commit costs an fsync).
 PAYLOAD_BATCH = 2000
 LOCK_FILE = "write.lock"
+_BACKUP_ATTEMPTS = 3
 
 
 class _FileLock:
@@ -410,17 +411,34 @@ class Archive:
         try:
             os.chmod(work, stat.S_IMODE(self.path.stat().st_mode))
             (work / BLOB_DIR).mkdir()
-            jobs, blobs, used = self.index.backup_to(work / INDEX_FILE)
-            _fsync_path(work / INDEX_FILE)
-            problems: list[str] = []
-            affected = copied = 0
-            for blob_id, rel, sha256, size, _ in blobs:
-                problem = self._copy_blob(rel, sha256, size, work)
-                if problem is None:
-                    copied += 1
-                elif blob_id in used:  # a row no job points to (an orphan) is needed by none
-                    problems.append(problem)
-                    affected += used[blob_id]
+            copied_files: dict[str, str] = {}  # rel -> SHA-256, kept across attempts
+            for attempt in range(_BACKUP_ATTEMPTS):
+                (work / INDEX_FILE).unlink(missing_ok=True)
+                jobs, blobs, used = self.index.backup_to(work / INDEX_FILE)
+                _fsync_path(work / INDEX_FILE)
+                problems: list[str] = []
+                failed: list[str] = []
+                affected = copied = 0
+                for blob_id, rel, sha256, size, _ in blobs:
+                    if copied_files.get(rel) == sha256:
+                        problem = None
+                    else:
+                        problem = self._copy_blob(rel, sha256, size, work)
+                    if problem is None:
+                        copied_files[rel] = sha256
+                        copied += 1
+                    elif blob_id in used:  # a row no job points to (an orphan) is needed by none
+                        problems.append(problem)
+                        failed.append(rel)
+                        affected += used[blob_id]
+                # A blob that is gone from the live index too was superseded and repaired
+                # away after the snapshot: a newer snapshot does not need it.
+                live = {path for _, path, *_ in self.index.blobs()}
+                if not failed or all(rel in live for rel in failed) or attempt == _BACKUP_ATTEMPTS - 1:
+                    break
+            wanted = {rel for _, rel, *_ in blobs}
+            for rel in set(copied_files) - wanted:  # copied for an earlier snapshot only
+                (work / rel).unlink(missing_ok=True)
             if problems and not allow_damaged:
                 raise BlobIntegrityError(
                     f"backup of {self.path} stopped: {len(problems)} blob file(s) holding the "

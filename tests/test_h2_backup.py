@@ -224,3 +224,36 @@ def test_backup_on_a_full_disk_says_so_and_leaves_nothing(tmp_path):
         assert (kind, is_os_error) == ("ArchiveWriteError", True), text
         assert "Free disk space" in text or "free disk space" in text
     assert list(root.iterdir()) == []  # no partial backup left behind
+
+
+def test_backup_retries_when_a_blob_of_its_snapshot_is_repaired_away(tmp_path, monkeypatch):
+    """Between the index snapshot and the blob copies, every job of a blob is updated with
+    new payloads (the old blob is no longer needed) and audit(repair=True) deletes it: the
+    backup's snapshot still wants it. The archive is intact: the backup takes a new
+    snapshot instead of calling it damaged."""
+    from jobarchive.archive import Archive as ArchiveClass
+
+    path = tmp_path / "src"
+    with Archive(path) as arc:
+        arc.add_many([job(i) for i in range(BATCH)])
+        arc.add_many([job(i) for i in range(BATCH, 2 * BATCH)])
+        real = ArchiveClass._copy_blob
+        done = []
+
+        def copy_after_repair(self, rel, sha256, size, root):
+            if not done:
+                done.append(rel)
+                with Archive(path) as other:  # another process, in effect
+                    others = [j for j, p, _ in other.index.locations(None) if p == rel]
+                    other.add_many([dict(job(int(j[3:])), result={"results": [
+                        {"shots": 10, "data": {"counts": {"0x7": 10}}}]}) for j in others])
+                    assert rel in other.audit(repair=True).attrs["removed_orphans"]
+            return real(self, rel, sha256, size, root)
+
+        monkeypatch.setattr(ArchiveClass, "_copy_blob", copy_after_repair)
+        result = arc.backup(tmp_path / "copy")
+    assert result.problems == []
+    with Archive(tmp_path / "copy", create=False) as copy:
+        frame = copy.audit()
+        assert frame["ok"].all() and len(copy) == 2 * BATCH
+        assert not (copy.path / done[0]).exists()
