@@ -238,3 +238,20 @@ def test_repair_of_a_new_archive_removes_a_fresh_orphan_at_once(tmp_path):
         arc.add(job(0))
         (arc.path / "blobs" / "0123abcd.parquet").write_bytes(b"PAR1 leftover")
         assert arc.audit(repair=True).attrs["removed_orphans"] == ["blobs/0123abcd.parquet"]
+
+
+def test_audit_runs_when_migration_times_are_unreadable(tmp_path):
+    """An applied_at edited or written oddly must not stop the audit; repair then keeps a
+    fresh unknown file (the cautious answer)."""
+    import sqlite3
+
+    with Archive(tmp_path / "a") as arc:
+        arc.add(job(0))
+    conn = sqlite3.connect(tmp_path / "a" / "index.db")
+    conn.execute("UPDATE _sqlite_migrations SET applied_at = 'yesterday' WHERE name = 'm001_initial'")
+    conn.commit()
+    conn.close()
+    with Archive(tmp_path / "a") as arc:
+        (arc.path / "blobs" / "0123abcd.parquet").write_bytes(b"PAR1 leftover")
+        frame = arc.audit(repair=True)
+        assert frame["ok"].all() and "0123abcd" in next(iter(frame.attrs["kept_orphans"]))

@@ -806,9 +806,12 @@ class Index:
             return True
         # Upgraded by a version before the marker: its migrations were applied at two times
         # (those of one opening are microseconds apart).
-        times = [datetime.fromisoformat(r[0]) for r in self.conn.execute(
-            "SELECT applied_at FROM _sqlite_migrations WHERE migration_set = ?", (migrations.name,))]
-        return bool(times) and max(times) - min(times) > timedelta(seconds=2)
+        try:
+            times = [datetime.fromisoformat(r[0]) for r in self.conn.execute(
+                "SELECT applied_at FROM _sqlite_migrations WHERE migration_set = ?", (migrations.name,))]
+            return bool(times) and max(times) - min(times) > timedelta(seconds=2)
+        except (TypeError, ValueError):  # unreadable times: assume the cautious answer
+            return True
 
     def close(self) -> None:
         """Close the connections of every thread."""
