@@ -19,7 +19,9 @@ or truncated file is reported, never raised from inside pyarrow.
 
 Repair runs under the index's write lock (writers hold it from before their blob file to
 their commit, so nothing it sees unreferenced is in flight) and never deletes a file that
-may hold the only copy of needed data.
+may hold the only copy of needed data. Versions before 104d7d5 write their blob before
+taking that lock: in an archive upgraded from them (where such a process may still write),
+unknown files younger than ``OLDER_WRITER_GRACE_S`` are kept.
 """
 
 from __future__ import annotations
