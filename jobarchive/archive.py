@@ -18,6 +18,7 @@ import stat
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,6 +253,16 @@ def _refuse_backup_dest(source: Path, dest: Path) -> None:
         raise ArchiveError(f"{dest} is not empty; pass a new or empty directory (a backup never "
                            "mixes with or overwrites other files): remove its contents or choose "
                            "another path.")
+
+
+_DAMAGED_FIX = ("`jobarchive audit` lists every damaged job; restore the file from a backup "
+                "(one made by Archive.backup holds every blob it lists)")
+
+
+def _some_jobs(job_ids: Sequence[str]) -> str:
+    """'3 jobs (a, b, c)', at most three ids named."""
+    named = ", ".join(job_ids[:3]) + (", ..." if len(job_ids) > 3 else "")
+    return f"{len(job_ids):,} job{'s' if len(job_ids) != 1 else ''} ({named})"
 
 
 class Archive:
@@ -525,7 +536,10 @@ class Archive:
         stored = loads(doc)
         qobj = result = None
         if path is not None:
-            (qobj, result), = self.blobs.read_payloads(path, [blob_row])
+            try:
+                (qobj, result), = self.blobs.read_payloads(path, [blob_row])
+            except BlobIntegrityError as err:
+                raise BlobIntegrityError(f"job {job_id}: {err}. {_DAMAGED_FIX}.") from err
         # Same key order as to_dict() (payloads before the kept server fields), so even
         # json.dumps of the two is identical.
         record = {k: stored.pop(k, None) for k in KNOWN_KEYS}
@@ -567,21 +581,38 @@ class Archive:
                            descending, experiment_id=experiment_id)
         return to_frame(self.index.select(flt))
 
-    def counts(self, job_ids: Any = None) -> pd.DataFrame:
+    def counts(self, job_ids: Any = None, *, missing: str = "raise") -> pd.DataFrame:
         """Long DataFrame of histograms: job_id, experiment, bitstring, count, key (raw key).
 
         ``job_ids``: ids, a ``query()`` DataFrame, or None for every job with a result.
+        A blob file that is missing or unreadable raises ``BlobIntegrityError`` naming it
+        and its jobs; ``missing="skip"`` leaves those jobs out with a warning instead
+        (their ids in ``attrs["skipped_jobs"]``).
         """
+        if missing not in ("raise", "skip"):
+            raise ValueError(f"missing must be 'raise' or 'skip', not {missing!r}")
         ids = job_ids_of(job_ids)
         unique = None if ids is None else list(dict.fromkeys(ids))
         locations = self.index.locations(unique)  # one query also finds unknown ids
         if unique is not None and len(locations) < len(unique):
             known = {job_id for job_id, _, _ in locations}
             raise JobNotFoundError(next(j for j in unique if j not in known))
+        damaged: dict[str, str] = {}
         table = self.blobs.read_counts(((path, row) for _, path, row in locations if path is not None),
-                                       order=ids)
+                                       order=ids, damaged=damaged)
+        skipped = [job_id for job_id, path, _ in locations if path in damaged]
+        if damaged:
+            problems = "; ".join(damaged.values())
+            if missing == "raise":
+                raise BlobIntegrityError(
+                    f"{problems}: the counts of {_some_jobs(skipped)} cannot be read. {_DAMAGED_FIX}, "
+                    "or pass missing='skip' to read the others.")
+            warnings.warn(f"Archive.counts left out the counts of {_some_jobs(skipped)}: {problems}. "
+                          f"{_DAMAGED_FIX}.", UserWarning, stacklevel=2)
         # pandas' "string", as every frame of the package: merges on job_id keep the dtype.
-        return table.to_pandas().astype({"job_id": "string", "bitstring": "string", "key": "string"})
+        frame = table.to_pandas().astype({"job_id": "string", "bitstring": "string", "key": "string"})
+        frame.attrs["skipped_jobs"] = skipped
+        return frame
 
     def history(self, job_id: str) -> pd.DataFrame:
         """Status transitions and tag/name edits of a job: at, kind, old, new, source, who."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 import pandas as pd
+import pytest
 
 from jobarchive import Archive, IBMQJob, JobStatus
+from jobarchive.exceptions import BlobIntegrityError
 
 
 def _job(job_id="j1", **extra) -> dict:
@@ -183,6 +185,29 @@ def test_audit_finds_missing_altered_and_truncated_blobs(arc):
     assert "missing" in frame.set_index("job_id").loc["j1", "problem"]
     assert frame.attrs["summary"]["problems"] == 1
 
+
+
+def test_counts_of_a_lost_blob_name_its_jobs_and_the_fix_or_skip_them(arc):
+    """One lost blob file must not hide every other histogram: the error names the file,
+    its jobs and the way out; missing="skip" returns the rest and says what it left out."""
+    arc.add(_job("j1", status="COMPLETED", result=RESULT))
+    lost = _one_blob(arc)
+    arc.add_many([_job("j2", status="COMPLETED", result=dict(RESULT, job_id="j2")),
+                  _job("j3", status="COMPLETED", result=dict(RESULT, job_id="j3"))])
+    lost.unlink()
+    for selection in (None, ["j2", "j1", "j3"]):
+        with pytest.raises(BlobIntegrityError, match=r"missing.*1 job \(j1\).*audit.*missing='skip'"):
+            arc.counts(selection)
+    with pytest.warns(UserWarning, match=r"left out the counts of 1 job \(j1\)"):
+        frame = arc.counts(["j2", "j1", "j3"], missing="skip")
+    assert list(frame["job_id"]) == ["j2", "j2", "j3", "j3"] and frame.attrs["skipped_jobs"] == ["j1"]
+    with pytest.warns(UserWarning):
+        assert sorted(set(arc.counts(missing="skip")["job_id"])) == ["j2", "j3"]
+    assert arc.counts(["j2"]).attrs["skipped_jobs"] == []  # the lost file is not read at all
+    with pytest.raises(BlobIntegrityError, match=r"j1.*missing.*audit"):
+        arc.get("j1")
+    with pytest.raises(ValueError, match="'raise' or 'skip'"):
+        arc.counts(missing="ignore")
 
 def test_audit_lists_and_repairs_orphans(arc):
     arc.add(_job("j1", status="COMPLETED", result=RESULT))

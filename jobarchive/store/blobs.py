@@ -527,11 +527,14 @@ class BlobStore:
         return read(table.column("qobj")[at].as_py()), read(table.column("result")[at].as_py())
 
     def read_counts(self, locations: Iterable[tuple[str, int]] | None = None,
-                    order: Sequence[str] | None = None) -> pa.Table:
+                    order: Sequence[str] | None = None,
+                    damaged: dict[str, str] | None = None) -> pa.Table:
         """Long counts table (job_id, experiment, bitstring, count, key).
 
         ``locations`` are ``(file, payload row)`` pairs; None reads every job of every file.
         ``order``: job ids; rows come out grouped in that order (stable within a job).
+        A missing or unreadable file raises ``BlobIntegrityError``; given a ``damaged`` dict,
+        it is left out instead and recorded there (file -> problem).
         """
         if locations is None:
             per_file: dict[str, list[int] | None] = {
@@ -543,13 +546,23 @@ class BlobStore:
                 per_file[rel].append(row)
         parts: list[pa.Table] = []
         lengths: list[np.ndarray] = []  # rows of each job, in output order
+
+        def read(item: tuple[str, list[int] | None]) -> tuple[pa.Table, np.ndarray] | None:
+            try:
+                return self._file_counts(*item)
+            except BlobIntegrityError as err:
+                if damaged is None:
+                    raise
+                damaged[item[0]] = str(err)
+                return None
+
         workers = min(len(per_file), os.cpu_count() or 1)
         if workers > 1:  # Arrow decodes without the GIL: files in parallel use every core
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                done = list(pool.map(lambda item: self._file_counts(*item), per_file.items()))
+                done = list(pool.map(read, per_file.items()))
         else:
-            done = [self._file_counts(rel, rows) for rel, rows in per_file.items()]
-        for table, n in done:
+            done = [read(item) for item in per_file.items()]
+        for table, n in filter(None, done):
             parts.append(table)
             lengths.append(n)
         if not parts:
