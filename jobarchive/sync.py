@@ -760,11 +760,13 @@ class _Pass:
             return _Outcome(error=f"{type(err).__name__}: {err}"), err
         out = _Outcome()
         failure: BaseException | None = None
+        partial_held = False
         try:
             record = job._record
             if item.record is not None and record["status"] == "COMPLETED" \
                     and item.record["status"] in PARTIAL_RESULT_STATUSES:
                 # Completed after all: the result held is the failed run's partial one.
+                partial_held = record.get("result") is not None
                 record["result"] = None
             if record["status"] == "COMPLETED" and record.get("kind") is not None:
                 if record.get("result") is None:
@@ -787,6 +789,11 @@ class _Pass:
             # The refreshed record is still worth keeping; the payload is retried next pass.
             out.error = f"{type(err).__name__}: {err}"
             failure = err
+            if partial_held:
+                # Written without a result, the record would keep the stored (partial) one
+                # as the completed job's result: the job stays as archived until the full
+                # result is in hand (retried every pass).
+                return out, failure
         out.record = job.to_dict()
         return out, failure
 

@@ -169,3 +169,25 @@ def test_a_listed_entry_without_an_id_is_skipped_and_reported_not_blocking_disco
         assert "not a job document" in why
         assert _cursor_us(arc) == to_utc_us(docs[-1]["creationDate"], "d")
         assert arc.audit()["ok"].all()
+
+
+def test_a_failed_job_completed_after_all_never_keeps_its_partial_result_as_the_result(
+        tmp_path):
+    """A job archived as ERROR_RUNNING_JOB with its partial result, that the server now
+    reports COMPLETED: while the full result cannot be fetched, the archive must not call
+    the partial result the job's result (a later pass took it as fetched and stopped
+    reporting anything)."""
+    with Emulator(seed_jobs=120, seed=5) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc.sync(provider, progress=False)
+        job_id = next(d["id"] for d in emu.job_docs() if d["status"] == "ERROR_RUNNING_JOB"
+                      and arc.record(d["id"])["result"] is not None)
+        partial = arc.record(job_id)["result"]
+        _set_final_status(emu, job_id, "COMPLETED")  # the emulator serves no result for it
+
+        for full in (True, False, False):
+            report = arc.sync(provider, progress=False, full=full)
+            assert job_id in report.failed, full  # still reported, pass after pass
+            record = arc.record(job_id)
+            assert not (record["status"] == "COMPLETED" and record["result"] == partial)
+        assert record == {**record, "status": "ERROR_RUNNING_JOB", "result": partial}
