@@ -49,6 +49,9 @@ def test_retag_remote_without_url_goes_to_the_server_the_archive_was_synced_from
         assert "h1-remote" in emu.job_doc(job_id)["tags"]
         with Archive(path) as arc:
             assert "h1-remote" in arc.record(job_id)["tags"]
+        res = run(path, "retag", "--undo", "--remote", "--token", emu.token, "--no-progress")
+        assert res.exit_code == 0, (res.stdout, res.stderr)
+        assert "h1-remote" not in emu.job_doc(job_id)["tags"]
         # sync without --url as well: the archive's server, not IBM's
         res = run(path, "sync", "--token", emu.token, "--no-progress")
         assert res.exit_code == 0, (res.stdout, res.stderr)
