@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import os
 import shutil
 import stat
@@ -37,7 +36,7 @@ from .exceptions import (
 from .job import IBMQJob
 from .query import build_filter, gc_paused, job_ids_of, to_frame
 from .record import KNOWN_KEYS, normalize
-from .store.blobs import BLOB_DIR, BlobStore, loads
+from .store.blobs import BLOB_DIR, BlobStore, fsync_path, loads
 from .store.index import INDEX_FILE, Index, JobFilter, now_us, raise_if_not_archive, row_from_record
 
 # Each commit rewrites the index pages its rows touch; at 1M jobs 10,000-job batches cost
@@ -231,14 +230,6 @@ class BackupResult:
                 "bytes": self.bytes, "problems": list(self.problems)}
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _refuse_backup_dest(source: Path, dest: Path) -> None:
     """Clear errors for a backup destination that is not a new or empty directory."""
     src, target = source.resolve(), dest.resolve()
@@ -426,7 +417,7 @@ class Archive:
             for attempt in range(_BACKUP_ATTEMPTS):
                 (work / INDEX_FILE).unlink(missing_ok=True)
                 jobs, blobs, used = self.index.backup_to(work / INDEX_FILE)
-                _fsync_path(work / INDEX_FILE)
+                fsync_path(work / INDEX_FILE)
                 problems: list[str] = []
                 failed: list[str] = []
                 affected = copied = 0
@@ -434,7 +425,7 @@ class Archive:
                     if copied_files.get(rel) == sha256:
                         problem = None
                     else:
-                        problem = self._copy_blob(rel, sha256, size, work)
+                        problem = self.blobs.copy_verified(rel, sha256, size, work)
                     if problem is None:
                         copied_files[rel] = sha256
                         copied += 1
@@ -456,68 +447,19 @@ class Archive:
                     f"payloads of {affected} jobs are not intact ({'; '.join(problems)}); nothing "
                     f"was written to {dest}. Run audit() on the archive to see the jobs, or pass "
                     "allow_damaged=True to back up everything else.")
-            _fsync_path(work / BLOB_DIR)
-            _fsync_path(work)
+            fsync_path(work / BLOB_DIR)
+            fsync_path(work)
             try:
                 os.rename(work, dest)  # dest is absent or an empty directory
             except OSError as err:
                 raise ArchiveError(f"cannot put the backup at {dest} ({err.strerror or err}); "
                                    "pass a new or empty directory.") from err
-            _fsync_path(dest.parent)
+            fsync_path(dest.parent)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
         total = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
         return BackupResult(dest, jobs, copied, total, problems)
-
-    def _copy_blob(self, rel: str, sha256: str, size: int, root: Path) -> str | None:
-        """Copy one blob file into the backup at ``root`` (temp name, fsync, rename) if it
-        matches its size and SHA-256; else leave nothing and say what is wrong."""
-        try:
-            src = self.blobs._resolve(rel)  # the index's path, checked not to leave blobs/
-        except BlobIntegrityError as err:
-            return str(err)
-        final = root / BLOB_DIR / src.name
-        tmp = final.with_name(f".tmp-{src.name}")
-        digest = hashlib.sha256()
-        written = 0
-        try:
-            fin = open(src, "rb")  # noqa: SIM115 - closed by the with below
-        except FileNotFoundError:
-            return f"blob {rel} is missing"
-        except OSError as err:
-            return f"blob {rel} cannot be read ({err.strerror or err})"
-        problem = None
-        try:
-            with fin, open(tmp, "xb") as fout:
-                while True:
-                    try:
-                        chunk = fin.read(1 << 20)
-                    except OSError as err:  # EIO of a failing disk: the source's problem
-                        problem = f"blob {rel} cannot be read ({err.strerror or err})"
-                        break
-                    if not chunk:
-                        break
-                    digest.update(chunk)
-                    fout.write(chunk)
-                    written += len(chunk)
-                if problem is None:
-                    fout.flush()
-                    os.fsync(fout.fileno())
-        except OSError as err:  # the backup's side (reads are handled above)
-            tmp.unlink(missing_ok=True)
-            raise ArchiveWriteError(f"writing the backup failed ({err.strerror or err}); the archive "
-                                    "is unchanged. Free disk space or fix permissions, then run it "
-                                    "again.") from err
-        if problem is None and written != size:
-            problem = f"blob {rel} has {written} bytes, {size} were written (truncated or altered)"
-        elif problem is None and digest.hexdigest() != sha256:
-            problem = f"blob {rel} does not match its SHA-256 (altered on disk)"
-        if problem is not None:
-            tmp.unlink()
-            return problem
-        os.replace(tmp, final)
-        return None
 
     # --- reads -----------------------------------------------------------------------
 

@@ -231,13 +231,13 @@ def test_backup_retries_when_a_blob_of_its_snapshot_is_repaired_away(tmp_path, m
     new payloads (the old blob is no longer needed) and audit(repair=True) deletes it: the
     backup's snapshot still wants it. The archive is intact: the backup takes a new
     snapshot instead of calling it damaged."""
-    from jobarchive.archive import Archive as ArchiveClass
+    from jobarchive.store.blobs import BlobStore
 
     path = tmp_path / "src"
     with Archive(path) as arc:
         arc.add_many([job(i) for i in range(BATCH)])
         arc.add_many([job(i) for i in range(BATCH, 2 * BATCH)])
-        real = ArchiveClass._copy_blob
+        real = BlobStore.copy_verified
         done = []
 
         def copy_after_repair(self, rel, sha256, size, root):
@@ -250,7 +250,7 @@ def test_backup_retries_when_a_blob_of_its_snapshot_is_repaired_away(tmp_path, m
                     assert rel in other.audit(repair=True).attrs["removed_orphans"]
             return real(self, rel, sha256, size, root)
 
-        monkeypatch.setattr(ArchiveClass, "_copy_blob", copy_after_repair)
+        monkeypatch.setattr(BlobStore, "copy_verified", copy_after_repair)
         result = arc.backup(tmp_path / "copy")
     assert result.problems == []
     with Archive(tmp_path / "copy", create=False) as copy:

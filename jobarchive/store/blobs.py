@@ -299,7 +299,8 @@ def extract_counts(result: Any) -> list[dict[str, Any]]:
             for e, k, b, c in zip(experiment, keys.to_pylist(), bits.to_pylist(), counts, strict=True)]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or directory by path (a directory: the names of the files in it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -445,9 +446,59 @@ class BlobStore:
             raise
         final = self.dir / name
         os.replace(tmp, final)
-        _fsync_dir(self.dir)
+        fsync_path(self.dir)
         return BlobFile(f"{BLOB_DIR}/{name}", hashlib.sha256(data).hexdigest(), data.size,
                         table.num_rows, tuple(payload_rows))
+
+    def copy_verified(self, rel: str, sha256: str, size: int, root: Path) -> str | None:
+        """Copy one blob file into the archive directory ``root`` (a backup: temp name,
+        fsync, rename) if it matches its size and SHA-256; else leave nothing and say what
+        is wrong. Errors writing the copy raise ``ArchiveWriteError``."""
+        try:
+            src = self._resolve(rel)  # the index's path, checked not to leave blobs/
+        except BlobIntegrityError as err:
+            return str(err)
+        final = root / BLOB_DIR / src.name
+        tmp = final.with_name(f".tmp-{src.name}")
+        digest = hashlib.sha256()
+        written = 0
+        try:
+            fin = open(src, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return f"blob {rel} is missing"
+        except OSError as err:
+            return f"blob {rel} cannot be read ({err.strerror or err})"
+        problem = None
+        try:
+            with fin, open(tmp, "xb") as fout:
+                while True:
+                    try:
+                        chunk = fin.read(1 << 20)
+                    except OSError as err:  # EIO of a failing disk: the source's problem
+                        problem = f"blob {rel} cannot be read ({err.strerror or err})"
+                        break
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    fout.write(chunk)
+                    written += len(chunk)
+                if problem is None:
+                    fout.flush()
+                    os.fsync(fout.fileno())
+        except OSError as err:  # the backup's side (reads are handled above)
+            tmp.unlink(missing_ok=True)
+            raise ArchiveWriteError(f"writing the backup failed ({err.strerror or err}); the archive "
+                                    "is unchanged. Free disk space or fix permissions, then run it "
+                                    "again.") from err
+        if problem is None and written != size:
+            problem = f"blob {rel} has {written} bytes, {size} were written (truncated or altered)"
+        elif problem is None and digest.hexdigest() != sha256:
+            problem = f"blob {rel} does not match its SHA-256 (altered on disk)"
+        if problem is not None:
+            tmp.unlink()
+            return problem
+        os.replace(tmp, final)
+        return None
 
     def _open(self, rel: str) -> pq.ParquetFile:
         path = self._resolve(rel)
