@@ -203,6 +203,9 @@ def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None) 
         out = {**server, "url": last["url"]}
         if not any(server[k] for k in ("hub", "group", "project")):
             out.update({k: last[k] for k in ("hub", "group", "project")})
+        # Where the token goes, said before it goes there.
+        click.echo(f"server: {last['url']} (this archive's last sync; --url chooses another)",
+                   err=True)
         return out
     others = [u for u in seen if not _is_ibm(u)]
     if others and not rc_url:

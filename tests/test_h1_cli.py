@@ -47,6 +47,7 @@ def test_retag_remote_without_url_goes_to_the_server_the_archive_was_synced_from
                   "--no-progress")
         assert res.exit_code == 0, (res.stdout, res.stderr)
         assert "h1-remote" in emu.job_doc(job_id)["tags"]
+        assert f"server: {emu.url} (this archive's last sync" in res.stderr
         with Archive(path) as arc:
             assert "h1-remote" in arc.record(job_id)["tags"]
         res = run(path, "retag", "--undo", "--remote", "--token", emu.token, "--no-progress")
