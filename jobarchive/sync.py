@@ -12,9 +12,10 @@ One pass, under the archive's write lock:
 3. **Discovery**: new jobs are listed, as full documents, in ascending creation order from a
    cursor kept per provider in the index (minus an overlap window, as jobs can appear
    late); when DONE, each one's result and qobj are fetched, once (a failed one's partial
-   result too). A new job whose document this version refuses (a status string it does not
-   know, ...) is reported in ``failed`` and remembered, not archived; discovery moves past
-   it, and every later pass asks for it again by id until it can be archived.
+   result too). A new job that cannot be archived (its document refused by this version,
+   e.g. a status string it does not know, or its fetch failed) is reported in ``failed``
+   and remembered; discovery moves past it, and every later pass asks for it again by id
+   until it is archived.
 4. ``full=True`` also compares names, tags and status of every listed job with the
    archive, and archives any listed job the archive lacks (one discovery's cursor had
    passed). A job whose status changed although the archive held it final (the server
@@ -72,9 +73,10 @@ RETRY_CAMPAIGN = "sync:retry"
 NO_QOBJ_CAMPAIGN = "sync:no-qobj"  # DONE jobs the server answered it holds no qobj for
 NO_RESULT_CAMPAIGN = "sync:no-result"  # failed jobs the server holds no partial result for
 GONE_CAMPAIGN = "sync:gone"  # archived jobs the server says do not exist (404, code 3250)
-# New jobs whose document this version refuses (e.g. a status string it does not know): not
-# archived, asked for again by id every pass; payload {"scope": cursor key, "why": message}.
-REFUSED_CAMPAIGN = "sync:refused"
+# Listed new jobs not archived: their document refused by this version (a status string it
+# does not know, ...) or their fetch failed. Asked for again by id every pass, so the
+# discovery cursor need not wait for them; payload {"scope": cursor key, "why": message}.
+UNARCHIVED_CAMPAIGN = "sync:unarchived"
 # The server (auth URL, hub/group/project) the last sync used: the CLI's default for later
 # commands of this archive, so a token is never sent to a server the user did not choose.
 SERVER_CAMPAIGN = "sync:server"
@@ -343,14 +345,14 @@ class _Pass:
         self.revived: set[str] = set()
         self.no_qobj = set(self.archive.index.journal_get(NO_QOBJ_CAMPAIGN))
         self.no_result = set(self.archive.index.journal_get(NO_RESULT_CAMPAIGN))
-        self.refused: set[str] = set()  # new jobs refused (reported, remembered) this pass
+        self.unarchived: set[str] = set()  # new jobs not archived (reported, remembered)
         self.bad_entries = 0  # listed entries that are no job document (skipped, reported)
         try:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="jobarchive-sync") as pool:
                 self.pool = pool
                 self._changed_jobs()
                 self._missing_payloads()
-                self._refused_again()
+                self._unarchived_again()
                 self._discover()
                 if self.full:
                     self._full_metadata()
@@ -407,10 +409,11 @@ class _Pass:
             work.append(_Work(job_id, record=record, refresh=needs_refresh))
         self._run(work)
 
-    def _refused_again(self) -> None:
-        """New jobs refused by an earlier pass (of this scope) are asked for again, by id: a
-        job whose status string this version did not know is archived once it can be."""
-        entries = self.archive.index.journal_get(REFUSED_CAMPAIGN)
+    def _unarchived_again(self) -> None:
+        """New jobs an earlier pass (of this scope) listed but could not archive are asked for
+        again, by id: e.g. a job whose status string this version did not know is archived
+        once it can be, a job whose fetch failed once it answers."""
+        entries = self.archive.index.journal_get(UNARCHIVED_CAMPAIGN)
         why: dict[str, str] = {}
         for job_id, (_state, payload) in entries.items():
             try:
@@ -421,11 +424,11 @@ class _Pass:
                 why[job_id] = str(note.get("why") or "refused")
         archived = self.archive.index.existing(list(why))
         if archived:  # archived meanwhile (e.g. by another scope's sync)
-            self.archive.index.journal_delete(REFUSED_CAMPAIGN, list(archived))
+            self.archive.index.journal_delete(UNARCHIVED_CAMPAIGN, list(archived))
         ids = [j for j in why if j not in archived]
         if not ids:
             return
-        self.refused.update(ids)
+        self.unarchived.update(ids)
         try:
             docs = self._full_docs(ids)
         except ApiError as err:  # reported; discovery (which lists too) goes on regardless
@@ -442,8 +445,8 @@ class _Pass:
             except ApiError as err:
                 if _job_not_found(err):
                     self.report.gone[job_id] = str(_api_error(err))
-                    self.archive.index.journal_delete(REFUSED_CAMPAIGN, [job_id])
-                    self.refused.discard(job_id)
+                    self.archive.index.journal_delete(UNARCHIVED_CAMPAIGN, [job_id])
+                    self.unarchived.discard(job_id)
                 else:
                     self.report.failed[job_id] = f"{why[job_id]} (now: {type(err).__name__}: {err})"
                 continue
@@ -481,10 +484,11 @@ class _Pass:
             self._run(work, discovered=True)
             if not use_cursor or frozen:
                 continue
-            # A job refused for its document is remembered (asked for by id every pass):
-            # it must not hold the cursor, or every sync would list all later jobs again.
+            # A new job not archived is remembered (asked for by id every pass): it must
+            # not hold the cursor, or every sync would list all later jobs again. Any other
+            # (none expected) is listed again next pass.
             lost = [_date_us(d) for d in page if d["id"] in self.report.failed
-                    and d["id"] not in self.refused and d["id"] not in self.archive]
+                    and d["id"] not in self.unarchived and d["id"] not in self.archive]
             if lost:
                 frozen = True
                 if None in lost:
@@ -630,14 +634,14 @@ class _Pass:
         records, failures, fixed = [], [], []
         nones: dict[str, list[tuple[str, str, str | None]]] = {}
         gone: list[tuple[_Work, str]] = []
-        refused: list[tuple[str, str, str | None]] = []
+        unarchived: list[tuple[str, str, str | None]] = []
         for item, outcome in zip(chunk, outcomes, strict=True):
             if outcome.skipped:
                 continue  # never tried: its retry entry (if any) stays
             if outcome.refused is not None:
                 self.report.failed[item.job_id] = outcome.refused
-                self.refused.add(item.job_id)
-                refused.append((item.job_id, "refused", json.dumps(
+                self.unarchived.add(item.job_id)
+                unarchived.append((item.job_id, "refused", json.dumps(
                     {"scope": self.scope_key, "why": outcome.refused})))
                 continue
             record, fetched, error = outcome.record, outcome.fetched, outcome.error
@@ -664,19 +668,24 @@ class _Pass:
                 self.report.results_fetched += fetched
             if error is not None:
                 self.report.failed[item.job_id] = error
-                failures.append((item.job_id, "failed", error))
+                if record is None and item.record is None:  # a new job, not archived
+                    self.unarchived.add(item.job_id)
+                    unarchived.append((item.job_id, "failed", json.dumps(
+                        {"scope": self.scope_key, "why": error})))
+                else:
+                    failures.append((item.job_id, "failed", error))
             else:
                 fixed.append(item.job_id)
                 # Failed in an earlier pass of this sync (follow=True), done now.
                 self.report.failed.pop(item.job_id, None)
         if records:
             self.archive.add_many(records, source="sync")
-        if refused:
-            self.archive.index.journal_put(REFUSED_CAMPAIGN, refused)
-        archived = [r["job_id"] for r in records if r["job_id"] in self.refused]
-        if archived:  # refused before, archived now
-            self.archive.index.journal_delete(REFUSED_CAMPAIGN, archived)
-            self.refused.difference_update(archived)
+        if unarchived:
+            self.archive.index.journal_put(UNARCHIVED_CAMPAIGN, unarchived)
+        archived = [r["job_id"] for r in records if r["job_id"] in self.unarchived]
+        if archived:  # not archived before, archived now
+            self.archive.index.journal_delete(UNARCHIVED_CAMPAIGN, archived)
+            self.unarchived.difference_update(archived)
         acked = [o.record["job_id"] for o in outcomes if o.fetched and o.record is not None]
         for job_id in acked:  # archived now: the server may let the result go
             self.pool.submit(self._acknowledge, job_id)

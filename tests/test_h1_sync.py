@@ -191,3 +191,29 @@ def test_a_failed_job_completed_after_all_never_keeps_its_partial_result_as_the_
             record = arc.record(job_id)
             assert not (record["status"] == "COMPLETED" and record["result"] == partial)
         assert record == {**record, "status": "ERROR_RUNNING_JOB", "result": partial}
+
+
+def test_a_new_job_that_keeps_failing_does_not_hold_discovery_back(tmp_path):
+    """A new job that cannot be fetched (here the server fails on its document, every
+    time) held the discovery cursor at its date: every later sync listed again every job
+    created since, for as long as the job kept failing. It is remembered and asked for by
+    id instead; the cursor moves on."""
+    with Emulator(seed_jobs=20, seed=3, lean_lists=True, lean_full_lists=True) as emu, \
+            Archive(tmp_path / "a") as arc:
+        docs = sorted(emu.job_docs(), key=lambda d: d["creationDate"])
+        broken = docs[10]["id"]
+        info = emu._state.jobs[broken].client_info
+        emu._state.jobs[broken].client_info = {"name": {1, 2}}  # its GET J/v/1 always fails
+        provider = jobarchive.connect(emu.url, emu.token, max_retries=0)
+
+        first = arc.sync(provider, progress=False)
+        assert first.discovered == 19 and broken in first.failed and broken not in arc
+        assert _cursor_us(arc) == to_utc_us(docs[-1]["creationDate"], "d")
+        second = arc.sync(provider, progress=False)
+        assert broken in second.failed and broken not in arc  # still reported
+
+        emu._state.jobs[broken].client_info = info  # the server mends it
+        third = arc.sync(provider, progress=False)
+        assert not third.failed and third.discovered == 1
+        assert arc.record(broken)["result"] == emu.result_of(broken)
+        assert not arc.sync(provider, progress=False).failed
