@@ -178,8 +178,9 @@ def sync(
 
     ``follow=True`` repeats passes every ``poll_interval`` seconds until no archived job in
     scope is still running; ``on_pass(report)`` is called after each pass that another one
-    follows (the report so far: ``passes``, ``pending``, ...). ``lock_timeout=0`` fails at once with ``ArchiveLockedError``
-    when another sync or retag holds the archive; ``None`` waits.
+    follows (the report so far: ``passes``, ``pending``, ...). ``lock_timeout=0`` fails at
+    once with ``ArchiveLockedError`` when another sync or retag holds the archive; ``None``
+    waits.
 
     Fetched jobs are written in batches of ``batch_size`` jobs or ``batch_bytes`` of
     downloaded answers, whichever comes first; result downloads are acknowledged to the
