@@ -209,6 +209,26 @@ def test_counts_of_a_lost_blob_name_its_jobs_and_the_fix_or_skip_them(arc):
     with pytest.raises(ValueError, match="'raise' or 'skip'"):
         arc.counts(missing="ignore")
 
+
+def test_a_payload_lost_with_its_blob_is_not_claimed_by_the_index_after_an_update(tmp_path):
+    """An update carrying only the result of a job whose blob (with result and qobj) is
+    lost writes the result to a new blob. The index kept has_qobj=1 (flags only grew), so
+    the qobj counted as stored and sync never fetched it again."""
+    from jobarchive.query import JobFilter
+
+    qobj = {"qobj_id": "q", "type": "QASM", "experiments": []}
+    with Archive(tmp_path / "a") as arc:
+        arc.add(_job("j1", status="COMPLETED", result=RESULT, qobj=qobj))
+        _one_blob(arc).unlink()
+    with Archive(tmp_path / "a") as arc:  # a new process: nothing of the file cached
+        arc.add(_job("j1", status="COMPLETED", result=RESULT))
+        (row,) = arc.select_rows(JobFilter(job_ids=["j1"]), ("has_result", "has_qobj"))
+        assert row == (1, 0)
+        assert arc.record("j1")["result"] == RESULT and arc.record("j1")["qobj"] is None
+        arc.add(_job("j1", status="COMPLETED", qobj=qobj))  # readable now: the result is kept
+        assert arc.select_rows(JobFilter(job_ids=["j1"]), ("has_result", "has_qobj")) == [(1, 1)]
+        assert arc.record("j1")["result"] == RESULT and arc.record("j1")["qobj"] == qobj
+
 def test_audit_lists_and_repairs_orphans(arc):
     arc.add(_job("j1", status="COMPLETED", result=RESULT))
     (arc.path / "blobs" / ".tmp-interrupted.parquet").write_bytes(b"half")

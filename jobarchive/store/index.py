@@ -206,12 +206,17 @@ _ROW_COLUMNS = (
     "shots", "has_result", "has_qobj", "tags", "doc", "blob_id", "blob_row", "updated_us",
 )
 _KEEP_IF_NULL = ("blob_id", "blob_row", "num_experiments", "shots")
+# An update without payloads keeps the stored blob and its flags. One with payloads points
+# to its new blob, which holds every payload the job still has (the writer merged in the
+# stored ones it could read), so that blob's flags are the job's: a payload lost with a
+# missing blob is not claimed any more.
 _UPSERT_SQL = (
     f"INSERT INTO jobs ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join('?' * len(_ROW_COLUMNS))}) "
     "ON CONFLICT(job_id) DO UPDATE SET "
     + ", ".join(
         f"{c} = COALESCE(excluded.{c}, jobs.{c})" if c in _KEEP_IF_NULL
-        else f"{c} = MAX(excluded.{c}, jobs.{c})" if c in ("has_result", "has_qobj")
+        else f"{c} = CASE WHEN excluded.blob_id IS NULL THEN MAX(excluded.{c}, jobs.{c}) "
+             f"ELSE excluded.{c} END" if c in ("has_result", "has_qobj")
         else f"{c} = excluded.{c}"
         for c in _ROW_COLUMNS[1:]
     )
