@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from .exceptions import (
     ApiError,
+    BlobIntegrityError,
     IBMQBackendApiProtocolError,
     IBMQError,
     JobValidationError,
@@ -367,7 +368,7 @@ class _Pass:
         # Every non-final job is refreshed (queue position and estimates move while the status
         # string stays), from full documents listed by id; only records that differ are written.
         ids = [r[0] for r in self.archive.select_rows(self._filter(final=False), ("job_id",))]
-        records = {j: self.archive.record(j) for j in ids}
+        records = {j: self._stored(j) for j in ids}
         ids = [j for j in ids if self._mine(records[j])]
         for chunk in _chunks(ids, self.batch_size):
             docs = self._full_docs(chunk)
@@ -396,6 +397,7 @@ class _Pass:
                 if not has_result and _may_have_partial_result(api_status, kind)
                 and job_id not in self.no_result]
         ids += [j for j in retry if j in self.archive]
+        ids += self._jobs_of_lost_blobs()
         stale = [j for j in retry if j in self.gone]
         if stale:
             self.archive.index.journal_delete(RETRY_CAMPAIGN, stale)
@@ -403,7 +405,7 @@ class _Pass:
         for job_id in dict.fromkeys(ids):
             if job_id in self.gone:
                 continue
-            record = self.archive.record(job_id)
+            record = self._stored(job_id)
             if not self._mine(record):
                 continue
             needs_refresh = job_id in retry or record["status"] not in API_FINAL_STATUSES
@@ -515,7 +517,7 @@ class _Pass:
                 if old is not None and _status_moved(old[0], d):
                     # Re-read whole (name and tags too); a normal pass never looks at final
                     # jobs again, so this is where a changed final status is caught.
-                    moved.append(_Work(d["id"], record=self.archive.record(d["id"]), doc=d))
+                    moved.append(_Work(d["id"], record=self._stored(d["id"]), doc=d))
                     continue
                 if old is None or not ("tags" in d or "name" in d):
                     continue
@@ -546,6 +548,24 @@ class _Pass:
             # The jobs compared count as done too: listing a big account takes minutes.
             compared = len(page) - len(moved) - len(new)
             self._tick(total_delta=compared, done=compared)
+
+    def _stored(self, job_id: str) -> dict[str, Any]:
+        """The archived record; without payloads when their blob file is lost (missing or
+        unreadable): they are fetched again, where one lost file ended every sync."""
+        try:
+            return self.archive.record(job_id)
+        except BlobIntegrityError:
+            return self._bare_records([job_id])[job_id]
+
+    def _jobs_of_lost_blobs(self) -> list[str]:
+        """Jobs whose blob file is missing or truncated (one stat a file, no hashing), so
+        that their payloads are fetched again while the server still serves them."""
+        lost = {blob_id: path for blob_id, path, _, size, _ in self.archive.index.blobs()
+                if self.archive.blobs.verify_exists(path, size) is not None}
+        if not lost.keys() & self.archive.index.referenced_blob_ids():
+            return []
+        paths = set(lost.values())
+        return [job_id for job_id, path, _ in self.archive.index.locations(None) if path in paths]
 
     def _bare_records(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Stored records without their payloads (``result``/``qobj`` None: kept on write)."""
