@@ -246,8 +246,9 @@ def _refuse_backup_dest(source: Path, dest: Path) -> None:
                            "another path.")
 
 
-_DAMAGED_FIX = ("`jobarchive audit` lists every damaged job; restore the file from a backup "
-                "(one made by Archive.backup holds every blob it lists)")
+_DAMAGED_FIX = ("`jobarchive audit` lists every damaged job; a sync fetches the payloads of a "
+                "missing file again where the server still serves them, or restore the file from a "
+                "backup (one made by Archive.backup holds every blob it lists)")
 
 
 def _some_jobs(job_ids: Sequence[str]) -> str:
