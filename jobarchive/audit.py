@@ -104,9 +104,13 @@ def hellinger_fidelity(p: Mapping[Any, float], q: Mapping[Any, float]) -> float:
 
 
 def _key_value(key: str) -> int | str:
-    """A count key as an integer outcome: ``"0x3"`` (hex) or ``"1 1"``/``"11"`` (binary)."""
-    if key.startswith("0x"):
-        return int(key, 16)
+    """A count key as an integer outcome: ``"0x3"`` (hex), ``"0b11"``, ``"1 1"``/``"11"``
+    (binary), as qiskit's ``Counts`` (and ``counts()``) read them."""
+    if key.startswith(("0x", "0b")):
+        try:
+            return int(key, 0)
+        except ValueError:
+            return key
     bits = key.replace(" ", "")
     if bits and set(bits) <= {"0", "1"}:
         return int(bits, 2)

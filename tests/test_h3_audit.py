@@ -1,0 +1,63 @@
+"""audit() verdicts on odd but valid jobs: count keys in every spelling qiskit reads, and the
+provenance of every client_info shape (a wrong verdict either way is a defect)."""
+
+from __future__ import annotations
+
+import copy
+
+from qiskit import QuantumCircuit
+
+from jobarchive.qobj import qobj_from_circuits, simulate_qobj
+
+CLIENT = {"name": "qiskit-terra,qiskit-ibmq-provider", "version": "0.16.1,0.11.1"}
+
+
+def _bell(shots: int = 1000) -> dict:
+    qc = QuantumCircuit(2, 2, name="bell")
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [0, 1])
+    return qobj_from_circuits([qc], shots=shots, qobj_id="bell")
+
+
+def _record(job_id: str, qobj=None, result=None, client_info=CLIENT,
+            backend: str = "ibmq_qasm_simulator") -> dict:
+    return {"job_id": job_id, "creation_date": "2021-01-01T00:00:00Z", "status": "COMPLETED",
+            "backend_name": backend, "kind": "q-object-external-storage",
+            "client_info": client_info, "qobj": qobj, "result": result}
+
+
+def _rekeyed(result: dict, spell) -> dict:
+    out = copy.deepcopy(result)
+    for exp in out["results"]:
+        exp["data"]["counts"] = {spell(int(k, 16)): v for k, v in exp["data"]["counts"].items()}
+    return out
+
+
+def test_reproduce_reads_0b_keys_like_hex_and_binary(arc):
+    """qiskit's Counts (and counts()) read '0b11' as outcome 3: an intact result keyed so is
+    reproduced exactly, not 'reproduced counts differ' with fidelity 0."""
+    qobj = _bell()
+    result = simulate_qobj(qobj, seed=5)
+    arc.add_many([
+        _record("hex", qobj, result),
+        _record("zerob", qobj, _rekeyed(result, lambda v: f"0b{v:b}")),
+        _record("binary", qobj, _rekeyed(result, lambda v: f"{v:02b}")),
+        _record("spaced", qobj, _rekeyed(result, lambda v: " ".join(f"{v:02b}"))),
+    ])
+    frame = arc.audit(reproduce=True, threshold=1.0, progress=False).set_index("job_id")
+    assert frame["fidelity"].to_dict() == {"binary": 1.0, "hex": 1.0, "spaced": 1.0, "zerob": 1.0}
+    assert frame["ok"].all() and not frame["flagged"].any(), frame["problem"].to_dict()
+
+
+def test_reproduce_of_a_result_with_a_malformed_hex_key_is_a_verdict_not_a_crash(arc):
+    """A stored key '0xZZ' (not hex) made audit(reproduce=True) raise ValueError for the whole
+    archive; the job is now judged like any other whose counts do not match."""
+    qobj = _bell()
+    result = simulate_qobj(qobj, seed=5)
+    bad = copy.deepcopy(result)
+    bad["results"][0]["data"]["counts"] = {"0xZZ": 1000}
+    arc.add_many([_record("good", qobj, result), _record("bad", qobj, bad)])
+    frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
+    assert frame.loc["good", "ok"] and frame.loc["good", "fidelity"] == 1.0
+    assert frame.loc["bad", "flagged"] and "reproduced counts differ" in frame.loc["bad", "problem"]
