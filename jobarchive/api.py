@@ -14,6 +14,7 @@ Secrets (the user's API token and the access token the login hands out) are held
 from __future__ import annotations
 
 import email.utils
+import html
 import json
 import logging
 import os
@@ -391,20 +392,56 @@ class _Transport:
         except ValueError:
             payload = None
         error = payload.get("error") if isinstance(payload, dict) else None
-        if isinstance(error, dict) and "message" in error:
+        said = error.get("message") if isinstance(error, dict) else None
+        if isinstance(error, dict) and (said or error.get("code") is not None):
             code = error.get("code")
             name = error.get("name")
-            message = f"{base}. {error.get('message')}, Error code: {code}."
+            # Upstream's "<message>, Error code: C."; neither half is printed as "None"
+            # (LoopBack errors may lack a code, realdata's codes are strings).
+            if said and code is not None:
+                message = f"{base}. {said}, Error code: {code}."
+            elif said:
+                message = f"{base}. {str(said).rstrip('.')}."
+            else:
+                message = f"{base}. Error code: {code}."
         else:
-            text = response.text.strip()[:500]
+            text = _body_text(response)
             message = f"{base}. {text}" if text else base
         if attempt > 1:
             message += f" (gave up after {attempt} attempts)"
+        hint = _STATUS_HINTS.get(response.status_code) or (
+            _SERVER_ERROR_HINT if response.status_code >= 500 else None)
+        if hint:
+            message += f" {hint}"
         message = self.scrub(message)
         if response.status_code == 401 and name == "ACCEPT_LICENSE_REQUIRED":
             return AuthenticationLicenseError(message)
         return RequestsApiError(message, response.status_code,
                                 code if isinstance(code, int) else None)
+
+
+_SERVER_ERROR_HINT = "The server (or a proxy in front of it) failed: try again later."
+_STATUS_HINTS = {
+    429: "The server limits requests per minute: try again later, or with fewer workers.",
+}
+_TAGS = re.compile(r"<[^>]*>")
+_HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.I | re.S)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
+
+
+def _body_text(response: requests.Response) -> str:
+    """An error body for a message: an HTML page (a gateway's, a proxy's) reduced to its
+    title and text, anything else as sent; at most 500 characters."""
+    text = response.text.strip()
+    ctype = response.headers.get("Content-Type", "")
+    if "html" in ctype.lower() or text[:1] == "<":
+        title = _TITLE.search(text)
+        words = " ".join(html.unescape(_TAGS.sub(" ", _HIDDEN.sub(" ", text))).split())
+        head = " ".join(html.unescape(title.group(1)).split()) if title else ""
+        if head and not words.startswith(head):
+            words = f"{head}: {words}" if words else head
+        text = f"(an HTML page) {words}" if words else "(an HTML page)"
+    return text[:500]
 
 
 def _timeout(value: float | tuple[float, float] | None) -> tuple[float, float]:

@@ -1,0 +1,102 @@
+"""Error shapes at the one translation boundary (api.py) that the emulator cannot produce:
+a tiny HTTP server on 127.0.0.1 port 0 answers each recorded or documented shape over a real
+socket (sleeps are recorded, never waited)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from jobarchive.api import ApiClient
+from jobarchive.exceptions import ApiError, RequestsApiError
+
+TOKEN = "access-token-h4-secret"
+
+# name -> (HTTP status, content type, body)
+SHAPES: dict[str, tuple[int, str, str]] = {
+    # LoopBack errors without a numeric code (realdata: codes are strings, or absent).
+    "nocode": (404, "application/json", json.dumps({"error": {"message": "Job not found"}})),
+    "nullmessage": (400, "application/json",
+                    json.dumps({"error": {"message": None, "code": 3250}})),
+    "realstring": (400, "application/json", json.dumps(
+        {"error": {"status": 400, "message": "Generic error", "code": "GENERIC_ERROR"}})),
+    # A gateway's HTML page in front of the API.
+    "html502": (502, "text/html", "<html><head><title>502 Bad Gateway</title></head><body>"
+                "<center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center>"
+                "</body></html>"),
+    "html403": (403, "text/html; charset=UTF-8", "<!DOCTYPE html><html><head><title>Access "
+                "denied | Cloudflare</title><style>body{color:red}</style></head><body>"
+                "<h1>Access denied</h1><p>You do not have access.</p></body></html>"),
+}
+
+
+class _Shapes(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - stdlib name
+        key = self.path.split("/Jobs/")[1].split("/")[0]
+        status, ctype, text = SHAPES[key]
+        body = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        return
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[ApiClient]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Shapes)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = ApiClient(f"http://127.0.0.1:{server.server_port}/api", TOKEN, max_retries=2)
+        api.transport.sleep = lambda seconds: None
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _error(client: ApiClient, shape: str) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        client.job_get(shape)
+    assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
+    return info.value
+
+
+def test_an_error_body_without_a_code_does_not_say_error_code_none(client):
+    err = _error(client, "nocode")
+    assert isinstance(err, RequestsApiError) and err.status_code == 404
+    assert "Job not found" in str(err)
+    assert "Error code: None" not in str(err), str(err)
+
+
+def test_an_error_body_with_a_null_message_does_not_say_none(client):
+    err = _error(client, "nullmessage")
+    assert err.error_code == 3250
+    assert "None," not in str(err) and "Error code: 3250" in str(err), str(err)
+
+
+def test_a_string_error_code_is_kept_in_the_message(client):
+    err = _error(client, "realstring")
+    assert str(err).endswith("Generic error, Error code: GENERIC_ERROR."), str(err)
+
+
+def test_an_html_error_page_is_reduced_to_its_text_and_names_the_fix(client):
+    err = _error(client, "html502")
+    assert isinstance(err, RequestsApiError) and err.status_code == 502
+    text = str(err)
+    assert "<" not in text.split("for url:")[1], text
+    assert "502 Bad Gateway" in text and "try again later" in text, text
+
+
+def test_an_html_page_of_a_proxy_refusing_access_is_readable(client):
+    err = _error(client, "html403")
+    text = str(err)
+    assert "<" not in text.split("for url:")[1] and "color:red" not in text, text
+    assert "Access denied" in text, text
