@@ -340,6 +340,8 @@ def iter_pages(
                 return
             collected += 1
             yield doc
+        if limit is not None and collected >= limit:
+            return  # as upstream: no request past the jobs asked for
         last = page[-1]
         last_date = last.get("creationDate") if isinstance(last, dict) else None
         if not isinstance(last_date, str):
