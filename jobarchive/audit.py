@@ -69,6 +69,8 @@ def note_kind(note: str) -> str:
         return "device noise (below the simulator threshold, as expected)"
     if note.startswith("client version not recorded"):
         return "client version not recorded"
+    if note.startswith("client name not recorded"):
+        return "client name not recorded"
     if note.startswith("not reproduced"):
         return "not reproduced"
     if note.startswith("DONE without"):
@@ -77,9 +79,53 @@ def note_kind(note: str) -> str:
     return note
 
 
-def _client_is_versioned(client_version: str | None) -> bool:
-    """``name==version`` for every client part (a null version is recorded as the name only)."""
-    return bool(client_version) and all("==" in part for part in str(client_version).split(","))
+def _shown(value: Any) -> str:
+    """A stored value in a note (notes are joined by "; ", so none may hold one)."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.replace(";", ",")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _client_gap(client_info: Any) -> str | None:
+    """What the job's ``client_info`` leaves unsaid about the client that submitted it (its
+    name, or the version of one of its parts), or None when it names each part's version.
+    Read as upstream's ``client_version`` does: ``"qiskit-terra,qiskit-ibmq-provider"`` with
+    ``"0.16.1,0.11.1"`` is two clients, any other name is one."""
+    if not isinstance(client_info, dict) or not client_info:
+        return "client version not recorded"
+    name, version = client_info.get("name"), client_info.get("version")
+    if not isinstance(name, str) or not name.strip():
+        return f"client name not recorded (client_info: {_shown(client_info)})"
+    if name.startswith("qiskit") and isinstance(version, str):
+        names, versions = name.split(","), version.split(",")
+        lacking = [n.strip() for i, n in enumerate(names)
+                   if i >= len(versions) or not versions[i].strip()]
+        if len(lacking) == len(names):
+            return f"client version not recorded (only its name: {_shown(name)})"
+        if lacking:
+            return (f"client version not recorded for {_shown(', '.join(lacking))} (client_info "
+                    f"name {_shown(name)}, version {_shown(version)})")
+        return None
+    if version is None or (isinstance(version, str) and not version.strip()):
+        return f"client version not recorded (only its name: {_shown(name)})"
+    return None
+
+
+def _client_gap_text(client_version: str | None) -> str | None:
+    """``_client_gap`` from the index's client text alone (``name==version,...``; a null
+    version is the name only), when the audit reads no doc."""
+    if not client_version:
+        return "client version not recorded"
+    parts = [part.partition("==") for part in str(client_version).split(",")]
+    if any(sep and (not n.strip() or n.strip() in ("None", "unknown")) for n, sep, _ in parts):
+        return f"client name not recorded (client version {_shown(client_version)})"
+    lacking = [n.strip() for n, sep, v in parts if not sep or not v.strip()]
+    if len(lacking) == len(parts):
+        return f"client version not recorded (only its name: {_shown(client_version)})"
+    if lacking:
+        return (f"client version not recorded for {_shown(', '.join(lacking))} (client version "
+                f"{_shown(client_version)})")
+    return None
 
 
 def hellinger_fidelity(p: Mapping[Any, float], q: Mapping[Any, float]) -> float:
@@ -265,7 +311,8 @@ def audit(
         tag_count_problems = [_tag_count_problem(*row) for row in archive.index.tag_count_mismatches()] \
             if verify else []
         v1_jobs: set[str] = set()
-        doc_problems = _doc_problems(archive, v1_jobs) if verify else {}
+        client_gaps: dict[str, str | None] = {}  # from the docs, when they are read
+        doc_problems = _doc_problems(archive, v1_jobs, client_gaps) if verify else {}
 
     blob_problem: dict[int, str | None] = {}
     blob_rows: dict[int, int] = {}
@@ -314,13 +361,12 @@ def audit(
                 notes.append(f"DONE without {' and '.join(missing)}" + (
                     " in the archive's payload format (a v1 job of 2018-2019: its circuits "
                     "and counts are in the record's qasms field)" if job_id in v1_jobs else ""))
-        provenance = bool(backend) and _client_is_versioned(client_version)
+        gap = client_gaps[job_id] if job_id in client_gaps else _client_gap_text(client_version)
+        provenance = bool(backend) and gap is None
         if not backend:
             notes.append("backend not recorded")
-        if not client_version:
-            notes.append("client version not recorded")
-        elif not _client_is_versioned(client_version):
-            notes.append(f"client version not recorded (only its name: {client_version})")
+        if gap:
+            notes.append(gap)
         rows.append({
             "job_id": job_id, "ok": not problems, "problems": problems, "blob_ok": not problem,
             "status": status, "backend_name": backend, "client_version": client_version,
@@ -401,10 +447,13 @@ _ROW_VALUE_AT = {c: i for i, c in enumerate((
     "share_level", "run_mode", "kind", "experiment_id", "client_version"))}
 
 
-def _doc_problems(archive: Archive, v1_jobs: set[str]) -> dict[str, str]:
+def _doc_problems(archive: Archive, v1_jobs: set[str],
+                  client_gaps: dict[str, str | None]) -> dict[str, str]:
     """Jobs whose stored doc does not parse as a record (``record()`` would raise), or whose
     index columns disagree with it (what a query finds is not what ``get()`` returns).
-    Adds to ``v1_jobs`` the jobs whose doc lists its circuits in ``qasms`` (v1 documents)."""
+    Adds to ``v1_jobs`` the jobs whose doc lists its circuits in ``qasms`` (v1 documents),
+    and to ``client_gaps`` each job's ``_client_gap`` (its doc's client_info says more than
+    the index's client text: a part dropped for want of a version, a name with a comma)."""
     out: dict[str, str] = {}
     for batch in archive.index.iter_select(JobFilter(descending=False),
                                            ("job_id", "doc", *_DOC_COLUMNS)):
@@ -419,6 +468,7 @@ def _doc_problems(archive: Archive, v1_jobs: set[str]) -> dict[str, str]:
                 continue
             if isinstance(value.get("qasms"), list) and value["qasms"]:
                 v1_jobs.add(job_id)
+            client_gaps[job_id] = _client_gap(value.get("client_info"))
             found = _row_disagreement(job_id, value, stored)
             if found:
                 out[job_id] = found

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from qiskit import QuantumCircuit
 
+from jobarchive.audit import note_kind
 from jobarchive.qobj import qobj_from_circuits, simulate_qobj
 
 CLIENT = {"name": "qiskit-terra,qiskit-ibmq-provider", "version": "0.16.1,0.11.1"}
@@ -61,3 +63,45 @@ def test_reproduce_of_a_result_with_a_malformed_hex_key_is_a_verdict_not_a_crash
     frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
     assert frame.loc["good", "ok"] and frame.loc["good", "fidelity"] == 1.0
     assert frame.loc["bad", "flagged"] and "reproduced counts differ" in frame.loc["bad", "problem"]
+
+
+# client_info as stored -> the audit's client note (None: the client is recorded).
+CLIENT_SHAPES = {
+    "full": (CLIENT, None),
+    "one_client": ({"name": "qiskit", "version": "0.23.0"}, None),
+    "comma_in_a_non_qiskit_name": ({"name": "foo,bar", "version": "1,2"}, None),
+    "two_names_one_version": ({"name": "qiskit-terra,qiskit-ibmq-provider", "version": "0.16.1"},
+                              "client version not recorded for qiskit-ibmq-provider"),
+    "empty_second_version": ({"name": "qiskit-terra,qiskit-ibmq-provider", "version": "0.16.1,"},
+                             "client version not recorded for qiskit-ibmq-provider"),
+    "null_version": ({"name": "IBMQClient.jl", "version": None},
+                     "client version not recorded (only its name: IBMQClient.jl)"),
+    "null_name": ({"name": None, "version": "1.0"}, "client name not recorded"),
+    "no_name": ({"version": "1.0"}, "client name not recorded"),
+    "empty_strings": ({"name": "", "version": ""}, "client name not recorded"),
+    "none": (None, "client version not recorded"),
+}
+# Without verify the audit reads no doc: the index's client text cannot show these two.
+TEXT_BLIND = {"comma_in_a_non_qiskit_name", "two_names_one_version"}
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_provenance_verdict_of_each_client_info_shape(arc, verify):
+    """'With which client': a client whose name or one of whose versions is not recorded is
+    not provenance (it was: 'None==1.0', 'unknown==1.0', '==' and a qiskit-ibmq-provider
+    without version counted as recorded), and one whose name and version are recorded is
+    (a non-qiskit name with a comma was 'only its name' though its version was there)."""
+    arc.add_many([_record(name, client_info=info, backend="ibmq_athens")
+                  for name, (info, _) in CLIENT_SHAPES.items()])
+    frame = arc.audit(verify=verify).set_index("job_id")
+    for name, (_, want) in CLIENT_SHAPES.items():
+        if not verify and name in TEXT_BLIND:
+            continue
+        row = frame.loc[name]
+        found = [n for n in row["notes"].split("; ") if n.startswith("client")]
+        assert bool(row["provenance"]) is (want is None), (name, row["notes"])
+        if want is None:
+            assert not found, (name, found)
+        else:
+            assert len(found) == 1 and found[0].startswith(want), (name, found)
+            assert note_kind(found[0]) == want.split(" (")[0].split(" for ")[0], found
