@@ -516,10 +516,13 @@ class _Runner:
                 tick(1)
             ticked = len(answers)
             newly = []
-            for (p, _), (tags, error) in zip(to_send, answers, strict=True):
+            unsent = []
+            for (p, verify), (tags, error) in zip(to_send, answers, strict=True):
                 if error is _NOT_SENT:
                     p.outcome, p.source = "refused", "remote"
                     p.error = "not sent: the server was failing (run the same retag again)"
+                    if not verify:  # journaled by this run: nothing to check on a re-run
+                        unsent.append(p.job_id)
                 elif error is not None:
                     # Outcome unknown (a lost answer may have been applied): the "sending"
                     # entry stays, so a re-run checks the server before sending again.
@@ -531,6 +534,8 @@ class _Runner:
             if newly:
                 self.archive.index.journal_put(
                     self.campaign, [(p.job_id, "confirmed", json.dumps(p.new)) for p in newly])
+            if unsent:
+                self.archive.index.journal_delete(self.campaign, unsent)
             confirmed.extend(newly)
         self._record(confirmed, "remote")
         if confirmed:

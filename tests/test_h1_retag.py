@@ -29,11 +29,15 @@ def test_remote_retag_stops_early_when_the_server_is_down_and_a_rerun_finishes(t
         assert info.value.status_code == 503
         assert emu.stats().get("job_update", 0) <= 12, emu.stats()  # not one per job
         assert not any("h1" in arc.record(j)["tags"] for j in ids)
+        tried = emu.stats()["job_update"]
 
         emu.set_faults(None)
+        emu.reset_stats()
         frame = arc.retag(ids, additional_tags=["h1"], provider=provider, progress=False,
                           workers=4, batch_size=20)
         assert set(frame["outcome"]) == {"updated"}
+        # Only the PUTs whose outcome is unknown are checked first; jobs never sent are not.
+        assert emu.stats().get("job_get", 0) == tried, (tried, emu.stats())
         assert all("h1" in emu.job_doc(j)["tags"] and "h1" in arc.record(j)["tags"]
                    for j in ids)
 
