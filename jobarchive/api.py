@@ -348,7 +348,9 @@ class _Transport:
                 return None
             try:
                 return json.loads(body)
-            except ValueError:  # an empty 200 counts too: every retried call answers JSON
+            # An empty 200 counts too: every retried call answers JSON. RecursionError: JSON
+            # nested deeper than the parser recurses, which is no ValueError.
+            except (ValueError, RecursionError):
                 if retry_malformed and attempt < attempts:
                     self._retry_wait(where, attempt, attempts, "a body that is not JSON", None)
                     continue
@@ -389,7 +391,7 @@ class _Transport:
         name: str | None = None
         try:
             payload = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = None
         error = payload.get("error") if isinstance(payload, dict) else None
         said = error.get("message") if isinstance(error, dict) else None

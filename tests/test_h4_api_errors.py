@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from jobarchive.api import ApiClient
-from jobarchive.exceptions import ApiError, RequestsApiError
+from jobarchive.exceptions import ApiError, ApiIBMQProtocolError, RequestsApiError
 
 TOKEN = "access-token-h4-secret"
 
@@ -31,6 +31,9 @@ SHAPES: dict[str, tuple[int, str, str]] = {
     "html403": (403, "text/html; charset=UTF-8", "<!DOCTYPE html><html><head><title>Access "
                 "denied | Cloudflare</title><style>body{color:red}</style></head><body>"
                 "<h1>Access denied</h1><p>You do not have access.</p></body></html>"),
+    # JSON nested deeper than Python's parser recurses (a broken or hostile server).
+    "deep200": (200, "application/json", "[" * 100_000),
+    "deep400": (400, "application/json", '{"error": ' + "[" * 100_000),
 }
 
 
@@ -100,3 +103,11 @@ def test_an_html_page_of_a_proxy_refusing_access_is_readable(client):
     text = str(err)
     assert "<" not in text.split("for url:")[1] and "color:red" not in text, text
     assert "Access denied" in text, text
+
+
+def test_json_nested_too_deep_is_a_protocol_error_not_a_recursion_error(client):
+    # json.loads raises RecursionError (not a ValueError) on it: it escaped the boundary.
+    err = _error(client, "deep200")
+    assert isinstance(err, ApiIBMQProtocolError), repr(err)
+    err = _error(client, "deep400")
+    assert isinstance(err, RequestsApiError) and err.status_code == 400, repr(err)
