@@ -20,6 +20,7 @@ import logging
 import os
 import random
 import re
+import ssl
 import threading
 import time
 import weakref
@@ -323,6 +324,14 @@ class _Transport:
                     raise RequestDeadlineError(self.scrub(
                         f"{where} was cut at the deadline ({remaining:.2f} s left): "
                         f"{_requests_message(err)}")) from None
+                if _untrusted_certificate(err):
+                    # Fails the same way every time: no retry, and say how to trust it.
+                    raise RequestsApiError(self.scrub(
+                        f"{_requests_message(err)} ({where}): the server's TLS certificate "
+                        "could not be verified. If it is signed by your organisation's CA, "
+                        "pass connect(..., verify='/path/to/ca-bundle.pem') or set "
+                        "REQUESTS_CA_BUNDLE; verify=False turns the check off (unsafe)."
+                    )) from None
                 never_sent = _never_sent(err)
                 refused += never_sent
                 if attempt < attempts and (idempotent or never_sent) \
@@ -511,6 +520,24 @@ def _never_sent(err: Exception) -> bool:
         return True
     reason = getattr(err.args[0], "reason", None) if err.args else None
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _untrusted_certificate(err: Exception) -> bool:
+    """Whether a transport error is a failed certificate verification (not transient)."""
+    if not isinstance(err, requests.exceptions.SSLError):
+        return False
+    seen: set[int] = set()
+    stack: list[Any] = [err]
+    while stack:  # the ssl error sits in args / reason / __context__ of the wrappers
+        cur = stack.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return True
+        if isinstance(cur, BaseException):
+            stack += [*cur.args, getattr(cur, "reason", None), cur.__cause__, cur.__context__]
+    return "CERTIFICATE_VERIFY_FAILED" in str(err)
 
 
 _QUERY = re.compile(r"\?[^\s'\")]*")

@@ -111,3 +111,43 @@ def test_json_nested_too_deep_is_a_protocol_error_not_a_recursion_error(client):
     assert isinstance(err, ApiIBMQProtocolError), repr(err)
     err = _error(client, "deep400")
     assert isinstance(err, RequestsApiError) and err.status_code == 400, repr(err)
+
+
+@pytest.fixture()
+def https_server(tmp_path):
+    """An HTTPS server whose certificate nobody trusts (self-signed, made with openssl)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Shapes)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_untrusted_certificate_is_not_retried_and_names_the_fix(https_server):
+    # A certificate that fails verification fails the same way every time: five retries
+    # (15 s of backoff) only delay the answer, which must say how to trust the server.
+    api = ApiClient(f"https://127.0.0.1:{https_server.server_port}/api", TOKEN, max_retries=5)
+    sleeps: list[float] = []
+    api.transport.sleep = sleeps.append
+    before = api.request_count
+    with pytest.raises(RequestsApiError) as info:
+        api.job_get("nocode")
+    assert api.request_count - before == 1 and sleeps == []
+    text = str(info.value)
+    assert "verify" in text and "REQUESTS_CA_BUNDLE" in text, text
+    assert TOKEN not in text
