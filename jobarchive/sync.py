@@ -140,6 +140,7 @@ class _Outcome:
     none: list[tuple[str, str]] = field(default_factory=list)
     gone: str | None = None                # the server's "job not found" message
     refused: str | None = None             # a new job whose document cannot be archived
+    unreadable: bool = False               # an archived job's new document was refused
     skipped: bool = False                  # not tried: the pass is giving up (server down)
     size: int = 0                          # bytes of answers downloaded for it
 
@@ -252,6 +253,9 @@ class _Pass:
         self.user = user if isinstance(user, str) and user else None
         self.gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
         self.invisible: set[str] = set()  # colleagues' running jobs this account cannot see
+        # Archived jobs whose server document this version refuses now (e.g. a status string
+        # it does not know): reported, and not waited for by follow=True (never final here).
+        self.unreadable: set[str] = set()
         # Consecutive transport failures across the workers: a dead server is noticed after
         # a few jobs, not after every remaining job has climbed the retry ladder on its own.
         self.give_up_after = max(1, give_up_after or max(3, self.workers))
@@ -313,12 +317,14 @@ class _Pass:
         return self.user is None or not isinstance(theirs, str) or theirs == self.user
 
     def pending(self) -> int:
-        """Archived jobs in scope still running (those gone from the server excepted)."""
+        """Archived jobs in scope still running (those gone from the server, or whose
+        document this version cannot read, excepted)."""
         gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
         # The owner is in the stored doc: no record (and no blob) is read per job.
         rows = self.archive.select_rows(self._filter(final=False), ("job_id", "doc"))
         return sum(1 for job_id, doc in rows if job_id not in gone
-                   and job_id not in self.invisible and self._mine(loads(doc)))
+                   and job_id not in self.invisible and job_id not in self.unreadable
+                   and self._mine(loads(doc)))
 
     def _tick(self, total_delta: int = 0, done: int = 0) -> None:
         if not self.progress:
@@ -676,6 +682,8 @@ class _Pass:
                     gone.append((item, outcome.gone))
                 fixed.append(item.job_id)
                 continue
+            if outcome.unreadable:
+                self.unreadable.add(item.job_id)
             for campaign, message in outcome.none:
                 nones.setdefault(campaign, []).append((item.job_id, "none", message))
             if record is not None:
@@ -787,6 +795,8 @@ class _Pass:
             if item.record is None and _refusal(err) is not None:
                 # The server answered; the library cannot take this document as a job.
                 return _Outcome(refused=_refused_text(item.doc, _refusal(err))), None
+            if _refusal(err) is not None:  # archived: kept as it is, reported, retried
+                return _Outcome(error=f"{type(err).__name__}: {err}", unreadable=True), None
             return _Outcome(error=f"{type(err).__name__}: {err}"), err
         out = _Outcome()
         failure: BaseException | None = None

@@ -217,3 +217,24 @@ def test_a_new_job_that_keeps_failing_does_not_hold_discovery_back(tmp_path):
         assert not third.failed and third.discovered == 1
         assert arc.record(broken)["result"] == emu.result_of(broken)
         assert not arc.sync(provider, progress=False).failed
+
+
+def test_follow_ends_when_a_running_job_turns_to_a_status_this_version_cannot_read(
+        tmp_path, monkeypatch):
+    """A job archived while running whose server status became one this version does not
+    know kept ``sync --follow`` polling forever (it never looks final); it is reported in
+    ``failed`` and no longer waited for."""
+    import jobarchive.sync as sync_module
+
+    with Emulator(seed_jobs=10, seed=3) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        job_id = next(d["id"] for d in emu.job_docs() if d["status"] == "COMPLETED")
+        running = {**IBMQJob.from_server(emu.job_doc(job_id)).to_dict(), "status": "RUNNING"}
+        arc.add(running)  # archived while it ran
+        _set_final_status(emu, job_id, "PAUSED_FOR_MAINTENANCE")
+        monkeypatch.setattr(sync_module.time, "sleep", lambda seconds: None)
+
+        report = arc.sync(provider, progress=False, follow=True, max_passes=5)
+        assert report.passes == 1 and report.pending == 0
+        assert "PAUSED_FOR_MAINTENANCE" in report.failed[job_id]
+        assert arc.record(job_id)["status"] == "RUNNING"  # kept as archived
