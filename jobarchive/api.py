@@ -347,6 +347,11 @@ class _Transport:
 
             status = response.status_code
             if status >= 400:
+                after = _retry_after(response.headers.get("Retry-After"), response, self.wall)
+                if after is not None and after > MAX_RETRY_AFTER_SECONDS:
+                    # The server asks us to stay away longer than we would wait: a retry
+                    # before then is refused again (and lengthens some front ends' bans).
+                    raise self._http_error(response, where, attempt, retry_after=after)
                 if status in RETRY_STATUSES and attempt < attempts:
                     self._retry_wait(where, attempt, attempts, f"HTTP {status}", response)
                     continue
@@ -388,7 +393,8 @@ class _Transport:
             self.sleep(delay)
         self._check_cancel(where)
 
-    def _http_error(self, response: requests.Response, where: str, attempt: int) -> ApiError:
+    def _http_error(self, response: requests.Response, where: str, attempt: int,
+                    retry_after: float | None = None) -> ApiError:
         """The reference's message: ``<requests message>. <server message>, Error code: C.``"""
         try:
             response.raise_for_status()
@@ -422,6 +428,9 @@ class _Transport:
             message += f" (gave up after {attempt} attempts)"
         hint = _STATUS_HINTS.get(response.status_code) or (
             _SERVER_ERROR_HINT if response.status_code >= 500 else None)
+        if retry_after is not None:
+            hint = (f"The server asks to wait {retry_after:.0f} s (Retry-After) before trying "
+                    "again: try again after that.")
         if hint:
             message += f" {hint}"
         message = self.scrub(message)

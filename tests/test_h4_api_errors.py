@@ -151,3 +151,32 @@ def test_an_untrusted_certificate_is_not_retried_and_names_the_fix(https_server)
     text = str(info.value)
     assert "verify" in text and "REQUESTS_CA_BUNDLE" in text, text
     assert TOKEN not in text
+
+
+def test_a_retry_after_beyond_the_ceiling_is_not_retried_early():
+    # "Retry-After: 600" asks the client to stay away ten minutes. Retrying at the 120 s
+    # ceiling five times sends 5 requests the server said it would refuse (more 429s, and a
+    # longer ban on some front ends); the caller gets the answer at once, with the wait.
+    import jobarchive
+    from jobarchive.emulator import Emulator
+
+    with Emulator(seed_jobs=3, seed=1) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        client = provider.api_client
+        sleeps: list[float] = []
+        client.transport.sleep = sleeps.append
+        job_id = emu.job_docs()[0]["id"]
+        emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": 600, "seed": 1,
+                        "endpoints": ["job_get"]})
+        before = client.request_count
+        with pytest.raises(RequestsApiError) as info:
+            client.job_get(job_id)
+        assert info.value.status_code == 429
+        assert client.request_count - before == 1 and sleeps == []
+        assert "600 s" in str(info.value), str(info.value)
+        # A Retry-After within the ceiling is still waited and retried.
+        emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": 3, "seed": 1,
+                        "endpoints": ["job_get"]})
+        with pytest.raises(RequestsApiError):
+            client.job_get(job_id)
+        assert sleeps == [3.0] * 5
