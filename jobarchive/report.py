@@ -172,8 +172,16 @@ def _img(b64: str, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
 
 
-def _summaries(frame: pd.DataFrame, durations: pd.DataFrame) -> list[tuple[str, str]]:
+def _summaries(frame: pd.DataFrame, durations: pd.DataFrame,
+               audit: pd.DataFrame | None = None) -> list[tuple[str, str]]:
     out = []
+    # A result whose blob the audit found missing or damaged cannot be read: the index's
+    # has_result still says it is there, the report must not.
+    lost = pd.Series(False, index=frame.index)
+    if audit is not None and {"job_id", "blob_ok"} <= set(audit.columns):
+        unreadable = audit.loc[~audit["blob_ok"].astype(bool), "job_id"]
+        lost = frame["has_result"] & frame["job_id"].isin(set(unreadable))
+    frame = frame.assign(_readable=frame["has_result"] & ~lost, _lost=lost)
     by_status = frame["status"].fillna("(unknown)").value_counts().rename("jobs").to_frame()
     out.append(("Jobs by status", _table(by_status)))
     grouped = frame.assign(backend_name=frame["backend_name"].fillna("(unknown)")).groupby(
@@ -183,10 +191,13 @@ def _summaries(frame: pd.DataFrame, durations: pd.DataFrame) -> list[tuple[str, 
         "done": grouped["status"].apply(lambda s: int((s == "DONE").sum())),
         "error": grouped["status"].apply(lambda s: int((s == "ERROR").sum())),
         "cancelled": grouped["status"].apply(lambda s: int((s == "CANCELLED").sum())),
-        "with result": grouped["has_result"].sum().astype(int),
+        "with result": grouped["_readable"].sum().astype(int),
         "first": grouped["creation_date"].min().dt.strftime("%Y-%m-%d"),
         "last": grouped["creation_date"].max().dt.strftime("%Y-%m-%d"),
     })
+    if lost.any():
+        per_backend.insert(per_backend.columns.get_loc("with result") + 1, "result lost",
+                           grouped["_lost"].sum().astype(int))
     finished = per_backend[["done", "error", "cancelled"]].sum(axis=1)
     # No finished job yet: no rate (an empty cell), rather than 0.
     per_backend[_SUCCESS_RATE] = (per_backend["done"] / finished.where(finished > 0)).round(3)
@@ -197,7 +208,10 @@ def _summaries(frame: pd.DataFrame, durations: pd.DataFrame) -> list[tuple[str, 
         per_backend = per_backend.join(medians)
     out.append(("Jobs by backend", _table(per_backend.sort_values("jobs", ascending=False))
                 + "<p>Success rate: done / finished, finished = "
-                + " + ".join(_FINISHED) + "; jobs not yet final are left out.</p>"))
+                + " + ".join(_FINISHED) + "; jobs not yet final are left out.</p>"
+                + (f"<p class='bad'>{int(lost.sum())} results are lost: their blob is missing or "
+                   "damaged (see Audit); 'with result' counts the results the archive can still "
+                   "read.</p>" if lost.any() else "")))
     tags = frame["tags"].explode().dropna()
     if len(tags):
         out.append(("Most used tags", _table(tags.value_counts().head(15).rename("jobs")
@@ -280,7 +294,7 @@ def write_report(
         first = frame["creation_date"].min().strftime("%Y-%m-%d")
         last = frame["creation_date"].max().strftime("%Y-%m-%d")
         parts.append(f"<p>Jobs created from {first} to {last}.</p>")
-        for name, table in _summaries(frame, durations):
+        for name, table in _summaries(frame, durations, audit):
             parts.append(f"<h2>{html.escape(name)}</h2>{table}")
         label = _period_table(frame, "status")[1]
         parts.append(f"<h2>Jobs per {label}</h2>")
