@@ -450,17 +450,21 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
 
 
 def _body_text(response: requests.Response) -> str:
-    """An error body for a message: an HTML page (a gateway's, a proxy's) reduced to its
-    title and text, anything else as sent; at most 500 characters."""
+    """An error body for a message: an HTML page (a gateway's, a proxy's) or an XML error
+    (object storage's) reduced to its title and text, anything else as sent; at most 500
+    characters."""
     text = response.text.strip()
-    ctype = response.headers.get("Content-Type", "")
-    if "html" in ctype.lower() or text[:1] == "<":
+    ctype = response.headers.get("Content-Type", "").lower()
+    if "html" in ctype or "xml" in ctype or text[:1] == "<":
+        is_html = "html" in ctype or text[:15].lower().startswith(("<!doctype html", "<html"))
         title = _TITLE.search(text)
         words = " ".join(html.unescape(_TAGS.sub(" ", _HIDDEN.sub(" ", text))).split())
         head = " ".join(html.unescape(title.group(1)).split()) if title else ""
         if head and not words.startswith(head):
             words = f"{head}: {words}" if words else head
-        text = f"(an HTML page) {words}" if words else "(an HTML page)"
+        if is_html:
+            words = f"(an HTML page) {words}" if words else "(an HTML page)"
+        text = words
     return text[:500]
 
 

@@ -31,6 +31,10 @@ SHAPES: dict[str, tuple[int, str, str]] = {
     "html403": (403, "text/html; charset=UTF-8", "<!DOCTYPE html><html><head><title>Access "
                 "denied | Cloudflare</title><style>body{color:red}</style></head><body>"
                 "<h1>Access denied</h1><p>You do not have access.</p></body></html>"),
+    # Object storage's XML error (an expired pre-signed URL).
+    "s3xml": (403, "application/xml", '<?xml version="1.0" encoding="UTF-8"?><Error><Code>'
+              "AccessDenied</Code><Message>Request has expired</Message><Resource>/b/q.json"
+              "</Resource></Error>"),
     # JSON nested deeper than Python's parser recurses (a broken or hostile server).
     "deep200": (200, "application/json", "[" * 100_000),
     "deep400": (400, "application/json", '{"error": ' + "[" * 100_000),
@@ -103,6 +107,12 @@ def test_an_html_page_of_a_proxy_refusing_access_is_readable(client):
     text = str(err)
     assert "<" not in text.split("for url:")[1] and "color:red" not in text, text
     assert "Access denied" in text, text
+
+
+def test_an_xml_error_of_object_storage_is_reduced_to_its_text(client):
+    text = str(_error(client, "s3xml"))
+    assert "AccessDenied Request has expired" in text and "<" not in text.split("for url:")[1]
+    assert "HTML" not in text, text
 
 
 def test_json_nested_too_deep_is_a_protocol_error_not_a_recursion_error(client):
