@@ -46,9 +46,9 @@ from .store.index import JobFilter, row_from_record
 if TYPE_CHECKING:
     from .archive import Archive
 
-AUDIT_COLUMNS = ("job_id", "ok", "problem", "blob_ok", "status", "backend_name",
-                 "client_version", "has_result", "has_qobj", "complete", "provenance",
-                 "fidelity", "flagged", "notes")
+AUDIT_COLUMNS = ("job_id", "ok", "problem", "blob_ok", "status", "creation_date", "backend_name",
+                 "provider", "client_version", "has_result", "has_qobj", "complete",
+                 "provenance", "fidelity", "flagged", "notes")
 _READ_CHUNK = 256
 # An ideal re-run of a device job differs by the device's noise (readout error alone takes a
 # few percent off; deep circuits much more): only counts that hardly overlap the circuit's
@@ -260,7 +260,9 @@ def audit(
     ``ok``/``problem``: storage integrity (blob present, size and, with ``verify``, SHA-256;
     a valid blob row; with ``verify`` also: the row is this job's payload row, the doc JSON
     parses, ``job_tags`` matches the tags), and with ``reproduce`` a fidelity below
-    ``threshold``. ``blob_ok``: the blob part of that. ``complete`` (a DONE job has a result
+    ``threshold``. ``blob_ok``: the blob part of that. When, where and with which client
+    it ran: ``creation_date`` (UTC), ``backend_name``, ``provider`` (``hub/group/project``
+    from the record's hub info, NA if not recorded), ``client_version``. ``complete`` (a DONE job has a result
     and a qobj); ``provenance`` (backend and client version recorded); ``notes`` lists these
     informational findings. ``reproduce=True`` re-runs the stored qobj of DONE jobs on
     BasicSimulator (``shots`` overrides the qobj's, ``sample`` picks that many jobs at random
@@ -306,13 +308,12 @@ def audit(
         refs = list(archive.index.job_blob_refs())
         info = {row[0]: row[1:] for row in archive.select_rows(
             JobFilter(descending=False),
-            ("job_id", "status", "backend_name", "client_version", "kind"))}
+            ("job_id", "status", "backend_name", "client_version", "kind", "creation_us"))}
         tag_rows = archive.index.tag_mismatches() if verify else []
         tag_count_problems = [_tag_count_problem(*row) for row in archive.index.tag_count_mismatches()] \
             if verify else []
-        v1_jobs: set[str] = set()
-        client_gaps: dict[str, str | None] = {}  # from the docs, when they are read
-        doc_problems = _doc_problems(archive, v1_jobs, client_gaps) if verify else {}
+        facts = _DocFacts()
+        doc_problems = _doc_problems(archive, facts, check=verify)
 
     blob_problem: dict[int, str | None] = {}
     blob_rows: dict[int, int] = {}
@@ -350,7 +351,7 @@ def audit(
         for found in (doc_problems.get(job_id), tag_problems.get(job_id)):
             if found:
                 problems.append(found)
-        status, backend, client_version, kind = info.get(job_id, (None, None, None, None))
+        status, backend, client_version, kind, creation_us = info.get(job_id, (None,) * 5)
         notes = []
         complete = True
         if status == "DONE" and not (has_result and has_qobj):
@@ -360,8 +361,10 @@ def audit(
                 complete = False
                 notes.append(f"DONE without {' and '.join(missing)}" + (
                     " in the archive's payload format (a v1 job of 2018-2019: its circuits "
-                    "and counts are in the record's qasms field)" if job_id in v1_jobs else ""))
-        gap = client_gaps[job_id] if job_id in client_gaps else _client_gap_text(client_version)
+                    "and counts are in the record's qasms field)" if job_id in facts.v1_jobs
+                    else ""))
+        gap = (facts.client_gaps[job_id] if job_id in facts.client_gaps
+               else _client_gap_text(client_version))
         provenance = bool(backend) and gap is None
         if not backend:
             notes.append("backend not recorded")
@@ -369,7 +372,8 @@ def audit(
             notes.append(gap)
         rows.append({
             "job_id": job_id, "ok": not problems, "problems": problems, "blob_ok": not problem,
-            "status": status, "backend_name": backend, "client_version": client_version,
+            "status": status, "creation_date": creation_us, "backend_name": backend,
+            "provider": facts.providers.get(job_id), "client_version": client_version,
             "has_result": bool(has_result), "has_qobj": bool(has_qobj), "complete": complete,
             "provenance": provenance, "fidelity": math.nan, "flagged": False, "notes": notes,
             "_blob": (blob_path.get(blob_id), blob_row) if blob_id is not None and not problem
@@ -447,13 +451,40 @@ _ROW_VALUE_AT = {c: i for i, c in enumerate((
     "share_level", "run_mode", "kind", "experiment_id", "client_version"))}
 
 
-def _doc_problems(archive: Archive, v1_jobs: set[str],
-                  client_gaps: dict[str, str | None]) -> dict[str, str]:
-    """Jobs whose stored doc does not parse as a record (``record()`` would raise), or whose
-    index columns disagree with it (what a query finds is not what ``get()`` returns).
-    Adds to ``v1_jobs`` the jobs whose doc lists its circuits in ``qasms`` (v1 documents),
-    and to ``client_gaps`` each job's ``_client_gap`` (its doc's client_info says more than
-    the index's client text: a part dropped for want of a version, a name with a comma)."""
+class _DocFacts:
+    """What the audit reads from each job's stored doc, beyond the index columns."""
+
+    def __init__(self) -> None:
+        self.v1_jobs: set[str] = set()  # the doc lists its circuits in ``qasms`` (v1 documents)
+        # ``_client_gap`` of the doc's client_info, which says more than the index's client
+        # text (a part dropped for want of a version, a name with a comma).
+        self.client_gaps: dict[str, str | None] = {}
+        self.providers: dict[str, str | None] = {}  # "hub/group/project" the job ran under
+
+
+def provider_of(doc: Mapping[str, Any]) -> str | None:
+    """``hub/group/project`` a job ran under, from its record: ``hub_info`` nested
+    (``{"hub": {"name": ...}, ...}``) or flat (``hubName``..., 2019), or the ``provider``
+    of a 2024 document (``{"hub": ..., "group": ..., "project": ...}``); None if not recorded."""
+    for key in ("hub_info", "provider"):
+        info = doc.get(key)
+        if not isinstance(info, dict):
+            continue
+        names = []
+        for level in ("hub", "group", "project"):
+            value = info.get(level, info.get(f"{level}Name"))
+            if isinstance(value, dict):
+                value = value.get("name")
+            names.append(value if isinstance(value, str) and value else None)
+        if any(names):
+            return "/".join(n or "?" for n in names)
+    return None
+
+
+def _doc_problems(archive: Archive, facts: _DocFacts, check: bool = True) -> dict[str, str]:
+    """Read every stored doc into ``facts``; with ``check``, return the jobs whose doc does
+    not parse as a record (``record()`` would raise), or whose index columns disagree with it
+    (what a query finds is not what ``get()`` returns)."""
     out: dict[str, str] = {}
     for batch in archive.index.iter_select(JobFilter(descending=False),
                                            ("job_id", "doc", *_DOC_COLUMNS)):
@@ -467,12 +498,15 @@ def _doc_problems(archive: Archive, v1_jobs: set[str],
                 out[job_id] = "the index's doc of this job is not a JSON object"
                 continue
             if isinstance(value.get("qasms"), list) and value["qasms"]:
-                v1_jobs.add(job_id)
-            client_gaps[job_id] = _client_gap(value.get("client_info"))
+                facts.v1_jobs.add(job_id)
+            facts.client_gaps[job_id] = _client_gap(value.get("client_info"))
+            facts.providers[job_id] = provider_of(value)
+            if not check:
+                continue
             found = _row_disagreement(job_id, value, stored)
             if found:
                 out[job_id] = found
-    return out
+    return out if check else {}
 
 
 def _row_disagreement(job_id: str, doc: dict[str, Any], stored: list[Any]) -> str | None:
@@ -534,8 +568,8 @@ def _unindexed_row(job_id: str, path: str) -> dict[str, Any]:
     row itself: a blob row commits with its jobs' rows and jobs are never deleted, so its
     row was removed outside jobarchive (hiding a run is tampering too)."""
     return {
-        "job_id": job_id, "ok": False, "blob_ok": True, "status": None, "backend_name": None,
-        "client_version": None, "has_result": False, "has_qobj": False, "complete": True,
+        "job_id": job_id, "ok": False, "blob_ok": True, "status": None, "creation_date": None,
+        "backend_name": None, "provider": None, "client_version": None, "has_result": False, "has_qobj": False, "complete": True,
         "provenance": False, "fidelity": math.nan, "flagged": False, "_blob": None,
         "_blob_id": None, "notes": [],
         "problems": [f"the index has no row for this job, but blob {path} holds its payloads "
@@ -692,6 +726,9 @@ def _repair(archive: Archive, blob_problem: dict[int, str | None],
     return removed, kept
 
 
+_NAT = np.iinfo(np.int64).min  # NaT as a datetime64's integer
+
+
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for r in rows:
         r["problem"] = "; ".join(r["problems"])
@@ -703,7 +740,12 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "problem": pd.array(data["problem"], dtype="string"),
         "blob_ok": pd.array(data["blob_ok"], dtype=bool),
         "status": pd.array(data["status"], dtype="string"),
+        # Microseconds, as query(): nanoseconds overflow before 1677 and after 2262.
+        "creation_date": pd.DatetimeIndex(np.array(
+            [_NAT if us is None else us for us in data["creation_date"]], dtype="int64"
+        ).view("datetime64[us]")).tz_localize("UTC"),
         "backend_name": pd.array(data["backend_name"], dtype="string"),
+        "provider": pd.array(data["provider"], dtype="string"),
         "client_version": pd.array(data["client_version"], dtype="string"),
         "has_result": pd.array(data["has_result"], dtype=bool),
         "has_qobj": pd.array(data["has_qobj"], dtype=bool),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import pandas as pd
 import pytest
 from qiskit import QuantumCircuit
 
@@ -118,3 +119,27 @@ def test_a_client_info_with_null_name_and_version_is_archived_and_audited(arc):
     frame = arc.audit().set_index("job_id")
     assert frame["notes"].str.contains("client name not recorded").all()
     assert not frame["provenance"].any()
+
+
+def _accepted(corpus: list[dict]) -> list[dict]:
+    return [e["document"] for e in corpus
+            if not str(e["document"].get("creationDate")).startswith("dummyapiJobscreationDate")]
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_audit_says_when_and_where_each_real_job_ran(arc, real_corpus, verify):
+    """'What ran, where, with which client': the audit gave the backend and client but not
+    the hub/group/project a job ran under nor when; a reproducibility audit of real jobs
+    (nested hubInfo 2021, flat hubName 2019, 2024 'provider') needs both."""
+    from jobarchive import IBMQJob
+
+    arc.add_many([IBMQJob.from_server(doc) for doc in _accepted(real_corpus)])
+    frame = arc.audit(verify=verify).set_index("job_id")
+    assert frame.loc["5ceeb008918fd00073904714", "provider"] == \
+        "ibm-q-ornl/ornl-internal/algorithms-team"  # flat hubInfo of 2019
+    assert frame.loc["6090421b6cb1a50366176853", "provider"] == "ibm-q/open/main"
+    assert frame.loc["65d77683c5af71267b2cc634", "provider"] == "ibm-q/open/main"  # 2024
+    assert frame.loc["5b633f94f9b81b00364af0dd", "provider"] is pd.NA  # 2018: not recorded
+    query = arc.query().set_index("job_id")
+    assert frame["creation_date"].dtype == query["creation_date"].dtype
+    assert (frame["creation_date"] == query["creation_date"].reindex(frame.index)).all()
