@@ -355,9 +355,10 @@ def audit(
         notes = []
         complete = True
         if status == "DONE" and not (has_result and has_qobj):
-            missing = [w for w, has in (("result", has_result), ("qobj", has_qobj)) if not has]
-            runtime = kind == ApiJobKind.RUNTIME.value and missing == ["qobj"]
-            if not runtime:  # runtime jobs have no qobj by design
+            runtime = kind == ApiJobKind.RUNTIME.value  # runtime jobs have no qobj by design
+            missing = [w for w, has in (("result", has_result), ("qobj", has_qobj))
+                       if not has and not (runtime and w == "qobj")]
+            if missing:
                 complete = False
                 notes.append(f"DONE without {' and '.join(missing)}" + (
                     " in the archive's payload format (a v1 job of 2018-2019: its circuits "

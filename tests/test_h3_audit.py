@@ -143,3 +143,21 @@ def test_audit_says_when_and_where_each_real_job_ran(arc, real_corpus, verify):
     query = arc.query().set_index("job_id")
     assert frame["creation_date"].dtype == query["creation_date"].dtype
     assert (frame["creation_date"] == query["creation_date"].reindex(frame.index)).all()
+
+
+def test_a_runtime_job_without_result_is_not_said_to_lack_a_qobj(arc, real_corpus):
+    """The 2024 runtime job (kind 'runtime': no qobj by design) archived without its result
+    was 'DONE without result and qobj', as if a qobj were missing too."""
+    from jobarchive import IBMQJob
+
+    doc = next(d for d in _accepted(real_corpus) if d["id"] == "cnbnd1mj1613i2jfch3g"
+               and d["status"] == "COMPLETED")
+    arc.add(IBMQJob.from_server(doc))
+    arc.add(_record("runtime-with-result", result=simulate_qobj(_bell(), seed=1)) | {
+        "kind": "runtime"})
+    frame = arc.audit().set_index("job_id")
+    row = frame.loc["cnbnd1mj1613i2jfch3g"]
+    assert not row["complete"] and "DONE without result" in row["notes"]
+    assert "qobj" not in row["notes"], row["notes"]
+    assert frame.loc["runtime-with-result", "complete"]
+    assert "DONE without" not in frame.loc["runtime-with-result", "notes"]
