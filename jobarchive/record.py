@@ -279,7 +279,8 @@ def _client_text(name: str, version: str) -> str | None:
 
 
 def _client_text_of(client_info: Any) -> str | None:
-    versions = client_version_of(client_info)
+    # A client without a name (null, a number) is not recorded: there is nothing to find it by.
+    versions = {k: v for k, v in client_version_of(client_info).items() if isinstance(k, str)}
     if not versions:
         return None
     return ",".join(k if v is None else f"{k}=={v}" for k, v in versions.items())  # null: name only

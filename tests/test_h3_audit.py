@@ -108,8 +108,6 @@ def test_provenance_verdict_of_each_client_info_shape(arc, verify):
             assert note_kind(found[0]) == want.split(" (")[0].split(" for ")[0], found
 
 
-@pytest.mark.xfail(strict=True, reason="record._client_text_of joins a None/non-str client name "
-                   "with a null version: TypeError out of add() (store/record.py, the lead's)")
 def test_a_client_info_with_null_name_and_version_is_archived_and_audited(arc):
     """client_info {name: null, version: null} (the 2024 runtime shape with its name null too)
     made Archive.add() raise a bare TypeError ('sequence item 0: expected str instance')."""
