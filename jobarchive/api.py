@@ -45,6 +45,12 @@ logger = logging.getLogger(__name__)
 
 # Status codes worth retrying (reference §3.0), POST included; 429 is handled with Retry-After.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
+# Of those, the answers that say the request was not carried out: the only ones a request that
+# must not run twice (job creation) is retried on. A 502/504/520/524 comes from a gateway that
+# reached the server, which may have created the job (and a 500 may come after it did).
+NOT_TAKEN_STATUSES = frozenset({429, 503, 522})
+MAY_HAVE_TAKEN_EFFECT = ("The request may have taken effect nonetheless (the job may exist): "
+                         "look at provider.jobs() before submitting again.")
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 120.0)
 OBJECT_STORAGE_TIMEOUT: tuple[float, float] = (5.0, 600.0)
 DEFAULT_MAX_RETRIES = 5
@@ -338,9 +344,10 @@ class _Transport:
                         and refused <= CONNECT_RETRIES:
                     self._retry_wait(where, attempt, attempts, type(err).__name__, None)
                     continue
+                lost = "" if idempotent or never_sent else f" {MAY_HAVE_TAKEN_EFFECT}"
                 raise RequestsApiError(self.scrub(
                     f"{_requests_message(err)} ({where}; gave up after {attempt} attempts)"
-                )) from None
+                    + lost)) from None
             except requests.RequestException as err:
                 # Invalid URL, too many redirects...: not transient, no retry.
                 raise RequestsApiError(self.scrub(f"{_requests_message(err)} ({where})")) from None
@@ -352,10 +359,13 @@ class _Transport:
                     # The server asks us to stay away longer than we would wait: a retry
                     # before then is refused again (and lengthens some front ends' bans).
                     raise self._http_error(response, where, attempt, retry_after=after)
-                if status in RETRY_STATUSES and attempt < attempts:
+                if status in RETRY_STATUSES and attempt < attempts and (
+                        idempotent or status in NOT_TAKEN_STATUSES):
                     self._retry_wait(where, attempt, attempts, f"HTTP {status}", response)
                     continue
-                raise self._http_error(response, where, attempt)
+                raise self._http_error(
+                    response, where, attempt, note=None if idempotent or status not in
+                    RETRY_STATUSES - NOT_TAKEN_STATUSES else MAY_HAVE_TAKEN_EFFECT)
             if not expect_json:
                 return response.text
             if status == 204 or (not body.strip() and not retry_malformed):
@@ -394,7 +404,7 @@ class _Transport:
         self._check_cancel(where)
 
     def _http_error(self, response: requests.Response, where: str, attempt: int,
-                    retry_after: float | None = None) -> ApiError:
+                    retry_after: float | None = None, note: str | None = None) -> ApiError:
         """The reference's message: ``<requests message>. <server message>, Error code: C.``"""
         try:
             response.raise_for_status()
@@ -431,6 +441,8 @@ class _Transport:
         if retry_after is not None:
             hint = (f"The server asks to wait {retry_after:.0f} s (Retry-After) before trying "
                     "again: try again after that.")
+        if note:
+            hint = note
         if hint:
             message += f" {hint}"
         message = self.scrub(message)

@@ -572,7 +572,12 @@ class _Handler(BaseHTTPRequestHandler):
             if auth == "token":
                 req.user = emu._check_token(self.headers.get("X-Access-Token"))
             fault = emu._faults.decide(name)
-            if fault is not None and fault not in ("latency", "malformed", "garbled"):
+            # A status or drop fault answers instead of the request, or (faults "processed")
+            # after it took effect, as a gateway that times out on a slow origin does.
+            after = fault is not None and fault not in ("latency", "malformed", "garbled") \
+                and emu._faults.processed
+            if fault is not None and fault not in ("latency", "malformed", "garbled") \
+                    and not after:
                 self._inject(fault, emu)
                 return
             if fault == "latency":
@@ -590,6 +595,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._inject(fault, emu)
                 return
             status, payload, headers = fn(req)
+            if after:
+                self._inject(fault, emu)
+                return
         except HttpError as exc:
             self._send(exc.status, exc.body(), exc.headers)
             return
@@ -906,8 +914,10 @@ class Emulator:
         None, as an HTTP date if ``retry_after_date``, and X-RateLimit-* headers resetting
         ``reset_after`` s ahead), "latency", "drop"
         (close without answering), "malformed" (a truncated or non-JSON 200; a POST is not
-        carried out), and, only when named, "garbled" (carried out, its answer cut). Login
-        endpoints are spared unless ``endpoints`` names them. ``None`` turns faults off.
+        carried out), and, only when named, "garbled" (carried out, its answer cut).
+        ``processed``: the status and drop faults come after the request was carried out (a
+        gateway timing out on a slow origin), not instead of it. Login endpoints are spared
+        unless ``endpoints`` names them. ``None`` turns faults off.
         """
         self._faults = Faults(spec)
 

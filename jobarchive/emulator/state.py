@@ -20,9 +20,11 @@ from .filters import ListFilter
 from .jobs import Job, JobView, Project, fmt_ms
 
 FAULT_KINDS = ("500", "502", "503", "504", "429", "latency", "drop", "malformed")
-# Only when named: the request is carried out, then its answer is cut short (a POST that
-# took effect although the client cannot read the answer).
-EXTRA_FAULT_KINDS = ("garbled",)
+# Only when named: "garbled", the request is carried out, then its answer is cut short (a
+# POST that took effect although the client cannot read the answer); Cloudflare's origin
+# errors 520 (unknown), 522 (origin unreachable) and 524 (origin timed out), which the real
+# service sat behind (realdata headers).
+EXTRA_FAULT_KINDS = ("garbled", "520", "522", "524")
 # The login flow (reference §3.1 steps 1-5) is never faulted unless a spec names it.
 LOGIN_ENDPOINTS = frozenset({"version", "login", "users_me", "network", "devices"})
 
@@ -75,6 +77,7 @@ class Faults:
         self.retry_after = spec.get("retry_after", 0)
         self.retry_after_date = bool(spec.get("retry_after_date", False))  # an HTTP date
         self.reset_after = float(spec.get("reset_after", self.retry_after or 1))
+        self.processed = bool(spec.get("processed", False))  # faults after the effect
         endpoints = spec.get("endpoints")
         self.endpoints = None if endpoints is None else frozenset(endpoints)
         self._rng = random.Random(spec.get("seed", 0))

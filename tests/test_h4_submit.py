@@ -1,0 +1,69 @@
+"""Job creation through gateway errors that may come after the job was created (emulator over
+real sockets; sleeps are recorded, never waited)."""
+
+from __future__ import annotations
+
+import pytest
+from qiskit import QuantumCircuit
+
+import jobarchive
+from jobarchive.emulator import Emulator
+from jobarchive.exceptions import IBMQBackendApiError
+from jobarchive.qobj import qobj_from_circuits
+
+
+@pytest.fixture(scope="module")
+def setup():
+    qc = QuantumCircuit(1, 1)
+    qc.measure(0, 0)
+    qobj = qobj_from_circuits(qc, shots=8)
+    with Emulator(seed_jobs=0, seed=1, time_scale=0.001) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        sleeps: list[float] = []
+        provider.api_client.transport.sleep = sleeps.append
+        yield emu, provider, qobj, sleeps
+
+
+@pytest.mark.parametrize("status", ["502", "504", "520", "524"])
+def test_a_gateway_error_after_the_job_was_created_does_not_create_it_again(setup, status):
+    # A gateway timing out on (or garbling) the origin's answer: the job exists. Upstream
+    # retries POST on these codes, and each retry created one more job, run (and billed)
+    # again; like a dropped answer, they are not retried for job creation.
+    emu, provider, qobj, sleeps = setup
+    before = len(emu.job_docs())
+    emu.set_faults({"rate": 1.0, "kinds": [status], "processed": True,
+                    "endpoints": ["job_create"], "seed": 1})
+    try:
+        with pytest.raises(IBMQBackendApiError, match=status) as info:
+            provider.backends()[0].run(qobj)
+        assert "may have taken effect" in str(info.value) and "provider.jobs()" in str(info.value)
+    finally:
+        emu.set_faults(None)
+    assert len(emu.job_docs()) == before + 1
+
+
+@pytest.mark.parametrize("status", ["429", "503"])
+def test_an_answer_that_the_job_was_not_taken_is_still_retried(setup, status):
+    emu, provider, qobj, sleeps = setup
+    before, slept = len(emu.job_docs()), len(sleeps)
+    emu.set_faults({"rate": 0.5, "kinds": [status], "retry_after": 0,
+                    "endpoints": ["job_create"], "seed": 3})
+    try:
+        for _ in range(3):
+            provider.backends()[0].run(qobj)
+    finally:
+        emu.set_faults(None)
+    assert len(emu.job_docs()) == before + 3 and len(sleeps) > slept
+
+
+def test_the_emulator_carries_out_a_request_answered_with_a_processed_fault(setup):
+    emu, provider, qobj, sleeps = setup
+    job = provider.backends()[0].run(qobj)
+    emu.set_faults({"rate": 1.0, "kinds": ["504"], "processed": True,
+                    "endpoints": ["job_update"], "seed": 1})
+    try:
+        with pytest.raises(Exception, match="504"):
+            provider.api_client.job_update_attribute(job.job_id(), "name", "changed")
+    finally:
+        emu.set_faults(None)
+    assert emu.job_doc(job.job_id())["name"] == "changed"
