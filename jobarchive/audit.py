@@ -181,6 +181,24 @@ def _histograms(result: Any) -> list[dict[Any, int] | None]:
     return out
 
 
+def _sample_sizes(result: Any, histograms: list[dict[Any, int] | None]) -> list[float | None]:
+    """Per experiment, the shots behind its stored histogram when the values are not whole
+    counts (fractions, as some writers store them): their sum is no sample size. None: the
+    counts' sum is."""
+    results = result.get("results") if isinstance(result, dict) else None
+    out: list[float | None] = []
+    for i, hist in enumerate(histograms):
+        exp = results[i] if isinstance(results, list) and i < len(results) else None
+        shots = exp.get("shots") if isinstance(exp, dict) else None
+        values = list(hist.values()) if hist else []
+        # Whole floats summing to at most 1 are fractions too ({"0x1": 1.0}).
+        fractional = any(isinstance(v, float) and not v.is_integer() for v in values) or (
+            bool(values) and all(isinstance(v, float) for v in values) and sum(values) <= 1.0)
+        out.append(shots if fractional and isinstance(shots, int) and not isinstance(shots, bool)
+                   and shots > 0 else None)
+    return out
+
+
 def _stored_seed(result: Any) -> int | None:
     results = result.get("results") if isinstance(result, dict) else None
     if isinstance(results, list) and results and isinstance(results[0], dict):
@@ -190,12 +208,14 @@ def _stored_seed(result: Any) -> int | None:
     return None
 
 
-def sampling_fidelity(p: Mapping[Any, float], q: Mapping[Any, float]) -> float:
+def sampling_fidelity(p: Mapping[Any, float], q: Mapping[Any, float],
+                      n_p: float | None = None) -> float:
     """About the Hellinger fidelity that two independent samples of one distribution have,
     given their shots and the outcomes they show: ``1 - (k - 1) / 4 * (1/n_p + 1/n_q)``
     (k outcomes; at least 0). Two Bell runs of 1000 shots: 0.9985; two 1024-shot runs of a
-    10-qubit superposition: about 0.5, however intact the stored result is."""
-    n_p, n_q = sum(p.values()), sum(q.values())
+    10-qubit superposition: about 0.5, however intact the stored result is. ``n_p``: the
+    shots behind ``p`` when its values are not counts (fractions summing to 1)."""
+    n_p, n_q = (sum(p.values()) if n_p is None else n_p), sum(q.values())
     if n_p <= 0 or n_q <= 0:
         return 1.0
     k = len({key for key, v in p.items() if v} | {key for key, v in q.items() if v})
@@ -235,8 +255,10 @@ def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
         return [], f"not reproduced: {err}"
     except Exception as err:  # a simulator failure on one job must not stop the audit
         return [], f"not reproduced: {type(err).__name__}: {err}"
-    pairs = [(hellinger_fidelity(old, new), sampling_fidelity(old, new)) for old, new in
-             zip(stored, _histograms(rerun), strict=True) if old is not None and new is not None]
+    sizes = _sample_sizes(result, stored)
+    pairs = [(hellinger_fidelity(old, new), sampling_fidelity(old, new, size))
+             for old, new, size in zip(stored, _histograms(rerun), sizes, strict=True)
+             if old is not None and new is not None]
     if not pairs:
         return [], "no stored counts to compare"
     return pairs, ""

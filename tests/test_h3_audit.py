@@ -159,3 +159,25 @@ def test_a_runtime_job_without_result_is_not_said_to_lack_a_qobj(arc, real_corpu
     assert "qobj" not in row["notes"], row["notes"]
     assert frame.loc["runtime-with-result", "complete"]
     assert "DONE without" not in frame.loc["runtime-with-result", "notes"]
+
+
+def _as_probabilities(result: dict, counts: dict | None = None) -> dict:
+    out = copy.deepcopy(result)
+    for exp in out["results"]:
+        hist = counts if counts is not None else exp["data"]["counts"]
+        total = sum(hist.values())
+        exp["data"]["counts"] = {k: v / total for k, v in hist.items()}
+    return out
+
+
+def test_counts_stored_as_probabilities_are_judged_at_their_shots(arc):
+    """Counts written as fractions (floats summing to 1) were taken for a 1-shot sample, so
+    the sampling allowance dropped the limit to 0: a result that never came from its qobj
+    ({'0x1': 1.0} for a Bell pair) was ok. The experiment's shots are the sample size."""
+    qobj = _bell()
+    result = simulate_qobj(qobj, seed=5)
+    arc.add_many([_record("fractions", qobj, _as_probabilities(result)),
+                  _record("forged", qobj, _as_probabilities(result, {"0x1": 1000}))])
+    frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
+    assert frame.loc["fractions", "ok"] and frame.loc["fractions", "fidelity"] > 0.99
+    assert frame.loc["forged", "flagged"] and not frame.loc["forged", "ok"]
