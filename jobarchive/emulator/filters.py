@@ -97,9 +97,93 @@ def js_regex(pattern: Any) -> re.Pattern[str]:
             elif f not in "gu":
                 raise FilterError(f"unknown regexp flag {f!r}")
     try:
-        return re.compile(pattern, flags)
+        return re.compile(_from_javascript(pattern, bool(flags & re.M)), flags)
     except (re.error, RecursionError, OverflowError) as exc:
         raise FilterError(f"invalid regexp {pattern!r}: {exc}") from None
+
+
+# Letters JavaScript gives a meaning after a backslash (non-unicode mode); any other escaped
+# letter is the letter itself ("\A" matches "A"), where Python's re has anchors or refuses it.
+_JS_LETTER_ESCAPES = frozenset("dDwWsSbBnrtvfcxuk")
+_JS_CLASS = {"d": "0-9", "w": "A-Za-z0-9_"}  # ASCII only in JavaScript, Unicode in Python
+
+
+def _from_javascript(src: str, multiline: bool) -> str:
+    """A JavaScript RegExp source (the real server compiles ``regexp`` with JavaScript) as
+    Python ``re`` syntax with the same matches; FilterError for what JavaScript refuses,
+    e.g. Python's own ``(?i)``, ``(?P<n>...)``, ``(?#...)``, ``(?>...)`` or ``a++``."""
+    out: list[str] = []
+    i, n, in_class = 0, len(src), False
+    while i < n:
+        ch = src[i]
+        if ch == "\\":
+            if i + 1 >= n:
+                raise FilterError("invalid regexp: \\ at end of pattern")
+            nx = src[i + 1]
+            if nx == "k" and not in_class and src.startswith("<", i + 2):
+                end = src.find(">", i + 3)
+                if end < 0:
+                    raise FilterError("invalid regexp: invalid named reference")
+                out.append(f"(?P={src[i + 3:end]})")
+                i = end + 1
+                continue
+            if nx in _JS_CLASS:
+                out.append(_JS_CLASS[nx] if in_class else f"[{_JS_CLASS[nx]}]")
+            elif nx in "DW" and not in_class:
+                out.append(f"[^{_JS_CLASS[nx.lower()]}]")
+            elif nx.isalpha() and nx.isascii() and nx not in _JS_LETTER_ESCAPES:
+                out.append(re.escape(nx))  # an identity escape: the letter itself
+            else:
+                out.append(src[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+            out.append("\\[" if ch == "[" else ch)  # "[" inside a class is a plain "["
+            i += 1
+            continue
+        if ch == "[":
+            if src.startswith("[]", i):      # matches nothing in JavaScript
+                out.append("(?!)")
+                i += 2
+                continue
+            if src.startswith("[^]", i):     # any character, line breaks included
+                out.append("[\\s\\S]")
+                i += 3
+                continue
+            in_class = True
+            out.append(ch)
+            i += 1
+            if src.startswith("^", i):
+                out.append("^")
+                i += 1
+            continue
+        if ch == "(" and src.startswith("(?", i):
+            rest = src[i + 2:]
+            if rest.startswith((":", "=", "!", "<=", "<!")):
+                out.append("(?")
+                i += 2
+                continue
+            if rest.startswith("<"):
+                end = rest.find(">")
+                name = rest[1:end] if end > 0 else ""
+                if not name.isidentifier():
+                    raise FilterError("invalid regexp: invalid capture group name")
+                out.append(f"(?P<{name}>")
+                i += 4 + len(name)
+                continue
+            raise FilterError(f"invalid regexp: invalid group '(?{rest[:1]}' (JavaScript "
+                              "has no inline flags, (?P, (?# or (?>; use /.../i for flags)")
+        if ch in "*+?}" and src.startswith("+", i + 1):
+            raise FilterError("invalid regexp: nothing to repeat (no possessive quantifiers)")
+        if ch == "$" and not multiline:
+            out.append("\\Z")  # JavaScript's $ is the end only, not before a final newline
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def _like_regex(pattern: Any) -> re.Pattern[str]:
