@@ -103,6 +103,34 @@ class RequestCancelledError(RequestsApiError):
     ``ApiClient.cancel_on``."""
 
 
+class QobjEncodingError(ValueError):
+    """A qobj holding a value JSON cannot carry (raised before any request is sent)."""
+
+
+def _qobj_default(value: Any) -> Any:
+    """JSON for what ``qobj.to_dict()`` leaves in a qobj, as upstream's encoder sends it:
+    complex as ``[real, imag]``, numpy arrays as lists, numpy scalars as numbers, dates as ISO
+    strings, objects with ``to_dict()`` as that dict."""
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return value.tolist()  # ndarray -> nested lists, numpy scalar -> int/float/complex
+    if callable(getattr(value, "to_dict", None)):
+        return value.to_dict()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def encode_qobj(qobj: Any) -> bytes:
+    """The qobj upload body (reference §3.2); ``QobjEncodingError`` for a value JSON cannot
+    carry."""
+    try:
+        return json.dumps(qobj, default=_qobj_default).encode()
+    except (TypeError, ValueError, RecursionError) as err:
+        raise QobjEncodingError(f"The qobj cannot be sent as JSON: {err}") from None
+
+
 class _Secret:
     """A credential: ``str()`` and ``repr()`` never show it; ``.value`` does."""
 
@@ -836,6 +864,7 @@ class ApiClient:
         If the upload or the confirmation fails, the job is cancelled (best effort) and the
         error re-raised, so no half-submitted job is left waiting for data.
         """
+        data = encode_qobj(qobj)  # before anything is sent: a qobj JSON cannot carry fails here
         body: dict[str, Any] = {"backend": {"name": backend_name}, "allowObjectStorage": True}
         if name is not None:
             body["name"] = name
@@ -855,7 +884,7 @@ class ApiClient:
                 "upload URL.")
         try:
             self._object_storage(
-                "PUT", upload_url, data=json.dumps(qobj).encode(),
+                "PUT", upload_url, data=data,
                 headers={"Content-Type": "application/json"}, expect_json=False)
         except ApiError:
             self._best_effort_cancel(job_id)
@@ -933,5 +962,5 @@ class ApiClient:
 
 
 __all__ = ["ApiClient", "AuthClient", "DEFAULT_BACKOFF_FACTOR", "DEFAULT_MAX_RETRIES",
-           "DEFAULT_TIMEOUT", "RETRY_STATUSES", "RequestCancelledError", "RequestDeadlineError",
-           "client_application_header"]
+           "DEFAULT_TIMEOUT", "RETRY_STATUSES", "QobjEncodingError", "RequestCancelledError",
+           "RequestDeadlineError", "client_application_header", "encode_qobj"]

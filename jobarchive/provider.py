@@ -24,6 +24,7 @@ from .api import (
     DEFAULT_MAX_RETRIES,
     ApiClient,
     AuthClient,
+    QobjEncodingError,
     _Secret,
     _Transport,
 )
@@ -677,6 +678,8 @@ class IBMQBackend:
         try:
             doc = self._api_client.submit_job(self.name(), qobj, job_name, job_tags or None,
                                               share_level)
+        except QobjEncodingError as err:
+            raise IBMQBackendValueError(str(err)) from err
         except RequestsApiError as err:
             if err.error_code == 3458:
                 raise IBMQBackendJobLimitError(f"Error submitting job: {err}") from err

@@ -67,3 +67,30 @@ def test_the_emulator_carries_out_a_request_answered_with_a_processed_fault(setu
     finally:
         emu.set_faults(None)
     assert emu.job_doc(job.job_id())["name"] == "changed"
+
+
+def test_a_qobj_with_numpy_and_complex_values_is_sent_as_upstream_encodes_it(setup):
+    # qobj.to_dict() keeps numpy arrays and scalars and complex numbers (pulse samples, numpy
+    # parameters); upstream's IQXJsonEncoder sends complex as [real, imag] and numpy values
+    # as lists and numbers. json.dumps raised TypeError out of backend.run instead.
+    import numpy as np
+
+    emu, provider, qobj, sleeps = setup
+    odd = {**qobj, "header": {**qobj.get("header", {}), "weights": np.array([0.5, 0.25]),
+                              "phase": 1 + 2j, "count": np.int64(3), "scale": np.float32(0.5)}}
+    odd["config"] = {**qobj["config"], "shots": np.int64(8)}
+    job = provider.backends()[0].run(odd)
+    sent = emu.qobj_of(job.job_id())
+    assert sent["header"]["weights"] == [0.5, 0.25] and sent["header"]["phase"] == [1.0, 2.0]
+    assert sent["header"]["count"] == 3 and sent["header"]["scale"] == 0.5
+    assert sent["config"]["shots"] == 8
+
+
+def test_a_qobj_that_is_not_json_is_refused_before_anything_is_sent(setup):
+    from jobarchive.exceptions import IBMQBackendValueError
+
+    emu, provider, qobj, sleeps = setup
+    before = len(emu.job_docs())
+    with pytest.raises(IBMQBackendValueError, match="JSON"):
+        provider.backends()[0].run({**qobj, "header": {"x": object()}})
+    assert len(emu.job_docs()) == before
