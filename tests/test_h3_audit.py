@@ -181,3 +181,35 @@ def test_counts_stored_as_probabilities_are_judged_at_their_shots(arc):
     frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
     assert frame.loc["fractions", "ok"] and frame.loc["fractions", "fidelity"] > 0.99
     assert frame.loc["forged", "flagged"] and not frame.loc["forged", "ok"]
+
+
+def _wide(kind: str, n: int = 10) -> dict:
+    qc = QuantumCircuit(n, n, name=kind)
+    if kind == "ghz":
+        qc.h(0)
+        for q in range(n - 1):
+            qc.cx(q, q + 1)
+    else:
+        qc.h(range(n))
+    qc.measure(range(n), range(n))
+    return qobj_from_circuits([qc], shots=1024, qobj_id=kind)
+
+
+def test_swapped_results_of_wide_jobs_are_flagged_not_sampling_noise(arc):
+    """Results swapped between a 10-qubit GHZ job and a 10-qubit uniform one (fidelity about
+    0.001 to their own re-runs) were both ok, noted 'sampling noise ... two intact samples
+    give about 0.68': the sampling allowance 1 - 4 * (1 - 0.68) is below 0, so nothing could
+    be flagged. Intact samples stay well above the new floor (the tests of 58a5625 hold)."""
+    ghz, uniform = _wide("ghz"), _wide("uniform")
+    ghz_result, uniform_result = simulate_qobj(ghz, seed=1), simulate_qobj(uniform, seed=2)
+    for result in (ghz_result, uniform_result):  # a seed BasicSimulator cannot reuse (Aer's)
+        result["results"][0].pop("seed_simulator")
+    arc.add_many([_record("ghz_holds_uniform", ghz, uniform_result),
+                  _record("uniform_holds_ghz", uniform, ghz_result),
+                  _record("ghz", ghz, ghz_result), _record("uniform", uniform, uniform_result)])
+    for seed in range(3):  # re-runs with other seeds: intact jobs are new samples each time
+        frame = arc.audit(reproduce=True, progress=False, seed=seed).set_index("job_id")
+        for job_id in ("ghz_holds_uniform", "uniform_holds_ghz"):
+            assert frame.loc[job_id, "flagged"] and not frame.loc[job_id, "ok"], \
+                frame.loc[job_id, "notes"]
+        assert frame.loc["ghz", "ok"] and frame.loc["uniform", "ok"]
