@@ -866,9 +866,10 @@ class ApiClient:
         """
         data = encode_qobj(qobj)  # before anything is sent: a qobj JSON cannot carry fails here
         body: dict[str, Any] = {"backend": {"name": backend_name}, "allowObjectStorage": True}
-        if name is not None:
+        # As upstream: each only when truthy (a job_name of "" leaves the job unnamed).
+        if name:
             body["name"] = name
-        if share_level is not None:
+        if share_level:
             body["shareLevel"] = share_level
         if tags:
             body["tags"] = tags

@@ -94,3 +94,12 @@ def test_a_qobj_that_is_not_json_is_refused_before_anything_is_sent(setup):
     with pytest.raises(IBMQBackendValueError, match="JSON"):
         provider.backends()[0].run({**qobj, "header": {"x": object()}})
     assert len(emu.job_docs()) == before
+
+
+def test_an_empty_job_name_is_not_sent_as_upstream_does(setup):
+    # Upstream adds name (and tags, shareLevel) to the create body only when truthy: a job
+    # run with job_name="" has no name on the server, not "".
+    emu, provider, qobj, sleeps = setup
+    job = provider.backends()[0].run(qobj, job_name="", job_tags=[])
+    doc = emu.job_doc(job.job_id())
+    assert "name" not in doc and job.name() is None
