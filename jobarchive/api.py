@@ -493,7 +493,13 @@ def _body_text(response: requests.Response) -> str:
     """An error body for a message: an HTML page (a gateway's, a proxy's) or an XML error
     (object storage's) reduced to its title and text, anything else as sent; at most 500
     characters."""
-    text = response.text.strip()
+    # Only the start: the pages worth reading are small, and the tag patterns below would
+    # take quadratic time on megabytes of unclosed <script>s.
+    head = response.content[:65536]
+    try:
+        text = head.decode(response.encoding or "utf-8", "replace").strip()
+    except LookupError:  # a charset Python does not know
+        text = head.decode("utf-8", "replace").strip()
     ctype = response.headers.get("Content-Type", "").lower()
     if "html" in ctype or "xml" in ctype or text[:1] == "<":
         is_html = "html" in ctype or text[:15].lower().startswith(("<!doctype html", "<html"))

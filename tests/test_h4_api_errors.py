@@ -31,6 +31,8 @@ SHAPES: dict[str, tuple[int, str, str]] = {
     "html403": (403, "text/html; charset=UTF-8", "<!DOCTYPE html><html><head><title>Access "
                 "denied | Cloudflare</title><style>body{color:red}</style></head><body>"
                 "<h1>Access denied</h1><p>You do not have access.</p></body></html>"),
+    "badcharset": (503, "text/html; charset=x-no-such-codec", "<html><body>Down for "
+                   "maintenance</body></html>"),
     # Object storage's XML error (an expired pre-signed URL).
     "s3xml": (403, "application/xml", '<?xml version="1.0" encoding="UTF-8"?><Error><Code>'
               "AccessDenied</Code><Message>Request has expired</Message><Resource>/b/q.json"
@@ -113,6 +115,11 @@ def test_an_xml_error_of_object_storage_is_reduced_to_its_text(client):
     text = str(_error(client, "s3xml"))
     assert "AccessDenied Request has expired" in text and "<" not in text.split("for url:")[1]
     assert "HTML" not in text, text
+
+
+def test_an_error_page_in_an_unknown_charset_is_still_read(client):
+    text = str(_error(client, "badcharset"))
+    assert "Down for maintenance" in text and "try again later" in text, text
 
 
 def test_json_nested_too_deep_is_a_protocol_error_not_a_recursion_error(client):
