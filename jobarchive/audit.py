@@ -259,6 +259,9 @@ def _sampling_limit(p: Mapping[Any, float], q: Mapping[Any, float],
     return max(linear, SAMPLING_FLOOR * expected * expected) if expected >= 0.5 else linear
 
 
+_DAMAGED = "stored counts are not a histogram: "
+
+
 def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
            max_qubits: int) -> tuple[list[tuple[float, float, float]], str]:
     """Per experiment (fidelity, the fidelity sampling alone would give, the lowest an intact
@@ -268,6 +271,12 @@ def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
     stored = _histograms(result)
     if not stored or all(h is None for h in stored):
         return [], "no stored counts to compare"
+    for i, hist in enumerate(stored):
+        negative = sorted((str(k), v) for k, v in (hist or {}).items() if v < 0)
+        if negative:  # no run counts an outcome fewer than 0 times
+            key, value = negative[0]
+            return [], (f"{_DAMAGED}experiment {i} of the stored result counts {value} for "
+                        f"outcome {_shown(key)}: no run produced it")
     try:
         circuits = circuits_from_qobj(qobj)
         widest = max(c.num_qubits for c in circuits)
@@ -880,7 +889,10 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                     continue
                 for r, (qobj, result) in zip(chunk, payloads, strict=True):
                     pairs, note = _rerun(qobj, result, shots, seed, max_qubits)
-                    if note:
+                    if note.startswith(_DAMAGED):
+                        r["flagged"] = True
+                        _fail(r, note, blob=False)
+                    elif note:
                         r["notes"].append(note)
                     if pairs:
                         done += 1

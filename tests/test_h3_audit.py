@@ -235,3 +235,17 @@ def test_an_intact_job_of_few_outcomes_and_few_shots_is_not_flagged(arc):
     assert frame.loc["intact", "ok"], frame.loc["intact", "problem"]
     assert "sampling noise" in frame.loc["intact", "notes"]
     assert frame.loc["forged", "flagged"] and not frame.loc["forged", "ok"]
+
+
+def test_a_negative_count_is_a_finding_not_a_crash(arc):
+    """A stored count below 0 made hellinger_fidelity take the square root of a negative
+    number: ValueError out of the whole audit(reproduce=True). It is a damaged result."""
+    qobj = _bell()
+    result = simulate_qobj(qobj, seed=1)
+    damaged = copy.deepcopy(result)
+    damaged["results"][0]["data"]["counts"] = {"0x0": -500, "0x3": 1500}
+    arc.add_many([_record("intact", qobj, result), _record("damaged", qobj, damaged)])
+    frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
+    assert frame.loc["intact", "ok"]
+    row = frame.loc["damaged"]
+    assert not row["ok"] and row["flagged"] and "counts -500 for outcome 0" in row["problem"]
