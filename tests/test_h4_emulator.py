@@ -47,3 +47,26 @@ def test_the_server_answers_400_to_a_python_only_regexp():
         with pytest.raises(IBMQBackendApiError, match="400"):
             provider.jobs(job_name="(?i)bell")
         assert provider.jobs(job_name="/x^/i") == []
+
+
+def test_results_can_carry_the_naive_dates_of_the_2021_object_storage(monkeypatch, tmp_path):
+    # realdata results_all.json: object storage served "date": "2021-05-04T11:35:02.660124"
+    # (no zone, microseconds); the emulator served only "...Z" dates, so the client's reading
+    # of a naive date as UTC was never exercised over the wire.
+    import time
+    from datetime import UTC, datetime
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        with Emulator(seed_jobs=12, seed=5, naive_result_dates=True) as emu:
+            doc = next(d for d in emu.job_docs() if d["status"] == "COMPLETED")
+            served = emu.result_of(doc["id"])
+            assert served["date"][-1].isdigit() and len(served["date"].rsplit(".", 1)[1]) == 6
+            provider = jobarchive.connect(emu.url, emu.token)
+            result = provider.retrieve_job(doc["id"]).result()
+            assert result.date == datetime.fromisoformat(served["date"]).replace(tzinfo=UTC)
+            assert result.date.utcoffset() != UTC.utcoffset(None)  # shown in local time
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -675,7 +675,8 @@ class Emulator:
     shot's outcome, hundreds of KB each), ``clock_skew`` (seconds the server's wall clock
     runs ahead of this machine's, for its Date and rate-limit headers), ``consume_results``
     (a result whose download was acknowledged is not served again; ``result_of`` still
-    tells what it was).
+    tells what it was), ``naive_result_dates`` (results carry ``date`` without a zone, to
+    the microsecond, as object storage served them in 2021: ``2021-05-04T11:35:02.660124``).
     Accounts: ``emu.token`` is the first; ``add_account()`` makes more, on the same
     projects, each seeing only its own jobs; ``revoke_token(token)`` withdraws one.
     """
@@ -688,10 +689,12 @@ class Emulator:
                  lean_lists: bool = False, lean_full_lists: bool = False,
                  seed_tied: int = 0, max_url: int | None = None,
                  max_page: int | None = None, memory_results: bool = False,
-                 clock_skew: float = 0.0, consume_results: bool = False) -> None:
+                 clock_skew: float = 0.0, consume_results: bool = False,
+                 naive_result_dates: bool = False) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
                             time_scale=time_scale, job_limit=job_limit, clock_start=clock_start,
-                            seed_tied=seed_tied, memory_results=memory_results)
+                            seed_tied=seed_tied, memory_results=memory_results,
+                            naive_result_dates=naive_result_dates)
         self._stats = Stats()
         self._faults = Faults(faults)
         self._latency = 0.0

@@ -111,7 +111,7 @@ class State:
     def __init__(self, seed_jobs: int = 0, seed: int = 0, seed_active: int = 0,
                  time_scale: float = 60.0, job_limit: int | None = None,
                  clock_start: float | None = None, seed_tied: int = 0,
-                 memory_results: bool = False) -> None:
+                 memory_results: bool = False, naive_result_dates: bool = False) -> None:
         if seed_jobs < 0 or seed_active < 0 or seed_tied < 0:
             raise ValueError("seed_jobs, seed_active and seed_tied must be >= 0")
         self.lock = threading.RLock()
@@ -121,6 +121,7 @@ class State:
         self.default_project = self.projects[0]
         self.job_limit = job_limit
         self.memory_results = memory_results  # seeded results carry every shot (data.memory)
+        self.naive_result_dates = naive_result_dates  # result "date" without its zone (2021)
         jobs = history.seed_history(seed_jobs, seed, self.default_project)
         if seed_tied:
             at = jobs[-1].created + 1 if jobs else history.WINDOW_END
@@ -371,11 +372,16 @@ class State:
     def result(self, job: Job, now: int | None = None) -> dict[str, Any] | None:
         status = self.status(job, now)
         if job.recipe is not None:
-            return history.result_for(job, self.memory_results) \
+            result = history.result_for(job, self.memory_results) \
                 if status in API_FINAL_STATUSES else None
-        if status != "COMPLETED":
+        elif status != "COMPLETED":
             return None
-        return job.result
+        else:
+            result = job.result
+        if self.naive_result_dates and isinstance(result, dict) \
+                and isinstance(result.get("date"), str) and result["date"].endswith("Z"):
+            result = {**result, "date": result["date"][:-1]}  # "...42.207000Z": UTC, unsaid
+        return result
 
     def qobj(self, job: Job) -> dict[str, Any] | None:
         if job.qobj_lost:
