@@ -298,10 +298,13 @@ def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
     except Exception as err:  # a simulator failure on one job must not stop the audit
         return [], f"not reproduced: {type(err).__name__}: {err}"
     sizes = _sample_sizes(result, stored)
-    pairs = [(hellinger_fidelity(old, new), sampling_fidelity(old, new, size),
-              _sampling_limit(old, new, size))
-             for old, new, size in zip(stored, _histograms(rerun), sizes, strict=True)
-             if old is not None and new is not None]
+    try:
+        pairs = [(hellinger_fidelity(old, new), sampling_fidelity(old, new, size),
+                  _sampling_limit(old, new, size))
+                 for old, new, size in zip(stored, _histograms(rerun), sizes, strict=True)
+                 if old is not None and new is not None]
+    except (ArithmeticError, ValueError) as err:  # e.g. a count beyond a float's range
+        return [], f"not reproduced: the stored counts cannot be compared ({err})"
     if not pairs:
         return [], "no stored counts to compare"
     return pairs, ""

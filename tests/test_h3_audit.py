@@ -249,3 +249,16 @@ def test_a_negative_count_is_a_finding_not_a_crash(arc):
     assert frame.loc["intact", "ok"]
     row = frame.loc["damaged"]
     assert not row["ok"] and row["flagged"] and "counts -500 for outcome 0" in row["problem"]
+
+
+def test_a_count_beyond_a_float_is_a_note_not_a_crash(arc):
+    """The archive keeps ints of any size; a stored count of 10**400 made the sampling
+    allowance raise OverflowError out of the whole audit(reproduce=True)."""
+    qobj = _bell()
+    result = simulate_qobj(qobj, seed=1)
+    huge = copy.deepcopy(result)
+    huge["results"][0]["data"]["counts"] = {"0x0": 10**400, "0x3": 10**400}
+    arc.add_many([_record("intact", qobj, result), _record("huge", qobj, huge)])
+    frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
+    assert frame.loc["intact", "ok"] and frame.loc["intact", "fidelity"] == 1.0
+    assert "not reproduced: the stored counts cannot be compared" in frame.loc["huge", "notes"]
