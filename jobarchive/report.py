@@ -44,7 +44,11 @@ def _durations(archive: Archive) -> pd.DataFrame:
     for batch in archive.index.iter_select(JobFilter(descending=False),
                                            ("job_id", "backend_name", "doc")):
         for job_id, backend, doc in batch:
-            steps = (loads(doc) or {}).get("time_per_step")
+            try:
+                record = loads(doc)
+            except (ValueError, TypeError):  # a doc edited outside jobarchive: the audit says so
+                continue
+            steps = record.get("time_per_step") if isinstance(record, dict) else None
             if not isinstance(steps, dict):
                 continue
             when = {}

@@ -85,3 +85,26 @@ def test_an_intact_archive_has_no_lost_column(arc, tmp_path):
     for backend, group in frame.groupby("backend_name"):
         assert int(table[backend]["with result"]) == int(group["has_result"].sum())
         assert "result lost" not in table[backend]
+
+
+def test_a_damaged_doc_is_reported_not_raised(arc, tmp_path):
+    """An index doc edited outside jobarchive (not JSON, or JSON but no object) made the
+    report raise from its queue-time pass (JSONDecodeError / AttributeError); the audit it
+    then shows names those jobs, and the other jobs keep their durations."""
+    import sqlite3
+
+    arc.add_many(make_jobs(8, seed=5))
+    ids = sorted(arc.query()["job_id"])
+    path = arc.path / "index.db"
+    arc.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE jobs SET doc = ? WHERE job_id = ?", ("{not json", ids[0]))
+        conn.execute("UPDATE jobs SET doc = ? WHERE job_id = ?", ("[1, 2]", ids[1]))
+    conn.close()
+    from jobarchive import Archive
+
+    with Archive(arc.path) as again:
+        text = again.report(tmp_path / "r.html").read_text()
+    assert "not valid JSON" in text and "not a JSON object" in text
+    assert ids[0] in text and ids[1] in text
+    assert "queue and run time distributions" in text
