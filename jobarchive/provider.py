@@ -122,8 +122,10 @@ def connect(
 
     try:
         access_token = auth.access_token(secret)
-    except AuthenticationLicenseError:
-        raise
+    except AuthenticationLicenseError as err:
+        raise AuthenticationLicenseError(
+            f"{err} Log in once at https://quantum-computing.ibm.com and accept the license "
+            "agreement there, then connect() again.") from err
     except RequestsApiError as err:
         if err.status_code in (400, 401, 403):
             raise IBMQAccountCredentialsInvalidToken(

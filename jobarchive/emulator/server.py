@@ -191,6 +191,10 @@ class Routes:
         user = self.emu._account_of(token)
         if user is None:
             raise HttpError(401, "LOGIN_FAILED", "Login failed: the API token is not valid.")
+        if user in self.emu._license_required:
+            raise HttpError(401, "ACCEPT_LICENSE_REQUIRED",
+                            "You must accept the license agreement before using the API.",
+                            name="ACCEPT_LICENSE_REQUIRED")
         access = self.emu._new_access_token(user)
         return 200, {"id": access, "ttl": ACCESS_TTL_S, "created": fmt_ms(req.now),
                      "userId": user}, {}
@@ -703,6 +707,7 @@ class Emulator:
         self._access_lock = threading.Lock()
         self._token = token if token is not None else secrets.token_hex(32)
         self._accounts: dict[str, str] = {self._token: USER_ID}  # API token -> user id
+        self._license_required: set[str] = set()  # user ids whose login asks for the license
         self.max_body = int(max_body)
         self.lean_lists = bool(lean_lists)
         self.lean_full_lists = bool(lean_full_lists)
@@ -843,14 +848,18 @@ class Emulator:
             raise _unauthorized()
         return user
 
-    def add_account(self, token: str | None = None) -> str:
+    def add_account(self, token: str | None = None, license_required: bool = False) -> str:
         """Another account (its own user id) on the same hubs/groups/projects; returns its
-        API token. Accounts see only their own jobs, as on the real server."""
+        API token. Accounts see only their own jobs, as on the real server.
+        ``license_required``: its login answers 401 ACCEPT_LICENSE_REQUIRED (reference §3.0),
+        as for a new user who has not accepted the license yet."""
         token = token if token is not None else secrets.token_hex(32)
         with self._access_lock:
             if token in self._accounts:
                 raise ValueError("that token already belongs to an account")
-            self._accounts[token] = secrets.token_hex(12)
+            self._accounts[token] = user = secrets.token_hex(12)
+            if license_required:
+                self._license_required.add(user)
         return token
 
     def revoke_token(self, token: str | None = None) -> None:

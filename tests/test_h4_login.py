@@ -1,0 +1,23 @@
+"""Login of an account that must accept the license first (reference §3.0): emulator over
+real sockets."""
+
+from __future__ import annotations
+
+import pytest
+
+import jobarchive
+from jobarchive.emulator import Emulator
+from jobarchive.exceptions import AuthenticationLicenseError
+
+
+def test_an_account_that_must_accept_the_license_is_told_how():
+    with Emulator(seed_jobs=0, seed=1) as emu:
+        token = emu.add_account(license_required=True)
+        with pytest.raises(AuthenticationLicenseError) as info:
+            jobarchive.connect(emu.url, token)
+        text = str(info.value)
+        assert info.value.__class__ is AuthenticationLicenseError and token not in text
+        assert "accept" in text.lower() and "quantum-computing.ibm.com" in text, text
+        assert "Error code: None" not in text
+        # Other accounts log in as before.
+        assert jobarchive.connect(emu.url, emu.token).backends()
