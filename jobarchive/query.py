@@ -10,6 +10,7 @@ import contextlib
 import gc
 import operator
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -283,8 +284,8 @@ def _to_frame(rows: Sequence[tuple]) -> pd.DataFrame:
             # 1677 and after 2262, and pandas 2 makes nanoseconds of a unit="us" conversion).
             micros = np.asarray(data["creation_us"], dtype="int64").view("datetime64[us]")
             out[name] = pd.DatetimeIndex(micros).tz_localize(UTC)
-        elif name == "tags":  # one parse of all the JSON lists
-            out[name] = pd.Series(orjson.loads("[" + ",".join(data["tags"]) + "]"), dtype=object)
+        elif name == "tags":
+            out[name] = pd.Series(_tag_lists(data["job_id"], data["tags"]), dtype=object)
         elif name in ("num_experiments", "shots"):
             ints = pa.array(data[name], pa.int64())
             out[name] = pd.arrays.IntegerArray(ints.fill_null(0).to_numpy(),
@@ -294,6 +295,32 @@ def _to_frame(rows: Sequence[tuple]) -> pd.DataFrame:
         else:
             out[name] = pd.array(pa.array(data[name], pa.string()), dtype=_STRING)
     return pd.DataFrame(out, columns=list(FRAME_COLUMNS))
+
+
+def _tag_lists(job_ids: Sequence[str], texts: Sequence[str]) -> list[Any]:
+    """The tags column: one parse of all the JSON lists. A value edited outside jobarchive
+    (not a JSON list) is None for its job, with a warning naming it, rather than an opaque
+    JSONDecodeError out of every query of the archive."""
+    try:
+        lists = orjson.loads("[" + ",".join(texts) + "]")
+        if len(lists) == len(texts) and all(type(t) is list for t in lists):
+            return lists
+    except (orjson.JSONDecodeError, TypeError):
+        pass
+    lists, bad = [], []
+    for job_id, text in zip(job_ids, texts, strict=True):
+        try:
+            value = orjson.loads(text)
+        except (orjson.JSONDecodeError, TypeError):
+            value = None
+        if type(value) is not list:
+            value = None
+            bad.append(job_id)
+        lists.append(value)
+    warnings.warn(f"{len(bad)} job(s) have tags in the index that are not a JSON list (e.g. "
+                  f"{bad[0]!r}); their tags are None here. jobarchive audit names them (edited "
+                  "outside jobarchive?)", stacklevel=5)
+    return lists
 
 
 def job_ids_of(selection: Any) -> list[str] | None:

@@ -32,3 +32,33 @@ def test_num_experiments_of_an_error_job_with_a_partial_result(arc):
              "qobj": qobj, "result": partial})
     row = arc.query().iloc[0]
     assert row["has_result"] and row["num_experiments"] == 6
+
+
+def test_a_damaged_tags_value_is_none_with_a_warning_not_an_error_of_every_query(tmp_path):
+    """One job's tags edited outside jobarchive (not a JSON list) made every query() of the
+    archive, and the report, raise orjson's JSONDecodeError naming no job."""
+    import sqlite3
+
+    from retag_child import make_jobs
+
+    from jobarchive import Archive
+
+    path = tmp_path / "a.jobarchive"
+    with Archive(path) as arc:
+        arc.add_many(make_jobs(6, seed=2))
+        want = arc.query()
+    damaged = want["job_id"].iloc[0]
+    with sqlite3.connect(path / "index.db") as conn:
+        conn.execute("UPDATE jobs SET tags = ? WHERE job_id = ?", ('["a",', damaged))
+        conn.execute("UPDATE jobs SET tags = ? WHERE job_id = ?", ('{"a": 1}',
+                                                                   want["job_id"].iloc[1]))
+    conn.close()
+    with Archive(path) as arc:
+        with pytest.warns(UserWarning, match=f"2 job.*{damaged}.*audit"):
+            frame = arc.query()
+        assert list(frame["job_id"]) == list(want["job_id"])
+        assert frame["tags"].iloc[0] is None and frame["tags"].iloc[1] is None
+        assert list(frame["tags"].iloc[2:]) == list(want["tags"].iloc[2:])
+        with pytest.warns(UserWarning):
+            arc.report(tmp_path / "r.html")
+        assert "not a JSON list" in (tmp_path / "r.html").read_text()
