@@ -482,6 +482,7 @@ class _Transport:
 
 _SERVER_ERROR_HINT = "The server (or a proxy in front of it) failed: try again later."
 _STATUS_HINTS = {
+    413: "The job is larger than the server accepts: split its circuits into several jobs.",
     429: "The server limits requests per minute: try again later, or with fewer workers.",
 }
 _TAGS = re.compile(r"<[^>]*>")

@@ -103,3 +103,15 @@ def test_an_empty_job_name_is_not_sent_as_upstream_does(setup):
     job = provider.backends()[0].run(qobj, job_name="", job_tags=[])
     doc = emu.job_doc(job.job_id())
     assert "name" not in doc and job.name() is None
+
+
+def test_a_qobj_too_large_for_the_server_says_to_split_the_job():
+    qc = QuantumCircuit(1, 1)
+    qc.measure(0, 0)
+    big = qobj_from_circuits([qc] * 200, shots=8)
+    with Emulator(seed_jobs=0, seed=1, max_body=20_000) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        with pytest.raises(IBMQBackendApiError, match="413") as info:
+            provider.backends()[0].run(big)
+        assert "split" in str(info.value), str(info.value)
+        assert [d["status"] for d in emu.job_docs()] == ["CANCELLED"]  # nothing left waiting
