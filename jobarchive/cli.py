@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from .exceptions import IBMQError, IndexIntegrityError, JobNotFoundError
+from .exceptions import BlobIntegrityError, IBMQError, IndexIntegrityError, JobNotFoundError
 
 DEFAULT_ARCHIVE = "jobs.jobarchive"
 DEFAULT_URL = "https://auth.quantum-computing.ibm.com/api"
@@ -946,7 +946,8 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
               help="Seed of the sample and the simulator.")
 @click.option("--shots", type=click.IntRange(1, 10**7), default=None,
               help="Shots of each re-run (default: the qobj's).")
-@click.option("--repair", is_flag=True, help="Remove orphan blobs left by interrupted writes.")
+@click.option("--repair", is_flag=True, help="Remove orphan blobs left by interrupted writes; rewrite "
+              "rows an older version wrote after the upgrade and recount tag_counts.")
 @click.option("--no-verify", is_flag=True, help="Skip re-hashing blobs (existence and size only).")
 @click.option("--all", "show_all", is_flag=True, help="List every job, not only problems.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
@@ -1008,7 +1009,13 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None,
         click.echo(f"index.db is damaged: {line.strip()}", err=True)
     if len(index_problems) > 10:
         click.echo(f"index.db: {len(index_problems) - 10} more findings (PRAGMA quick_check)", err=True)
-    if len(problems) or index_problems:
+    tag_problems = frame.attrs.get("tag_count_problems") or []
+    for line in tag_problems[:10]:
+        click.echo(f"tag_counts: {line}", err=True)
+    if len(tag_problems) > 10:
+        click.echo(f"tag_counts: {len(tag_problems) - 10} more tags (`jobarchive audit --repair` "
+                   "recounts them)", err=True)
+    if len(problems) or index_problems or tag_problems:
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -1081,6 +1088,34 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, **filt
     # Printed once everything is written: a closed pipe (`| head -1`) cannot cut it short.
     for line in lines:
         click.echo(line)
+
+
+@cli.command(epilog="\b\nExamples:\n  jobarchive backup /mnt/backups/lab-2026-11-25"
+                    "\n  jobarchive backup copy/ --allow-damaged --format json"
+                    "\n\b\nExit code 0: copied; 3: a blob is missing or damaged (nothing is written "
+                    "unless --allow-damaged, which copies the rest and lists it).")
+@click.argument("dest", metavar="DEST")
+@click.option("--allow-damaged", is_flag=True,
+              help="Back up everything else when a blob is missing or damaged (listed; exit 3).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def backup(ctx: click.Context, dest: str, allow_damaged: bool, fmt: str) -> None:
+    """Copy the archive to a new directory, consistently while others write (the index at
+    one snapshot, then every blob it lists, checked against its SHA-256)."""
+    arc = open_archive(ctx)
+    try:
+        result = arc.backup(dest, allow_damaged=allow_damaged)
+    except BlobIntegrityError as err:
+        click.echo(f"backup: {one_line(err)}", err=True)
+        ctx.exit(EXIT_PROBLEMS)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        click.echo(f"{result.path}: {result.jobs} jobs, {result.blobs} blobs, {result.bytes:,} bytes")
+        for problem in result.problems:
+            click.echo(f"not copied: {problem}", err=True)
+    if result.problems:
+        ctx.exit(EXIT_PROBLEMS)
 
 
 def _save(frame: Any, fmt: str, path: Path) -> None:

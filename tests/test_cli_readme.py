@@ -12,6 +12,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from jobarchive import Archive
 from jobarchive.cli import DEFAULT_URL, cli
 from jobarchive.emulator import Emulator
 
@@ -50,7 +51,7 @@ def test_the_command_line_examples_run(tmp_path, monkeypatch):
     emulator for the IBM one). `audit --reproduce --sample 200` exited 3 on a healthy
     archive: device jobs differ from the ideal re-run by their noise."""
     lines = _command_lines()
-    assert [shlex.split(line)[3] for line in lines] == ["sync", "ls", "retag", "audit", "export"]
+    assert [shlex.split(line)[3] for line in lines] == ["sync", "ls", "retag", "audit", "export", "backup"]
     monkeypatch.chdir(tmp_path)
     with Emulator(seed_jobs=300, seed=5) as emu:
         monkeypatch.setenv("JOBARCHIVE_TOKEN", emu.token)
@@ -64,3 +65,5 @@ def test_the_command_line_examples_run(tmp_path, monkeypatch):
                 assert "problems=0" in res.stderr and "reproduced=200" in res.stderr
     assert (tmp_path / "lab-export" / "jobs.parquet").exists()
     assert (tmp_path / "lab-export" / "counts.parquet").exists()
+    with Archive(tmp_path / "lab-backup", create=False) as copy:
+        assert len(copy) == 300 and copy.audit()["ok"].all()
