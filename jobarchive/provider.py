@@ -576,7 +576,12 @@ class IBMQProvider:
         try:
             doc = self.api_client.job_get(job_id)
         except ApiError as err:
-            raise IBMQBackendApiError(f"Failed to get job {job_id}: {err}") from err
+            hint = ""
+            if getattr(err, "error_code", None) == 3250:  # the reference's "job not found"
+                c = self.api_client
+                hint = (f" No such job in {c.hub}/{c.group}/{c.project}: check the job id, or "
+                        "connect() to the hub/group/project the job ran in.")
+            raise IBMQBackendApiError(f"Failed to get job {job_id}: {err}{hint}") from err
         try:
             return self._job_from_doc(doc)
         except (JobValidationError, TypeError, ValueError) as err:

@@ -21,3 +21,14 @@ def test_an_account_that_must_accept_the_license_is_told_how():
         assert "Error code: None" not in text
         # Other accounts log in as before.
         assert jobarchive.connect(emu.url, emu.token).backends()
+
+
+def test_an_unknown_job_id_says_where_it_was_looked_for():
+    from jobarchive.exceptions import IBMQBackendApiError
+
+    with Emulator(seed_jobs=1, seed=1) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        with pytest.raises(IBMQBackendApiError, match="Error code: 3250") as info:
+            provider.retrieve_job("5f0000000000000000000000")
+        text = str(info.value)
+        assert "ibm-q/open/main" in text and "check the job id" in text, text
