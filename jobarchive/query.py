@@ -276,25 +276,67 @@ def _to_frame(rows: Sequence[tuple]) -> pd.DataFrame:
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(QUERY_COLUMNS)
     data = dict(zip(QUERY_COLUMNS, columns, strict=True))
     out: dict[str, Any] = {}
+    ids = data["job_id"]
     # Columns are converted whole by pyarrow/numpy: per-value conversion in pandas took
-    # about 40% of a 10,000-row query (bench/query.py).
+    # about 40% of a 10,000-row query (bench/query.py). A value of the wrong type (an index
+    # edited outside jobarchive) is NA for its job, with a warning, instead of an error of
+    # every query of the archive.
     for name in FRAME_COLUMNS:
         if name == "creation_date":
             # Microsecond resolution whatever the pandas version (nanoseconds overflow before
             # 1677 and after 2262, and pandas 2 makes nanoseconds of a unit="us" conversion).
-            micros = np.asarray(data["creation_us"], dtype="int64").view("datetime64[us]")
+            try:
+                micros = np.asarray(data["creation_us"], dtype="int64")
+            except (TypeError, ValueError, OverflowError):
+                micros = np.asarray(_checked(ids, data["creation_us"], name, _is_int64, _NAT),
+                                    dtype="int64")
+            micros = micros.view("datetime64[us]")
             out[name] = pd.DatetimeIndex(micros).tz_localize(UTC)
         elif name == "tags":
-            out[name] = pd.Series(_tag_lists(data["job_id"], data["tags"]), dtype=object)
+            out[name] = pd.Series(_tag_lists(ids, data["tags"]), dtype=object)
         elif name in ("num_experiments", "shots"):
-            ints = pa.array(data[name], pa.int64())
+            try:
+                ints = pa.array(data[name], pa.int64())
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                ints = pa.array(_checked(ids, data[name], name,
+                                         lambda v: v is None or _is_int64(v), None), pa.int64())
             out[name] = pd.arrays.IntegerArray(ints.fill_null(0).to_numpy(),
                                                ints.is_null().to_numpy(zero_copy_only=False))
         elif name == "has_result":
             out[name] = np.asarray(data[name], dtype=bool)
         else:
-            out[name] = pd.array(pa.array(data[name], pa.string()), dtype=_STRING)
+            try:
+                strings = pa.array(data[name], pa.string())
+            except (pa.ArrowException, TypeError, ValueError):
+                strings = pa.array(_checked(ids, data[name], name,
+                                            lambda v: v is None or type(v) is str, None),
+                                   pa.string())
+            out[name] = pd.array(strings, dtype=_STRING)
     return pd.DataFrame(out, columns=list(FRAME_COLUMNS))
+
+
+_NAT = np.iinfo(np.int64).min  # NaT as a datetime64's integer
+
+
+def _is_int64(value: Any) -> bool:
+    return type(value) is int and -(2**63) < value < 2**63
+
+
+def _checked(job_ids: Sequence[str], values: Sequence[Any], column: str,
+             valid: Any, missing: Any) -> list[Any]:
+    """``values`` with each one ``valid`` refuses replaced by ``missing``, and a warning
+    naming the jobs (only when some are refused)."""
+    bad = [job_id for job_id, v in zip(job_ids, values, strict=True) if not valid(v)]
+    if not bad:
+        return list(values)
+    _warn_damaged(bad, f"a {column} of the wrong type", "missing (NA)")
+    return [v if valid(v) else missing for v in values]
+
+
+def _warn_damaged(bad: list[str], what: str, shown: str) -> None:
+    warnings.warn(f"{len(bad)} job(s) have {what} in the index (e.g. {bad[0]!r}): shown as "
+                  f"{shown} here. jobarchive audit names them (edited outside jobarchive?)",
+                  stacklevel=6)
 
 
 def _tag_lists(job_ids: Sequence[str], texts: Sequence[str]) -> list[Any]:
@@ -317,9 +359,7 @@ def _tag_lists(job_ids: Sequence[str], texts: Sequence[str]) -> list[Any]:
             value = None
             bad.append(job_id)
         lists.append(value)
-    warnings.warn(f"{len(bad)} job(s) have tags in the index that are not a JSON list (e.g. "
-                  f"{bad[0]!r}); their tags are None here. jobarchive audit names them (edited "
-                  "outside jobarchive?)", stacklevel=5)
+    _warn_damaged(bad, "tags that are not a JSON list", "None")
     return lists
 
 

@@ -3,6 +3,7 @@ test_query.py against a plain Python filter and held up in this review)."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from qiskit import QuantumCircuit
 
@@ -54,7 +55,7 @@ def test_a_damaged_tags_value_is_none_with_a_warning_not_an_error_of_every_query
                                                                    want["job_id"].iloc[1]))
     conn.close()
     with Archive(path) as arc:
-        with pytest.warns(UserWarning, match=f"2 job.*{damaged}.*audit"):
+        with pytest.warns(UserWarning, match=f"2 job.*tags.*{damaged}.*audit"):
             frame = arc.query()
         assert list(frame["job_id"]) == list(want["job_id"])
         assert frame["tags"].iloc[0] is None and frame["tags"].iloc[1] is None
@@ -62,3 +63,37 @@ def test_a_damaged_tags_value_is_none_with_a_warning_not_an_error_of_every_query
         with pytest.warns(UserWarning):
             arc.report(tmp_path / "r.html")
         assert "not a JSON list" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.parametrize(("column", "value", "frame_column", "shown"), [
+    ("creation_us", "yesterday", "creation_date", pd.NaT),
+    ("shots", "many", "shots", pd.NA),
+    ("num_experiments", "3 or 4", "num_experiments", pd.NA),
+])
+def test_a_value_of_the_wrong_type_in_the_index_is_na_with_a_warning(
+        tmp_path, column, value, frame_column, shown):
+    """An index value of the wrong type (edited outside jobarchive) made every query()
+    raise numpy's or pyarrow's conversion error, naming no job."""
+    import sqlite3
+
+    from retag_child import make_jobs
+
+    from jobarchive import Archive
+
+    path = tmp_path / "a.jobarchive"
+    with Archive(path) as arc:
+        arc.add_many(make_jobs(5, seed=3))
+        want = arc.query(descending=False)
+    damaged = want["job_id"].iloc[-1]  # the newest: it stays last whatever its date now
+    with sqlite3.connect(path / "index.db") as conn:
+        conn.execute(f"UPDATE jobs SET {column} = ? WHERE job_id = ?", (value, damaged))
+    conn.close()
+    with Archive(path) as arc:
+        with pytest.warns(UserWarning, match=f"1 job.*{frame_column.split('_date')[0]}.*"
+                                             f"{damaged}.*audit"):
+            frame = arc.query(job_tags=None).set_index("job_id")
+        assert set(frame.index) == set(want["job_id"])
+        assert frame.loc[damaged, frame_column] is shown
+        others = want.set_index("job_id").drop(index=damaged)
+        assert frame.drop(index=damaged)[frame_column].reindex(others.index).equals(
+            others[frame_column])
