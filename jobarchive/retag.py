@@ -586,14 +586,14 @@ class _Breaker:
 
     def note(self, err: BaseException | None) -> None:
         """Count an outcome toward (or reset) the run of transport failures."""
-        from .sync import _api_error
+        from .sync import server_verdict
 
-        api = _api_error(err) if err is not None else None
+        verdict = server_verdict(err)
         with self._lock:
-            if api is not None and (api.status_code in (-1, 401, 429) or api.status_code >= 500):
+            if isinstance(verdict, RequestsApiError):
                 self._in_a_row += 1
-                self._last = api
-            elif err is None or api is not None:  # the server answered something
+                self._last = verdict
+            elif verdict:
                 self._in_a_row = 0
 
     def down(self) -> bool:

@@ -590,14 +590,11 @@ class _Pass:
 
     def _note(self, err: BaseException | None) -> None:
         """Count a job's outcome toward (or reset) the run of transport failures."""
-        api = _api_error(err) if err is not None else None
-        # 429 after every retry counts too: a server that keeps rate limiting asks for less.
-        # So does 401 (after the client's own login again): a token revoked mid-sync refuses
-        # every job; one refused request per remaining job helps nobody.
-        if api is not None and (api.status_code in (-1, 401, 429) or api.status_code >= 500):
+        verdict = server_verdict(err)
+        if isinstance(verdict, RequestsApiError):
             self._down_in_a_row += 1
-            self._down_error = api
-        elif err is None or api is not None:  # the server answered something
+            self._down_error = verdict
+        elif verdict:
             self._down_in_a_row = 0
 
     def _give_up(self) -> RequestsApiError:
@@ -928,6 +925,18 @@ def _cursor_key(provider: Any, backend_name: str | None) -> str | None:
 def _may_have_partial_result(api_status: str, kind: str | None) -> bool:
     """A failed job whose result (partial) sits in object storage: fetched once, kept."""
     return api_status in PARTIAL_RESULT_STATUSES and kind == ApiJobKind.QOBJECT_STORAGE.value
+
+
+def server_verdict(err: BaseException | None) -> RequestsApiError | bool:
+    """How one request's outcome counts toward taking the server for down: its
+    ``RequestsApiError`` when it is a transport failure (no answer, 5xx, and also 429 after
+    every retry, a server asking for less, and 401 after the client's own login again, a
+    revoked token that would refuse every remaining job); True when the server answered
+    (a success or another error: the run resets); False when it says nothing (a local error)."""
+    api = _api_error(err) if err is not None else None
+    if api is not None and (api.status_code in (-1, 401, 429) or api.status_code >= 500):
+        return api
+    return err is None or api is not None
 
 
 def _api_error(err: BaseException | None) -> RequestsApiError | None:
