@@ -376,7 +376,8 @@ def audit(
         refs = list(archive.index.job_blob_refs())
         info = {row[0]: row[1:] for row in archive.select_rows(
             JobFilter(descending=False),
-            ("job_id", "status", "backend_name", "client_version", "kind", "creation_us"))}
+            ("job_id", "status", "backend_name", "client_version", "kind", "creation_us",
+             "shots", "num_experiments"))}
         tag_rows = archive.index.tag_mismatches() if verify else []
         tag_count_problems = [_tag_count_problem(*row) for row in archive.index.tag_count_mismatches()] \
             if verify else []
@@ -419,7 +420,12 @@ def audit(
         for found in (doc_problems.get(job_id), tag_problems.get(job_id)):
             if found:
                 problems.append(found)
-        status, backend, client_version, kind, creation_us = info.get(job_id, (None,) * 5)
+        status, backend, client_version, kind, creation_us, *sizes = info.get(job_id, (None,) * 7)
+        if verify:
+            problems += [f"the index's {column} of this job is {value!r}, not a count (edited "
+                         "outside jobarchive? queries show it as missing)"
+                         for column, value in zip(("shots", "num_experiments"), sizes, strict=True)
+                         if value is not None and not (type(value) is int and value >= 0)]
         notes = []
         complete = True
         if status == "DONE" and not (has_result and has_qobj):
@@ -441,7 +447,9 @@ def audit(
             notes.append(gap)
         rows.append({
             "job_id": job_id, "ok": not problems, "problems": problems, "blob_ok": not problem,
-            "status": status, "creation_date": creation_us, "backend_name": backend,
+            "status": status, "backend_name": backend,
+            # A creation_us edited to another type is reported above (its doc disagrees).
+            "creation_date": creation_us if type(creation_us) is int else None,
             "provider": facts.providers.get(job_id), "client_version": client_version,
             "has_result": bool(has_result), "has_qobj": bool(has_qobj), "complete": complete,
             "provenance": provenance, "fidelity": math.nan, "flagged": False, "notes": notes,

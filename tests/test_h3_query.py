@@ -97,3 +97,7 @@ def test_a_value_of_the_wrong_type_in_the_index_is_na_with_a_warning(
         others = want.set_index("job_id").drop(index=damaged)
         assert frame.drop(index=damaged)[frame_column].reindex(others.index).equals(
             others[frame_column])
+        audit = arc.audit().set_index("job_id")  # as the warning says, the audit names it
+        assert not audit.loc[damaged, "ok"] and column.split("_us")[0] in \
+            audit.loc[damaged, "problem"]
+        assert audit.drop(index=damaged)["ok"].all()
