@@ -261,6 +261,11 @@ def build_where(
                 f'"{db_filter}" is not a valid db_filter value: it must be a dict '
                 "(a LoopBack where filter).")
         extra = copy.deepcopy(db_filter)
+        for key in ("and", "or"):
+            if extra.get(key) is not None and not isinstance(extra[key], list):
+                raise IBMQBackendValueError(
+                    f"db_filter's '{key}' must be a list of where filters, e.g. "
+                    f'{{"{key}": [{{"name": "a"}}, {{"name": "b"}}]}}.')
         ands = ands + list(extra.pop("and", None) or [])
         ors = ors + list(extra.pop("or", None) or [])
         where = {**extra, **where}

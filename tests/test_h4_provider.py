@@ -27,3 +27,18 @@ def test_no_request_is_sent_once_the_limit_is_collected():
     got = [d["id"] for d in iter_pages(client, None, True, limit=5, skip=3)]
     assert got == [d["id"] for d in filter_docs(docs, {"order": "creationDate DESC"})][3:8]
     assert len(client.calls) == 1, client.calls
+
+
+def test_a_db_filter_and_or_that_is_not_a_list_is_refused_clearly():
+    # {"and": {...}} was turned into the list of its keys (["name"]) and sent: the server
+    # answered 400 about a filter the user never wrote.
+    import pytest
+
+    from jobarchive.exceptions import IBMQBackendValueError
+    from jobarchive.provider import build_where
+
+    for key in ("and", "or"):
+        with pytest.raises(IBMQBackendValueError, match=f"'{key}'"):
+            build_where(job_tags=["a"], job_tags_operator="AND",
+                        db_filter={key: {"name": "x"}})
+    assert build_where(db_filter={"and": [{"name": "x"}]}) == {"and": [{"name": "x"}]}
