@@ -332,7 +332,8 @@ def audit(
     it ran: ``creation_date`` (UTC), ``backend_name``, ``provider`` (``hub/group/project``
     from the record's hub info, NA if not recorded), ``client_version``. ``complete`` (a DONE job has a result
     and a qobj); ``provenance`` (backend and client version recorded); ``notes`` lists these
-    informational findings. ``reproduce=True`` re-runs the stored qobj of DONE jobs on
+    informational findings. ``reproduce=True`` re-runs the stored qobj of DONE jobs (and of
+    ERROR jobs with a partial result: the experiments that ran) on
     BasicSimulator (``shots`` overrides the qobj's, ``sample`` picks that many jobs at random
     with ``seed``, jobs wider than ``max_qubits`` are skipped) and fills ``fidelity`` (lowest
     Hellinger fidelity over the experiments) and ``flagged``: a simulator job (or one whose
@@ -874,8 +875,10 @@ def _judge(row: dict[str, Any], pairs: list[tuple[float, float, float]], thresho
 def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[float, float],
                shots: int | None, sample: int | None, seed: int, max_qubits: int,
                progress: bool | None) -> int:
-    eligible = [r for r in rows if r["status"] == "DONE" and r["has_result"] and r["has_qobj"]
-                and r["_blob"] is not None]
+    # ERROR jobs too: the experiments of a partial result that ran carry counts to check
+    # (the failed ones have none and are left out of the comparison).
+    eligible = [r for r in rows if r["status"] in ("DONE", "ERROR") and r["has_result"]
+                and r["has_qobj"] and r["_blob"] is not None]
     if sample is not None and sample < len(eligible):
         eligible = random.Random(seed).sample(eligible, int(sample))
     by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)

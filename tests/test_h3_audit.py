@@ -262,3 +262,28 @@ def test_a_count_beyond_a_float_is_a_note_not_a_crash(arc):
     frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
     assert frame.loc["intact", "ok"] and frame.loc["intact", "fidelity"] == 1.0
     assert "not reproduced: the stored counts cannot be compared" in frame.loc["huge", "notes"]
+
+
+def test_the_partial_result_of_an_error_job_is_reproduced(arc):
+    """An ERROR_RUNNING_JOB with its partial result (the experiments that ran carry counts,
+    the failed one none, as the server and the emulator send it) was never re-run: a
+    tampered partial result was ok and nothing said it had not been checked."""
+    qc = [QuantumCircuit(2, 2, name=f"e{i}") for i in range(3)]
+    for c in qc:
+        c.h(0)
+        c.cx(0, 1)
+        c.measure([0, 1], [0, 1])
+    qobj = qobj_from_circuits(qc, shots=1000, qobj_id="partial")
+    partial = simulate_qobj(qobj, seed=4)
+    partial["results"][-1].update(success=False, status="ERROR: experiment did not run", data={})
+    partial.update(success=False, status="PARTIAL COMPLETED")
+    tampered = copy.deepcopy(partial)
+    tampered["results"][0]["data"]["counts"] = {"0x1": 500, "0x2": 500}
+    error = {"status": "ERROR_RUNNING_JOB", "error": {"code": 7001, "message": "Error running job"}}
+    arc.add_many([_record("intact", qobj, partial) | error, _record("tampered", qobj, tampered)
+                  | error])
+    frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
+    assert (frame["status"] == "ERROR").all()
+    assert frame.loc["intact", "ok"] and frame.loc["intact", "fidelity"] == 1.0
+    assert frame.loc["tampered", "flagged"] and not frame.loc["tampered", "ok"]
+    assert frame.attrs["summary"]["reproduced"] == 2
