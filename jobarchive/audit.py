@@ -271,12 +271,20 @@ def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
     stored = _histograms(result)
     if not stored or all(h is None for h in stored):
         return [], "no stored counts to compare"
+    results = result["results"]
     for i, hist in enumerate(stored):
         negative = sorted((str(k), v) for k, v in (hist or {}).items() if v < 0)
         if negative:  # no run counts an outcome fewer than 0 times
             key, value = negative[0]
             return [], (f"{_DAMAGED}experiment {i} of the stored result counts {value} for "
                         f"outcome {_shown(key)}: no run produced it")
+        # Every shot of a run is counted once (meas_level 2): whole counts whose total is
+        # not the experiment's shots were changed after the run, whatever their shape.
+        exp_shots = results[i].get("shots") if isinstance(results[i], dict) else None
+        if hist and type(exp_shots) is int and exp_shots > 0 \
+                and all(type(v) is int for v in hist.values()) and sum(hist.values()) != exp_shots:
+            return [], (f"{_DAMAGED}experiment {i} of the stored result counts "
+                        f"{sum(hist.values())} shots, but it ran {exp_shots}")
     try:
         circuits = circuits_from_qobj(qobj)
         widest = max(c.num_qubits for c in circuits)

@@ -258,6 +258,7 @@ def test_a_count_beyond_a_float_is_a_note_not_a_crash(arc):
     result = simulate_qobj(qobj, seed=1)
     huge = copy.deepcopy(result)
     huge["results"][0]["data"]["counts"] = {"0x0": 10**400, "0x3": 10**400}
+    huge["results"][0].pop("shots")  # (with its shots, the total alone is a finding)
     arc.add_many([_record("intact", qobj, result), _record("huge", qobj, huge)])
     frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
     assert frame.loc["intact", "ok"] and frame.loc["intact", "fidelity"] == 1.0
@@ -287,3 +288,23 @@ def test_the_partial_result_of_an_error_job_is_reproduced(arc):
     assert frame.loc["intact", "ok"] and frame.loc["intact", "fidelity"] == 1.0
     assert frame.loc["tampered", "flagged"] and not frame.loc["tampered", "ok"]
     assert frame.attrs["summary"]["reproduced"] == 2
+
+
+def test_counts_whose_total_is_not_the_shots_are_flagged(arc):
+    """Every counts histogram of a run totals its shots (so do all real results in realdata).
+    Counts doubled, or one outcome's count changed, kept about the same distribution and
+    were ok ('is the stored result still intact' answered yes)."""
+    qobj = _bell()
+    result = simulate_qobj(qobj, seed=1)
+    doubled, nudged = copy.deepcopy(result), copy.deepcopy(result)
+    doubled["results"][0]["data"]["counts"] = {
+        k: 2 * v for k, v in result["results"][0]["data"]["counts"].items()}
+    nudged["results"][0]["data"]["counts"]["0x0"] += 3
+    arc.add_many([_record("intact", qobj, result), _record("doubled", qobj, doubled),
+                  _record("nudged", qobj, nudged)])
+    frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
+    assert frame.loc["intact", "ok"]
+    for job_id, total in (("doubled", 2000), ("nudged", 1003)):
+        row = frame.loc[job_id]
+        assert row["flagged"] and not row["ok"]
+        assert f"counts {total} shots, but it ran 1000" in row["problem"]
