@@ -294,18 +294,26 @@ def write_report(
         f"<p>Generated {now} from <code>{html.escape(str(archive.path))}</code>: "
         f"{len(frame)} jobs.</p>",
     ]
+    # A creation date edited outside jobarchive reads as NaT (query() warns, the audit names
+    # the job): such jobs are counted, but have no place on a time axis.
+    dated = frame[frame["creation_date"].notna()]
     if len(frame):
-        first = frame["creation_date"].min().strftime("%Y-%m-%d")
-        last = frame["creation_date"].max().strftime("%Y-%m-%d")
-        parts.append(f"<p>Jobs created from {first} to {last}.</p>")
+        if len(dated):
+            first = dated["creation_date"].min().strftime("%Y-%m-%d")
+            last = dated["creation_date"].max().strftime("%Y-%m-%d")
+            parts.append(f"<p>Jobs created from {first} to {last}"
+                         + (f" ({len(frame) - len(dated)} jobs without a readable date)"
+                            if len(dated) < len(frame) else "") + ".</p>")
         for name, table in _summaries(frame, durations, audit):
             parts.append(f"<h2>{html.escape(name)}</h2>{table}")
-        label = _period_table(frame, "status")[1]
+    if len(dated):
+        label = _period_table(dated, "status")[1]
         parts.append(f"<h2>Jobs per {label}</h2>")
-        parts.append(_img(_per_month_plot(frame, "backend_name", "jobs per month by backend"),
+        parts.append(_img(_per_month_plot(dated, "backend_name", "jobs per month by backend"),
                           f"jobs per {label} by backend"))
-        parts.append(_img(_per_month_plot(frame, "status", "jobs per month by status"),
+        parts.append(_img(_per_month_plot(dated, "status", "jobs per month by status"),
                           f"jobs per {label} by status"))
+    if len(frame):
         parts.append("<h2>Queue and run times</h2>")
         if durations.empty:
             parts.append("<p>No job records a usable <code>time_per_step</code>.</p>")

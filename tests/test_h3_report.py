@@ -108,3 +108,26 @@ def test_a_damaged_doc_is_reported_not_raised(arc, tmp_path):
     assert "not valid JSON" in text and "not a JSON object" in text
     assert ids[0] in text and ids[1] in text
     assert "queue and run time distributions" in text
+
+
+def test_jobs_without_a_readable_date_are_counted_not_raised(arc, tmp_path):
+    """A creation date edited outside jobarchive reads as NaT; an archive whose jobs all had
+    one made the report raise ('NaTType does not support strftime') from the date line and
+    the per-month plots."""
+    import sqlite3
+    import warnings
+
+    from jobarchive import Archive
+
+    arc.add(make_jobs(1, seed=4)[0])
+    (job_id,) = arc.query()["job_id"]
+    path = arc.path
+    arc.close()
+    with sqlite3.connect(path / "index.db") as conn:
+        conn.execute("UPDATE jobs SET creation_us = 'when?' WHERE job_id = ?", (job_id,))
+    conn.close()
+    with Archive(path) as again, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # query()'s warning about the value: tested elsewhere
+        text = again.report(tmp_path / "r.html").read_text()
+    assert "1 jobs." in text and job_id in text and "disagrees" in text
+    assert "jobs per month by status" not in text
