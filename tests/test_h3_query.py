@@ -10,9 +10,6 @@ from qiskit import QuantumCircuit
 from jobarchive.qobj import qobj_from_circuits, simulate_qobj
 
 
-@pytest.mark.xfail(strict=True, reason="store/index.py row_from_record takes num_experiments "
-                   "from the result first: an ERROR job's partial result gives its count of "
-                   "finished experiments, not the job's (the lead's file)")
 def test_num_experiments_of_an_error_job_with_a_partial_result(arc):
     """A job of 6 experiments that failed after 2 (ERROR_RUNNING_JOB with its partial result)
     is a 6-experiment job: query(...).num_experiments said 2, so a filter on the size of the

@@ -294,7 +294,9 @@ def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
         first = exps[0] if exps and isinstance(exps[0], dict) else {}
         shots = _int64(first.get("shots"))
     if isinstance(qobj, dict):
-        if num_experiments is None and isinstance(qobj.get("experiments"), list):
+        # The qobj's count wins: a failed job's partial result holds only the experiments
+        # that finished.
+        if isinstance(qobj.get("experiments"), list):
             num_experiments = len(qobj["experiments"])
         if shots is None and isinstance(qobj.get("config"), dict):
             shots = _int64(qobj["config"].get("shots"))
