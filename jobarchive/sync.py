@@ -398,10 +398,11 @@ class _Pass:
             not has_result or (not has_qobj and kind != ApiJobKind.RUNTIME.value
                                and job_id not in self.no_qobj))]
         rows = self.archive.select_rows(self._filter(statuses=["ERROR"]),
-                                        ("job_id", "api_status", "has_result", "kind"))
-        ids += [job_id for job_id, api_status, has_result, kind in rows
-                if not has_result and _may_have_partial_result(api_status, kind)
-                and job_id not in self.no_result]
+                                        ("job_id", "api_status", "has_result", "has_qobj", "kind"))
+        ids += [job_id for job_id, api_status, has_result, has_qobj, kind in rows
+                if _may_have_partial_result(api_status, kind) and (
+                    (not has_result and job_id not in self.no_result)
+                    or (not has_qobj and job_id not in self.no_qobj))]
         ids += [j for j in retry if j in self.archive]
         ids += self._jobs_of_lost_blobs()
         stale = [j for j in retry if j in self.gone]
@@ -809,17 +810,12 @@ class _Pass:
                 if record.get("result") is None:
                     job.result(timeout=0)
                     out.fetched = 1
-                if record.get("qobj") is None and record.get("kind") != ApiJobKind.RUNTIME.value \
-                        and item.job_id not in self.no_qobj:
-                    try:
-                        job.qobj()
-                    except (IBMQError, ApiError) as err:
-                        if not _no_such_payload(err):
-                            raise
-                        out.none.append((NO_QOBJ_CAMPAIGN, str(err)))
-            elif record.get("result") is None and item.job_id not in self.no_result \
-                    and _may_have_partial_result(record["status"], record.get("kind")):
-                out.fetched = self._fetch_partial_result(job, out)
+                self._fetch_qobj(job, out)
+            elif _may_have_partial_result(record["status"], record.get("kind")):
+                # It ran: its qobj is what ran, which an audit of its partial result needs.
+                if record.get("result") is None and item.job_id not in self.no_result:
+                    out.fetched = self._fetch_partial_result(job, out)
+                self._fetch_qobj(job, out)
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
                 return _Outcome(gone=str(_api_error(err))), None
@@ -833,6 +829,19 @@ class _Pass:
                 return out, failure
         out.record = job.to_dict()
         return out, failure
+
+    def _fetch_qobj(self, job: IBMQJob, out: _Outcome) -> None:
+        """The job's qobj unless held, a runtime job's (none by design) or known absent."""
+        record = job._record
+        if record.get("qobj") is not None or record.get("kind") == ApiJobKind.RUNTIME.value \
+                or job.job_id() in self.no_qobj:
+            return
+        try:
+            job.qobj()
+        except (IBMQError, ApiError) as err:
+            if not _no_such_payload(err):
+                raise
+            out.none.append((NO_QOBJ_CAMPAIGN, str(err)))
 
     def _fetch_partial_result(self, job: IBMQJob, out: _Outcome) -> int:
         """The partial result of a failed job, as ``result(partial=True)`` reads it; 1 when

@@ -22,17 +22,18 @@ def test_sync_fetches_again_the_payloads_of_a_lost_blob(tmp_path):
             done = list(arc.query(status="DONE").job_id)
             blob = _blob_of(arc, done[0])
             lost = [j for j, p, _ in arc.index.locations(None) if arc.path / p == blob]
-            assert set(lost) == set(done)  # one batch: every result was in the file
+            assert set(done) <= set(lost)  # one batch: every result was in the file
             blob.unlink()
             assert not arc.audit()["ok"].all()
         arc = Archive(tmp_path / "a")  # a later sync, in a new process say
         report = arc.sync(provider, progress=False)
-        assert not report.failed and report.results_fetched == len(lost)
+        assert not report.failed
+        assert report.results_fetched == sum(emu.result_of(j) is not None for j in lost) >= len(done)
         assert all(arc.record(j)["result"] == emu.result_of(j) for j in lost)
         assert all(arc.record(j)["qobj"] == emu.qobj_of(j) for j in lost)
         assert arc.audit()["ok"].all()
-        assert len(arc.counts()) == sum(len(e["data"]["counts"]) for j in lost
-                                        for e in emu.result_of(j)["results"])
+        assert len(arc.counts()) == sum(len(e["data"].get("counts", {})) for j in lost
+                                        for e in (emu.result_of(j) or {"results": []})["results"])
         assert arc.sync(provider, progress=False).results_fetched == 0  # healed: nothing left to fetch
         arc.close()
 

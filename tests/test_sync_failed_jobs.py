@@ -1,19 +1,13 @@
-"""What exactly ran, for a job that failed while running: sync archives its partial result
-but not its qobj (sync.py belongs to another engineer: a strict xfail until it does)."""
+"""What exactly ran, for a job that failed while running: sync archives its qobj beside its
+partial result, so that audit(reproduce=True) can check the partial result."""
 
 from __future__ import annotations
-
-import pytest
 
 import jobarchive
 from jobarchive import Archive
 from jobarchive.emulator import Emulator
 
 
-@pytest.mark.xfail(strict=True, reason="sync.py fetches an ERROR_RUNNING_JOB's partial result "
-                   "but never its qobj (_process: only COMPLETED jobs get job.qobj()), so "
-                   "audit(reproduce=True) cannot check the partial result and the archive does "
-                   "not hold what ran")
 def test_sync_archives_the_qobj_of_a_job_that_failed_while_running(tmp_path):
     with Emulator(seed_jobs=200, seed=3) as emu:
         failed = {d["id"] for d in emu.job_docs() if d["status"] == "ERROR_RUNNING_JOB"
