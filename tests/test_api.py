@@ -207,37 +207,6 @@ def test_writes_survive_faults_too(emu, provider, sleeps):
     assert sleeps
 
 
-def test_job_creation_is_not_repeated_after_a_lost_answer():
-    """A dropped connection may have created the job: no retry. A 503 is retried."""
-    from qiskit import QuantumCircuit
-
-    from jobarchive.qobj import qobj_from_circuits
-
-    qc = QuantumCircuit(1, 1)
-    qc.measure(0, 0)
-    qobj = qobj_from_circuits(qc, shots=8)
-    with Emulator(seed_jobs=0, seed=1, time_scale=0.001) as emu:
-        provider = jobarchive.connect(emu.url, emu.token)
-        sleeps: list[float] = []
-        provider.api_client.transport.sleep = sleeps.append
-        _submit_through_faults(emu, provider.backends()[0], qobj, sleeps)
-
-
-def _submit_through_faults(emu, backend, qobj, sleeps):
-    before = len(emu.job_docs())
-    emu.set_faults({"rate": 1.0, "kinds": ["drop"], "endpoints": ["job_create"], "seed": 1})
-    try:
-        with pytest.raises(IBMQBackendApiError, match="Error submitting job"):
-            backend.run(qobj)
-        assert not sleeps
-        emu.set_faults({"rate": 0.5, "kinds": ["503"], "endpoints": ["job_create"], "seed": 2})
-        for _ in range(4):
-            backend.run(qobj)
-    finally:
-        emu.set_faults(None)
-    assert sleeps and len(emu.job_docs()) == before + 4
-
-
 def test_backoff_is_exponential_with_jitter(emu, sleeps):
     p = jobarchive.connect(emu.url, emu.token, backoff_factor=0.5, max_retries=4)
     transport = p.api_client.transport

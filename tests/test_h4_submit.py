@@ -24,6 +24,24 @@ def setup():
         yield emu, provider, qobj, sleeps
 
 
+def test_job_creation_is_not_repeated_after_a_lost_answer(setup):
+    """A dropped connection may have created the job: no retry. A 503 is retried."""
+    emu, provider, qobj, sleeps = setup
+    sleeps.clear()
+    before = len(emu.job_docs())
+    emu.set_faults({"rate": 1.0, "kinds": ["drop"], "endpoints": ["job_create"], "seed": 1})
+    try:
+        with pytest.raises(IBMQBackendApiError, match="Error submitting job"):
+            provider.backends()[0].run(qobj)
+        assert not sleeps
+        emu.set_faults({"rate": 0.5, "kinds": ["503"], "endpoints": ["job_create"], "seed": 2})
+        for _ in range(4):
+            provider.backends()[0].run(qobj)
+    finally:
+        emu.set_faults(None)
+    assert sleeps and len(emu.job_docs()) == before + 4
+
+
 @pytest.mark.parametrize("status", ["502", "504", "520", "524"])
 def test_a_gateway_error_after_the_job_was_created_does_not_create_it_again(setup, status):
     # A gateway timing out on (or garbling) the origin's answer: the job exists. Upstream
