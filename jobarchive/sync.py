@@ -140,6 +140,9 @@ class _Outcome:
     none: list[tuple[str, str]] = field(default_factory=list)
     gone: str | None = None                # the server's "job not found" message
     refused: str | None = None             # a new job whose document cannot be archived
+    # Asked for again next pass, unless its id itself is refused: no answer about that id
+    # can ever be archived (a garbled listing's id, say), and asking would fail every pass.
+    remember: bool = True
     unreadable: bool = False               # an archived job's new document was refused
     skipped: bool = False                  # not tried: the pass is giving up (server down)
     size: int = 0                          # bytes of answers downloaded for it
@@ -665,9 +668,10 @@ class _Pass:
                 continue  # never tried: its retry entry (if any) stays
             if outcome.refused is not None:
                 self.report.failed[item.job_id] = outcome.refused
-                self.unarchived.add(item.job_id)
-                unarchived.append((item.job_id, "refused", json.dumps(
-                    {"scope": self.scope_key, "why": outcome.refused})))
+                self.unarchived.add(item.job_id)  # reported: it holds no cursor back
+                if outcome.remember:
+                    unarchived.append((item.job_id, "refused", json.dumps(
+                        {"scope": self.scope_key, "why": outcome.refused})))
                 continue
             record, fetched, error = outcome.record, outcome.fetched, outcome.error
             if outcome.gone is not None and item.record is not None \
@@ -792,7 +796,9 @@ class _Pass:
                 return _Outcome(gone=str(_api_error(err))), None
             if item.record is None and _refusal(err) is not None:
                 # The server answered; the library cannot take this document as a job.
-                return _Outcome(refused=_refused_text(item.doc, _refusal(err))), None
+                refusal = _refusal(err)
+                return _Outcome(refused=_refused_text(item.doc, refusal),
+                                remember=refusal.field != "job_id"), None
             if _refusal(err) is not None:  # archived: kept as it is, reported, retried
                 return _Outcome(error=f"{type(err).__name__}: {err}", unreadable=True), None
             return _Outcome(error=f"{type(err).__name__}: {err}"), err

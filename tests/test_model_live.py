@@ -95,6 +95,7 @@ class LiveArchiveModel(ArchiveMachine):
             view["qobj"] = self.emu.qobj_of(job_id)
         elif view["status"] == "ERROR_RUNNING_JOB":  # sync archives the partial result
             view["result"] = self.emu.result_of(job_id)
+            view["qobj"] = self.emu.qobj_of(job_id)  # and what ran
         return view
 
     def _synced(self) -> list[str]:
