@@ -541,8 +541,11 @@ class Archive:
             known = {job_id for job_id, _, _ in locations}
             raise JobNotFoundError(next(j for j in unique if j not in known))
         damaged: dict[str, str] = {}
-        table = self.blobs.read_counts(((path, row) for _, path, row in locations if path is not None),
-                                       order=ids, damaged=damaged)
+        with gc_paused():  # the frame's strings set off collections that walk every live object
+            table = self.blobs.read_counts(((path, row) for _, path, row in locations if path is not None),
+                                           order=ids, damaged=damaged)
+            # pandas' "string", as every frame of the package: merges on job_id keep the dtype.
+            frame = table.to_pandas().astype({"job_id": "string", "bitstring": "string", "key": "string"})
         skipped = [job_id for job_id, path, _ in locations if path in damaged]
         if damaged:
             problems = "; ".join(damaged.values())
@@ -552,8 +555,6 @@ class Archive:
                     "or pass missing='skip' to read the others.")
             warnings.warn(f"Archive.counts left out the counts of {_some_jobs(skipped)}: {problems}. "
                           f"{_DAMAGED_FIX}.", UserWarning, stacklevel=2)
-        # pandas' "string", as every frame of the package: merges on job_id keep the dtype.
-        frame = table.to_pandas().astype({"job_id": "string", "bitstring": "string", "key": "string"})
         frame.attrs["skipped_jobs"] = skipped
         return frame
 
