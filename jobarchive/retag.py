@@ -579,36 +579,29 @@ class _Breaker:
     every remaining job's (hours, for tens of thousands of jobs)."""
 
     def __init__(self, workers: int):
-        self.give_up_after = max(3, workers)
+        from .sync import FailureRun
+
         self._lock = threading.Lock()
-        self._in_a_row = 0
-        self._last: RequestsApiError | None = None
+        self._run = FailureRun(max(3, workers))
 
     def note(self, err: BaseException | None) -> None:
         """Count an outcome toward (or reset) the run of transport failures."""
-        from .sync import server_verdict
-
-        verdict = server_verdict(err)
         with self._lock:
-            if isinstance(verdict, RequestsApiError):
-                self._in_a_row += 1
-                self._last = verdict
-            elif verdict:
-                self._in_a_row = 0
+            self._run.note(err)
 
     def down(self) -> bool:
         with self._lock:
-            return self._in_a_row >= self.give_up_after
+            return self._run.down
 
     def check(self) -> None:
         """Raise ``RequestsApiError`` once the server is taken to be down."""
         if not self.down():
             return
-        last = self._last
+        last, in_a_row = self._run.last, self._run.in_a_row
         what = ("refused the access token" if last is not None and last.status_code == 401
                 else "failed (unreachable, answering 5xx or rate limiting)")
         raise RequestsApiError(
-            f"Retag stopped early: the server {what} {self._in_a_row} times in a row; the last "
+            f"Retag stopped early: the server {what} {in_a_row} times in a row; the last "
             f"error: {last}. What the server confirmed is archived; run the same retag again "
             "to resume.",
             last.status_code if last is not None else -1,

@@ -261,11 +261,9 @@ class _Pass:
         self.unreadable: set[str] = set()
         # Consecutive transport failures across the workers: a dead server is noticed after
         # a few jobs, not after every remaining job has climbed the retry ladder on its own.
-        self.give_up_after = max(1, give_up_after or max(3, self.workers))
-        self._breaker = threading.Condition()
-        self._down_in_a_row = 0
+        self._failures = FailureRun(max(1, give_up_after or max(3, self.workers)))
+        self._breaker = threading.Condition()  # guards _failures and _in_flight
         self._in_flight = 0
-        self._down_error: RequestsApiError | None = None
         self._cancel = threading.Event()  # set when the pass is interrupted
 
     # --- helpers ---------------------------------------------------------------------
@@ -590,27 +588,18 @@ class _Pass:
 
     def _server_down(self) -> bool:
         with self._breaker:
-            return self._down_in_a_row >= self.give_up_after
-
-    def _note(self, err: BaseException | None) -> None:
-        """Count a job's outcome toward (or reset) the run of transport failures."""
-        verdict = server_verdict(err)
-        if isinstance(verdict, RequestsApiError):
-            self._down_in_a_row += 1
-            self._down_error = verdict
-        elif verdict:
-            self._down_in_a_row = 0
+            return self._failures.down
 
     def _give_up(self) -> RequestsApiError:
-        last = self._down_error
+        last, in_a_row = self._failures.last, self._failures.in_a_row
         if last is not None and last.status_code == 401:
             return RequestsApiError(
                 f"Sync stopped early: the server refused the access token for "
-                f"{self._down_in_a_row} jobs in a row; the last error: {last}. Everything "
+                f"{in_a_row} jobs in a row; the last error: {last}. Everything "
                 "fetched so far is archived; run sync again with a valid token to resume.",
                 401, last.error_code)
         return RequestsApiError(
-            f"Sync stopped early: the server failed {self._down_in_a_row} jobs in a row "
+            f"Sync stopped early: the server failed {in_a_row} jobs in a row "
             f"(unreachable, answering 5xx or rate limiting); the last error: {last}. Everything "
             "fetched so far is archived; run sync again to resume.",
             last.status_code if last is not None else -1,
@@ -759,9 +748,9 @@ class _Pass:
         with self._breaker:
             # After a transport failure, no new job starts until the ones under way tell
             # whether the server is down: a dead server costs one round of retries, not two.
-            while 0 < self._down_in_a_row < self.give_up_after and self._in_flight:
+            while self._failures.in_a_row and not self._failures.down and self._in_flight:
                 self._breaker.wait()
-            if self._down_in_a_row >= self.give_up_after:
+            if self._failures.down:
                 return _Outcome(skipped=True)
             self._in_flight += 1
         err: BaseException | None = None
@@ -775,7 +764,7 @@ class _Pass:
         finally:
             with self._breaker:
                 self._in_flight -= 1
-                self._note(err)
+                self._failures.note(err)
                 self._breaker.notify_all()
         return outcome
 
@@ -942,16 +931,32 @@ def _may_have_partial_result(api_status: str, kind: str | None) -> bool:
     return api_status in PARTIAL_RESULT_STATUSES and kind == ApiJobKind.QOBJECT_STORAGE.value
 
 
-def server_verdict(err: BaseException | None) -> RequestsApiError | bool:
-    """How one request's outcome counts toward taking the server for down: its
-    ``RequestsApiError`` when it is a transport failure (no answer, 5xx, and also 429 after
-    every retry, a server asking for less, and 401 after the client's own login again, a
-    revoked token that would refuse every remaining job); True when the server answered
-    (a success or another error: the run resets); False when it says nothing (a local error)."""
-    api = _api_error(err) if err is not None else None
-    if api is not None and (api.status_code in (-1, 401, 429) or api.status_code >= 500):
-        return api
-    return err is None or api is not None
+class FailureRun:
+    """Transport failures in a row across workers (sync and retag): a dead server is taken
+    for down after ``give_up_after`` of them, not after every remaining job has climbed the
+    retry ladder on its own. Not thread-safe: callers hold their own lock."""
+
+    def __init__(self, give_up_after: int):
+        self.give_up_after = give_up_after
+        self.in_a_row = 0
+        self.last: RequestsApiError | None = None
+
+    @property
+    def down(self) -> bool:
+        """Whether the server is taken for down."""
+        return self.in_a_row >= self.give_up_after
+
+    def note(self, err: BaseException | None) -> None:
+        """Count one request's outcome. A transport failure (no answer, 5xx, and also 429
+        after every retry, a server asking for less, and 401 after the client's own login
+        again, a revoked token that would refuse every remaining job) adds to the run; an
+        answer (a success or another error) resets it; a local error says nothing."""
+        api = _api_error(err) if err is not None else None
+        if api is not None and (api.status_code in (-1, 401, 429) or api.status_code >= 500):
+            self.in_a_row += 1
+            self.last = api
+        elif err is None or api is not None:
+            self.in_a_row = 0
 
 
 def _api_error(err: BaseException | None) -> RequestsApiError | None:
