@@ -546,7 +546,7 @@ class Archive:
                                            order=ids, damaged=damaged)
             # pandas' "string", as every frame of the package: merges on job_id keep the dtype.
             frame = table.to_pandas().astype({"job_id": "string", "bitstring": "string", "key": "string"})
-        skipped = [job_id for job_id, path, _ in locations if path in damaged]
+        skipped = [job_id for job_id, path, _ in locations if path in damaged] if damaged else []
         if damaged:
             problems = "; ".join(damaged.values())
             if missing == "raise":
