@@ -34,7 +34,7 @@ WRITER = f"""
     import sys
     from pathlib import Path
     sys.path.insert(0, {str(Path(__file__).parent)!r})
-    from test_h2_backup import job
+    from test_backup import job
     from jobarchive import Archive
     path, stop = Path(sys.argv[1]), Path(sys.argv[2])
     arc = Archive(path)

@@ -1,4 +1,4 @@
-"""Sync engine defects found in review (h1): each test failed on the code before its fix.
+"""Sync engine defects found in review: each test failed on the code before its fix.
 
 Real emulator on 127.0.0.1 (port 0), real SQLite and Parquet files in tmp_path.
 """

@@ -1,4 +1,4 @@
-"""Retag defects found in review (h1): each test failed on the code before its fix.
+"""Retag defects found in review: each test failed on the code before its fix.
 
 Real emulator on 127.0.0.1 (port 0), real archives in tmp_path.
 """

@@ -1,4 +1,4 @@
-"""CLI defects found in review (h1): each test failed on the code before its fix.
+"""CLI defects found in review: each test failed on the code before its fix.
 
 Real emulator on 127.0.0.1 (port 0), real archives in tmp_path, the CLI through CliRunner.
 Outgoing HTTPS goes to a dead local proxy, so a regression can never send a token off the
