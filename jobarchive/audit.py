@@ -262,6 +262,20 @@ def _sampling_limit(p: Mapping[Any, float], q: Mapping[Any, float],
 _DAMAGED = "stored counts are not a histogram: "
 
 
+def _whole_counts(hist: Mapping[Any, float]) -> bool:
+    """Whether a histogram's values are counts of shots (ints, or floats such as 512.0),
+    not fractions (floats summing to at most 1, as ``_sample_sizes`` reads them)."""
+    values = list(hist.values())
+    if not all(type(v) is int or (isinstance(v, float) and v.is_integer()) for v in values):
+        return False
+    return not (all(isinstance(v, float) for v in values) and sum(values) <= 1.0)
+
+
+def _number(value: float) -> str:
+    """A count as a person writes it (2000, not 2000.0)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
            max_qubits: int) -> tuple[list[tuple[float, float, float]], str]:
     """Per experiment (fidelity, the fidelity sampling alone would give, the lowest an intact
@@ -279,12 +293,13 @@ def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
             return [], (f"{_DAMAGED}experiment {i} of the stored result counts {value} for "
                         f"outcome {_shown(key)}: no run produced it")
         # Every shot of a run is counted once (meas_level 2): whole counts whose total is
-        # not the experiment's shots were changed after the run, whatever their shape.
+        # not the experiment's shots were changed after the run, whatever their shape or
+        # number type (512.0 counts as 512; only fractions summing to 1 are no histogram).
         exp_shots = results[i].get("shots") if isinstance(results[i], dict) else None
-        if hist and type(exp_shots) is int and exp_shots > 0 \
-                and all(type(v) is int for v in hist.values()) and sum(hist.values()) != exp_shots:
+        if hist and type(exp_shots) is int and exp_shots > 0 and _whole_counts(hist) \
+                and sum(hist.values()) != exp_shots:
             return [], (f"{_DAMAGED}experiment {i} of the stored result counts "
-                        f"{sum(hist.values())} shots, but it ran {exp_shots}")
+                        f"{_number(sum(hist.values()))} shots, but it ran {exp_shots}")
     try:
         circuits = circuits_from_qobj(qobj)
         widest = max(c.num_qubits for c in circuits)
