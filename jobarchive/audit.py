@@ -181,6 +181,85 @@ def _histograms(result: Any) -> list[dict[Any, int] | None]:
     return out
 
 
+def _memory_histogram(memory: list[Any], i: int) -> tuple[dict[Any, int] | None, str]:
+    """The histogram of meas_level 2 memory (one outcome string per shot), or what is wrong."""
+    hist: dict[Any, int] = defaultdict(int)
+    for shot, key in enumerate(memory):
+        if not isinstance(key, str):
+            return None, (f"experiment {i} of the stored result has memory entry {shot} "
+                          f"{_shown(key)}, not an outcome")
+        hist[_key_value(key)] += 1
+    return dict(hist), ""
+
+
+def _is_iq(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value))
+
+
+def _iq_problem(exp: dict[str, Any], memory: list[Any], i: int, shots: int | None) -> str:
+    """What makes meas_level 1 memory (IQ points: per shot and slot with meas_return "single",
+    per slot with "avg") other than what a run records, or ""."""
+    single = exp.get("meas_return") == "single" or (
+        exp.get("meas_return") is None and isinstance(memory[0], list) and bool(memory[0])
+        and isinstance(memory[0][0], list))
+    if single and shots and len(memory) != shots:
+        return (f"experiment {i} of the stored result has {len(memory)} memory entries, but "
+                f"it ran {shots} shots")
+    shots_of = memory if single else [memory]
+    slots = None
+    for shot, points in enumerate(shots_of):
+        where = f"shot {shot}" if single else "its average"
+        if not isinstance(points, list) or not all(_is_iq(p) for p in points):
+            return (f"experiment {i} of the stored result has IQ memory whose {where} is not "
+                    f"a list of [I, Q] number pairs ({_shown(points)})")
+        if slots is None:
+            slots = len(points)
+        elif len(points) != slots:
+            return (f"experiment {i} of the stored result has IQ memory with {len(points)} "
+                    f"memory slots in shot {shot} but {slots} in shot 0")
+    return ""
+
+
+def _stored_histograms(result: Any) -> tuple[list[dict[Any, int] | None], str, list[int]]:
+    """Per experiment, the stored outcomes of a result: its counts, else the histogram of its
+    per-shot memory (meas_level 2); what makes them other than one run's record (memory
+    entries not one per shot, counts that disagree with the memory next to them, IQ memory
+    out of shape), or ""; and the experiments holding meas_level 1 (IQ) data, which a re-run
+    (ideal, outcomes only) has nothing to compare with."""
+    stored = _histograms(result)
+    results = result.get("results") if isinstance(result, dict) else None
+    iq: list[int] = []
+    for i, exp in enumerate(results if isinstance(results, list) else []):
+        data = exp.get("data") if isinstance(exp, dict) else None
+        memory = data.get("memory") if isinstance(data, dict) else None
+        if not isinstance(memory, list) or not memory:
+            continue  # an empty memory (a circuit that measures nothing) records no shots
+        shots = exp.get("shots")
+        shots = shots if type(shots) is int and shots > 0 else None
+        level = exp.get("meas_level")
+        if level in (0, 1) or (level is None and isinstance(memory[0], list)):
+            iq.append(i)
+            stored[i] = None
+            problem = _iq_problem(exp, memory, i, shots) if level != 0 else ""
+            if problem:
+                return stored, problem, iq
+            continue
+        hist, problem = _memory_histogram(memory, i)
+        if problem:
+            return stored, problem, iq
+        if shots and len(memory) != shots:
+            return stored, (f"experiment {i} of the stored result has {len(memory)} memory "
+                            f"entries, but it ran {shots} shots"), iq
+        counts = stored[i]
+        if counts is None:
+            stored[i] = hist
+        elif {k: v for k, v in counts.items() if v} != hist:
+            return stored, (f"experiment {i} of the stored result has counts that disagree "
+                            "with its per-shot memory (the two records of one run)"), iq
+    return stored, "", iq
+
+
 def _sample_sizes(result: Any, histograms: list[dict[Any, int] | None]) -> list[float | None]:
     """Per experiment, the shots behind its stored histogram when the values are not whole
     counts (fractions, as some writers store them): their sum is no sample size. None: the
@@ -260,6 +339,7 @@ def _sampling_limit(p: Mapping[Any, float], q: Mapping[Any, float],
 
 
 _DAMAGED = "stored counts are not a histogram: "
+_DAMAGED_MEMORY = "stored memory is not one run's record: "
 
 
 def _whole_counts(hist: Mapping[Any, float]) -> bool:
@@ -282,9 +362,14 @@ def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
     sample may show), and a note."""
     from .qobj import circuits_from_qobj, simulate_qobj
 
-    stored = _histograms(result)
+    stored, damage, iq = _stored_histograms(result)
+    if damage:
+        return [], _DAMAGED_MEMORY + damage
+    iq_note = (f"not reproduced: experiment(s) {', '.join(map(str, iq))} hold IQ (meas_level 1) "
+               "or raw (meas_level 0) data, checked for shape only (an ideal re-run gives "
+               "outcomes, not IQ points)") if iq else ""
     if not stored or all(h is None for h in stored):
-        return [], "no stored counts to compare"
+        return [], iq_note or "no stored counts to compare"
     results = result["results"]
     for i, hist in enumerate(stored):
         negative = sorted((str(k), v) for k, v in (hist or {}).items() if v < 0)
@@ -329,8 +414,8 @@ def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
     except (ArithmeticError, ValueError) as err:  # e.g. a count beyond a float's range
         return [], f"not reproduced: the stored counts cannot be compared ({err})"
     if not pairs:
-        return [], "no stored counts to compare"
-    return pairs, ""
+        return [], iq_note or "no stored counts to compare"
+    return pairs, iq_note
 
 
 def audit(
@@ -926,7 +1011,7 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                     continue
                 for r, (qobj, result) in zip(chunk, payloads, strict=True):
                     pairs, note = _rerun(qobj, result, shots, seed, max_qubits)
-                    if note.startswith(_DAMAGED):
+                    if note.startswith((_DAMAGED, _DAMAGED_MEMORY)):
                         r["flagged"] = True
                         _fail(r, note, blob=False)
                     elif note:
