@@ -622,8 +622,9 @@ class IBMQJob:
         except IBMQJobError:
             result = None
         if result is not None:
-            failed = [f"Experiment {i}: {exp.status}" for i, exp in enumerate(result.results)
-                      if not getattr(exp, "success", True)]
+            # qiskit's ExperimentResult has no `status` attribute when the result omits it
+            failed = [f"Experiment {i}: {getattr(exp, 'status', None) or 'Unknown error.'}"
+                      for i, exp in enumerate(result.results) if not getattr(exp, "success", True)]
             if failed:
                 return "The following experiments failed:\n" + "\n".join(failed)
             err = getattr(result, "error", None) or self._record.get("result", {}).get("error")
