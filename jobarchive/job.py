@@ -589,7 +589,9 @@ class IBMQJob:
             raise IBMQJobInvalidStateError(
                 f"Unable to retrieve result for job {self.job_id()}: job has an unsupported format."
             )
-        client = self._require_client("download its result (none is stored)")
+        client = self._require_client(
+            "download its result (none is stored)" if self._record.get("result") is None
+            else "download its result again (refresh=True); result() reads the stored one")
         final_without_success = self._cached_status() in (JobStatus.ERROR, JobStatus.CANCELLED)
         try:
             if self._record["kind"] == ApiJobKind.QOBJECT.value:

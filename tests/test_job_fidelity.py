@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobarchive import IBMQJob, IBMQJobFailureError
+from jobarchive import IBMQJob, IBMQJobError, IBMQJobFailureError
 
 pytestmark = pytest.mark.terra046  # Result.from_dict differs across qiskit versions
 
@@ -40,3 +40,21 @@ def test_a_failed_experiment_without_a_status_is_reported_not_a_crash():
         job.result()
     partial = job.result(partial=True)
     assert partial.success is False and partial.get_counts(0) == {"0": 4}
+
+
+# --- offline calls name the real reason ---------------------------------------------------
+
+
+def test_offline_result_refresh_says_a_result_is_stored():
+    """result(refresh=True) of an offline job holding its result said 'none is stored'."""
+    done = IBMQJob(None, None, "job1", CREATED, "COMPLETED", kind="q-object-external-storage",
+                   result={**_result([{"shots": 1, "success": True, "data": {"counts": {"0x1": 1}}}]),
+                           "success": True})
+    with pytest.raises(IBMQJobError, match="offline") as err:
+        done.result(refresh=True)
+    assert "none is stored" not in str(err.value)
+    assert "again" in str(err.value) and "result()" in str(err.value)
+    assert done.result().get_counts() == {"1": 1}  # the stored one is still served
+    empty = IBMQJob(None, None, "job2", CREATED, "COMPLETED", kind="q-object-external-storage")
+    with pytest.raises(IBMQJobError, match=r"offline.*none is stored"):
+        empty.result()
