@@ -564,7 +564,7 @@ def audit(
             "provenance": provenance, "fidelity": math.nan, "flagged": False, "notes": notes,
             "_blob": (blob_path.get(blob_id), blob_row) if blob_id is not None and not problem
             else None,
-            "_blob_id": blob_id,
+            "_blob_id": blob_id, "_sizes": tuple(sizes),
         })
     if verify:
         rows += [_unindexed_row(job_id, path) for job_id, path in
@@ -980,6 +980,35 @@ def _judge(row: dict[str, Any], pairs: list[tuple[float, float, float]], thresho
                             f"noise the re-run lacks (flagged below {device_threshold})")
 
 
+def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any) -> str:
+    """How the index's columns derived from a job's payloads (has_result, has_qobj,
+    num_experiments, shots) differ from the payloads read, or "" (queries answer from them:
+    an edited shots or has_result misleads every analysis)."""
+    differ = [f"{column} is {int(row[column])} but its blob row holds {'a' if held else 'no'} "
+              f"{column[4:]}" for column, held in (("has_result", result is not None),
+                                                    ("has_qobj", qobj is not None))
+              if bool(row[column]) != held]
+    try:
+        derived = row_from_record({"job_id": row["job_id"], "status": "COMPLETED",
+                                   "creation_date": "1970-01-01T00:00:00Z", "tags": [],
+                                   "qobj": qobj, "result": result}, 0).values
+    except Exception:  # payloads no writer of the archive produces: the re-run says more
+        derived = None
+    if derived is not None:
+        for column, stored in zip(("shots", "num_experiments"), row.get("_sizes") or (),
+                                  strict=False):
+            want = derived[_PAYLOAD_VALUE_AT[column]]
+            if want is not None and type(stored) is int and stored != want:
+                differ.append(f"{column} is {stored} but its payloads give {want}")
+    if not differ:
+        return ""
+    found = "; the index's ".join(differ)
+    return f"the index's {found} (edited outside jobarchive? queries show the index's value)"
+
+
+_PAYLOAD_VALUE_AT = {"num_experiments": 12, "shots": 13}  # in row_from_record's values
+
+
 def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[float, float],
                shots: int | None, sample: int | None, seed: int, max_qubits: int,
                progress: bool | None) -> int:
@@ -989,6 +1018,12 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                 and r["has_qobj"] and r["_blob"] is not None]
     if sample is not None and sample < len(eligible):
         eligible = random.Random(seed).sample(eligible, int(sample))
+    else:
+        # The other jobs with a blob: read to check the index's flags and sizes only (one
+        # whose has_result or has_qobj was edited to 0 is not eligible, whatever it holds).
+        eligible += [r for r in rows if r["_blob"] is not None
+                     and not (r["status"] in ("DONE", "ERROR") and r["has_result"]
+                              and r["has_qobj"])]
     by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in eligible:
         by_file[r["_blob"][0]].append(r)
@@ -1010,6 +1045,13 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                     bar.update(len(chunk))
                     continue
                 for r, (qobj, result) in zip(chunk, payloads, strict=True):
+                    edited = _payload_column_problems(r, qobj, result)
+                    if edited:
+                        _fail(r, edited, blob=False)
+                    if not (r["status"] in ("DONE", "ERROR") and result is not None
+                            and qobj is not None):
+                        bar.update(1)
+                        continue
                     pairs, note = _rerun(qobj, result, shots, seed, max_qubits)
                     if note.startswith((_DAMAGED, _DAMAGED_MEMORY)):
                         r["flagged"] = True
