@@ -18,7 +18,7 @@ import enum
 import math
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -113,34 +113,67 @@ class QueueInfo:
             return extra[name]
         raise AttributeError(f"Attribute {name} is not defined.")
 
+    def _job_status(self, text: bool) -> str:
+        """The queue status as upstream shows it: its JobStatus (``PENDING_IN_QUEUE`` is
+        QUEUED), by name or by text; a status the mapping does not know, as sent."""
+        if self._status is None:
+            return "unknown"
+        try:
+            status = to_job_status(self._status)
+        except ValueError:
+            return str(self._status)
+        return status.value if text else status.name
+
     def format(self) -> str:
-        """A multi-line human report; unknown values show as 'unknown'."""
+        """A multi-line human report: times relative to now, unknown values 'unknown'."""
 
         def show(v: Any) -> str:
             return "unknown" if v is None else str(v)
 
+        def when(dt: datetime | None) -> str:
+            return "unknown" if dt is None else _relative(dt)
+
         return "\n".join([
             f"Job {show(self.job_id)} queue information:",
             f"    queue position: {show(self.position)}",
-            f"    status: {show(self._status)}",
-            f"    estimated start time: {show(self.estimated_start_time)}",
-            f"    estimated completion time: {show(self.estimated_complete_time)}",
+            f"    status: {self._job_status(text=True)}",
+            f"    estimated start time: {when(self._estimated_start_time)}",
+            f"    estimated completion time: {when(self._estimated_complete_time)}",
             f"    hub priority: {show(self.hub_priority)}",
             f"    group priority: {show(self.group_priority)}",
             f"    project priority: {show(self.project_priority)}",
         ])
 
     def __repr__(self) -> str:
-        fields = {
-            "job_id": self.job_id, "_status": self._status,
-            "estimated_start_time": self._estimated_start_time,
-            "estimated_complete_time": self._estimated_complete_time,
-            "position": self.position, "hub_priority": self.hub_priority,
-            "group_priority": self.group_priority, "project_priority": self.project_priority,
-        }
-        inner = ", ".join(f"{k}={v.isoformat() if isinstance(v, datetime) else v!r}"
-                          for k, v in fields.items())
-        return f"<QueueInfo({inner})>"
+        start, complete = self.estimated_start_time, self.estimated_complete_time  # local
+        return (
+            f"<QueueInfo(job_id={self.job_id!r}, _status='{self._job_status(text=False)}', "
+            f"estimated_start_time='{start.isoformat() if start else None}', "
+            f"estimated_complete_time='{complete.isoformat() if complete else None}', "
+            f"position={self.position}, hub_priority={self.hub_priority}, "
+            f"group_priority={self.group_priority}, project_priority={self.project_priority})>"
+        )
+
+
+def _relative(dt: datetime) -> str:
+    """``dt`` as a distance from now in upstream's units ('3 days 5 hrs', '2 hrs 30 min',
+    '4 min 10 sec'); a time already past (an archived job's estimate) ends in 'ago'."""
+    seconds = (dt - datetime.now(UTC)).total_seconds()
+    past, seconds = seconds < 0, abs(seconds)
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days} days {hours} hrs"
+    elif hours:
+        text = f"{hours} hrs {minutes} min"
+    elif minutes:
+        text = f"{minutes} min {secs} sec"
+    elif secs:
+        text = f"{secs} sec"
+    else:
+        text = f"{math.ceil(seconds * 1000)} ms"
+    return f"{text} ago" if past else text
 
 
 class ArchivedBackend:

@@ -4,9 +4,12 @@ says what upstream said, and never crashes on shapes real results carry."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
-from jobarchive import IBMQJob, IBMQJobError, IBMQJobFailureError
+from jobarchive import IBMQJob, IBMQJobError, IBMQJobFailureError, QueueInfo
+from jobarchive.record import format_date
 
 pytestmark = pytest.mark.terra046  # Result.from_dict differs across qiskit versions
 
@@ -58,3 +61,33 @@ def test_offline_result_refresh_says_a_result_is_stored():
     empty = IBMQJob(None, None, "job2", CREATED, "COMPLETED", kind="q-object-external-storage")
     with pytest.raises(IBMQJobError, match=r"offline.*none is stored"):
         empty.result()
+
+
+# --- QueueInfo ------------------------------------------------------------------------------
+
+
+def test_queue_info_reads_like_upstream(local_tz):
+    """repr names the JobStatus of the queue status (PENDING_IN_QUEUE -> QUEUED) and shows the
+    estimated times in local time; format() gives the JobStatus text and the times relative
+    to now ('2 hrs 30 min'), as upstream does (they were the server string and UTC stamps)."""
+    now = datetime.now(UTC)
+    start = now + timedelta(hours=2, minutes=30, seconds=30)
+    done = now - timedelta(days=3, hours=5, minutes=30)
+    info = QueueInfo(position=4, status="PENDING_IN_QUEUE", estimated_start_time=format_date(start),
+                     estimated_complete_time=format_date(done), hub_priority=0.61, job_id="job1")
+    text = repr(info)
+    assert text.startswith("<QueueInfo(job_id='job1', _status='QUEUED', estimated_start_time='")
+    local_start = start.astimezone(timezone(local_tz)).isoformat()
+    assert f"estimated_start_time='{local_start}'" in text and "+05:30'" in text
+    assert "position=4" in text and "hub_priority=0.61" in text and "group_priority=None" in text
+    lines = info.format().splitlines()
+    assert lines[0] == "Job job1 queue information:"
+    assert lines[1:4] == ["    queue position: 4", "    status: job is queued",
+                          "    estimated start time: 2 hrs 30 min"]
+    assert lines[4] == "    estimated completion time: 3 days 5 hrs ago"
+    assert lines[5:] == ["    hub priority: 0.61", "    group priority: unknown",
+                         "    project priority: unknown"]
+    bare = QueueInfo(status="SOMETHING_NEW")  # unknown to the mapping: shown as sent
+    assert "_status='SOMETHING_NEW'" in repr(bare) and "status: SOMETHING_NEW" in bare.format()
+    assert "estimated start time: unknown" in bare.format()
+    assert "_status='unknown'" in repr(QueueInfo())
