@@ -661,7 +661,7 @@ def ls_cmd(ctx: click.Context, fmt: str, output: str | None, columns: list[str] 
     write_frame(frame, fmt, output, cols)
 
 
-def _summary(arc: Any, record: dict[str, Any]) -> str:
+def _summary(arc: Any, record: dict[str, Any], damaged: bool = False) -> str:
     from .status import to_job_status
 
     def when(value: str | None) -> str:
@@ -689,6 +689,8 @@ def _summary(arc: Any, record: dict[str, Any]) -> str:
         ("result", f"stored, {experiments} experiments" if result is not None else "none"),
         ("qobj", "stored" if qobj is not None else "none"),
     ]
+    if damaged:  # not "none": they were stored, and their blob file is damaged
+        lines[-2:] = [("payloads", "result and qobj unreadable: their blob file is damaged")]
     qasms = record.get("qasms")
     if result is None and qobj is None and isinstance(qasms, list) and qasms:
         # A v1 job (2018-2019): its circuits and results are in the record, not payloads.
@@ -738,17 +740,39 @@ def _client_text(client: Any) -> str:
 def show(ctx: click.Context, job_id: str, as_json: bool, payloads: bool) -> None:
     """Show one archived job: a summary, or its full record as JSON."""
     arc = open_archive(ctx)
+    damage = None
     try:
         record = arc.record(job_id)
     except JobNotFoundError:
         raise click.ClickException(f"no job {job_id!r} in {arc.path}") from None
+    except BlobIntegrityError as err:
+        # What ran, where and when is in the index: only the payloads are lost.
+        if as_json and payloads:
+            raise click.ClickException(f"{err} (`--json --no-payloads` prints the rest of the "
+                                       "record)") from None
+        damage, record = str(err), _record_without_payloads(arc, job_id)
     if as_json:
         if not payloads:
             record.pop("qobj", None)
             record.pop("result", None)
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
-    else:
-        click.echo(_summary(arc, record))
+        return
+    click.echo(_summary(arc, record, damaged=damage is not None))
+    if damage:
+        click.echo(damage, err=True)
+        ctx.exit(EXIT_PROBLEMS)
+
+
+def _record_without_payloads(arc: Any, job_id: str) -> dict[str, Any]:
+    """A job's stored record read from the index alone (no blob), keys in to_dict() order."""
+    from .record import KNOWN_KEYS
+    from .store.blobs import loads
+
+    doc, _, _ = arc.index.doc(job_id)
+    stored = loads(doc)
+    record = {k: stored.pop(k, None) for k in KNOWN_KEYS}
+    record.update(stored)
+    return record
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive counts 5f8e2a1b9c0d4e0012ab34cd"
