@@ -65,6 +65,37 @@ def _param_value(param: Any, where: str) -> float:
     return value
 
 
+# Delay durations in a qobj carry no unit: an int is in dt (scheduled circuits, what real
+# device jobs ran), a float in seconds (what terra's assemble wrote for a delay in s).
+_SECONDS_PER = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12}
+
+
+def _delay_duration(op: Any, where: str) -> int | float:
+    """A Delay's duration as a qobj writes it: an int in dt, else a float in seconds."""
+    unit, duration = getattr(op, "unit", "dt"), op.params[0] if op.params else None
+    if unit == "dt" and isinstance(duration, numbers.Integral) and not isinstance(duration, bool):
+        return int(duration)
+    if unit not in _SECONDS_PER:
+        raise ValueError(f"{where}: a delay in {unit!r} has no qobj form; use dt or seconds")
+    return _param_value(duration, where) * _SECONDS_PER[unit] if unit != "s" \
+        else _param_value(duration, where)
+
+
+def _delay_from_qobj(params: list, where: str) -> Any:
+    """The Delay of a qobj 'delay' instruction (see ``_delay_duration``)."""
+    from qiskit.circuit import Delay
+
+    if len(params) != 1:
+        raise ValueError(f"{where} (delay): expected 1 param (the duration), got {len(params)}")
+    value = params[0]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where} (delay): duration {value!r} is not a non-negative number")
+    if isinstance(value, numbers.Integral):
+        return Delay(int(value), "dt")
+    return Delay(float(value), "s")
+
+
 def _experiment_from_circuit(circuit: QuantumCircuit, index: int) -> dict[str, Any]:
     if not isinstance(circuit, QuantumCircuit):
         raise ValueError(
@@ -92,13 +123,17 @@ def _experiment_from_circuit(circuit: QuantumCircuit, index: int) -> dict[str, A
         where = f"circuit {circuit.name!r}, instruction {pos} ({name})"
         if getattr(op, "condition", None) is not None:
             raise ValueError(f"{where}: classically conditioned operations are not supported")
+        qubits = [qubit_index[q] for q in item.qubits]
+        if name == "delay":  # before the gate check: terra's gate map does not list it
+            instructions.append({"name": name, "params": [_delay_duration(op, where)],
+                                 "qubits": qubits})
+            continue
         if name not in _NON_GATES and name not in gates:
             raise ValueError(
                 f"{where}: not a standard gate; transpile the circuit to standard gates first"
             )
-        if name == "delay" or name == "global_phase":
+        if name == "global_phase":
             raise ValueError(f"{where}: not representable in a QASM qobj")
-        qubits = [qubit_index[q] for q in item.qubits]
         inst: dict[str, Any] = {"name": name, "qubits": qubits}
         if name == "measure":
             inst["memory"] = [clbit_index[c] for c in item.clbits]
@@ -325,6 +360,12 @@ def _circuit_from_experiment(exp: Any, index: int, qobj_config: Mapping) -> Quan
             circuit.measure(qubits, [circuit.clbits[m] for m in memory])
         elif name == "barrier":
             circuit.barrier(*qubits)
+        elif name == "delay":
+            delay = _delay_from_qobj(params, where)
+            if not qubits:
+                raise ValueError(f"{where} (delay): needs qubits")
+            for q in qubits:
+                circuit.append(delay, [q])
         elif name == "reset":
             if not qubits:
                 raise ValueError(f"{where}: reset needs qubits")
@@ -422,7 +463,13 @@ def simulate_qobj(
         shots = _shots_of(qobj, exp)
         exp_seed = (int(seed) + i) % _SEED_MODULUS
         run_circuit = circuit
-        if any(inst.operation.name not in supported for inst in circuit.data):
+        if any(inst.operation.name == "delay" for inst in circuit.data):
+            # An idle leaves an ideal state as it is; terra 0.46's simulator cannot run one.
+            run_circuit = circuit.copy_empty_like()
+            for inst in circuit.data:
+                if inst.operation.name != "delay":
+                    run_circuit.append(inst)
+        if any(inst.operation.name not in supported for inst in run_circuit.data):
             # Older BasicSimulator versions know fewer gates; their basis keeps qubit order.
             run_circuit = transpile(circuit, backend=backend, optimization_level=0)
         t0 = time.perf_counter()
