@@ -386,7 +386,8 @@ def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--name", "job_name", metavar="REGEX", callback=_regex_value,
                      help="Job name regex (partial match)."),
         click.option("--since", metavar="DATE", callback=_date_value,
-                     help="Created on or after (ISO-8601; naive means local time)."),
+                     help="Created on or after (ISO-8601; naive means local time, a trailing "
+                          "Z or ' UTC' UTC, as the tables show dates)."),
         click.option("--until", metavar="DATE", callback=_until_value,
                      help="Created on or before (ISO-8601; a date alone includes that day)."),
         click.option("--tag", "tags", multiple=True, metavar="TAG", help="Job tag; repeatable."),
@@ -462,7 +463,12 @@ def _cell(value: Any) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):  # strftime's %Y drops the zeros of years < 1000
-        return f"{value.year:04d}-{value.strftime('%m-%d %H:%M:%S')}"
+        # Dates are UTC, and a naive --since/--until is local time: say the zone (the
+        # options read a trailing " UTC", so a date copied from here means this instant).
+        zone = ""
+        if value.tzinfo is not None:
+            value, zone = value.tz_convert("UTC"), " UTC"
+        return f"{value.year:04d}-{value.strftime('%m-%d %H:%M:%S')}{zone}"
     return _printable(str(value))
 
 
@@ -714,7 +720,7 @@ def _summary(arc: Any, record: dict[str, Any], damaged: bool = False) -> str:
     if len(history):
         text.append(f"history ({len(history)} events)")
         for row in history.tail(10).itertuples(index=False):
-            text.append(f"  {row.at:%Y-%m-%d %H:%M:%S}  {row.kind:<7} {_cell(row.old)} -> "
+            text.append(f"  {_cell(row.at)}  {row.kind:<7} {_cell(row.old)} -> "
                         f"{_cell(row.new)}  ({row.source})")
     return "\n".join(text)
 

@@ -76,7 +76,8 @@ _SUB_US = re.compile(r"\d[.,]\d{6}(\d+)")
 
 def to_utc_us(value: Any, what: str, *, round_up: bool = False) -> int | None:
     """A datetime, date, ISO string, Timestamp or numpy datetime64 -> µs since the epoch
-    (UTC). Naive values (and dates, at midnight) are local time, as in IBMQBackend.jobs().
+    (UTC). Naive values (and dates, at midnight) are local time, as in IBMQBackend.jobs();
+    a string may end in " UTC" (as the command line prints dates).
 
     A value finer than a microsecond (a Timestamp's nanoseconds, an ISO string with more
     than six fraction digits) is truncated, or rounded up with ``round_up`` (a start bound:
@@ -87,6 +88,8 @@ def to_utc_us(value: Any, what: str, *, round_up: bool = False) -> int | None:
     extra = False  # whether a part finer than a microsecond was cut off
     if isinstance(value, str):
         text = value.strip()
+        if text[-4:].upper() == " UTC":  # as `jobarchive ls` and `show` print dates
+            text = text[:-4].rstrip() + "+00:00"
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
