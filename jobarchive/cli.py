@@ -292,13 +292,18 @@ def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _status_values(ctx: click.Context, param: click.Parameter,
                    values: tuple[str, ...]) -> tuple[str, ...]:
-    from .status import parse_job_status
+    from .status import API_TO_JOB_STATUS, parse_job_status
 
     for value in values:
         try:
             parse_job_status(value)
         except ValueError as err:  # upstream's message, with the value escaped onto one line
-            raise click.BadParameter(str(err).replace(f'"{value}"', json.dumps(value), 1)) from None
+            message = str(err).replace(f'"{value}"', json.dumps(value), 1)
+            if value.upper() in API_TO_JOB_STATUS:
+                message += (f". {json.dumps(value)} is a server status (the api_status column):"
+                            f" pass --status {API_TO_JOB_STATUS[value.upper()].name}, which "
+                            "covers it")
+            raise click.BadParameter(message) from None
     return values
 
 
@@ -1033,6 +1038,13 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None,
             click.echo(f"  {path}: {why}", err=True)
     if fmt == "table" and not show_all:
         _hint_findings(frame)
+    damaged = int((~frame["blob_ok"].astype(bool)).sum())
+    if damaged:
+        click.echo(f"{damaged} jobs have a missing or damaged blob (or a broken reference to "
+                   "one): restore the files from a backup (`jobarchive backup` makes one, its "
+                   "blobs checked), or run "
+                   "`jobarchive sync`, which fetches the payloads of a missing or truncated "
+                   "file again where the server still serves them", err=True)
     index_problems = [line for found in frame.attrs.get("index_problems") or []
                       for line in found.splitlines() if line.strip()]
     for line in index_problems[:10]:

@@ -349,6 +349,15 @@ def write_report(
     parts.append("</body></html>")
     text = _mask_tokens("\n".join(parts), redact or [])
 
+    try:
+        _write_atomically(target, text)
+    except OSError as err:  # name the report, not the temporary file it was written to
+        raise OSError(err.errno, f"cannot write the report ({err.strerror or err})",
+                      str(target)) from err
+    return target.resolve()
+
+
+def _write_atomically(target: Path, text: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # Not mkstemp: its 0600 would make the report unreadable to the people it is for. Mode
     # 0666 filtered by the umask, as any file the user writes; O_EXCL keeps the name ours.
@@ -361,4 +370,3 @@ def write_report(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target.resolve()
