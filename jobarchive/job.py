@@ -610,6 +610,9 @@ class IBMQJob:
         if not isinstance(data, dict):
             return data  # Result.from_dict refuses it: reported as malformed
         data["client_version"] = self.client_version
+        # qiskit 2.x's Result.to_dict() writes no qobj_id, which terra 0.46's Result requires:
+        # a result archived from one qiskit must read on the other.
+        data.setdefault("qobj_id", None)
         date = data.get("date")
         if isinstance(date, str):
             try:  # naive (2021 results) means UTC, as upstream forces UTC before converting

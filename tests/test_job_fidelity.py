@@ -131,3 +131,34 @@ def test_from_dict_takes_the_backend_name_from_upstreams_backend_info(arc):
     assert IBMQJob.from_dict(UPSTREAM_KWARGS).backend().name() == "ibmq_athens"
     arc.add(UPSTREAM_KWARGS)
     assert list(arc.query(backend_name="ibmq_athens")["job_id"]) == [UPSTREAM_KWARGS["job_id"]]
+
+
+# --- results written by one qiskit, read by the other ---------------------------------------
+
+# What qiskit 2.x's Result.to_dict() writes for a local run (BasicSimulator, memory=True):
+# no qobj_id (2.x dropped it), header and date null.
+QISKIT2_RESULT = {
+    "backend_name": "basic_simulator", "backend_version": "0.1", "date": None, "header": None,
+    "job_id": "c3cdb9d0-bb20-4666-83a3-3b8a5588dcad", "status": "COMPLETED", "success": True,
+    "time_taken": 0.0006,
+    "results": [{"shots": 4, "success": True, "meas_level": 2, "status": "DONE", "name": "bell",
+                 "seed_simulator": 3, "time_taken": 0.0002,
+                 "header": {"name": "bell", "n_qubits": 2, "memory_slots": 2,
+                            "creg_sizes": [["c", 2]], "qreg_sizes": [["q", 2]]},
+                 "data": {"counts": {"0x0": 3, "0x3": 1}, "memory": ["0x0", "0x3", "0x0", "0x0"]}}],
+}
+
+
+def test_a_result_archived_from_qiskit_2_reads_on_every_qiskit(arc):
+    """A result archived from a qiskit 2.x Result object has no qobj_id, which qiskit-terra
+    0.46's Result requires: result() said the stored result was malformed there (an archive
+    written in one environment could not be read in the other). The record stays as given."""
+    job = IBMQJob(None, None, "local-1", CREATED, "COMPLETED", kind="q-object",
+                  result=QISKIT2_RESULT)
+    arc.add(job)
+    back = arc.get("local-1")
+    result = back.result()
+    assert result.get_counts(0) == {"00": 3, "11": 1}
+    assert result.get_memory("bell") == ["00", "11", "00", "00"]
+    assert result.job_id == QISKIT2_RESULT["job_id"] and result.success is True
+    assert back.to_dict()["result"] == QISKIT2_RESULT and "qobj_id" not in back.to_dict()["result"]
