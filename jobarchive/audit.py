@@ -998,6 +998,10 @@ def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any) -> str
         for column, stored in zip(("shots", "num_experiments"), row.get("_sizes") or (),
                                   strict=False):
             want = derived[_PAYLOAD_VALUE_AT[column]]
+            if column == "num_experiments" and isinstance(result, dict) \
+                    and isinstance(result.get("results"), list) \
+                    and stored == len(result["results"]):
+                continue  # rows written before 66c39d9 count a partial result's experiments
             if want is not None and type(stored) is int and stored != want:
                 differ.append(f"{column} is {stored} but its payloads give {want}")
     if not differ:

@@ -68,3 +68,19 @@ def test_reproduce_finds_payload_columns_edited_in_the_index(edited):
                    "audit(verify) would parse every payload to check them")
 def test_verify_finds_payload_columns_edited_in_the_index(edited):
     _assert_found(edited.audit(progress=False).set_index("job_id"))
+
+
+def test_a_partial_result_counted_by_an_older_version_is_not_an_edit(arc):
+    """Rows written before 66c39d9 count the experiments of a failed job's partial result
+    (2 of 3), not the qobj's: that is the older version's derivation, not an edit."""
+    record = _record("partial")
+    qobj = qobj_from_circuits([QuantumCircuit(1, 1)] * 3, shots=1000, qobj_id="three")
+    record.update(qobj=qobj, status="ERROR_RUNNING_JOB")
+    record["result"]["results"] = record["result"]["results"][:2]
+    arc.add(record)
+    db = sqlite3.connect(arc.path / "index.db")
+    with db:
+        db.execute("UPDATE jobs SET num_experiments = 2 WHERE job_id = 'partial'")
+    db.close()
+    row = arc.audit(reproduce=True, progress=False).set_index("job_id").loc["partial"]
+    assert "num_experiments" not in row["problem"], row["problem"]
