@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .exceptions import QueryValueError
-from .status import API_TO_JOB_STATUS, JobStatus, parse_job_status
+from .status import API_TO_JOB_STATUS, SHARE_LEVELS, JobStatus, parse_job_status
 from .store.index import QUERY_COLUMNS, JobFilter
 
 FRAME_COLUMNS = ("job_id", "name", "backend_name", "status", "api_status", "creation_date",
@@ -68,6 +68,15 @@ def _as_list(value: Any, what: str) -> list[str] | None:
             f"{what} must be a string or a list of strings, not {bad!r}"
             + ("; drop the missing values first (.dropna())" if values is not None and _missing(bad) else ""))
     return values
+
+
+def _share_levels(value: Any) -> list[str] | None:
+    """Share levels are lowercase on the server and in the archive; upstream lowercases the
+    one a job is submitted with, and so does this filter (a level it does not know is kept
+    as given: the archive keeps whatever the server sent)."""
+    levels = _as_list(value, "share_level")
+    return None if levels is None else [
+        v.lower() if v.lower() in SHARE_LEVELS else v for v in levels]
 
 
 # A fraction of a second with digits past the microseconds (datetime keeps six, truncating).
@@ -239,7 +248,7 @@ def build_filter(
         end_us=end_us,
         tags=tags,
         tags_all=job_tags_operator.upper() == "AND",
-        share_levels=_as_list(share_level, "share_level"),
+        share_levels=_share_levels(share_level),
         run_modes=_as_list(run_mode, "run_mode"),
         backend_names=_as_list(backend_name, "backend_name"),
         experiment_ids=_as_list(experiment_id, "experiment_id"),
