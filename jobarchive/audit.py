@@ -385,6 +385,19 @@ def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
                 and sum(hist.values()) != exp_shots:
             return [], (f"{_DAMAGED}experiment {i} of the stored result counts "
                         f"{_number(sum(hist.values()))} shots, but it ran {exp_shots}")
+        # Fractions are normalized before they are compared: they must total 1 (or the
+        # shots, counts scaled by a mitigation), or part of the distribution is gone.
+        if hist and not _whole_counts(hist):
+            try:
+                total = math.fsum(hist.values())
+            except OverflowError:  # an int beyond a float next to a fraction
+                total = math.inf
+            wanted = (1.0, float(exp_shots)) if type(exp_shots) is int and exp_shots > 0 \
+                else (1.0,)
+            if not any(math.isclose(total, w, rel_tol=1e-6) for w in wanted):
+                return [], (f"{_DAMAGED}experiment {i} of the stored result has fractions that "
+                            f"total {total:.6g}, not 1" + (f" or its {exp_shots} shots"
+                                                           if len(wanted) > 1 else ""))
     try:
         circuits = circuits_from_qobj(qobj)
         widest = max(c.num_qubits for c in circuits)

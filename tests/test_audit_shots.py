@@ -65,3 +65,22 @@ def test_fractions_are_still_judged_as_a_distribution_at_their_shots(arc):
     row = arc.audit(reproduce=True, progress=False).set_index("job_id").loc["forged"]
     assert row["flagged"] and "reproduced counts differ" in row["problem"]
     assert "but it ran" not in row["problem"]
+
+
+def test_fractions_that_are_not_a_distribution_are_flagged(arc):
+    """Fractions are normalized before the comparison, so {0x0: 0.3, 0x3: 0.3} (a Bell pair
+    with 40% of its probability gone) had fidelity 1.0 and was ok. Fractions total 1, or
+    the shots when they are counts scaled by a mitigation; anything else is damage."""
+    qobj = _bell()
+    result = simulate_qobj(qobj, seed=1)
+    counts = result["results"][0]["data"]["counts"]
+    total = sum(counts.values())
+    fractions = {k: v / total for k, v in counts.items()}
+    scaled = {"0x0": counts["0x0"] - 0.5, "0x3": counts["0x3"] + 0.5}  # sums to the shots
+    arc.add_many([_record("fractions", qobj, _with_counts(result, fractions)),
+                  _record("scaled", qobj, _with_counts(result, scaled)),
+                  _record("lost", qobj, _with_counts(result, {"0x0": 0.3, "0x3": 0.3}))])
+    frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
+    assert frame.loc["fractions", "ok"] and frame.loc["scaled", "ok"], frame["problem"].to_dict()
+    row = frame.loc["lost"]
+    assert row["flagged"] and not row["ok"] and "total 0.6" in row["problem"], row["problem"]
