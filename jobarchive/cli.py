@@ -1130,6 +1130,11 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, **filt
     # Printed once everything is written: a closed pipe (`| head -1`) cannot cut it short.
     for line in lines:
         click.echo(line)
+    if fmt == "csv" and not no_counts:
+        # CSV has no types: readers take "0011" for the number 11 unless told otherwise.
+        click.echo("counts.csv: bitstring is text (\"0011\"); read it as such: pandas "
+                   "read_csv(..., dtype={'bitstring': str}), DuckDB read_csv(..., "
+                   "types={'bitstring': 'VARCHAR'})", err=True)
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive backup /mnt/backups/lab-2026-11-25"
