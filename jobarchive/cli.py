@@ -337,11 +337,14 @@ def _end_of_day(value: str | None) -> str | None:
 
     if value is None:
         return None
+    text, zone = value.strip(), ""
+    if text[-4:].upper() == " UTC":  # a date as the tables print it: the end of that UTC day
+        text, zone = text[:-4].rstrip(), " UTC"
     try:
-        day = date.fromisoformat(value.strip())
+        day = date.fromisoformat(text)
     except ValueError:
         return value  # a date with a time: as given
-    return f"{day.isoformat()}T23:59:59.999999"
+    return f"{day.isoformat()}T23:59:59.999999{zone}"
 
 
 def _until_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -97,13 +97,16 @@ def to_utc_us(value: Any, what: str, *, round_up: bool = False) -> int | None:
     extra = False  # whether a part finer than a microsecond was cut off
     if isinstance(value, str):
         text = value.strip()
-        if text[-4:].upper() == " UTC":  # as `jobarchive ls` and `show` print dates
-            text = text[:-4].rstrip() + "+00:00"
+        utc = text[-4:].upper() == " UTC"  # as `jobarchive ls` and `show` print dates
+        if utc:
+            text = text[:-4].rstrip()
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise QueryValueError(f"{what}={text!r} is not an ISO-8601 date; write e.g. '2021-03-01', "
+            raise QueryValueError(f"{what}={value.strip()!r} is not an ISO-8601 date; write e.g. '2021-03-01', "
                                   "'2021-03-01T14:30:00' (local time) or '2021-03-01T14:30:00+00:00'") from None
+        if utc and value.utcoffset() is None:
+            value = value.replace(tzinfo=UTC)
         sub = _SUB_US.search(text)
         extra = bool(sub and sub.group(1).strip("0"))
     if isinstance(value, np.datetime64):

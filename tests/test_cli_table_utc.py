@@ -55,3 +55,20 @@ def test_utc_suffix_is_read_as_utc_by_query(zone):
     utc = to_utc_us("2023-02-23T12:49:31Z", "x")
     assert to_utc_us("2023-02-23 12:49:31 UTC", "x") == utc
     assert to_utc_us("2023-02-23 12:49:31.000000 utc", "x") == utc
+
+
+def test_a_date_alone_with_utc_is_that_utc_day(tmp_path, zone):
+    """'2021-03-01 UTC' was read as local midnight (fromisoformat ignores an offset after a
+    date alone), and --until did not extend it to the end of that day."""
+    zone("America/New_York")
+    assert to_utc_us("2021-03-01 UTC", "x") == to_utc_us("2021-03-01T00:00:00Z", "x")
+    path = tmp_path / "d.jobarchive"
+    with Archive(path) as arc:
+        arc.add_many([{"job_id": job_id, "creation_date": created, "status": "COMPLETED"}
+                      for job_id, created in (("early", "2021-03-01T01:00:00Z"),
+                                              ("late", "2021-03-01T23:00:00Z"),
+                                              ("next", "2021-03-02T01:00:00Z"))])
+    res = _run(path, "ls", "--since", "2021-03-01 UTC", "--until", "2021-03-01 UTC",
+               "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert sorted(r["job_id"] for r in json.loads(res.stdout)) == ["early", "late"]
