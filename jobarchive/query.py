@@ -79,6 +79,7 @@ def _share_levels(value: Any) -> list[str] | None:
         v.lower() if v.lower() in SHARE_LEVELS else v for v in levels]
 
 
+_DATE_OFFSET = re.compile(r"\d{4}-\d\d-\d\d[+-]\d\d(:?\d\d)?")  # a date alone, then an offset
 # A fraction of a second with digits past the microseconds (datetime keeps six, truncating).
 _SUB_US = re.compile(r"\d[.,]\d{6}(\d+)")
 
@@ -100,6 +101,9 @@ def to_utc_us(value: Any, what: str, *, round_up: bool = False) -> int | None:
         utc = text[-4:].upper() == " UTC"  # as `jobarchive ls` and `show` print dates
         if utc:
             text = text[:-4].rstrip()
+        if _DATE_OFFSET.fullmatch(text):
+            # fromisoformat reads "2021-03-01+05:00" as 05:00 local time: midnight at +05:00
+            text = f"{text[:10]}T00:00{text[10:]}"
         try:
             value = datetime.fromisoformat(text)
         except ValueError:

@@ -72,3 +72,11 @@ def test_a_date_alone_with_utc_is_that_utc_day(tmp_path, zone):
                "--format", "json")
     assert res.exit_code == 0, res.output
     assert sorted(r["job_id"] for r in json.loads(res.stdout)) == ["early", "late"]
+
+
+def test_a_date_alone_with_an_offset_is_midnight_at_that_offset(zone):
+    """fromisoformat reads '2021-03-01+05:00' as 05:00 local time (naive): a start bound
+    written so was off by the local offset plus five hours."""
+    zone("America/New_York")
+    assert to_utc_us("2021-03-01+05:00", "x") == to_utc_us("2021-03-01T00:00:00+05:00", "x")
+    assert to_utc_us("2021-03-01-0130", "x") == to_utc_us("2021-03-01T00:00:00-01:30", "x")
