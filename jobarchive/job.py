@@ -582,6 +582,11 @@ class IBMQJob:
         try:
             self._result_obj = Result.from_dict(self._decoded_result(stored))
         except Exception as err:  # qiskit raises many types on a malformed result dict
+            if self._record.get("kind") is None:  # a pre-Qobj job (reference §4.5)
+                raise IBMQJobInvalidStateError(
+                    f"Unable to retrieve result for job {self.job_id()}: job result is in an "
+                    f"unsupported format ({type(err).__name__}: {err})"
+                ) from err
             raise IBMQJobApiError(
                 f"Unable to retrieve result for job {self.job_id()}: "
                 f"the {where} result is malformed ({type(err).__name__}: {err})"

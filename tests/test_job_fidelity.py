@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from jobarchive import IBMQJob, IBMQJobError, IBMQJobFailureError, QueueInfo
+from jobarchive import (
+    IBMQJob,
+    IBMQJobApiError,
+    IBMQJobError,
+    IBMQJobFailureError,
+    IBMQJobInvalidStateError,
+    QueueInfo,
+)
 from jobarchive.record import format_date
 
 pytestmark = pytest.mark.terra046  # Result.from_dict differs across qiskit versions
@@ -162,3 +169,17 @@ def test_a_result_archived_from_qiskit_2_reads_on_every_qiskit(arc):
     assert result.get_memory("bell") == ["00", "11", "00", "00"]
     assert result.job_id == QISKIT2_RESULT["job_id"] and result.success is True
     assert back.to_dict()["result"] == QISKIT2_RESULT and "qobj_id" not in back.to_dict()["result"]
+
+
+def test_a_result_that_does_not_parse_on_a_job_without_kind_is_an_unsupported_format():
+    """Reference §4.5: a result that Result.from_dict refuses is IBMQJobApiError, but
+    IBMQJobInvalidStateError ('unsupported format') when the job has no kind (pre-Qobj
+    jobs); both were IBMQJobApiError."""
+    old = IBMQJob(None, None, "old1", CREATED, "COMPLETED", result={"results": "not a list"})
+    with pytest.raises(IBMQJobInvalidStateError, match="unsupported format"):
+        old.result()
+    assert old.to_dict()["result"] == {"results": "not a list"}  # kept as given
+    new = IBMQJob(None, None, "new1", CREATED, "COMPLETED", kind="q-object",
+                  result={"results": "not a list"})
+    with pytest.raises(IBMQJobApiError, match="malformed"):
+        new.result()
