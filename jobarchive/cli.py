@@ -565,6 +565,8 @@ def _tag_values(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 
 
 FORMAT = click.Choice(["table", "csv", "json", "parquet"])
+_SKIP_DAMAGED_HELP = ("Leave out the counts of jobs whose blob file is missing or damaged "
+                      "(listed on stderr; exit 3) instead of failing.")
 
 
 # --- the group ---------------------------------------------------------------------------
@@ -794,12 +796,14 @@ def _record_without_payloads(arc: Any, job_id: str) -> dict[str, Any]:
 @click.argument("job_ids", nargs=-1, required=True, metavar="JOB_ID...")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE (needed for parquet).")
+@click.option("--skip-damaged", is_flag=True, help=_SKIP_DAMAGED_HELP)
 @click.pass_context
-def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str | None) -> None:
+def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str | None,
+           skip_damaged: bool) -> None:
     """Measurement counts of jobs: job_id, experiment, bitstring, count."""
     arc = open_archive(ctx)
     try:
-        frame = arc.counts(list(job_ids))
+        frame = _read_counts(arc, list(job_ids), skip_damaged)
     except JobNotFoundError as err:
         raise click.ClickException(f"no job {err.job_id!r} in {arc.path}") from None
     if frame.empty:
@@ -810,6 +814,30 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
     if fmt == "table" and len(job_ids) == 1:
         cols = cols[1:]
     write_frame(frame, fmt, output, cols)
+    _say_skipped(ctx, frame)
+
+
+def _read_counts(arc: Any, job_ids: list[str] | None, skip_damaged: bool) -> Any:
+    """Archive.counts, its damaged-blob error naming this command's option."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # _say_skipped reports them on one line
+            warnings.simplefilter("ignore", UserWarning)
+            return arc.counts(job_ids, missing="skip" if skip_damaged else "raise")
+    except BlobIntegrityError as err:
+        raise click.ClickException(one_line(err).replace(
+            "pass missing='skip' to read the others", "pass --skip-damaged to read the others")
+        ) from None
+
+
+def _say_skipped(ctx: click.Context, frame: Any) -> None:
+    skipped = frame.attrs.get("skipped_jobs") or []
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        click.echo(f"left out the counts of {len(skipped)} jobs whose blob file is missing or "
+                   f"damaged ({shown}); `jobarchive audit` says how to restore them", err=True)
+        ctx.exit(EXIT_PROBLEMS)
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive retag --tag run7 --add paper-2021 --dry-run"
@@ -1111,9 +1139,11 @@ def report(ctx: click.Context, path: str, title: str | None, reproduce: bool,
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet",
               show_default=True)
 @click.option("--no-counts", is_flag=True, help="Export only the job index.")
+@click.option("--skip-damaged", is_flag=True, help=_SKIP_DAMAGED_HELP)
 @filter_options
 @click.pass_context
-def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, **filters: Any) -> None:
+def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, skip_damaged: bool,
+           **filters: Any) -> None:
     """Export the job index (jobs.*) and counts (counts.*) for DuckDB, Spark or pandas."""
     arc = open_archive(ctx)
     frame = run_query(arc, filters)
@@ -1126,7 +1156,7 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, **filt
     lines = [f"{jobs_path}: {len(frame)} jobs"]
     if not no_counts:
         ids = None if not _has_filter(filters) else frame["job_id"].tolist()
-        table = arc.counts(ids)
+        table = _read_counts(arc, ids, skip_damaged)
         counts_path = out / f"counts.{fmt}"
         _save(table, fmt, counts_path)
         lines.append(f"{counts_path}: {len(table)} rows")
@@ -1138,6 +1168,8 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, **filt
         click.echo("counts.csv: bitstring is text (\"0011\"); read it as such: pandas "
                    "read_csv(..., dtype={'bitstring': str}), DuckDB read_csv(..., "
                    "types={'bitstring': 'VARCHAR'})", err=True)
+    if not no_counts:
+        _say_skipped(ctx, table)
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive backup /mnt/backups/lab-2026-11-25"
