@@ -48,6 +48,7 @@ from .job import IBMQJob, apply_tag_update
 from .query import job_ids_of
 from .store.blobs import loads
 from .store.index import JobFilter
+from .sync import FailureRun, _is_full_doc
 
 if TYPE_CHECKING:
     from .archive import Archive
@@ -314,9 +315,10 @@ def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
 
     Full documents are listed by id (``Jobs/v/1``, 100 a request: the ``Jobs/status/v/1``
     items of the real server carry no tags); a job whose listed document has no tags is
-    read alone (``GET J/v/1``, on ``pool``). A job that cannot be read is refused (nothing
-    sent); one the server does not return keeps the archive's plan (its PUT then tells
-    what is wrong).
+    read alone (``GET J/v/1``, on ``pool``), unless it is the full document (which the
+    real server sends without ``tags`` for a job given none). A job that cannot be read is
+    refused (nothing sent); one the server does not return keeps the archive's plan (its
+    PUT then tells what is wrong).
     """
     lister = getattr(provider, "iter_job_docs", None)
     client = getattr(provider, "api_client", None)
@@ -352,6 +354,8 @@ def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
                 p = wanted.pop(doc.get("id"), None) if isinstance(doc, dict) else None
                 if p is not None:
                     tags = _server_tags_of(doc)
+                    if tags is None and _is_full_doc(doc) and doc.get("tags") is None:
+                        tags = []  # a full document leaves `tags` out of a job given none
                     if tags is not None:
                         use(p, tags)
                     else:
@@ -579,8 +583,6 @@ class _Breaker:
     every remaining job's (hours, for tens of thousands of jobs)."""
 
     def __init__(self, workers: int):
-        from .sync import FailureRun
-
         self._lock = threading.Lock()
         self._run = FailureRun(max(3, workers))
 

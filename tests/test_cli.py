@@ -544,7 +544,7 @@ def test_remote_retag_dry_run_then_real(emu, tmp_path):
     real = run(*args, archive=path)
     assert real.exit_code == 0, real.stderr
     assert "5 updated" in real.stderr
-    assert all("cli-campaign" in emu.job_doc(j)["tags"] for j in target)
+    assert all("cli-campaign" in (emu.job_doc(j).get("tags") or []) for j in target)
     listed = run("ls", "--tag", "cli-campaign", "--format", "json", archive=path)
     assert sorted(r["job_id"] for r in json.loads(listed.stdout)) == sorted(target)
     _no_token_anywhere(path, emu.token)

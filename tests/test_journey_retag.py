@@ -49,20 +49,20 @@ def test_remote_retag_keeps_tags_added_on_the_server_since_the_last_sync(synced)
     ids = list(arc.query(descending=False)["job_id"])
     added, removed = ids[:3], ids[3:6]
     for job_id in added:
-        emu.update_job(job_id, tags=[*emu.job_doc(job_id)["tags"], "colleague"])
+        emu.update_job(job_id, tags=[*(emu.job_doc(job_id).get("tags") or []), "colleague"])
     for job_id in removed:  # they also cleared these jobs' tags
         emu.update_job(job_id, tags=[])
     frame = arc.retag(ids, additional_tags=["mine"], provider=provider, progress=False,
                       read_server_tags=True)
     assert (frame["outcome"] != "refused").all()
     for job_id in ids:
-        server = emu.job_doc(job_id)["tags"]
+        server = (emu.job_doc(job_id).get("tags") or [])
         assert "mine" in server
         assert sorted(server) == sorted(arc.get(job_id).tags())
     for job_id in added:
-        assert "colleague" in emu.job_doc(job_id)["tags"]
+        assert "colleague" in (emu.job_doc(job_id).get("tags") or [])
     for job_id in removed:
-        assert emu.job_doc(job_id)["tags"] == ["mine"]
+        assert (emu.job_doc(job_id).get("tags") or []) == ["mine"]
 
 
 def test_remote_retag_where_the_server_already_has_the_tags_sends_nothing(synced):
@@ -72,7 +72,7 @@ def test_remote_retag_where_the_server_already_has_the_tags_sends_nothing(synced
     provider = jobarchive.connect(emu.url, emu.token)
     ids = list(arc.query(descending=False)["job_id"])[:5]
     for job_id in ids:
-        emu.update_job(job_id, tags=[*emu.job_doc(job_id)["tags"], "done-there"])
+        emu.update_job(job_id, tags=[*(emu.job_doc(job_id).get("tags") or []), "done-there"])
     emu.reset_stats()
     frame = arc.retag(ids, additional_tags=["done-there"], provider=provider, progress=False,
                       read_server_tags=True)
@@ -93,7 +93,7 @@ def test_remote_dry_run_plans_from_the_server_tags_and_changes_nothing(synced):
                      read_server_tags=True)
     assert sorted(plan["new_tags"][0]) == ["colleague", "mine"]
     assert emu.stats().get("job_update", 0) == 0
-    assert emu.job_doc(job_id)["tags"] == ["colleague"] and arc.get(job_id).tags() == before
+    assert (emu.job_doc(job_id).get("tags") or []) == ["colleague"] and arc.get(job_id).tags() == before
 
 
 def test_cli_remote_retag_killed_then_rerun_applies_each_change_once(tmp_path, count_tag_updates):
@@ -134,7 +134,7 @@ def test_cli_remote_retag_killed_then_rerun_applies_each_change_once(tmp_path, c
             assert arc.audit()["ok"].all()
             for job_id in ids:
                 assert set(arc.get(job_id).tags()) == set(expected[job_id])
-                assert set(emu.job_doc(job_id)["tags"]) == set(expected[job_id])
+                assert set(emu.job_doc(job_id).get("tags") or []) == set(expected[job_id])
         assert applied == dict.fromkeys(changing, 1)
 
 
@@ -147,10 +147,10 @@ def test_read_server_tags_with_listings_that_carry_no_tags(tmp_path, lean):
         provider = jobarchive.connect(emu.url, emu.token)
         arc.sync(provider, progress=False)
         job_id = emu.job_docs()[0]["id"]
-        before = list(emu.job_doc(job_id)["tags"])
+        before = list(emu.job_doc(job_id).get("tags") or [])
         emu.update_job(job_id, tags=[*before, "colleague"])
         frame = arc.retag([job_id], additional_tags=["mine"], provider=provider,
                           progress=False, read_server_tags=True)
         assert frame["outcome"].tolist() == ["updated"]
-        assert set(emu.job_doc(job_id)["tags"]) == {*before, "colleague", "mine"}
+        assert set(emu.job_doc(job_id).get("tags") or []) == {*before, "colleague", "mine"}
         assert set(arc.get(job_id).tags()) == {*before, "colleague", "mine"}

@@ -56,7 +56,7 @@ def run():
     with Emulator(seed_jobs=600, seed=17, time_scale=600.0) as emu:
         docs = emu.job_docs()
         start = sorted(d["creationDate"] for d in docs)[len(docs) * 2 // 3]
-        done = next(d for d in reversed(docs) if d["status"] == "COMPLETED" and d["tags"])
+        done = next(d for d in reversed(docs) if d["status"] == "COMPLETED" and d.get("tags"))
         before = {"done": emu.job_doc(done["id"]), "result": emu.result_of(done["id"])}
         cfg = {"url": emu.url, "token": emu.token,
                "start": datetime.fromisoformat(start.replace("Z", "+00:00")).isoformat(),
@@ -90,10 +90,10 @@ def test_legacy_client_lists_jobs_with_filters(run):
          and d["backend"]["name"] == "ibmq_qasm_simulator"])[:15]
     start = _ms(cfg["start"].replace("+00:00", "Z"))
     want = _newest_first([d for d in docs if _ms(d["creationDate"]) >= start
-                          and set(d["tags"]) & set(cfg["tags_or"])])
+                          and set(d.get("tags") or []) & set(cfg["tags_or"])])
     assert rep["tags_or_since"] == want and len(want) > 20  # more than one page of 20
     assert rep["tags_and"] == _newest_first(
-        [d for d in docs if set(cfg["tags_and"]) <= set(d["tags"])])[:30]
+        [d for d in docs if set(cfg["tags_and"]) <= set(d.get("tags") or [])])[:30]
     assert rep["errors_asc"] == _newest_first(
         [d for d in docs if d["status"].startswith("ERROR")])[::-1][:12]
     assert rep["backend_jobs"] == _newest_first(

@@ -175,7 +175,7 @@ class LiveArchiveModel(ArchiveMachine):
         local = [j for j in self.model if j not in self.server_ids]
         if with_local and local:
             ids.append(local[0])  # unknown to the server: refused, the others go on
-        server_before = {j: list(self.emu.job_doc(j)["tags"]) for j in self.server_ids}
+        server_before = {j: list(self.emu.job_doc(j).get("tags") or []) for j in self.server_ids}
         frame = self.arc.retag(ids, provider=self.provider, progress=False, workers=2, **op)
         outcome = dict(zip(frame["job_id"], frame["outcome"], strict=True))
         for job_id in ids:
@@ -186,14 +186,14 @@ class LiveArchiveModel(ArchiveMachine):
                 assert outcome[job_id] == "unchanged"
             elif job_id in self.server_ids:
                 assert outcome[job_id] == "updated", frame.to_dict("records")
-                echoed = self.emu.job_doc(job_id)["tags"]
+                echoed = (self.emu.job_doc(job_id).get("tags") or [])
                 assert set(echoed) == set(new)
                 server_before[job_id] = list(echoed)
                 self.model[job_id] = IBMQJob.from_dict(dict(self.model[job_id], tags=echoed)).to_dict()
             else:
                 assert outcome[job_id] == "refused"
         # nothing else changed on the server
-        assert {j: list(self.emu.job_doc(j)["tags"]) for j in self.server_ids} == server_before
+        assert {j: list(self.emu.job_doc(j).get("tags") or []) for j in self.server_ids} == server_before
 
     # --- reads -----------------------------------------------------------------------
 

@@ -162,12 +162,14 @@ def _fill_attrs(job: Job, rng: random.Random, year: int, final: str) -> None:
     job.input_size = 600 + 180 * nexp * (nq + 2)
 
 
-def _name_and_tags(rng: random.Random) -> tuple[str | None, list[str]]:
+def _name_and_tags(rng: random.Random) -> tuple[str | None, list[str] | None]:
+    """A name (or None) and tags (None, not [], for a job given none: its documents then
+    carry no ``tags``, as the real server's do)."""
     r = rng.random()
     name = None if r < 0.3 else f"{NAME_BASES[_below(rng, len(NAME_BASES))]}-{_between(rng, 1, 400)}"
     ntags = (0, 0, 1, 1, 1, 2, 2, 3)[_below(rng, 8)]
     tags = sorted({TAG_VOCAB[_below(rng, len(TAG_VOCAB))] for _ in range(ntags)})
-    return name, tags
+    return name, tags or None
 
 
 def seed_history(n: int, seed: int, project: Project) -> list[Job]:
@@ -189,7 +191,7 @@ def seed_history(n: int, seed: int, project: Project) -> list[Job]:
             for j in range(k):
                 job = Job("", t, backend, project, iso=False)
                 job.name = f"{set_name}_{j}_"
-                job.tags = [f"ibmq_jobset_{set_id}", *extra]
+                job.tags = [f"ibmq_jobset_{set_id}", *(extra or [])]
                 jobs.append(job)
                 t += _between(rng, 300, 5_000)
             i += k

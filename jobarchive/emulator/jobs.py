@@ -66,7 +66,12 @@ class Job:
         self.backend = backend
         self.project = project
         self.name: str | None = None
-        self.tags: list[str] = []
+        # None: never given. The real server then leaves the field out of the job's documents
+        # (realdata: 2021 list items and job-creation answers carry no tags); the client
+        # reads a missing `tags` as [] (reference §1.3, §4.2).
+        self.tags: list[str] | None = None
+        # Always sent (reference §8.4): the library maps a missing shareLevel to None when it
+        # builds a job and to "none" when it refreshes one.
         self.share_level = "none"
         self.client_info: dict[str, Any] | None = None
         self.run_mode = "fairshare"
@@ -165,7 +170,8 @@ class Job:
         doc["userId"] = self.user_id
         if self.name is not None:
             doc["name"] = self.name
-        doc["tags"] = list(self.tags)
+        if self.tags is not None:
+            doc["tags"] = list(self.tags)
         doc["shareLevel"] = self.share_level
         if self.experiment_tag is not None:
             doc["experimentTag"] = self.experiment_tag
@@ -224,7 +230,7 @@ class JobView:
         if path == "id":
             return job.id
         if path == "tags":
-            return job.tags
+            return MISSING if job.tags is None else job.tags
         if path == "name":
             return MISSING if job.name is None else job.name
         if path == "shareLevel":

@@ -269,8 +269,9 @@ class Routes:
         job_name = body.get("name")
         if job_name is not None and (not isinstance(job_name, str) or len(job_name) > MAX_TEXT):
             raise HttpError(400, "INVALID_JOB_NAME", "The job name must be a string.")
-        tags = body.get("tags") or []
-        _check_tags(tags)
+        # Fields not given stay out of the job's documents, as the real server's do.
+        tags = body.get("tags")
+        _check_tags(tags or [])
         share = body.get("shareLevel", "none")
         if share not in SHARE_LEVELS:
             raise HttpError(400, "INVALID_SHARE_LEVEL",

@@ -280,7 +280,7 @@ class State:
         return count
 
     # -- changes ----------------------------------------------------------------------------
-    def create(self, project: Project, backend: str, name: str | None, tags: list[str],
+    def create(self, project: Project, backend: str, name: str | None, tags: list[str] | None,
                share_level: str, client_info: dict[str, Any] | None,
                experiment_tag: str | None = None, user: str | None = None) -> Job:
         now = self.clock.now_ms()
@@ -288,7 +288,8 @@ class State:
             created = max(now, (self.ms[-1] + 1) if self.ms else now)
             job_id = f"{created // 1000:08x}{self._rng.getrandbits(64):016x}"
             job = Job(job_id, created, backend, project)
-            job.name, job.tags, job.share_level = name, list(tags), share_level
+            job.name, job.share_level = name, share_level
+            job.tags = list(tags) if tags is not None else None
             job.client_info = client_info
             job.experiment_tag = experiment_tag
             if user is not None:

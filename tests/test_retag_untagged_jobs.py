@@ -1,0 +1,59 @@
+"""Jobs given no tags: the real server leaves ``tags`` out of their documents (realdata,
+2021), and the emulator does the same. Sync and retag must read that as "no tags"."""
+
+from __future__ import annotations
+
+import pytest
+
+import jobarchive
+from jobarchive import Archive
+
+emulator = pytest.importorskip("jobarchive.emulator")
+Emulator = emulator.Emulator
+
+
+def test_emulator_documents_leave_out_tags_never_given(tmp_path):
+    with Emulator(seed_jobs=40, seed=2) as emu:
+        docs = emu.job_docs()
+        assert any("tags" not in d for d in docs) and any(d.get("tags") for d in docs)
+        provider = jobarchive.connect(emu.url, emu.token)
+        sim = next(b for b in provider.backends() if b.configuration().get("simulator"))
+        from jobarchive.demo import bell_and_ghz
+        from jobarchive.qobj import qobj_from_circuits
+
+        job = sim.run(qobj_from_circuits(bell_and_ghz(), shots=10))
+        assert "tags" not in emu.job_doc(job.job_id())
+        assert job.tags() == []
+
+
+def test_sync_archives_untagged_jobs_with_empty_tags_and_full_sync_keeps_them(tmp_path):
+    with Emulator(seed_jobs=40, seed=2) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        assert not arc.sync(provider, progress=False).failed
+        untagged = [d["id"] for d in emu.job_docs() if "tags" not in d]
+        assert untagged and all(arc.record(j)["tags"] == [] for j in untagged)
+        report = arc.sync(provider, progress=False, full=True)
+        assert not report.failed and report.changed == 0
+        frame = arc.query(job_tags=["exp1"])
+        assert set(frame["job_id"]) == {d["id"] for d in emu.job_docs()
+                                        if "exp1" in (d.get("tags") or [])}
+
+
+def test_remote_retag_reading_server_tags_asks_no_job_alone_for_untagged_jobs(tmp_path):
+    # A full listed document without `tags` is a job without tags: reading each such job
+    # again with GET J/v/1 doubled the requests of a bulk retag of untagged jobs.
+    with Emulator(seed_jobs=60, seed=2) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc.sync(provider, progress=False)
+        untagged = [d["id"] for d in emu.job_docs() if "tags" not in d]
+        assert len(untagged) >= 5
+        emu.reset_stats()
+        plan = arc.retag(untagged, additional_tags=["x"], provider=provider, dry_run=True,
+                         progress=False, read_server_tags=True)
+        assert plan["server_tags"].tolist() == [[]] * len(untagged)
+        assert emu.stats().get("job_get", 0) == 0
+        frame = arc.retag(untagged, additional_tags=["x"], provider=provider, progress=False,
+                          read_server_tags=True)
+        assert (frame["outcome"] == "updated").all()
+        assert emu.stats().get("job_get", 0) == 0
+        assert all(emu.job_doc(j)["tags"] == ["x"] for j in untagged)

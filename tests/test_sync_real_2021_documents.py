@@ -1,0 +1,35 @@
+"""Real 2021 job documents (realdata, IBMQClient.jl's recording of the legacy server) carry
+no ``tags``, ``name`` or ``shareLevel``: the archive must read such a job the same way
+whether it came from ``add(IBMQJob.from_server(doc))`` or from a sync's refresh."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobarchive import IBMQJob
+
+
+def _docs_2021(real_corpus):
+    docs = [e["document"] for e in real_corpus
+            if e["provenance"]["path"] == "test/records/jobs.json"]
+    assert docs and all("shareLevel" not in d and "tags" not in d for d in docs)
+    return docs
+
+
+def test_a_2021_document_gets_no_tags_both_ways(real_corpus):
+    for doc in _docs_2021(real_corpus):
+        built = IBMQJob.from_server(doc)
+        refreshed = IBMQJob.from_server(doc)
+        refreshed.refresh_from(doc)
+        assert built.to_dict()["tags"] == refreshed.to_dict()["tags"] == []
+
+
+@pytest.mark.xfail(strict=True, reason="job.py/record.py: from_server leaves a missing "
+                   "shareLevel None, refresh_from makes it 'none'; sync archives 'none', "
+                   "add(from_server(doc)) None, so query(share_level='none') misses jobs")
+def test_a_2021_document_gets_one_share_level_both_ways(real_corpus):
+    for doc in _docs_2021(real_corpus):
+        built = IBMQJob.from_server(doc)
+        refreshed = IBMQJob.from_server(doc)
+        refreshed.refresh_from(doc)
+        assert built.to_dict()["share_level"] == refreshed.to_dict()["share_level"]
