@@ -692,6 +692,17 @@ class ApiClient:
         return (f"<ApiClient({self.http_url!r}, hub={self.hub!r}, group={self.group!r}, "
                 f"project={self.project!r})>")
 
+    def for_project(self, hub: str, group: str, project: str) -> ApiClient:
+        """This account's client for another of its hub/group/projects: the same session,
+        retry policy, counters and access token (a job's calls go to the project it ran in)."""
+        if (hub, group, project) == (self.hub, self.group, self.project):
+            return self
+        other = ApiClient(self.http_url, self._token, hub, group, project,
+                          transport=self._transport, relogin=self._relogin)
+        other._token_since = self._token_since
+        other.user_id = self.user_id
+        return other
+
     @property
     def request_count(self) -> int:
         """HTTP requests sent so far (retries included)."""

@@ -164,7 +164,9 @@ def connect(
                        relogin=lambda: auth.access_token(secret))
     user_id = me.get("id") if isinstance(me, dict) else None
     client.user_id = user_id if isinstance(user_id, str) and user_id else None
-    return IBMQProvider(client, url)
+    provider = IBMQProvider(client, url)
+    provider.projects = [t[:3] for t in triples]
+    return provider
 
 
 def _provider_triples(hubs: Any) -> list[tuple[str, str, str, bool]]:
@@ -450,6 +452,30 @@ class IBMQProvider:
         self.api_client = api_client
         self.auth_url = auth_url
         self._backends: dict[str, IBMQBackend] | None = None
+        # (hub, group, project) of every provider the account may use (from the login's
+        # GET /Network), or None when not known.
+        self.projects: list[tuple[str, str, str]] | None = None
+        self._others: dict[tuple[str, str, str], IBMQProvider] = {}
+
+    def for_project(self, hub: str, group: str, project: str) -> IBMQProvider:
+        """The same account's provider for another of its hub/group/projects (no new login).
+
+        Raises ``IBMQProviderError`` when the account's login did not list that project."""
+        key = (hub, group, project)
+        c = self.api_client
+        if key == (c.hub, c.group, c.project):
+            return self
+        if key in self._others:
+            return self._others[key]
+        if self.projects is not None and key not in self.projects:
+            raise IBMQProviderError(
+                f"This account cannot use {hub}/{group}/{project} (it may use: "
+                + (", ".join("/".join(t) for t in self.projects) or "none")
+                + "): connect() with an account of that project.")
+        other = IBMQProvider(c.for_project(hub, group, project), self.auth_url)
+        other.projects = self.projects
+        self._others[key] = other
+        return other
 
     @property
     def credentials(self) -> dict[str, str]:

@@ -43,12 +43,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .exceptions import IBMQJobInvalidStateError, JobNotFoundError, RequestsApiError
+from .exceptions import (
+    IBMQJobInvalidStateError,
+    IBMQProviderError,
+    JobNotFoundError,
+    RequestsApiError,
+)
 from .job import IBMQJob, apply_tag_update
 from .query import job_ids_of
 from .store.blobs import loads
 from .store.index import JobFilter
-from .sync import FailureRun, _is_full_doc
+from .sync import FailureRun, _is_full_doc, _owner
 
 if TYPE_CHECKING:
     from .archive import Archive
@@ -76,6 +81,7 @@ class _Plan:
     error: str | None = None
     server: list[str] | None = None  # the tags the server holds now, when read
     pushed: bool = False  # the server confirmed a PUT of this run
+    provider: Any = None  # the provider of the project the job ran in (remote runs)
 
     @property
     def changed(self) -> bool:
@@ -167,6 +173,8 @@ def retag(
 
     if dry_run:
         plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
+        if provider is not None:
+            _route(provider, plans, read_server_tags)
         if provider is not None and read_server_tags:  # reads only: what a run would send
             from tqdm import tqdm
 
@@ -175,8 +183,9 @@ def retag(
             with tqdm(total=len(plans), desc="read server tags", unit="job",
                       disable=not progress, leave=False) as bar:
                 for batch in _chunks(plans, _IDS_PER_LIST):
-                    _read_server_tags(provider, (replacement_tags, additional_tags,
-                                                 removal_tags), batch, breaker=breaker)
+                    for sub, group in _by_project(provider, batch):
+                        _read_server_tags(sub, (replacement_tags, additional_tags,
+                                                removal_tags), group, breaker=breaker)
                     breaker.check()
                     bar.update(len(batch))
         frame = _frame(plans, PLAN_COLUMNS)
@@ -186,6 +195,12 @@ def retag(
             frame["server_tags"] = [p.server for p in plans]
         frame.attrs["summary"] = {"jobs": len(plans),
                                   "would_change": sum(p.changed for p in plans)}
+        if provider is not None:
+            # Jobs a run would refuse without sending (their project, or their tags, could
+            # not be reached): frame.attrs["refused"] says why, per job.
+            refused = {p.job_id: p.error for p in plans if p.outcome == "refused"}
+            frame.attrs["summary"]["refused"] = len(refused)
+            frame.attrs["refused"] = refused
         return frame
 
     known: set[str] = set()
@@ -196,6 +211,8 @@ def retag(
         raise JobNotFoundError(missing[0])
     with archive.lock(timeout=lock_timeout):
         plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
+        if provider is not None:
+            _route(provider, plans, read_server_tags)
         campaign = campaign_name(replacement, additional_tags, removal_tags)
         runner = _Runner(archive, provider, (replacement_tags, additional_tags, removal_tags),
                          campaign, workers, progress, batch_size, read_server_tags,
@@ -297,6 +314,50 @@ def _plan(archive: Archive, ids: list[str], replacement: Any, additional: Any,
         new = apply_tag_update(old, replacement, additional, removal, IBMQJobInvalidStateError)
         plans.append(_Plan(job_id, record, old, new))
     return plans
+
+
+def _route(provider: Any, plans: list[_Plan], read_server_tags: bool = False) -> None:
+    """Give each plan the provider of the project its job ran in (the archived ``hub_info``,
+    as sync records it): one project's URL answers "not found" for another's jobs. A job of a
+    project this account cannot use, or that ``provider`` cannot reach, is refused here,
+    with the fix in its error, and never sent (unless nothing would be asked of the server
+    for it: its tags are read only with ``read_server_tags``, and sent only when they
+    change)."""
+    c = provider.api_client
+    own = tuple(getattr(c, k, None) for k in ("hub", "group", "project"))
+    others: dict[tuple[str, str, str], Any] = {}
+    for p in plans:
+        owner = _owner(p.record)
+        if owner is None or owner == own:
+            p.provider = provider
+            continue
+        if owner not in others:
+            switch = getattr(provider, "for_project", None)
+            try:
+                if switch is None:
+                    raise IBMQProviderError(
+                        f"the provider given ({'/'.join(map(str, own))}) cannot reach other "
+                        "projects: retag these jobs with a provider of that project")
+                others[owner] = switch(*owner)
+            except IBMQProviderError as err:
+                others[owner] = err
+        target = others[owner]
+        if isinstance(target, IBMQProviderError) and (p.changed or read_server_tags):
+            p.outcome, p.source = "refused", "remote"
+            p.error = f"not sent: the job ran in {'/'.join(owner)}: {target}"
+        elif not isinstance(target, IBMQProviderError):
+            p.provider = target
+
+
+def _by_project(provider: Any, plans: list[_Plan]) -> list[tuple[Any, list[_Plan]]]:
+    """Plans grouped by the provider of their job's project (refused ones left out)."""
+    groups: dict[int, tuple[Any, list[_Plan]]] = {}
+    for p in plans:
+        if p.outcome == "refused":
+            continue
+        target = p.provider if p.provider is not None else provider
+        groups.setdefault(id(target), (target, []))[1].append(p)
+    return list(groups.values())
 
 
 def _server_tags_of(doc: Any) -> list[str] | None:
@@ -414,7 +475,8 @@ class _Runner:
             size = self.batch_size if self.client is not None else max(self.batch_size, LOCAL_BATCH)
             for batch in _chunks(plans, size):
                 if self.client is not None and self.read_server_tags:
-                    _read_server_tags(self.provider, self.op, batch, pool, self.breaker)
+                    for sub, group in _by_project(self.provider, batch):
+                        _read_server_tags(sub, self.op, group, pool, self.breaker)
                     self.breaker.check()
                 stale = [p.job_id for p in batch if not p.changed and p.job_id in journal]
                 for p in batch:
@@ -554,16 +616,17 @@ class _Runner:
         plan, verify = item
         if self.breaker.down():
             return None, _NOT_SENT
+        client = plan.provider.api_client if plan.provider is not None else self.client
         try:
             if verify:
                 with self._count_lock:
                     self.verified += 1
-                doc = self.client.job_get(plan.job_id)
+                doc = client.job_get(plan.job_id)
                 tags = doc.get("tags") if isinstance(doc, dict) else None
                 if isinstance(tags, list) and set(tags) == set(plan.new):
                     self.breaker.note(None)
                     return list(tags), None
-            job = IBMQJob._from_record(dict(plan.record), None, self.client)
+            job = IBMQJob._from_record(dict(plan.record), None, client)
             with self._count_lock:
                 self.sent += 1
             tags = job.update_tags(*self.op)
