@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -81,6 +82,12 @@ UNARCHIVED_CAMPAIGN = "sync:unarchived"
 # The server (auth URL, hub/group/project) the last sync used: the CLI's default for later
 # commands of this archive, so a token is never sent to a server the user did not choose.
 SERVER_CAMPAIGN = "sync:server"
+# Remembered jobs (to refresh, retry, or archive) that the server no longer lists and that
+# answer an error other than "not found" when asked by id: payload {"syncs": syncs that
+# found it so, "sync": the last one's id, "why": the last error}; state "trying", then
+# "given-up" after DEFAULT_UNLISTED_SYNCS syncs (no longer asked; the archived record kept).
+UNLISTED_CAMPAIGN = "sync:unlisted"
+DEFAULT_UNLISTED_SYNCS = 5
 DEFAULT_OVERLAP_SECONDS = 3600.0
 # Downloaded bytes held before a batch is written (decoded, a result takes several times its
 # JSON size in memory): 200 results with every shot's memory would take gigabytes.
@@ -110,6 +117,9 @@ class SyncReport:
     passes: int = 0
     pending: int = 0
     gone: dict[str, str] = field(default_factory=dict)  # job id -> the server's "not found"
+    # job id -> why: not listed by the server and failing when asked, sync after sync; no
+    # longer asked (the archived record kept as it is) until listed again or a full sync
+    given_up: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain values."""
@@ -119,7 +129,10 @@ class SyncReport:
         return (f"sync: {self.discovered} discovered, {self.refreshed} refreshed "
                 f"({self.changed} changed), {self.results_fetched} results fetched, "
                 f"{len(self.failed)} failed, {len(self.gone)} gone from the server, "
-                f"{self.pending} still running; "
+                + (f"{len(self.given_up)} given up (no longer listed by the server, failing "
+                   "when asked; kept as archived; a full sync asks again), "
+                   if self.given_up else "")
+                + f"{self.pending} still running; "
                 f"{self.requests} requests in {self.seconds:.1f} s")
 
 
@@ -129,6 +142,7 @@ class _Work:
     record: dict[str, Any] | None = None   # archived record, or None for a new job
     doc: dict[str, Any] | None = None      # full server document, when already listed
     refresh: bool = True
+    unlisted: bool = False                 # asked for in a listing by id, not returned
 
 
 @dataclass
@@ -178,6 +192,7 @@ def sync(
     max_passes: int | None = None,
     give_up_after: int | None = None,
     on_pass: Callable[[SyncReport], Any] | None = None,
+    give_up_unlisted_after: int = DEFAULT_UNLISTED_SYNCS,
 ) -> SyncReport:
     """Bring ``archive`` up to date with ``provider``'s jobs; see the module docstring.
 
@@ -196,6 +211,12 @@ def sync(
     (no answer, 5xx or 429 after the client's retries, or 401: the token was refused), the
     server is taken to be down: the jobs not tried yet are skipped, what was fetched is
     written, and ``RequestsApiError`` says so; the next sync resumes from there.
+
+    A remembered job (not final, or to retry, or listed once but not archived) that the
+    server no longer lists and that answers an error other than "not found" when asked by
+    id is reported in ``failed`` by ``give_up_unlisted_after`` syncs (follow passes count as
+    one), then in ``given_up`` and no longer asked for; its archived record is kept as it
+    is. It is asked for again once the server lists it again, or by a ``full=True`` sync.
     """
     client = provider.api_client
     report = SyncReport()
@@ -203,12 +224,14 @@ def sync(
     requests_before = _request_count(client)
     start_us = to_utc_us(start_datetime, "start_datetime")
     end_us = to_utc_us(end_datetime, "end_datetime")
+    sync_id = uuid.uuid4().hex  # strikes of unlisted jobs count once per sync
     with archive.lock(timeout=lock_timeout):
         _record_server(archive, provider)
         while True:
             engine = _Pass(archive, provider, report, backend_name, start_us, end_us, full,
                            workers, progress, batch_size, overlap_seconds, page_size,
-                           give_up_after, batch_bytes)
+                           give_up_after, batch_bytes,
+                           (sync_id, max(1, give_up_unlisted_after)))
             engine.run()
             report.passes += 1
             report.pending = engine.pending()
@@ -228,7 +251,7 @@ class _Pass:
                  backend_name: str | None, start_us: int | None, end_us: int | None,
                  full: bool, workers: int, progress: bool, batch_size: int,
                  overlap_seconds: float, page_size: int, give_up_after: int | None = None,
-                 batch_bytes: int = 0):
+                 batch_bytes: int = 0, unlisted: tuple[str, int] = ("", DEFAULT_UNLISTED_SYNCS)):
         self.archive = archive
         self.provider = provider
         self.client = provider.api_client
@@ -255,6 +278,11 @@ class _Pass:
         user = getattr(client, "user_id", None)
         self.user = user if isinstance(user, str) and user else None
         self.gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
+        self.sync_id, self.unlisted_limit = unlisted
+        self.strikes = self.archive.index.journal_get(UNLISTED_CAMPAIGN)
+        # Not asked for (a full sync asks them all again).
+        self.given_up = set() if full else {
+            j for j, (state, _) in self.strikes.items() if state == "given-up"}
         self.invisible: set[str] = set()  # colleagues' running jobs this account cannot see
         # Archived jobs whose server document this version refuses now (e.g. a status string
         # it does not know): reported, and not waited for by follow=True (never final here).
@@ -324,7 +352,7 @@ class _Pass:
         # The owner is in the stored doc: no record (and no blob) is read per job.
         rows = self.archive.select_rows(self._filter(final=False), ("job_id", "doc"))
         return sum(1 for job_id, doc in rows if job_id not in gone
-                   and job_id not in self.invisible and job_id not in self.unreadable
+                   and job_id not in self.given_up and job_id not in self.invisible and job_id not in self.unreadable
                    and self._mine(loads(doc)))
 
     def _tick(self, total_delta: int = 0, done: int = 0) -> None:
@@ -343,12 +371,57 @@ class _Pass:
     # --- the pass --------------------------------------------------------------------
 
     def _listed_again(self, job_ids: Iterable[str]) -> None:
-        """Jobs marked gone that the server lists once more are looked at again."""
+        """Jobs marked gone (or given up) that the server lists once more are looked at
+        again."""
+        job_ids = list(job_ids)
         back = [j for j in job_ids if j in self.gone]
         if back:
             self.archive.index.journal_delete(GONE_CAMPAIGN, back)
             self.gone.difference_update(back)
             self.revived.update(back)
+        self._clear_strikes(job_ids)
+
+    def _clear_strikes(self, job_ids: Iterable[str]) -> None:
+        """The server lists these jobs, or answered for them: no longer unlisted."""
+        cleared = [j for j in job_ids if j in self.strikes]
+        if not cleared:
+            return
+        self.archive.index.journal_delete(UNLISTED_CAMPAIGN, cleared)
+        for job_id in cleared:
+            del self.strikes[job_id]
+            if job_id in self.given_up:
+                self.given_up.discard(job_id)
+                self.revived.add(job_id)
+
+    def _strike(self, job_id: str, error: str) -> None:
+        """A remembered job the server did not list, and whose request by id failed (not
+        "not found"): reported in ``failed``, then given up after ``unlisted_limit`` syncs."""
+        state, payload = self.strikes.get(job_id, (None, None))
+        try:
+            note = json.loads(payload or "{}")
+        except ValueError:
+            note = {}
+        syncs = note.get("syncs") if isinstance(note, dict) else None
+        syncs = syncs if isinstance(syncs, int) and syncs >= 0 else 0
+        if not isinstance(note, dict) or note.get("sync") != self.sync_id:
+            syncs += 1  # once per sync: follow=True passes are minutes apart, not days
+        state = "given-up" if syncs >= self.unlisted_limit else "trying"
+        entry = (state, json.dumps({"syncs": syncs, "sync": self.sync_id, "why": error}))
+        self.archive.index.journal_put(UNLISTED_CAMPAIGN, [(job_id, *entry)])
+        self.strikes[job_id] = entry
+        if state == "given-up":
+            self.given_up.add(job_id)
+            self.report.failed.pop(job_id, None)
+            kept = ("its archived record is kept as it is" if job_id in self.archive
+                    else "it was never archived")
+            self.report.given_up[job_id] = (
+                f"given up after {syncs} syncs: the server no longer lists this job and "
+                f"answers {error}; {kept}. It is asked for again when the server lists it "
+                "again, or by a full sync (jobarchive sync --full)")
+        else:
+            self.report.failed[job_id] = (
+                f"{error} (the server no longer lists this job: {syncs} of "
+                f"{self.unlisted_limit} syncs before it is given up)")
 
     def run(self) -> None:
         self.revived: set[str] = set()
@@ -386,8 +459,9 @@ class _Pass:
             # colleague's job this account cannot see is left to the colleague's sync.
             hidden = [j for j in chunk if j not in docs and not self._own(records[j])]
             self.invisible.update(hidden)
-            self._run([_Work(j, record=records[j], doc=docs.get(j)) for j in chunk
-                       if j not in self.gone and j not in hidden])
+            self._run([_Work(j, record=records[j], doc=docs.get(j), unlisted=j not in docs)
+                       for j in chunk if j not in self.gone and j not in hidden
+                       and j not in self.given_up])
 
     def _missing_payloads(self) -> None:
         # Found from the rows themselves, not only from the retry list: a kill between a
@@ -411,13 +485,21 @@ class _Pass:
             self.archive.index.journal_delete(RETRY_CAMPAIGN, stale)
         work = []
         for job_id in dict.fromkeys(ids):
-            if job_id in self.gone:
+            if job_id in self.gone or job_id in self.given_up:
                 continue
             record = self._stored(job_id)
             if not self._mine(record):
                 continue
             needs_refresh = job_id in retry or record["status"] not in API_FINAL_STATUSES
             work.append(_Work(job_id, record=record, refresh=needs_refresh))
+        # Jobs to refresh are listed by id first (100 a request): a full document saves its
+        # GET, and a job the server no longer lists is told from one it lists.
+        docs = self._full_docs([w.job_id for w in work if w.refresh])
+        self._listed_again(docs)
+        for w in work:
+            if w.refresh:
+                w.doc = docs.get(w.job_id)
+                w.unlisted = w.doc is None
         self._run(work)
 
     def _unarchived_again(self) -> None:
@@ -436,7 +518,7 @@ class _Pass:
         archived = self.archive.index.existing(list(why))
         if archived:  # archived meanwhile (e.g. by another scope's sync)
             self.archive.index.journal_delete(UNARCHIVED_CAMPAIGN, list(archived))
-        ids = [j for j in why if j not in archived]
+        ids = [j for j in why if j not in archived and j not in self.given_up]
         if not ids:
             return
         self.unarchived.update(ids)
@@ -446,6 +528,7 @@ class _Pass:
             for job_id in ids:
                 self.report.failed[job_id] = f"{why[job_id]} (asking again failed: {err})"
             return
+        self._clear_strikes(docs)
         work = [_Work(j, doc=docs[j]) for j in ids if j in docs]
         for job_id in ids:
             if job_id in docs:
@@ -458,9 +541,11 @@ class _Pass:
                     self.report.gone[job_id] = str(_api_error(err))
                     self.archive.index.journal_delete(UNARCHIVED_CAMPAIGN, [job_id])
                     self.unarchived.discard(job_id)
+                    self._clear_strikes([job_id])
                 else:
-                    self.report.failed[job_id] = f"{why[job_id]} (now: {type(err).__name__}: {err})"
+                    self._strike(job_id, f"{why[job_id]} (now: {type(err).__name__}: {err})")
                 continue
+            self._clear_strikes([job_id])
             work.append(_Work(job_id, doc=doc))
         self._run(work, discovered=True)
 
@@ -686,8 +771,15 @@ class _Pass:
                 if discovered:
                     self.report.discovered += 1
                 self.report.results_fetched += fetched
-            if error is not None:
+            # Unlisted and not answering (a job that answers when asked is not given up).
+            if error is not None and item.unlisted and record is None \
+                    and not outcome.unreadable:
+                    self._strike(item.job_id, error)
+                    if item.job_id in self.given_up:
+                        continue  # its retry entry stays, unused until it is asked again
+            elif error is not None:
                 self.report.failed[item.job_id] = error
+            if error is not None:
                 if record is None and item.record is None:  # a new job, not archived
                     self.unarchived.add(item.job_id)
                     unarchived.append((item.job_id, "failed", json.dumps(
@@ -698,6 +790,7 @@ class _Pass:
                 fixed.append(item.job_id)
                 # Failed in an earlier pass of this sync (follow=True), done now.
                 self.report.failed.pop(item.job_id, None)
+        self._clear_strikes(fixed)
         if records:
             self.archive.add_many(records, source="sync")
         if unarchived:

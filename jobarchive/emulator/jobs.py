@@ -55,6 +55,7 @@ class Job:
         "id", "created", "created_iso", "backend", "name", "tags", "share_level", "client_info",
         "run_mode", "_steps", "_times", "error", "qobj", "recipe", "result", "project", "queue0",
         "input_size", "pending", "lock", "deleted", "qobj_lost", "experiment_tag", "seed",
+        "unreachable",
         "user_id",
     )
 
@@ -86,6 +87,9 @@ class Job:
         self.pending: str | None = None              # "upload", "validate", "simulate" or None
         self.lock: threading.Lock | None = None
         self.deleted = False
+        # (HTTP status, code, message): not listed, and every request about it answers this
+        # error (a retired platform's history, a server that lost track of it): not a 404.
+        self.unreachable: tuple[int, int | str, str] | None = None
         self.qobj_lost = False                       # the server no longer holds its qobj
         self.experiment_tag: str | None = None
         self.seed = 0

@@ -158,9 +158,12 @@ class Routes:
         if not JOB_ID_RE.match(job_id):
             raise HttpError(400, "INVALID_JOB_ID", "The job id is not valid.")
         try:
-            return self.state.get(job_id, req.project, req.user)
+            job = self.state.get(job_id, req.project, req.user)
         except KeyError:
             raise _job_not_found(job_id) from None
+        if job.unreachable is not None:
+            raise HttpError(*job.unreachable)
+        return job
 
     def _backend(self, req: Request) -> backends.BackendSpec:
         name = unquote(req.params["backend"])
@@ -958,6 +961,14 @@ class Emulator:
         a failover): the job answers and is listed again."""
         with self._state.lock:
             self._state.jobs[job_id].deleted = False
+
+    def make_unreachable(self, job_id: str, status: int | None = 500,
+                         code: int | str = "INTERNAL_ERROR",
+                         message: str = "Internal error") -> None:
+        """The server stops listing a job and answers every request about it with this
+        error (not "not found"), as for a job of a retired platform; ``None`` status undoes."""
+        job = self._state.jobs[job_id]
+        job.unreachable = None if status is None else (int(status), code, str(message))
 
     def drop_qobj(self, job_id: str) -> None:
         """Make the server hold no qobj for a job (``jobDownloadUrl`` answers 404, code 3253)."""

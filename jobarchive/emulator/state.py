@@ -241,7 +241,7 @@ class State:
         out: list[tuple[Job, str]] = []
         for i in indices:
             job = order[i]
-            if job.deleted or job.project is not project or (user is not None
+            if job.deleted or job.unreachable or job.project is not project or (user is not None
                                                              and job.user_id != user):
                 continue
             view = JobView(job, now, pred)
