@@ -634,10 +634,14 @@ class IBMQJob:
             raise IBMQJobInvalidStateError(
                 f"Unable to retrieve result for job {self.job_id()}: job has an unsupported format."
             )
+        final_without_success = self._cached_status() in (JobStatus.ERROR, JobStatus.CANCELLED)
+        if final_without_success and self._api_client is None:
+            # As a server that cannot hand out a failed job's result (its ApiError is
+            # swallowed below): result(partial=True) reports the failure, as result() does.
+            return None
         client = self._require_client(
             "download its result (none is stored)" if self._record.get("result") is None
             else "download its result again (refresh=True); result() reads the stored one")
-        final_without_success = self._cached_status() in (JobStatus.ERROR, JobStatus.CANCELLED)
         try:
             if self._record["kind"] == ApiJobKind.QOBJECT.value:
                 self.refresh()

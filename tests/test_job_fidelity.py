@@ -183,3 +183,24 @@ def test_a_result_that_does_not_parse_on_a_job_without_kind_is_an_unsupported_fo
                   result={"results": "not a list"})
     with pytest.raises(IBMQJobApiError, match="malformed"):
         new.result()
+
+
+def test_partial_result_of_an_archived_failed_job_without_one_is_a_failure(arc):
+    """result(partial=True) of an archived ERROR_RUNNING_JOB holding no partial result raised
+    the bare 'offline' IBMQJobError, while result() raised IBMQJobFailureError: a loop over
+    failed jobs catching IBMQJobFailureError (upstream's answer when the server holds no
+    partial result, reference §4.5) stopped there."""
+    arc.add(_failed(None, {"code": 8004, "message": "Backend went offline during execution"}))
+    job = arc.get("job1")
+    for partial in (False, True):
+        with pytest.raises(IBMQJobFailureError,
+                           match="Job has failed: Backend went offline during execution"):
+            job.result(partial=partial)
+    # a stored partial result is still served, and a DONE job without one still needs the network
+    arc.add(_failed(_result([{"shots": 4, "success": True, "data": {"counts": {"0x1": 4}}}]),
+                    status="ERROR_RUNNING_JOB").to_dict() | {"job_id": "job2"})
+    assert arc.get("job2").result(partial=True).get_counts(0) == {"1": 4}
+    arc.add(IBMQJob(None, None, "job3", CREATED, "COMPLETED", kind="q-object-external-storage"))
+    with pytest.raises(IBMQJobError, match="offline") as err:
+        arc.get("job3").result()
+    assert not isinstance(err.value, IBMQJobFailureError)
