@@ -1069,6 +1069,17 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                             and qobj is not None):
                         bar.update(1)
                         continue
+                    ran = qobj.get("qobj_id") if isinstance(qobj, dict) else None
+                    held = result.get("qobj_id") if isinstance(result, dict) else None
+                    if isinstance(ran, str) and isinstance(held, str) and ran and held \
+                            and ran != held:
+                        # Runs of one circuit have one distribution: only this tells them apart.
+                        r["flagged"] = True
+                        _fail(r, f"the stored result is of qobj {_shown(repr(held))}, but the "
+                                 f"job ran qobj {_shown(repr(ran))} (another job's result?)",
+                              blob=False)
+                        bar.update(1)
+                        continue
                     pairs, note = _rerun(qobj, result, shots, seed, max_qubits)
                     if note.startswith((_DAMAGED, _DAMAGED_MEMORY)):
                         r["flagged"] = True
