@@ -464,6 +464,14 @@ def audit(
     both limits are lowered to what the shots allow for the outcomes seen
     (``sampling_fidelity``, with ``SAMPLING_SLACK``), so a 10-qubit job of 1024 shots is not
     "differing" for its sampling noise; a limit of 1.0 asks for exact reproduction.
+    Before any comparison the stored result must be one run's record of this qobj, or the
+    job is flagged: it names the job's qobj (``qobj_id``), whole counts total the shots
+    (ints or floats), fractions total 1 (or the shots), per-shot memory has one entry a shot
+    and agrees with the counts beside it (and stands in for absent counts), IQ memory
+    (meas_level 1, never comparable with the ideal re-run: a note says so) has its shape.
+    The payloads read also check the index's ``has_result``, ``has_qobj``, ``shots`` and
+    ``num_experiments`` (what queries answer from); without ``sample``, every job with a
+    blob is read for that.
 
     Blob files and blob rows no job points to (left by an interrupted write) are listed in
     ``frame.attrs["orphans"]``; ``repair=True`` deletes them under the index's write lock,
