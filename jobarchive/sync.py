@@ -37,7 +37,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -88,6 +88,10 @@ SERVER_CAMPAIGN = "sync:server"
 # "given-up" after DEFAULT_UNLISTED_SYNCS syncs (no longer asked; the archived record kept).
 UNLISTED_CAMPAIGN = "sync:unlisted"
 DEFAULT_UNLISTED_SYNCS = 5
+# DONE jobs whose result the server answers it no longer holds (404 other than "job not
+# found": results served once and read by another client, say): the same payload and states;
+# the job stays archived without its result.
+RESULT_GONE_CAMPAIGN = "sync:result-gone"
 DEFAULT_OVERLAP_SECONDS = 3600.0
 # Downloaded bytes held before a batch is written (decoded, a result takes several times its
 # JSON size in memory): 200 results with every shot's memory would take gigabytes.
@@ -153,6 +157,7 @@ class _Outcome:
     # (campaign, message): the server answered it holds no such payload (not asked again)
     none: list[tuple[str, str]] = field(default_factory=list)
     gone: str | None = None                # the server's "job not found" message
+    result_gone: str | None = None         # a DONE job's result: the server holds none
     refused: str | None = None             # a new job whose document cannot be archived
     # Asked for again next pass, unless its id itself is refused: no answer about that id
     # can ever be archived (a garbled listing's id, say), and asking would fail every pass.
@@ -217,6 +222,9 @@ def sync(
     id is reported in ``failed`` by ``give_up_unlisted_after`` syncs (follow passes count as
     one), then in ``given_up`` and no longer asked for; its archived record is kept as it
     is. It is asked for again once the server lists it again, or by a ``full=True`` sync.
+    A DONE job whose result the server answers it no longer holds (404, e.g. a result served
+    once and read by another client) is bounded the same way: archived without its result,
+    reported in ``failed``, then in ``given_up``.
     """
     client = provider.api_client
     report = SyncReport()
@@ -280,9 +288,13 @@ class _Pass:
         self.gone = set(self.archive.index.journal_get(GONE_CAMPAIGN))
         self.sync_id, self.unlisted_limit = unlisted
         self.strikes = self.archive.index.journal_get(UNLISTED_CAMPAIGN)
-        # Not asked for (a full sync asks them all again).
+        self.result_strikes = self.archive.index.journal_get(RESULT_GONE_CAMPAIGN)
+        # Not asked for (a full sync asks them all again): the jobs, and the DONE jobs'
+        # results.
         self.given_up = set() if full else {
             j for j, (state, _) in self.strikes.items() if state == "given-up"}
+        self.results_given_up = set() if full else {
+            j for j, (state, _) in self.result_strikes.items() if state == "given-up"}
         self.invisible: set[str] = set()  # colleagues' running jobs this account cannot see
         # Archived jobs whose server document this version refuses now (e.g. a status string
         # it does not know): reported, and not waited for by follow=True (never final here).
@@ -381,8 +393,16 @@ class _Pass:
             self.revived.update(back)
         self._clear_strikes(job_ids)
 
-    def _clear_strikes(self, job_ids: Iterable[str]) -> None:
-        """The server lists these jobs, or answered for them: no longer unlisted."""
+    def _clear_strikes(self, job_ids: Iterable[str], results: bool = False) -> None:
+        """The server lists these jobs, or answered for them: no longer unlisted (and, with
+        ``results``, their payloads are in hand)."""
+        job_ids = list(job_ids)
+        held = [j for j in job_ids if j in self.result_strikes] if results else []
+        if held:
+            self.archive.index.journal_delete(RESULT_GONE_CAMPAIGN, held)
+            for job_id in held:
+                del self.result_strikes[job_id]
+                self.results_given_up.discard(job_id)
         cleared = [j for j in job_ids if j in self.strikes]
         if not cleared:
             return
@@ -393,10 +413,12 @@ class _Pass:
                 self.given_up.discard(job_id)
                 self.revived.add(job_id)
 
-    def _strike(self, job_id: str, error: str) -> None:
+    def _strike(self, job_id: str, error: str, result: bool = False) -> None:
         """A remembered job the server did not list, and whose request by id failed (not
-        "not found"): reported in ``failed``, then given up after ``unlisted_limit`` syncs."""
-        state, payload = self.strikes.get(job_id, (None, None))
+        "not found"), or (``result``) a DONE job whose result the server answers it holds
+        no longer: reported in ``failed``, then given up after ``unlisted_limit`` syncs."""
+        strikes = self.result_strikes if result else self.strikes
+        state, payload = strikes.get(job_id, (None, None))
         try:
             note = json.loads(payload or "{}")
         except ValueError:
@@ -407,9 +429,22 @@ class _Pass:
             syncs += 1  # once per sync: follow=True passes are minutes apart, not days
         state = "given-up" if syncs >= self.unlisted_limit else "trying"
         entry = (state, json.dumps({"syncs": syncs, "sync": self.sync_id, "why": error}))
-        self.archive.index.journal_put(UNLISTED_CAMPAIGN, [(job_id, *entry)])
-        self.strikes[job_id] = entry
-        if state == "given-up":
+        self.archive.index.journal_put(RESULT_GONE_CAMPAIGN if result else UNLISTED_CAMPAIGN,
+                                       [(job_id, *entry)])
+        strikes[job_id] = entry
+        if result and state == "given-up":
+            self.results_given_up.add(job_id)
+            self.report.failed.pop(job_id, None)
+            self.report.given_up[job_id] = (
+                f"given up after {syncs} syncs: the server no longer serves this job's result "
+                f"(it answers {error}; where results are served once, another client may have "
+                "read it); the job is archived without its result. A full sync (jobarchive "
+                "sync --full) asks again")
+        elif result:
+            self.report.failed[job_id] = (
+                f"{error} (the server holds no result for this job: {syncs} of "
+                f"{self.unlisted_limit} syncs before it is given up)")
+        elif state == "given-up":
             self.given_up.add(job_id)
             self.report.failed.pop(job_id, None)
             kept = ("its archived record is kept as it is" if job_id in self.archive
@@ -470,8 +505,9 @@ class _Pass:
         rows = self.archive.select_rows(self._filter(statuses=["DONE"]),
                                         ("job_id", "has_result", "has_qobj", "kind"))
         ids = [job_id for job_id, has_result, has_qobj, kind in rows if kind is not None and (
-            not has_result or (not has_qobj and kind != ApiJobKind.RUNTIME.value
-                               and job_id not in self.no_qobj))]
+            (not has_result and job_id not in self.results_given_up)
+            or (not has_qobj and kind != ApiJobKind.RUNTIME.value
+                and job_id not in self.no_qobj))]
         rows = self.archive.select_rows(self._filter(statuses=["ERROR"]),
                                         ("job_id", "api_status", "has_result", "has_qobj", "kind"))
         ids += [job_id for job_id, api_status, has_result, has_qobj, kind in rows
@@ -734,6 +770,7 @@ class _Pass:
         """Write one batch of outcomes (blob first, then rows) and the journals; True when
         the pass must stop (jobs skipped, or the server is down)."""
         records, failures, fixed = [], [], []
+        settled: list[str] = []  # retried no more, though not fixed (a result given up)
         nones: dict[str, list[tuple[str, str, str | None]]] = {}
         gone: list[tuple[_Work, str]] = []
         unarchived: list[tuple[str, str, str | None]] = []
@@ -777,6 +814,11 @@ class _Pass:
                     self._strike(item.job_id, error)
                     if item.job_id in self.given_up:
                         continue  # its retry entry stays, unused until it is asked again
+            elif error is not None and outcome.result_gone is not None and record is not None:
+                self._strike(item.job_id, outcome.result_gone, result=True)
+                if item.job_id in self.results_given_up:
+                    settled.append(item.job_id)  # archived as it can be: not retried
+                    continue
             elif error is not None:
                 self.report.failed[item.job_id] = error
             if error is not None:
@@ -790,7 +832,7 @@ class _Pass:
                 fixed.append(item.job_id)
                 # Failed in an earlier pass of this sync (follow=True), done now.
                 self.report.failed.pop(item.job_id, None)
-        self._clear_strikes(fixed)
+        self._clear_strikes(fixed, results=True)
         if records:
             self.archive.add_many(records, source="sync")
         if unarchived:
@@ -816,7 +858,7 @@ class _Pass:
         if failures:
             self.archive.index.journal_put(RETRY_CAMPAIGN, failures)
         retry = self.archive.index.journal_get(RETRY_CAMPAIGN)
-        cleared = [j for j in fixed if j in retry]
+        cleared = [j for j in fixed + settled if j in retry]
         if cleared:
             self.archive.index.journal_delete(RETRY_CAMPAIGN, cleared)
         self._tick(done=len(chunk))
@@ -895,8 +937,16 @@ class _Pass:
                 partial_held = record.get("result") is not None
                 record["result"] = None
             if record["status"] == "COMPLETED" and record.get("kind") is not None:
-                if record.get("result") is None:
-                    job.result(timeout=0)
+                if record.get("result") is None and item.job_id not in self.results_given_up:
+                    try:
+                        job.result(timeout=0)
+                    except (IBMQError, ApiError) as err:
+                        if _no_such_payload(err):  # counted, and given up after a few syncs
+                            out.result_gone = f"{type(err).__name__}: {err}"
+                        # What ran is archived even while its result cannot be had.
+                        with suppress(IBMQError, ApiError):
+                            self._fetch_qobj(job, out)
+                        raise
                     out.fetched = 1
                 self._fetch_qobj(job, out)
             elif _may_have_partial_result(record["status"], record.get("kind")):
