@@ -60,6 +60,7 @@ MAX_BACKOFF_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 120.0
 SCRUBBED = "..."
 RELOGIN_MIN_AGE_SECONDS = 60.0  # a 401 on a younger access token is not its expiry
+JOB_NOT_FOUND_CODE = 3250  # the server's error code for an unknown job (reference §3.0)
 
 
 def client_application_header() -> str:
@@ -685,6 +686,7 @@ class ApiClient:
         self.http_url = http_url.rstrip("/")
         self.hub, self.group, self.project = hub, group, project
         self.user_id: str | None = None  # the account's id from users/me (set by connect())
+        self._no_full_list = False  # the server answered it has no Jobs/v/1 route
         self.project_url = (f"{self.http_url}/Network/{_seg(hub)}/Groups/{_seg(group)}"
                             f"/Projects/{_seg(project)}")
 
@@ -865,8 +867,22 @@ class ApiClient:
         ``full=True`` asks ``{P}/Jobs/v/1`` instead, whose documents are those of
         ``job_get`` (timePerStep, clientInfo, error...): one request refreshes a page of jobs.
         """
-        answer = self._call("GET", "/Jobs/v/1" if full else "/Jobs/status/v/1",
-                            params={"filter": json.dumps(filter, separators=(",", ":"))})
+        params = {"filter": json.dumps(filter, separators=(",", ":"))}
+        if full and not self._no_full_list:
+            try:
+                answer = self._call("GET", "/Jobs/v/1", params=params)
+            except RequestsApiError as err:
+                # No such route (clients used it only from 0.20 on, reference §7): an older
+                # server answers 404 "There is no method to handle". Its list items then
+                # serve, and callers read each job in full where they need it.
+                if err.status_code != 404 or err.error_code == JOB_NOT_FOUND_CODE:
+                    raise
+                logger.info("The server has no Jobs/v/1 (%s); listing Jobs/status/v/1 instead.",
+                            err)
+                self._no_full_list = True
+            else:
+                return self._expect(answer, list, "the job list request")
+        answer = self._call("GET", "/Jobs/status/v/1", params=params)
         return self._expect(answer, list, "the job list request")
 
     def submit_job(

@@ -251,6 +251,8 @@ class Routes:
 
     def jobs_list_full(self, req: Request) -> Answer:
         """``Jobs/v/1``: the documents ``GET J/v/1`` answers, narrowed by ``fields``."""
+        if self.emu.no_full_lists:
+            raise HttpError(404, "NOT_FOUND", f"There is no method to handle GET {req.path}.")
         if self.emu.lean_full_lists:
             return self.jobs_list(req)
         flt, found = self._listed(req)
@@ -684,7 +686,9 @@ class Emulator:
     runs ahead of this machine's, for its Date and rate-limit headers), ``consume_results``
     (a result whose download was acknowledged is not served again; ``result_of`` still
     tells what it was), ``naive_result_dates`` (results carry ``date`` without a zone, to
-    the microsecond, as object storage served them in 2021: ``2021-05-04T11:35:02.660124``).
+    the microsecond, as object storage served them in 2021: ``2021-05-04T11:35:02.660124``),
+    ``no_full_lists`` (no ``Jobs/v/1`` route, which clients used only from 0.20 on, reference
+    §7: it answers LoopBack's 404 "There is no method to handle", as an older server would).
     Accounts: ``emu.token`` is the first; ``add_account()`` makes more, on the same
     projects, each seeing only its own jobs; ``revoke_token(token)`` withdraws one.
     """
@@ -698,7 +702,7 @@ class Emulator:
                  seed_tied: int = 0, max_url: int | None = None,
                  max_page: int | None = None, memory_results: bool = False,
                  clock_skew: float = 0.0, consume_results: bool = False,
-                 naive_result_dates: bool = False) -> None:
+                 naive_result_dates: bool = False, no_full_lists: bool = False) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
                             time_scale=time_scale, job_limit=job_limit, clock_start=clock_start,
                             seed_tied=seed_tied, memory_results=memory_results,
@@ -715,6 +719,7 @@ class Emulator:
         self.max_body = int(max_body)
         self.lean_lists = bool(lean_lists)
         self.lean_full_lists = bool(lean_full_lists)
+        self.no_full_lists = bool(no_full_lists)
         self.max_url = None if max_url is None else int(max_url)
         self.max_page = None if max_page is None else int(max_page)
         # Seconds the server's wall clock (Date, Retry-After dates, X-RateLimit-Reset) is
