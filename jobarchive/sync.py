@@ -648,11 +648,15 @@ class _Pass:
                     # jobs again, so this is where a changed final status is caught.
                     moved.append(_Work(d["id"], record=self._stored(d["id"]), doc=d))
                     continue
-                if old is None or not ("tags" in d or "name" in d):
+                full_doc = _is_full_doc(d)
+                if old is None or not (full_doc or "tags" in d or "name" in d):
                     continue
                 old_tags, old_name = json.loads(old[1]), old[2]
-                tags = (d["tags"] or []) if "tags" in d else old_tags
-                name = d["name"] if "name" in d else old_name
+                # A full document leaves out the tags and name of a job given none (as the
+                # real server's do, and refresh() reads them so); a list item may leave
+                # them out whatever the job holds.
+                tags = (d["tags"] or []) if "tags" in d else [] if full_doc else old_tags
+                name = d["name"] if "name" in d else None if full_doc else old_name
                 if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags) \
                         or not isinstance(name, (str, type(None))):
                     # A garbled listing must not overwrite good metadata (a str is no tag list).

@@ -57,3 +57,20 @@ def test_remote_retag_reading_server_tags_asks_no_job_alone_for_untagged_jobs(tm
         assert (frame["outcome"] == "updated").all()
         assert emu.stats().get("job_get", 0) == 0
         assert all(emu.job_doc(j)["tags"] == ["x"] for j in untagged)
+
+
+def test_full_sync_reads_a_full_document_without_tags_as_no_tags(tmp_path):
+    # A full sync makes the archive's names and tags the server's. A job given no tags has
+    # a full document without `tags`, which was read as "not sent": a tag the archive held
+    # (a local-only retag, an archive kept from another server) stayed, while the same tag
+    # on a tagged job was replaced by the server's tags.
+    with Emulator(seed_jobs=40, seed=2) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc.sync(provider, progress=False)
+        untagged = next(d["id"] for d in emu.job_docs() if "tags" not in d)
+        tagged = next(d["id"] for d in emu.job_docs() if d.get("tags"))
+        arc.retag([untagged, tagged], additional_tags=["local-only"], progress=False)
+        report = arc.sync(provider, progress=False, full=True)
+        assert not report.failed and report.changed == 2
+        assert arc.record(tagged)["tags"] == emu.job_doc(tagged)["tags"]
+        assert arc.record(untagged)["tags"] == []
