@@ -74,3 +74,23 @@ def test_full_sync_reads_a_full_document_without_tags_as_no_tags(tmp_path):
         assert not report.failed and report.changed == 2
         assert arc.record(tagged)["tags"] == emu.job_doc(tagged)["tags"]
         assert arc.record(untagged)["tags"] == []
+
+
+def test_a_resumed_removal_that_left_no_tags_is_verified_not_sent_again(tmp_path):
+    # A run killed after its PUT of [] landed: the re-run reads the job (its full document
+    # now has no `tags`) and must see the change is there, not send it again.
+    from jobarchive.retag import campaign_name
+
+    with Emulator(seed_jobs=20, seed=2) as emu, Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token)
+        arc.sync(provider, progress=False)
+        job_id = next(d["id"] for d in emu.job_docs() if len(d.get("tags") or []) == 1)
+        (tag,) = emu.job_doc(job_id)["tags"]
+        emu._state.jobs[job_id].tags = None  # the PUT landed; the server holds no tags
+        arc.index.journal_put(campaign_name(None, None, [tag]), [(job_id, "sending", "[]")])
+        emu.reset_stats()
+        frame = arc.retag([job_id], removal_tags=[tag], provider=provider, progress=False)
+        assert frame["outcome"].tolist() == ["updated"]
+        assert frame.attrs["summary"]["verified"] == 1 and frame.attrs["summary"]["sent"] == 0
+        assert emu.stats().get("job_update", 0) == 0
+        assert arc.record(job_id)["tags"] == []
