@@ -257,3 +257,21 @@ def test_backup_retries_when_a_blob_of_its_snapshot_is_repaired_away(tmp_path, m
         frame = copy.audit()
         assert frame["ok"].all() and len(copy) == 2 * BATCH
         assert not (copy.path / done[0]).exists()
+
+
+def test_backup_inside_a_write_transaction_is_refused(tmp_path):
+    """SQLite's backup reads through this thread's connection, which shows its own open
+    transaction: the copy held rows that were rolled back afterwards."""
+    with Archive(tmp_path / "arc") as arc:
+        arc.add(job(1))
+        with pytest.raises(RuntimeError, match="given up"):
+            with arc.index.transaction():
+                arc.add(job(2))
+                with pytest.raises(ArchiveError, match="not committed"):
+                    arc.backup(tmp_path / "inside")
+                raise RuntimeError("given up")  # job 2 is rolled back
+        assert not (tmp_path / "inside").exists() and len(arc) == 1
+        assert arc.backup(tmp_path / "after").jobs == 1
+    with Archive(tmp_path / "after") as copy:
+        assert list(copy.query(limit=None)["job_id"]) == ["job00000001"]
+        assert copy.audit()["ok"].all()

@@ -491,12 +491,13 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
 class _ThreadConnection:
     """One thread's connection and its sqlite_utils wrapper."""
 
-    __slots__ = ("conn", "db", "depth", "pid", "finalizer", "__weakref__")
+    __slots__ = ("conn", "db", "depth", "writing", "pid", "finalizer", "__weakref__")
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.depth = 0  # transactions of _write/snapshot open on this connection
+        self.writing = False  # inside a _write: rows not yet committed may be in the file
         self.pid = os.getpid()  # the process that opened it, the only one that may use it
         # Closed when the thread ends and drops it, or at close().
         self.finalizer = weakref.finalize(self, conn.close)
@@ -638,8 +639,12 @@ class Index:
         """
         held = self._thread_connection()
         if held.depth:  # inside this thread's own transaction: a savepoint of it
-            with held.db.atomic():
-                yield
+            was, held.writing = held.writing, True
+            try:
+                with held.db.atomic():
+                    yield
+            finally:
+                held.writing = was
             return
         conn = held.conn
         self._drop_stray_transaction(conn)
@@ -660,6 +665,7 @@ class Index:
             self._rollback(conn)
             raise
         held.depth += 1
+        held.writing = True
         try:
             with held.db.atomic():  # a savepoint inside the transaction
                 yield
@@ -674,6 +680,7 @@ class Index:
             raise
         finally:
             held.depth -= 1
+            held.writing = False
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
@@ -710,6 +717,12 @@ class Index:
         (a writer in another process may commit meanwhile: the copy is all of a commit, never
         a WAL of one moment beside pages of another). Returns what the copy holds: (jobs,
         its ``blobs`` rows, jobs per referenced blob id)."""
+        if self._thread_connection().writing:
+            # The backup API reads through this connection, which would show it this
+            # transaction's rows (and the blobs row of a file still being written).
+            raise ArchiveError(
+                f"cannot back up {self.path} inside this thread's open write transaction: the "
+                "copy would hold rows that are not committed. Call backup() after it ends.")
         target = sqlite3.connect(dest, isolation_level=None)
         try:
             target.execute("PRAGMA synchronous = FULL")
