@@ -333,9 +333,16 @@ class Archive:
                 rows = [row_from_record(r, stamp) for r in generation]
                 self._keep_stored_payloads(rows)
                 entries = [(r.job_id, *r.payload) for r in rows if r.payload != (None, None)]
-                blob = self.blobs.write(entries) if entries else None
-                self.index.write_batch(rows, blob, {e[0]: r for e, r in zip(entries, blob.payload_rows, strict=True)}
-                                       if blob else {}, source)
+                if not entries:
+                    self.index.write_batch(rows, None, {}, source)
+                    continue
+                blob = self.blobs.start_write(entries)  # encoded and fsynced while the rows go in
+                try:
+                    self.index.write_batch(rows, blob, dict(zip((e[0] for e in entries), blob.payload_rows,
+                                                                strict=True)), source)
+                except BaseException:
+                    blob.discard()  # the batch rolls back: nothing will point to the file
+                    raise
 
     def _keep_stored_payloads(self, rows: list[Any]) -> None:
         """An update carrying only one of qobj/result keeps the stored other one."""

@@ -266,3 +266,34 @@ def test_an_update_with_one_payload_refuses_to_drop_the_other_from_an_unreadable
     else:
         raise AssertionError("the update dropped the stored qobj")
     assert arc.index.doc("j1") == before
+
+
+def test_a_batch_whose_index_write_fails_leaves_no_blob_file(tmp_path, monkeypatch):
+    """The blob file is written while the batch's rows go in: when the rows fail, the batch
+    rolls back and its file, which nothing can point to, is deleted (it used to stay as an
+    orphan until audit(repair=True))."""
+    from jobarchive.store.index import Index
+
+    with Archive(tmp_path / "arc") as arc:
+        arc.add_many(_jobs(0, 3))
+        before = sorted((tmp_path / "arc" / "blobs").iterdir())
+
+        def fails(self, rows, source):
+            raise sqlite3.OperationalError("disk I/O error")  # as SQLite raises it mid-batch
+
+        monkeypatch.setattr(Index, "_upsert", fails)
+        with pytest.raises(sqlite3.OperationalError):
+            arc.add_many(_jobs(3, 6))
+        monkeypatch.undo()
+        assert sorted((tmp_path / "arc" / "blobs").iterdir()) == before and len(arc) == 3
+        arc.add_many(_jobs(3, 6))
+        frame = arc.audit()
+        assert len(arc) == 6 and frame["ok"].all() and frame.attrs["orphans"] == []
+        assert arc.record("job00000004")["result"] == _jobs(4, 5)[0]["result"]
+
+
+def _jobs(start: int, stop: int) -> list[dict]:
+    return [{"job_id": f"job{i:08d}", "creation_date": "2022-01-01T00:00:00Z", "status": "COMPLETED",
+             "backend_name": "ibmq_athens", "tags": ["t"], "qobj": {"qobj_id": f"q{i}", "experiments": []},
+             "result": {"results": [{"shots": 10, "data": {"counts": {hex(i % 8): 10}}}]}}
+            for i in range(start, stop)]
