@@ -400,7 +400,9 @@ class IBMQJob:
             for key in ("name", "time_per_step", "error", "run_mode", "info_queue"):
                 merged[key] = fresh.pop(key, None)
             merged["tags"] = fresh.pop("tags", None) or []
-            merged["share_level"] = fresh.pop("share_level", None) or "none"
+            # As sent: a level the server leaves out stays None, as from_server() keeps it
+            # (share_level() and the index answer "none" for it).
+            merged["share_level"] = fresh.pop("share_level", None)
             merged["client_info"] = fresh.pop("client_info", None)
             # An external-storage document never carries the result; keep the one we have.
             if fresh.get("result") is None:
@@ -434,8 +436,8 @@ class IBMQJob:
 
     def share_level(self) -> str:
         """One of global, hub, group, project, none."""
-        if not self._record.get("share_level") and self._api_client:
-            self.refresh()
+        if not self._record.get("share_level") and self._api_client and not self._refreshed:
+            self.refresh()  # once: a server that sends no level means "none"
         return self._record.get("share_level") or "none"
 
     def queue_position(self, refresh: bool = False) -> int | None:

@@ -204,3 +204,27 @@ def test_partial_result_of_an_archived_failed_job_without_one_is_a_failure(arc):
     with pytest.raises(IBMQJobError, match="offline") as err:
         arc.get("job3").result()
     assert not isinstance(err.value, IBMQJobFailureError)
+
+
+# --- a share level the server did not send ----------------------------------------------------
+
+
+def test_a_missing_share_level_is_recorded_alike_by_from_server_and_refresh(real_corpus, arc):
+    """Real full documents carry no shareLevel (the 2021 jobDataUploaded answer has
+    timePerStep, so sync takes it whole). from_server() kept None (the record keeps what was
+    sent) but refresh_from() wrote 'none', so the same document archived as None by
+    add(from_server(doc)) and as 'none' by a sync. Both keep None now; share_level() and the
+    index answer 'none' for it."""
+    full = next(e["document"] for e in real_corpus
+                if e["provenance"]["path"] == "test/records/submit.json"
+                and e["provenance"].get("wrapped_in") == "job" and "timePerStep" in e["document"]
+                and e["document"]["id"] == "609131631355905234476870")
+    assert "shareLevel" not in full
+    built = IBMQJob.from_server(full)
+    refreshed = IBMQJob.from_server({**full, "shareLevel": "hub"})
+    refreshed.refresh_from(full)
+    assert built.to_dict() == refreshed.to_dict()
+    assert built.to_dict()["share_level"] is None
+    assert built.share_level() == refreshed.share_level() == "none"
+    arc.add(refreshed)
+    assert list(arc.query(share_level="none")["job_id"]) == [full["id"]]

@@ -4,8 +4,6 @@ whether it came from ``add(IBMQJob.from_server(doc))`` or from a sync's refresh.
 
 from __future__ import annotations
 
-import pytest
-
 from jobarchive import IBMQJob
 
 
@@ -24,9 +22,6 @@ def test_a_2021_document_gets_no_tags_both_ways(real_corpus):
         assert built.to_dict()["tags"] == refreshed.to_dict()["tags"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="job.py/record.py: from_server leaves a missing "
-                   "shareLevel None, refresh_from makes it 'none'; sync archives 'none', "
-                   "add(from_server(doc)) None, so query(share_level='none') misses jobs")
 def test_a_2021_document_gets_one_share_level_both_ways(real_corpus):
     for doc in _docs_2021(real_corpus):
         built = IBMQJob.from_server(doc)
