@@ -77,8 +77,8 @@ def _delay_duration(op: Any, where: str) -> int | float:
         return int(duration)
     if unit not in _SECONDS_PER:
         raise ValueError(f"{where}: a delay in {unit!r} has no qobj form; use dt or seconds")
-    return _param_value(duration, where) * _SECONDS_PER[unit] if unit != "s" \
-        else _param_value(duration, where)
+    value = _param_value(duration, where)
+    return value if unit == "s" else value * _SECONDS_PER[unit]
 
 
 def _delay_from_qobj(params: list, where: str) -> Any:
@@ -124,7 +124,7 @@ def _experiment_from_circuit(circuit: QuantumCircuit, index: int) -> dict[str, A
         if getattr(op, "condition", None) is not None:
             raise ValueError(f"{where}: classically conditioned operations are not supported")
         qubits = [qubit_index[q] for q in item.qubits]
-        if name == "delay":  # before the gate check: terra's gate map does not list it
+        if name == "delay":  # its duration is its one parameter, in dt or seconds
             instructions.append({"name": name, "params": [_delay_duration(op, where)],
                                  "qubits": qubits})
             continue
@@ -471,7 +471,7 @@ def simulate_qobj(
                     run_circuit.append(inst)
         if any(inst.operation.name not in supported for inst in run_circuit.data):
             # Older BasicSimulator versions know fewer gates; their basis keeps qubit order.
-            run_circuit = transpile(circuit, backend=backend, optimization_level=0)
+            run_circuit = transpile(run_circuit, backend=backend, optimization_level=0)
         t0 = time.perf_counter()
         hex_memory: list[str] = []
         hex_counts: Counter[str] = Counter()

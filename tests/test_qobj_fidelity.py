@@ -92,3 +92,12 @@ def test_a_malformed_delay_is_refused_with_a_reason(params):
     qobj["experiments"][0]["instructions"][1]["params"] = params
     with pytest.raises(ValueError, match="instruction 1 \\(delay\\)"):
         circuits_from_qobj(qobj)
+
+
+def test_a_delay_beside_a_gate_the_simulator_lacks_still_simulates():
+    """terra 0.46's BasicSimulator knows neither delay nor cz: the circuit it is transpiled
+    for must be the one without the delays."""
+    qobj = _scheduled_qobj()
+    qobj["experiments"][0]["instructions"][2] = {"name": "cz", "qubits": [0, 1]}
+    counts = simulate_qobj(qobj)["results"][0]["data"]["counts"]
+    assert sum(counts.values()) == 256
