@@ -219,11 +219,18 @@ def normalize(record: dict[str, Any], *, detach: bool = False) -> dict[str, Any]
     if tps is not None:
         tps = {step: _normalize_date(when, job_id, f"time_per_step.{step}") for step, when in tps.items()}
     tags = record.get("tags")
+    backend_name = record.get("backend_name")
+    if backend_name is None and "backend_name" not in record:
+        # upstream's kwargs shape (reference 1.4) names the backend only in _backend_info,
+        # from which from_server_doc() reads it too
+        info = record.get("_backend_info")
+        if isinstance(info, dict) and isinstance(info.get("name"), str):
+            backend_name = info["name"]
     out: dict[str, Any] = {
         "job_id": job_id,
         "creation_date": _normalize_date(record["creation_date"], job_id, "creation_date"),
         "status": status,
-        "backend_name": record.get("backend_name"),
+        "backend_name": backend_name,
         "kind": record.get("kind"),
         "name": record.get("name"),
         "tags": list(tags) if tags is not None else [],

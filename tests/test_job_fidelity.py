@@ -130,8 +130,6 @@ def test_the_constructor_takes_the_backend_name_from_upstreams_backend_info(arc)
     assert named.backend().name() == "ibmq_lima"
 
 
-@pytest.mark.xfail(strict=True, reason="record.py: normalize() does not derive backend_name "
-                   "from _backend_info.name as from_server_doc() does")
 def test_from_dict_takes_the_backend_name_from_upstreams_backend_info(arc):
     """from_dict()/Archive.add() of upstream's kwargs shape (reference §1.4: 'exactly what
     from_dict would need') archive the job without its backend name."""
