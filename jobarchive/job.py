@@ -219,12 +219,9 @@ class IBMQJob:
             tags=tags, run_mode=run_mode, share_level=share_level, client_info=client_info,
             experiment_id=experiment_id, **kwargs,
         )
-        if record.get("backend_name") is None:
-            if backend is not None:
-                record["backend_name"] = _backend_name(backend)
-            elif isinstance(kwargs.get("_backend_info"), dict):
-                # upstream's mapped document names it there (as from_server() reads it)
-                record["backend_name"] = kwargs["_backend_info"].get("name")
+        if record.get("backend_name") is None and backend is not None:
+            record["backend_name"] = _backend_name(backend)
+        # else normalize() reads it from upstream's _backend_info, as from_server() does
         self._init(normalize(record, detach=True), backend, api_client)  # not the caller's
 
     def _init(self, record: dict[str, Any], backend: Any, api_client: Any) -> None:
