@@ -336,12 +336,15 @@ class Archive:
                 if not entries:
                     self.index.write_batch(rows, None, {}, source)
                     continue
-                blob = self.blobs.start_write(entries)  # encoded and fsynced while the rows go in
+                blob = self.blobs.write(entries)
                 try:
                     self.index.write_batch(rows, blob, dict(zip((e[0] for e in entries), blob.payload_rows,
                                                                 strict=True)), source)
                 except BaseException:
-                    blob.discard()  # the batch rolls back: nothing will point to the file
+                    # The batch rolled back before any commit: nothing can point to the file.
+                    # (A failed COMMIT keeps it: a commit record the disk took may still count.)
+                    with contextlib.suppress(OSError):  # the batch's own error is the one to see
+                        self.blobs.remove(blob.path)
                     raise
 
     def _keep_stored_payloads(self, rows: list[Any]) -> None:

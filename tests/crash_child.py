@@ -7,7 +7,7 @@
 interpreter start-up per kill. This process imports once, then for every kill point forks a
 writer that runs ``add_many`` and is SIGKILLed either at a random moment or at an exact
 point of the write path (the n-th blob's temp file written but not renamed; the n-th blob
-durable, its rows written but not committed; inside the n-th index transaction with every statement
+durable but its rows not committed; inside the n-th index transaction with every statement
 run but not committed; right after a commit, before the acknowledgement). After each kill
 it checks the archive and prints one JSON summary line at the end.
 """
@@ -97,14 +97,14 @@ def _install_kill_point(arc, mode: str, nth: int) -> None:
 
         blobs.os.fsync = fsync
     elif mode == "blob-done":
-        real_result = blobs.PendingBlob.result
+        real_write = arc.blobs.write
 
-        def result(self):
-            out = real_result(self)
-            hit()  # blob durable under its final name, its rows written but not committed
+        def write(entries):
+            out = real_write(entries)
+            hit()  # blob durable under its final name, no row points at it yet
             return out
 
-        blobs.PendingBlob.result = result
+        arc.blobs.write = write
     elif mode == "in-txn":
         db = arc.index.db  # this thread's, the one add_many writes through
         real_atomic = db.atomic

@@ -269,7 +269,7 @@ def test_an_update_with_one_payload_refuses_to_drop_the_other_from_an_unreadable
 
 
 def test_a_batch_whose_index_write_fails_leaves_no_blob_file(tmp_path, monkeypatch):
-    """The blob file is written while the batch's rows go in: when the rows fail, the batch
+    """The blob file is durable before the batch's rows go in: when the rows fail, the batch
     rolls back and its file, which nothing can point to, is deleted (it used to stay as an
     orphan until audit(repair=True))."""
     from jobarchive.store.index import Index
@@ -278,10 +278,10 @@ def test_a_batch_whose_index_write_fails_leaves_no_blob_file(tmp_path, monkeypat
         arc.add_many(_jobs(0, 3))
         before = sorted((tmp_path / "arc" / "blobs").iterdir())
 
-        def fails(self, rows, source):
+        def fails(self, job_ids):
             raise sqlite3.OperationalError("disk I/O error")  # as SQLite raises it mid-batch
 
-        monkeypatch.setattr(Index, "_upsert", fails)
+        monkeypatch.setattr(Index, "existing", fails)  # read by write_batch after the blob
         with pytest.raises(sqlite3.OperationalError):
             arc.add_many(_jobs(3, 6))
         monkeypatch.undo()

@@ -233,16 +233,15 @@ def say(line):
 # A writer that stops twice inside add_many, holding the index's write lock: with its temp
 # blob file written (not renamed), then with the blob durable but its rows not committed.
 _PAUSED_WRITER = '''
-from jobarchive.store import blobs as blobs_mod
-real_replace, real_result = os.replace, blobs_mod.PendingBlob.result
+from jobarchive.store import index as index_mod
+real_replace, real_write_batch = os.replace, index_mod.Index.write_batch
 def replace(src, dst):
     say("TMP"); sys.stdin.readline()
     real_replace(src, dst)
-def result(self):
-    out = real_result(self)
+def write_batch(self, *args, **kwargs):
     say("DURABLE"); sys.stdin.readline()
-    return out
-os.replace, blobs_mod.PendingBlob.result = replace, result
+    real_write_batch(self, *args, **kwargs)
+os.replace, index_mod.Index.write_batch = replace, write_batch
 arc = Archive(sys.argv[1])
 arc.add(job(1))
 say("ACK")

@@ -390,79 +390,6 @@ def _group_bounds(table: pa.Table) -> list[tuple[int, int]]:
     return bounds
 
 
-class PendingBlob:
-    """A blob file being encoded and written on a worker thread (``BlobStore.start_write``).
-
-    Parquet's encoder, zstd, SHA-256 and fsync release the GIL, and so does SQLite while it
-    inserts rows: the index rows of a batch are written meanwhile. The file is durable when
-    ``result()`` returns, which must come before the commit of any row pointing to it.
-    """
-
-    def __init__(self, folder: Path, table: pa.Table, payload_rows: tuple[int, ...]):
-        name = f"{uuid.uuid4().hex}{_SUFFIX}"
-        self.path = f"{BLOB_DIR}/{name}"
-        self.payload_rows = payload_rows
-        self._folder, self._name, self._table = folder, name, table
-        self._blob: BlobFile | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="jobarchive-blob-write", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._blob = self._store()
-        except BaseException as exc:  # handed to the caller by result()
-            self._error = exc
-        finally:
-            self._table = None
-
-    def _store(self) -> BlobFile:
-        table = self._table
-        tmp = self._folder / f"{_TMP_PREFIX}{self._name}"
-        # Counts are small ints in int64: split into byte streams, zstd squeezes the zero
-        # high bytes (39 vs 49 B/job); the few distinct experiments and keys are dictionaries.
-        # No statistics: nothing filters on them, and min/max of the JSON cost 20 B/job.
-        sink = pa.BufferOutputStream()
-        with pq.ParquetWriter(sink, SCHEMA, compression="zstd",
-                              use_dictionary=["job_id", "experiment", "key", "bitstring"],
-                              column_encoding={"count": "BYTE_STREAM_SPLIT"},
-                              write_statistics=False) as writer:
-            for start, stop in _group_bounds(table):
-                writer.write_table(table.slice(start, stop - start), row_group_size=stop - start)
-        data = sink.getvalue()  # hashed in memory: the file is not read back
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException as exc:
-            tmp.unlink(missing_ok=True)  # a partial file only takes space (on a full disk, too)
-            if isinstance(exc, OSError):
-                raise ArchiveWriteError(
-                    f"writing a result blob in {self._folder} failed ({exc.strerror or exc}); "
-                    "nothing of the batch was written. Free disk space or fix permissions, then "
-                    "run it again.") from exc
-            raise
-        os.replace(tmp, self._folder / self._name)
-        fsync_path(self._folder)
-        return BlobFile(self.path, hashlib.sha256(data).hexdigest(), data.size, table.num_rows,
-                        self.payload_rows)
-
-    def result(self) -> BlobFile:
-        """The durable file (waits for the worker); raises what writing it raised."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._blob is not None
-        return self._blob
-
-    def discard(self) -> None:
-        """Wait for the worker and delete the file: nothing will point to it (its batch
-        failed). Errors of the write are dropped; the batch's own error is what counts."""
-        self._thread.join()
-        (self._folder / self._name).unlink(missing_ok=True)
-
-
 class BlobStore:
     """The Parquet blob files of one archive."""
 
@@ -488,16 +415,40 @@ class BlobStore:
 
         Entry i is the payload row ``payload_rows[i]`` of the returned ``BlobFile``.
         """
-        return self.start_write(entries).result()
-
-    def start_write(self, entries: Sequence[tuple[str, Any, Any]]) -> PendingBlob:
-        """``write`` with the encoding, hashing and fsync on a worker thread: the rows are
-        laid out here, and the caller writes its index rows (``path`` and ``payload_rows``
-        are known at once) while the file is encoded. ``PendingBlob.result()`` waits."""
         table, payload_rows = _table(entries, checked=False)
         if table is None:
             table, payload_rows = _table(entries, checked=True)
-        return PendingBlob(self.dir, table, tuple(payload_rows))
+        name = f"{uuid.uuid4().hex}{_SUFFIX}"
+        tmp = self.dir / f"{_TMP_PREFIX}{name}"
+        # Counts are small ints in int64: split into byte streams, zstd squeezes the zero
+        # high bytes (39 vs 49 B/job); the few distinct experiments and keys are dictionaries.
+        # No statistics: nothing filters on them, and min/max of the JSON cost 20 B/job.
+        sink = pa.BufferOutputStream()
+        with pq.ParquetWriter(sink, SCHEMA, compression="zstd",
+                              use_dictionary=["job_id", "experiment", "key", "bitstring"],
+                              column_encoding={"count": "BYTE_STREAM_SPLIT"},
+                              write_statistics=False) as writer:
+            for start, stop in _group_bounds(table):
+                writer.write_table(table.slice(start, stop - start), row_group_size=stop - start)
+        data = sink.getvalue()  # hashed in memory: the file is not read back
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)  # a partial file only takes space (on a full disk, too)
+            if isinstance(exc, OSError):
+                raise ArchiveWriteError(
+                    f"writing a result blob in {self.dir} failed ({exc.strerror or exc}); nothing "
+                    "of the batch was written. Free disk space or fix permissions, then run it again."
+                ) from exc
+            raise
+        final = self.dir / name
+        os.replace(tmp, final)
+        fsync_path(self.dir)
+        return BlobFile(f"{BLOB_DIR}/{name}", hashlib.sha256(data).hexdigest(), data.size,
+                        table.num_rows, tuple(payload_rows))
 
     def copy_verified(self, rel: str, sha256: str, size: int, root: Path) -> str | None:
         """Copy one blob file into the archive directory ``root`` (a backup: temp name,

@@ -44,7 +44,7 @@ from ..exceptions import (
 )
 from ..record import client_version_text, parse_date, split_payloads
 from ..status import API_FINAL_STATUSES, API_TO_JOB_STATUS
-from .blobs import PendingBlob, dumps, loads, may_hold_unmarked_big_int
+from .blobs import BlobFile, dumps, loads, may_hold_unmarked_big_int
 
 INDEX_FILE = "index.db"
 # PRAGMA user_version bit: this archive was upgraded from an older version's schema.
@@ -855,84 +855,74 @@ class Index:
                 found[job_id] = tuple(rest)
         return found
 
-    def write_batch(self, rows: list[JobRow], blob: PendingBlob | None, blob_rows: dict[str, int],
+    def write_batch(self, rows: list[JobRow], blob: BlobFile | None, blob_rows: dict[str, int],
                     source: str = "local") -> None:
         """Upsert rows (pointing at ``blob`` where ``blob_rows`` says) in ONE transaction.
 
-        The rows are written while the blob file is still being written; the blobs row
-        gets its SHA-256 and size once the file is durable, before anything commits.
-        Changes of status, tags and name of jobs already indexed are written to ``events``.
+        The blob must already be durable on disk. Changes of status, tags and name of jobs
+        already indexed are written to ``events``.
         """
         with self._write():
             self.conn.execute("SELECT 1 FROM jobs LIMIT 0")  # takes the read snapshot early
             if blob is not None:
-                # Hash and size come from blob.result() below, in this same transaction.
                 blob_id = self.conn.execute(
-                    "INSERT INTO blobs (path, sha256, bytes, rows, created_us) VALUES (?, '', 0, 0, ?)",
-                    (blob.path, now_us()),
+                    "INSERT INTO blobs (path, sha256, bytes, rows, created_us) VALUES (?, ?, ?, ?, ?)",
+                    (blob.path, blob.sha256, blob.bytes, blob.rows, now_us()),
                 ).lastrowid
                 for row in rows:
                     index = blob_rows.get(row.job_id)
                     if index is not None:
                         row.values[18] = blob_id
                         row.values[19] = index
-            self._upsert(rows, source)
-            if blob is not None:
-                done = blob.result()
-                self.conn.execute("UPDATE blobs SET sha256 = ?, bytes = ?, rows = ? WHERE id = ?",
-                                  (done.sha256, done.bytes, done.rows, blob_id))
-
-    def _upsert(self, rows: list[JobRow], source: str) -> None:
-        """The job rows, their tags and events (inside ``write_batch``'s transaction)."""
-        before = self.existing([r.job_id for r in rows])
-        # A non-final snapshot never replaces a final job: it is older than what we hold.
-        rows = [r for r in rows if not (r.job_id in before and before[r.job_id][0] in
-                                        API_FINAL_STATUSES and not r.values[6])]
-        if not rows:
-            return
-        at = now_us()
-        events: list[tuple] = []
-        tag_rows: list[tuple[str, str]] = []
-        retagged: list[str] = []
-        for row in rows:
-            old = before.get(row.job_id)
-            if old is None:
-                tag_rows.extend((t, row.job_id) for t in row.tags)
-                continue
-            old_status, old_tags, old_name = old[0], old[1], old[2]
-            if old_status != row.values[5]:
-                events.append((row.job_id, at, "status", old_status, row.values[5], source, _who()))
-            if old_tags != row.values[16]:
-                events.append((row.job_id, at, "tags", old_tags, row.values[16], source, _who()))
-                retagged.append(row.job_id)
-                tag_rows.extend((t, row.job_id) for t in row.tags)
-            if old_name != row.values[2]:
-                events.append((row.job_id, at, "name", old_name, row.values[2], source, _who()))
-        gained = Counter(t for t, _ in tag_rows)
-        for job_id in retagged:
-            gained.subtract(set(loads(before[job_id][1])))
-        for i in range(0, len(retagged), _CHUNK):
-            chunk = retagged[i:i + _CHUNK]
-            self.conn.execute(
-                f"DELETE FROM job_tags WHERE job_id IN ({', '.join('?' * len(chunk))})", chunk
-            )
-        if before:
-            self.conn.executemany(_UPSERT_SQL, [r.values for r in rows])
-        else:
-            self.conn.executemany(
-                f"INSERT INTO jobs ({', '.join(_ROW_COLUMNS)}) VALUES "
-                f"({', '.join('?' * len(_ROW_COLUMNS))})",
-                [r.values for r in rows],
-            )
-        self.conn.executemany("INSERT OR IGNORE INTO job_tags (tag, job_id) VALUES (?, ?)", tag_rows)
-        changed = [(tag, n) for tag, n in gained.items() if n]
-        if changed:
-            self.conn.executemany("INSERT INTO tag_counts (tag, jobs) VALUES (?, ?) "
-                                  "ON CONFLICT(tag) DO UPDATE SET jobs = jobs + excluded.jobs", changed)
-            if any(n < 0 for _, n in changed):
-                self.conn.execute("DELETE FROM tag_counts WHERE jobs = 0")
-        if events:
-            self._insert_events(events)
+            before = self.existing([r.job_id for r in rows])
+            # A non-final snapshot never replaces a final job: it is older than what we hold.
+            rows = [r for r in rows if not (r.job_id in before and before[r.job_id][0] in
+                                            API_FINAL_STATUSES and not r.values[6])]
+            if not rows:
+                return
+            at = now_us()
+            events: list[tuple] = []
+            tag_rows: list[tuple[str, str]] = []
+            retagged: list[str] = []
+            for row in rows:
+                old = before.get(row.job_id)
+                if old is None:
+                    tag_rows.extend((t, row.job_id) for t in row.tags)
+                    continue
+                old_status, old_tags, old_name = old[0], old[1], old[2]
+                if old_status != row.values[5]:
+                    events.append((row.job_id, at, "status", old_status, row.values[5], source, _who()))
+                if old_tags != row.values[16]:
+                    events.append((row.job_id, at, "tags", old_tags, row.values[16], source, _who()))
+                    retagged.append(row.job_id)
+                    tag_rows.extend((t, row.job_id) for t in row.tags)
+                if old_name != row.values[2]:
+                    events.append((row.job_id, at, "name", old_name, row.values[2], source, _who()))
+            gained = Counter(t for t, _ in tag_rows)
+            for job_id in retagged:
+                gained.subtract(set(loads(before[job_id][1])))
+            for i in range(0, len(retagged), _CHUNK):
+                chunk = retagged[i:i + _CHUNK]
+                self.conn.execute(
+                    f"DELETE FROM job_tags WHERE job_id IN ({', '.join('?' * len(chunk))})", chunk
+                )
+            if before:
+                self.conn.executemany(_UPSERT_SQL, [r.values for r in rows])
+            else:
+                self.conn.executemany(
+                    f"INSERT INTO jobs ({', '.join(_ROW_COLUMNS)}) VALUES "
+                    f"({', '.join('?' * len(_ROW_COLUMNS))})",
+                    [r.values for r in rows],
+                )
+            self.conn.executemany("INSERT OR IGNORE INTO job_tags (tag, job_id) VALUES (?, ?)", tag_rows)
+            changed = [(tag, n) for tag, n in gained.items() if n]
+            if changed:
+                self.conn.executemany("INSERT INTO tag_counts (tag, jobs) VALUES (?, ?) "
+                                      "ON CONFLICT(tag) DO UPDATE SET jobs = jobs + excluded.jobs", changed)
+                if any(n < 0 for _, n in changed):
+                    self.conn.execute("DELETE FROM tag_counts WHERE jobs = 0")
+            if events:
+                self._insert_events(events)
 
     def _insert_events(self, events: Iterable[tuple]) -> None:
         self.conn.executemany(
