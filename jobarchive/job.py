@@ -229,6 +229,7 @@ class IBMQJob:
         self._backend = backend
         self._api_client = api_client
         self._result_obj: Result | None = None
+        self._unacknowledged = False  # a result downloaded with its acknowledgement held back
         self._cancelled = False
         self._job_error_msg: str | None = None
         self._refreshed = False
@@ -592,6 +593,9 @@ class IBMQJob:
             ) from err
         if fetched is not None:  # kept (and so archived) only once it parses
             self._record["result"] = fetched
+            if self._unacknowledged:
+                self._unacknowledged = False
+                self._api_client.job_result_downloaded(self.job_id())
         return self._result_obj
 
     def _check_exact_json(self, value: Any, what: str, where: str) -> None:
@@ -645,7 +649,13 @@ class IBMQJob:
             if self._record["kind"] == ApiJobKind.QOBJECT.value:
                 self.refresh()
                 return self._record.get("result")
-            result = client.job_result(self.job_id())
+            if callable(getattr(client, "job_result_downloaded", None)):
+                # acknowledged by result() once it parses: a server may serve a result only
+                # once (reference 4.5), and one that fails to parse is dropped
+                result = client.job_result(self.job_id(), acknowledge=False)
+                self._unacknowledged = True
+            else:
+                result = client.job_result(self.job_id())
         except (ApiError, IBMQJobApiError) as err:
             if final_without_success:
                 return None

@@ -1016,8 +1016,11 @@ class _AckAfterCommit:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def job_result(self, job_id: str) -> dict[str, Any]:
+    def job_result(self, job_id: str, acknowledge: bool = False) -> dict[str, Any]:
         return self._client.job_result(job_id, acknowledge=False)
+
+    def job_result_downloaded(self, job_id: str) -> None:
+        """Not yet: the sync acknowledges through the client itself after the commit."""
 
 
 def _record_server(archive: Archive, provider: Any) -> None:
