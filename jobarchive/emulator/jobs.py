@@ -71,9 +71,9 @@ class Job:
         # (realdata: 2021 list items and job-creation answers carry no tags); the client
         # reads a missing `tags` as [] (reference §1.3, §4.2).
         self.tags: list[str] | None = None
-        # Always sent (reference §8.4): the library maps a missing shareLevel to None when it
-        # builds a job and to "none" when it refreshes one.
-        self.share_level = "none"
+        # None: never given (clients since qiskit-ibmq-provider 0.15 send none): left out of
+        # the job's documents as the real server does (realdata: no recorded document has it).
+        self.share_level: str | None = None
         self.client_info: dict[str, Any] | None = None
         self.run_mode = "fairshare"
         self._steps: tuple[str, ...] = ("CREATING",)
@@ -176,7 +176,8 @@ class Job:
             doc["name"] = self.name
         if self.tags is not None:
             doc["tags"] = list(self.tags)
-        doc["shareLevel"] = self.share_level
+        if self.share_level is not None:
+            doc["shareLevel"] = self.share_level
         if self.experiment_tag is not None:
             doc["experimentTag"] = self.experiment_tag
         return doc
@@ -238,7 +239,7 @@ class JobView:
         if path == "name":
             return MISSING if job.name is None else job.name
         if path == "shareLevel":
-            return job.share_level
+            return MISSING if job.share_level is None else job.share_level
         if path == "kind":
             return KIND
         if path == "hubInfo.hub.name":

@@ -277,8 +277,8 @@ class Routes:
         # Fields not given stay out of the job's documents, as the real server's do.
         tags = body.get("tags")
         _check_tags(tags or [])
-        share = body.get("shareLevel", "none")
-        if share not in SHARE_LEVELS:
+        share = body.get("shareLevel")
+        if share is not None and share not in SHARE_LEVELS:
             raise HttpError(400, "INVALID_SHARE_LEVEL",
                             f"Share level must be one of {', '.join(SHARE_LEVELS)}.")
         exp_tag = body.get("experimentTag")

@@ -281,7 +281,7 @@ class State:
 
     # -- changes ----------------------------------------------------------------------------
     def create(self, project: Project, backend: str, name: str | None, tags: list[str] | None,
-               share_level: str, client_info: dict[str, Any] | None,
+               share_level: str | None, client_info: dict[str, Any] | None,
                experiment_tag: str | None = None, user: str | None = None) -> Job:
         now = self.clock.now_ms()
         with self.lock:
