@@ -813,8 +813,11 @@ class _Pass:
                     self.report.discovered += 1
                 self.report.results_fetched += fetched
             # Unlisted and not answering (a job that answers when asked is not given up).
+            # A colleague's job this account cannot see says nothing about the job itself:
+            # giving it up here would stop the colleague's syncs asking for it too.
             if error is not None and item.unlisted and record is None \
-                    and not outcome.unreadable:
+                    and not outcome.unreadable \
+                    and (item.record is None or self._own(item.record)):
                     self._strike(item.job_id, error)
                     if item.job_id in self.given_up:
                         continue  # its retry entry stays, unused until it is asked again

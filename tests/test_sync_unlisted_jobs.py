@@ -100,3 +100,19 @@ def test_a_new_job_never_archived_is_given_up_too(tmp_path):
         assert not arc.sync(provider, progress=False).failed
         assert emu.stats().get("job_get", 0) == 0
         assert broken not in arc and len(arc) == 11
+
+
+def test_another_accounts_sync_never_gives_up_a_colleagues_job(tmp_path):
+    # Account B cannot see A's jobs: its syncs must not give up A's job for both of them.
+    with Emulator(seed_jobs=6, seed=1) as emu, Archive(tmp_path / "a") as arc:
+        pa = jobarchive.connect(emu.url, emu.token, max_retries=0)
+        pb = jobarchive.connect(emu.url, emu.add_account(), max_retries=0)
+        assert not arc.sync(pa, progress=False).failed
+        job_id = next(d["id"] for d in emu.job_docs() if d["status"] == "COMPLETED")
+        arc.index.journal_put("sync:retry", [(job_id, "failed", "an earlier failure")])
+        emu.make_unreachable(job_id, *FORBIDDEN)
+        for _ in range(3):
+            report = arc.sync(pb, progress=False, give_up_unlisted_after=2)
+            assert job_id not in report.given_up
+        mine = arc.sync(pa, progress=False, give_up_unlisted_after=2)
+        assert "1 of 2 syncs" in mine.failed[job_id]

@@ -157,13 +157,14 @@ class Routes:
         job_id = unquote(req.params["job"])
         if not JOB_ID_RE.match(job_id):
             raise HttpError(400, "INVALID_JOB_ID", "The job id is not valid.")
+        held = self.state.jobs.get(job_id)
+        if held is not None and held.unreachable is not None and not held.deleted \
+                and held.project is req.project:
+            raise HttpError(*held.unreachable)  # whoever asks (make_unreachable)
         try:
-            job = self.state.get(job_id, req.project, req.user)
+            return self.state.get(job_id, req.project, req.user)
         except KeyError:
             raise _job_not_found(job_id) from None
-        if job.unreachable is not None:
-            raise HttpError(*job.unreachable)
-        return job
 
     def _backend(self, req: Request) -> backends.BackendSpec:
         name = unquote(req.params["backend"])
