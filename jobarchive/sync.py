@@ -9,6 +9,9 @@ One pass, under the archive's write lock:
    interrupted run) get them fetched; jobs that failed last time are retried. A server that
    answers it holds no qobj for a job (404) is remembered and not asked again. Jobs that
    failed while running (ERROR_RUNNING_JOB) get their partial result fetched the same way.
+   Jobs to retry are listed by id first; one the server no longer lists and that answers
+   an error when asked (or a DONE job whose result it no longer holds) is given up after a
+   few syncs (``SyncReport.given_up``), its archived record kept.
 3. **Discovery**: new jobs are listed, as full documents, in ascending creation order from a
    cursor kept per provider in the index (minus an overlap window, as jobs can appear
    late); when DONE, each one's result and qobj are fetched, once (a failed one's partial
@@ -107,8 +110,9 @@ class SyncReport:
 
     ``discovered``: new jobs archived; ``refreshed``: archived jobs re-read from the server
     (``changed``: those whose record changed); ``results_fetched``: results downloaded;
-    ``failed``/``gone``: job id -> why; ``requests``: HTTP requests sent (retries included);
-    ``pending``: archived jobs in scope still not final.
+    ``failed``/``gone``/``given_up``: job id -> why (``given_up``: no longer asked for, see
+    ``sync``); ``requests``: HTTP requests sent (retries included); ``pending``: archived
+    jobs in scope still not final.
     """
 
     discovered: int = 0
