@@ -469,7 +469,8 @@ def audit(
     (ints or floats), fractions total 1 (or the shots), per-shot memory has one entry a shot
     and agrees with the counts beside it (and stands in for absent counts), IQ memory
     (meas_level 1, never comparable with the ideal re-run: a note says so) has its shape.
-    The payloads read also check the index's ``has_result``, ``has_qobj``, ``shots`` and
+    DONE v1 jobs (2018-2019: OpenQASM and counts in the record's ``qasms``) are re-run from
+    their QASM too (not with ``sample``). The payloads read also check the index's ``has_result``, ``has_qobj``, ``shots`` and
     ``num_experiments`` (what queries answer from); without ``sample``, every job with a
     blob is read for that.
 
@@ -595,6 +596,10 @@ def audit(
     if reproduce:
         reproduced = _reproduce(archive, rows, (float(threshold), float(device_threshold)),
                                 shots, sample, seed, max_qubits, progress)
+        if sample is None:
+            reproduced += _reproduce_v1(archive, [r for r in rows if r["job_id"] in facts.v1_jobs],
+                                        (float(threshold), float(device_threshold)), shots,
+                                        seed, max_qubits)
 
     # Jobs whose payloads may sit in an orphan: repair must not delete those.
     affected = {r["job_id"] for r in rows if not r["blob_ok"]}
@@ -999,6 +1004,66 @@ def _judge(row: dict[str, Any], pairs: list[tuple[float, float, float]], thresho
         row["notes"].append(f"device noise: fidelity {fidelity:.4f} to the ideal re-run is "
                             f"below {threshold}, as expected of a device ({backend}) whose "
                             f"noise the re-run lacks (flagged below {device_threshold})")
+
+
+def _v1_payloads(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A v1 job's ``qasms`` (OpenQASM 2 text and counts keyed in binary, registers spaced) as
+    a qobj and a result, for ``_rerun``. Raises ValueError when a circuit cannot be read."""
+    from qiskit import qasm2
+
+    from .qobj import qobj_from_circuits
+
+    shots = record.get("_api_shots")
+    circuits, results = [], []
+    for i, entry in enumerate(record["qasms"]):
+        text = entry.get("qasm") if isinstance(entry, dict) else None
+        if not isinstance(text, str):
+            raise ValueError(f"v1 circuit {i} holds no QASM text")
+        try:  # v1 documents leave out the version line
+            circuit = qasm2.loads(text if "OPENQASM" in text else "OPENQASM 2.0;\n" + text)
+        except Exception as err:
+            raise ValueError(f"v1 circuit {i} does not parse as OpenQASM 2 ({err})") from None
+        circuit.name = f"qasms{i}"
+        circuits.append(circuit)
+        result = entry.get("result")
+        data = result.get("data") if isinstance(result, dict) else None
+        counts = data.get("counts") if isinstance(data, dict) else None
+        results.append({"shots": shots, "data": {"counts": counts}} if isinstance(counts, dict)
+                       else {"shots": shots, "data": {}})
+    if type(shots) is not int or shots <= 0:  # the re-run needs some: the first histogram's
+        hist = next((h for h in _histograms({"results": results}) if h), None)
+        shots = int(sum(hist.values())) if hist else 1024
+    return qobj_from_circuits(circuits, shots=shots, qobj_id="v1"), {"results": results}
+
+
+def _reproduce_v1(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[float, float],
+                  shots: int | None, seed: int, max_qubits: int) -> int:
+    """Re-run the circuits of DONE v1 jobs (2018-2019: QASM and counts in the record's
+    ``qasms``, no qobj or result) and judge their counts as ``_reproduce`` does."""
+    rows = [r for r in rows if r["status"] == "DONE" and not r["has_result"]]
+    if not rows:
+        return 0
+    by_id = {r["job_id"]: r for r in rows}
+    done = 0
+    for job_id, doc in archive.select_rows(JobFilter(job_ids=list(by_id), descending=False),
+                                           ("job_id", "doc")):
+        r = by_id[job_id]
+        try:
+            qobj, result = _v1_payloads(loads(doc))
+        except (ValueError, TypeError, KeyError) as err:
+            r["notes"].append(f"not reproduced: {err}")
+            continue
+        pairs, note = _rerun(qobj, result, shots, seed, max_qubits)
+        if note.startswith((_DAMAGED, _DAMAGED_MEMORY)):
+            r["flagged"] = True
+            _fail(r, note, blob=False)
+        elif note:
+            r["notes"].append(note)
+        if pairs:
+            done += 1
+            r["fidelity"] = min(f for f, *_ in pairs)
+            _judge(r, pairs, *thresholds)
+    return done
 
 
 def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any) -> str:
