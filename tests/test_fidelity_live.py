@@ -25,8 +25,8 @@ def emu():
 class NanServer(ApiClient):
     """The emulator's answers with a ``NaN`` where a server wrote the literal ``NaN``."""
 
-    def job_result(self, job_id):
-        result = super().job_result(job_id)
+    def job_result(self, job_id, acknowledge=True):
+        result = super().job_result(job_id, acknowledge)
         result["results"][0].setdefault("metadata", {})["fidelity"] = float("nan")
         return result
 
