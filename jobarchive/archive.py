@@ -552,8 +552,8 @@ class Archive:
             raise JobNotFoundError(next(j for j in unique if j not in known))
         damaged: dict[str, str] = {}
         with gc_paused():  # the frame's strings set off collections that walk every live object
-            table = self.blobs.read_counts(((path, row) for _, path, row in locations if path is not None),
-                                           order=ids, damaged=damaged)
+            table = self.blobs.read_counts(((path, row, job_id) for job_id, path, row in locations
+                                            if path is not None), order=ids, damaged=damaged)
             # pandas' "string", as every frame of the package: merges on job_id keep the dtype.
             frame = table.to_pandas().astype({"job_id": "string", "bitstring": "string", "key": "string"})
         skipped = [job_id for job_id, path, _ in locations if path in damaged] if damaged else []
