@@ -970,6 +970,22 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def _rerun_and_judge(r: dict[str, Any], qobj: Any, result: Any, shots: int | None, seed: int,
+                     max_qubits: int, thresholds: tuple[float, float]) -> int:
+    """Re-run one job's circuits and judge its stored result on the row; 1 if compared."""
+    pairs, note = _rerun(qobj, result, shots, seed, max_qubits)
+    if note.startswith((_DAMAGED, _DAMAGED_MEMORY)):
+        r["flagged"] = True
+        _fail(r, note, blob=False)
+    elif note:
+        r["notes"].append(note)
+    if not pairs:
+        return 0
+    r["fidelity"] = min(f for f, *_ in pairs)
+    _judge(r, pairs, *thresholds)
+    return 1
+
+
 def _judge(row: dict[str, Any], pairs: list[tuple[float, float, float]], threshold: float,
            device_threshold: float) -> None:
     """Flag a reproduced job: a simulator's (or an unknown backend's) below ``threshold``, a
@@ -1053,16 +1069,7 @@ def _reproduce_v1(archive: Archive, rows: list[dict[str, Any]], thresholds: tupl
         except (ValueError, TypeError, KeyError) as err:
             r["notes"].append(f"not reproduced: {err}")
             continue
-        pairs, note = _rerun(qobj, result, shots, seed, max_qubits)
-        if note.startswith((_DAMAGED, _DAMAGED_MEMORY)):
-            r["flagged"] = True
-            _fail(r, note, blob=False)
-        elif note:
-            r["notes"].append(note)
-        if pairs:
-            done += 1
-            r["fidelity"] = min(f for f, *_ in pairs)
-            _judge(r, pairs, *thresholds)
+        done += _rerun_and_judge(r, qobj, result, shots, seed, max_qubits, thresholds)
     return done
 
 
@@ -1153,15 +1160,6 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                               blob=False)
                         bar.update(1)
                         continue
-                    pairs, note = _rerun(qobj, result, shots, seed, max_qubits)
-                    if note.startswith((_DAMAGED, _DAMAGED_MEMORY)):
-                        r["flagged"] = True
-                        _fail(r, note, blob=False)
-                    elif note:
-                        r["notes"].append(note)
-                    if pairs:
-                        done += 1
-                        r["fidelity"] = min(f for f, *_ in pairs)
-                        _judge(r, pairs, *thresholds)
+                    done += _rerun_and_judge(r, qobj, result, shots, seed, max_qubits, thresholds)
                     bar.update(1)
     return done
