@@ -7,19 +7,14 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from audit_jobs import CLIENT, bell_qobj
 from qiskit import QuantumCircuit
 
 from jobarchive.qobj import qobj_from_circuits, simulate_qobj
 
-CLIENT = {"name": "qiskit-terra,qiskit-ibmq-provider", "version": "0.16.1,0.11.1"}
-
 
 def _bell(shots: int = 1000) -> dict:
-    qc = QuantumCircuit(2, 2, name="bell")
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
-    return qobj_from_circuits([qc, qc], shots=shots, qobj_id="bell")
+    return bell_qobj(shots, circuits=2)
 
 
 def _record(job_id: str) -> dict:

@@ -6,19 +6,11 @@ from __future__ import annotations
 
 import copy
 
-from qiskit import QuantumCircuit
+from audit_jobs import CLIENT, bell_qobj
 
-from jobarchive.qobj import qobj_from_circuits, simulate_qobj
+from jobarchive.qobj import simulate_qobj
 
-CLIENT = {"name": "qiskit-terra,qiskit-ibmq-provider", "version": "0.16.1,0.11.1"}
-
-
-def _bell(shots: int = 1000) -> dict:
-    qc = QuantumCircuit(2, 2, name="bell")
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
-    return qobj_from_circuits([qc], shots=shots, qobj_id="bell")
+_bell = bell_qobj
 
 
 def _record(job_id: str, qobj: dict, result: dict) -> dict:
