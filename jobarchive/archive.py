@@ -360,10 +360,10 @@ class Archive:
             (old_qobj, old_result), = self.blobs.read_payloads(path, [blob_row])
             row = partial[job_id]
             qobj, result = row.payload
-            row.payload = (qobj if qobj is not None else old_qobj,
-                           result if result is not None else old_result)
-            row.values[14] = int(row.payload[1] is not None)
-            row.values[15] = int(row.payload[0] is not None)
+            # num_experiments, shots and the has_ flags follow the merged payloads: derived
+            # from the one carried alone, a split write gave other columns than a whole one.
+            row.set_payload(qobj if qobj is not None else old_qobj,
+                            result if result is not None else old_result)
 
     @contextlib.contextmanager
     def lock(self, timeout: float | None = 0.0) -> Iterator[None]:

@@ -277,16 +277,22 @@ class JobRow:
     values: list[Any]
     tags: list[str]
     payload: tuple[Any, Any]  # (qobj, result); the blob write consumes it
+    record: dict[str, Any] | None = None
 
     @property
     def job_id(self) -> str:
         return self.values[0]
 
+    def set_payload(self, qobj: Any, result: Any) -> None:
+        """Carry these payloads instead (an update merged with the stored ones): the
+        columns derived from them follow, as if the record had held them."""
+        self.payload = (qobj, result)
+        self.values[12:16] = [*_sizes(self.record or {}, qobj, result),
+                              int(result is not None), int(qobj is not None)]
 
-def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
-    """Index columns of a normalized record; qobj/result stay out of the row."""
-    doc, qobj, result = split_payloads(record)
-    api_status = record["status"]
+
+def _sizes(record: dict[str, Any], qobj: Any, result: Any) -> tuple[int | None, int | None]:
+    """(num_experiments, shots) of a job from its payloads, else from its record."""
     num_experiments = shots = None
     if isinstance(result, dict) and isinstance(result.get("results"), list):
         exps = result["results"]
@@ -305,6 +311,14 @@ def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
         num_experiments = len(qasms)
     if shots is None:
         shots = _int64(record.get("_api_shots"))
+    return num_experiments, shots
+
+
+def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
+    """Index columns of a normalized record; qobj/result stay out of the row."""
+    doc, qobj, result = split_payloads(record)
+    api_status = record["status"]
+    num_experiments, shots = _sizes(record, qobj, result)
     tags = record["tags"]
     values = [
         record["job_id"], to_us(record["creation_date"]), record.get("name"),
@@ -314,7 +328,7 @@ def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
         client_version_text(record.get("client_info")), num_experiments, shots,
         int(result is not None), int(qobj is not None), dumps(tags), dumps(doc).encode(), None, None, updated_us,
     ]
-    return JobRow(values, list(dict.fromkeys(tags)), (qobj, result))  # a tag counts once a job
+    return JobRow(values, list(dict.fromkeys(tags)), (qobj, result), record)  # a tag counts once a job
 
 
 # Lists longer than this are bound as one JSON parameter read by json_each: every `?`

@@ -1,0 +1,55 @@
+"""Core store edge cases found in review: what the index derives, and what comes back, must
+not depend on how a job's data reached the archive (one write or several, one batch or many)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobarchive import Archive
+
+SIZE_COLUMNS = ["job_id", "num_experiments", "shots", "has_result"]
+
+
+def _job(job_id: str, **fields: Any) -> dict[str, Any]:
+    return {"job_id": job_id, "creation_date": "2020-10-20T14:03:11.512Z",
+            "status": "ERROR_RUNNING_JOB", **fields}
+
+
+# A failed job: its qobj has 5 experiments of 1024 shots, its partial result 2 of 512.
+QOBJ = {"qobj_id": "q", "type": "QASM", "config": {"shots": 1024, "memory_slots": 1},
+        "experiments": [{"header": {}, "instructions": []} for _ in range(5)]}
+RESULT = {"backend_name": "b", "success": False,
+          "results": [{"shots": 512, "success": True, "header": {},
+                       "data": {"counts": {"0x0": 512}}} for _ in range(2)]}
+
+
+def _sizes(arc: Archive) -> dict[str, tuple]:
+    frame = arc.query(descending=False)
+    return {row[0]: tuple(row[1:]) for row in frame[SIZE_COLUMNS].itertuples(index=False)}
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_payloads_written_apart_give_the_columns_of_one_write(tmp_path: Path, one_batch: bool) -> None:
+    """An update carrying only the qobj (or only the result) keeps the stored other one; the
+    query columns derived from the payloads (num_experiments, shots) must then be those of
+    the merged job. They were derived from the payload carried alone: 2 experiments where
+    the whole job gives 5, 1024 shots where it gives 512."""
+    arc = Archive(tmp_path / "a")
+    arc.add(_job("whole", qobj=QOBJ, result=RESULT))
+    steps = [[_job("qobj-first", qobj=QOBJ), _job("result-first", result=RESULT)],
+             [_job("qobj-first", result=RESULT), _job("result-first", qobj=QOBJ)]]
+    if one_batch:
+        arc.add_many(steps[0] + steps[1])
+    else:
+        for step in steps:
+            arc.add_many(step)
+    sizes = _sizes(arc)
+    assert sizes["whole"] == (5, 512, True)
+    assert sizes["qobj-first"] == sizes["whole"]
+    assert sizes["result-first"] == sizes["whole"]
+    whole = arc.record("whole")
+    for job_id in ("qobj-first", "result-first"):
+        assert {**arc.record(job_id), "job_id": "whole"} == whole
