@@ -149,15 +149,28 @@ def _json_copy(value: Any) -> Any:
     return back if back == value else _NOT_JSON
 
 
+# Containers may nest this deep in a field's value (which counts as one): what orjson
+# writes, the fast path of normalize and of every write and read. Deeper values took the
+# stdlib fallback: past ~1000 levels add() raised a bare RecursionError, and from ~450 a job
+# it stored could not be read back by get() or rebuilt by from_dict() (deepcopy's recursion).
+MAX_NESTING = 254
+
+
 def _check_json(value: Any, job_id: str | None, field: str) -> None:
     """Refuse what JSON cannot hold losslessly (sets, datetimes, NaN, non-str keys...)."""
     if _json_copy(value) is not _NOT_JSON:
         return
     # Walk again, building paths, to name the offending place.
-    stack = [(value, field)]
+    stack = [(value, field, 1)]
     while stack:
-        v, where = stack.pop()
+        v, where, depth = stack.pop()
         t = type(v)
+        if (t is dict or t is list) and depth > MAX_NESTING:
+            top = where.split(".", 1)[0]
+            raise JobValidationError(
+                f"lists and objects nested more than {MAX_NESTING} levels deep at "
+                f"{where[:80]}{'...' if len(where) > 80 else ''}; store such a value as a JSON "
+                "string instead", job_id, top)
         if t is str:
             if not v.isascii():
                 _check_utf8(v, job_id, where)
@@ -173,9 +186,9 @@ def _check_json(value: Any, job_id: str | None, field: str) -> None:
                     raise JobValidationError(f"key {k!r} is not a string", job_id, where)
                 if not k.isascii():
                     _check_utf8(k, job_id, where)
-                stack.append((item, f"{where}.{k}"))
+                stack.append((item, f"{where}.{k}", depth + 1))
         elif t is list:
-            stack.extend((item, f"{where}.{i}") for i, item in enumerate(v))  # as schema errors
+            stack.extend((item, f"{where}.{i}", depth + 1) for i, item in enumerate(v))  # as schema errors
         else:
             raise JobValidationError(
                 f"{t.__name__} is not a JSON type (use dict, list, str, int, float, bool, None)",

@@ -53,3 +53,45 @@ def test_payloads_written_apart_give_the_columns_of_one_write(tmp_path: Path, on
     whole = arc.record("whole")
     for job_id in ("qobj-first", "result-first"):
         assert {**arc.record(job_id), "job_id": "whole"} == whole
+
+
+def _nested(levels: int, inner: Any = 1) -> Any:
+    value = inner
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("levels", [500, 1200])
+@pytest.mark.parametrize("field", ["result", "calibration_notes"])
+def test_too_deep_values_are_refused_naming_job_and_field(tmp_path: Path, levels: int, field: str) -> None:
+    """A value nested deeper than JSON writers go was taken by the stdlib fallback: 1200
+    levels raised a bare RecursionError from add(); 500 levels were stored, but get() of the
+    job then raised RecursionError (to_dict's deepcopy), and IBMQJob.from_dict() of the same
+    dict too. Now a refusal naming the job and field, and nothing of the list is written."""
+    from jobarchive.exceptions import JobValidationError
+
+    arc = Archive(tmp_path / "a")
+    good = _job("fine", result=RESULT)
+    deep = _job("deep", **{field: {"x": _nested(levels)}})
+    with pytest.raises(JobValidationError) as err:
+        arc.add_many([good, deep])
+    text = str(err.value)
+    assert "'deep'" in text and field in text and "JSON string" in text
+    assert len(arc) == 0 and "fine" not in arc
+
+
+def test_deepest_accepted_value_round_trips_on_the_slow_path(tmp_path: Path) -> None:
+    """At the limit, with an int beyond 64 bits (which sends normalize and the blob writer
+    to the stdlib JSON path), the value still comes back identical everywhere."""
+    from jobarchive import IBMQJob
+    from jobarchive.record import MAX_NESTING
+
+    arc = Archive(tmp_path / "a")
+    big = (1 << 80) + 1
+    deep = _nested(MAX_NESTING - 1, big)
+    doc = _job("deep", result={**RESULT, "x": deep}, qobj={**QOBJ, "x": deep}, notes=deep)
+    arc.add(doc)
+    assert arc.get("deep").to_dict() == IBMQJob.from_dict(doc).to_dict()
+    assert arc.record("deep")["notes"] == deep
+    assert arc.counts(["deep"])["count"].tolist() == [512, 512]
