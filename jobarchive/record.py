@@ -154,6 +154,11 @@ def _json_copy(value: Any) -> Any:
 # stdlib fallback: past ~1000 levels add() raised a bare RecursionError, and from ~450 a job
 # it stored could not be read back by get() or rebuilt by from_dict() (deepcopy's recursion).
 MAX_NESTING = 254
+# Python's default cap on int <-> str conversions (sys.int_info.default_max_str_digits):
+# json.dumps of a longer int raised a bare ValueError from add(), and an archive written by a
+# process that lifted the cap could not be read by one that did not.
+_MAX_DIGITS = 4300
+_MAX_INT = 10 ** _MAX_DIGITS
 
 
 def _check_json(value: Any, job_id: str | None, field: str) -> None:
@@ -175,6 +180,11 @@ def _check_json(value: Any, job_id: str | None, field: str) -> None:
             if not v.isascii():
                 _check_utf8(v, job_id, where)
             continue
+        if t is int and not -_MAX_INT < v < _MAX_INT:
+            raise JobValidationError(
+                f"an integer of {v.bit_length():,} bits has more than the {_MAX_DIGITS:,} decimal "
+                "digits Python reads from JSON by default; store such a number as a string instead",
+                job_id, where)
         if t is int or t is bool or v is None:
             continue
         if t is float:

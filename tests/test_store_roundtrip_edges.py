@@ -95,3 +95,26 @@ def test_deepest_accepted_value_round_trips_on_the_slow_path(tmp_path: Path) -> 
     assert arc.get("deep").to_dict() == IBMQJob.from_dict(doc).to_dict()
     assert arc.record("deep")["notes"] == deep
     assert arc.counts(["deep"])["count"].tolist() == [512, 512]
+
+
+@pytest.mark.parametrize("field", ["result", "seed_info"])
+def test_ints_past_pythons_digit_cap_are_refused_and_the_largest_kept_round_trip(
+        tmp_path: Path, field: str) -> None:
+    """An int of more than 4,300 decimal digits (Python's default int/str cap) made add()
+    raise a bare ValueError from json.dumps ('Exceeds the limit (4300 digits)'), naming no
+    job or field; and a process that lifted the cap stored what a default process could not
+    read. Refused now with the job, the field path and the fix; 4,300 digits still round-trip."""
+    from jobarchive import IBMQJob
+    from jobarchive.exceptions import JobValidationError
+
+    arc = Archive(tmp_path / "a")
+    largest = 10 ** 4300 - 1
+    kept = _job("kept", **{field: {"v": [largest, -largest]}})
+    arc.add(kept)
+    assert arc.get("kept").to_dict() == IBMQJob.from_dict(kept).to_dict()
+    assert arc.record("kept")[field] == {"v": [largest, -largest]}
+    with pytest.raises(JobValidationError) as err:
+        arc.add_many([_job("other"), _job("huge", **{field: {"v": [1, -(10 ** 4300)]}})])
+    text = str(err.value)
+    assert "'huge'" in text and f"{field}.v.1" in text and "as a string" in text
+    assert "other" not in arc and len(arc) == 1
