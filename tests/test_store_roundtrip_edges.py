@@ -3,10 +3,15 @@ not depend on how a job's data reached the archive (one write or several, one ba
 
 from __future__ import annotations
 
+import json
+import os
+import string
 from pathlib import Path
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given, settings
 
 from jobarchive import Archive
 
@@ -118,3 +123,125 @@ def test_ints_past_pythons_digit_cap_are_refused_and_the_largest_kept_round_trip
     text = str(err.value)
     assert "'huge'" in text and f"{field}.v.1" in text and "as a string" in text
     assert "other" not in arc and len(arc) == 1
+
+
+# --- property: exact types and bits, not only ==, through every read ------------------------
+
+
+
+def _same(a: Any, b: Any, where: str = "") -> None:
+    """Equal with the same types everywhere: == alone takes 1 == 1.0 == True and 0.0 == -0.0."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} {a!r} vs {type(b).__name__} {b!r}"
+    if isinstance(a, dict):
+        assert list(a) == list(b), f"{where}: keys {list(a)} vs {list(b)}"
+        for k in a:
+            _same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{where}.{i}")
+    elif isinstance(a, float):
+        assert a.hex() == b.hex(), f"{where}: {a!r} vs {b!r}"  # sign of zero included
+    else:
+        assert a == b, f"{where}: {a!r} vs {b!r}"
+
+
+_HARD_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12) | st.sampled_from(
+    ["", "\x00", "\\u0000", "\U0001F600\U00010348", "\u2028\u2029", '"\\/\b\f\n\r\t', "é" * 3, "0x1"])
+_HARD_LEAF = (st.none() | st.booleans() | st.integers() | _HARD_TEXT
+              | st.sampled_from([0.0, -0.0, 1.0, -1.0, 1e308, -1e308, 5e-324, -5e-324, 2.2250738585072014e-308,
+                                 1e16, 0.1, 2 ** 53 + 1, 2 ** 63, -(2 ** 63) - 1, 2 ** 64, -(3 ** 200),
+                                 10 ** 4300 - 1])
+              | st.floats(allow_nan=False, allow_infinity=False))
+_HARD_JSON = st.recursive(_HARD_LEAF, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(_HARD_TEXT, inner, max_size=3), max_leaves=10)
+_COUNT_KEYS = st.sampled_from(["0x0", "0x1", "0xA", "0xa", "0XF", "0b101", "101", "1 01", "0", "", "0x",
+                               "11 0", "1_0"])
+_COUNT_VALUES = st.integers(0, 10 ** 6) | st.sampled_from([True, 2.0, 2.5, -1, 2 ** 63, 2 ** 70, None])
+_HEADERS = st.sampled_from([None, {}, {"memory_slots": 3}, {"memory_slots": 4, "creg_sizes": [["a", 2], ["b", 2]]},
+                            {"creg_sizes": [["c", 2]]}])
+
+
+@st.composite
+def _results(draw: Any) -> dict[str, Any]:
+    exps = []
+    for _ in range(draw(st.integers(0, 4))):
+        exp: dict[str, Any] = {"shots": draw(st.integers(0, 2 ** 70)),
+                               "data": {"counts": draw(st.dictionaries(_COUNT_KEYS, _COUNT_VALUES, max_size=5))}}
+        header = draw(_HEADERS)
+        if header is not None:
+            exp["header"] = header
+        exp["extra"] = draw(_HARD_JSON)
+        exps.append(exp)
+    return {"success": draw(st.booleans()), "results": exps, "x": draw(_HARD_JSON)}
+
+
+_IDS = st.sampled_from(["a", "A", "-", "_x.y", "9" * 128, "j.0-Z_"])
+
+
+@st.composite
+def _records(draw: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {"job_id": draw(_IDS), "creation_date": "2021-03-04T05:06:07.891011Z",
+                           "status": draw(st.sampled_from(["COMPLETED", "RUNNING", "ERROR_RUNNING_JOB"])),
+                           "name": draw(_HARD_TEXT | st.none()), "tags": draw(st.lists(_HARD_TEXT, max_size=4))}
+    for key, strategy in (("result", _results()), ("qobj", _HARD_JSON.map(lambda v: {"config": {}, "v": v}))):
+        if draw(st.booleans()):
+            rec[key] = draw(strategy)
+    for key in draw(st.lists(st.text(string.ascii_lowercase, min_size=1, max_size=6), max_size=3)):
+        if key not in rec and key not in ("job_id", "status", "creation_date", "kind", "share_level",
+                                          "error", "time_per_step", "client_info", "info_queue",
+                                          "backend_name", "run_mode", "experiment_id"):
+            rec[key] = draw(_HARD_JSON)
+    return rec
+
+
+def _expected_counts(result: Any) -> list[tuple[int, str, int]]:
+    """(experiment, raw key, count) of every count the count rows hold: an int (or integral
+    float) within int64, in stored order."""
+    out = []
+    for i, exp in enumerate((result or {}).get("results", [])):
+        for key, value in exp["data"]["counts"].items():
+            if type(value) is float and value.is_integer():
+                value = int(value)
+            if type(value) is int and -(2 ** 63) <= value < 2 ** 63:
+                out.append((i, key, value))
+    return out
+
+
+@settings(max_examples=int(os.environ.get("EDGE_EXAMPLES", "60")), deadline=None)
+@given(batch=st.lists(_records(), min_size=1, max_size=6))
+def test_hard_values_come_back_with_their_exact_types(batch: list[dict[str, Any]]) -> None:
+    """Ints past 64 bits, -0.0, subnormals, astral and escape characters, empty containers,
+    counts of every spelling and type, jobs with a qobj or a result or neither, and the same
+    id several times in one batch: what add_many stored is what the last record (merged with
+    the payloads it lacks) says, type for type, via get(), record() and counts()."""
+    import tempfile
+
+    from jobarchive import IBMQJob
+    from jobarchive.record import normalize
+    from jobarchive.status import API_FINAL_STATUSES
+
+    expected: dict[str, dict[str, Any]] = {}
+    for rec in batch:  # add_many's documented semantics, applied one record at a time
+        norm = normalize(rec, detach=True)
+        old = expected.get(rec["job_id"])
+        if old is not None and old["status"] in API_FINAL_STATUSES and norm["status"] not in API_FINAL_STATUSES:
+            continue  # a non-final snapshot never replaces a final job
+        if old is not None and (norm["qobj"] is None) != (norm["result"] is None):
+            norm["qobj"] = norm["qobj"] if norm["qobj"] is not None else old["qobj"]
+            norm["result"] = norm["result"] if norm["result"] is not None else old["result"]
+        elif old is not None and norm["qobj"] is None and norm["result"] is None:
+            norm["qobj"], norm["result"] = old["qobj"], old["result"]
+        expected[rec["job_id"]] = norm
+    with tempfile.TemporaryDirectory() as tmp:
+        arc = Archive(Path(tmp) / "a")
+        assert arc.add_many(batch) == len(batch)
+        for job_id, want in expected.items():
+            _same(arc.record(job_id), want, job_id)
+            _same(arc.get(job_id).to_dict(), IBMQJob.from_dict(want).to_dict(), job_id)
+            json.dumps(arc.record(job_id))  # JSON-only types
+            counts = arc.counts([job_id])
+            got = list(zip(counts["experiment"].tolist(), counts["key"].tolist(), counts["count"].tolist(),
+                           strict=True))
+            assert got == _expected_counts(want["result"]), job_id
+        arc.close()
