@@ -47,6 +47,9 @@ DEFAULT_BATCH = 50_000
 PAYLOAD_BATCH = 2000
 LOCK_FILE = "write.lock"
 _BACKUP_ATTEMPTS = 3
+# Reads of a blob that went missing look at the index again this many times in all: a
+# writer's update and a repair may have removed the file since its row was read.
+_REREAD_ATTEMPTS = 3
 
 
 class _FileLock:
@@ -249,6 +252,11 @@ def _refuse_backup_dest(source: Path, dest: Path) -> None:
 _DAMAGED_FIX = ("`jobarchive audit` lists every damaged job; a sync fetches the payloads of a "
                 "missing file again where the server still serves them, or restore the file from a "
                 "backup (one made by Archive.backup holds every blob it lists)")
+
+
+def _by_job(location: tuple[str, str | None, int | None]) -> tuple[str, str, int]:
+    job_id, path, row = location
+    return job_id, path or "", -1 if row is None else row
 
 
 def _some_jobs(job_ids: Sequence[str]) -> str:
@@ -486,13 +494,23 @@ class Archive:
         if row is None:
             raise JobNotFoundError(job_id)
         doc, path, blob_row = row
-        stored = loads(doc)
         qobj = result = None
-        if path is not None:
+        for attempt in range(_REREAD_ATTEMPTS):
+            if path is None:
+                break
             try:
                 (qobj, result), = self.blobs.read_payloads(path, [blob_row])
+                break
             except BlobIntegrityError as err:
-                raise BlobIntegrityError(f"job {job_id}: {err}. {_DAMAGED_FIX}.") from err
+                # Another process may have updated the job and a repair removed the file it
+                # superseded since the row was read: then the job is intact, read it again.
+                again = self.index.doc(job_id)
+                if again is None:
+                    raise JobNotFoundError(job_id) from None
+                if tuple(again[1:]) == (path, blob_row) or attempt == _REREAD_ATTEMPTS - 1:
+                    raise BlobIntegrityError(f"job {job_id}: {err}. {_DAMAGED_FIX}.") from err
+                doc, path, blob_row = again
+        stored = loads(doc)
         # Same key order as to_dict() (payloads before the kept server fields), so even
         # json.dumps of the two is identical.
         record = {k: stored.pop(k, None) for k in KNOWN_KEYS}
@@ -554,6 +572,17 @@ class Archive:
         with gc_paused():  # the frame's strings set off collections that walk every live object
             table = self.blobs.read_counts(((path, row, job_id) for job_id, path, row in locations
                                             if path is not None), order=ids, damaged=damaged)
+            for _ in range(_REREAD_ATTEMPTS - 1):
+                if not damaged:
+                    break
+                # A writer may have moved jobs of a damaged file to a new one, and a repair
+                # removed the file, since the locations were read: read again if so.
+                again = self.index.locations(unique)
+                if sorted(again, key=_by_job) == sorted(locations, key=_by_job):
+                    break
+                locations, damaged = again, {}
+                table = self.blobs.read_counts(((path, row, job_id) for job_id, path, row in locations
+                                                if path is not None), order=ids, damaged=damaged)
             # pandas' "string", as every frame of the package: merges on job_id keep the dtype.
             frame = table.to_pandas().astype({"job_id": "string", "bitstring": "string", "key": "string"})
         skipped = [job_id for job_id, path, _ in locations if path in damaged] if damaged else []

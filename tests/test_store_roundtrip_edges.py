@@ -245,3 +245,49 @@ def test_hard_values_come_back_with_their_exact_types(batch: list[dict[str, Any]
                            strict=True))
             assert got == _expected_counts(want["result"]), job_id
         arc.close()
+
+
+# --- a reader beside a writer that supersedes a blob and a repair that removes it ----------
+
+
+def _racing(arc_r: Archive, arc_w: Archive, job_id: str, method: str) -> None:
+    """Make ``arc_r``'s next blob read find its file superseded and removed in between: the
+    reader has its index row; another writer then updates the job (a new blob) and an audit
+    repair deletes the old file, before the reader opens it. Real files and SQLite on both
+    sides; only the moment is chosen."""
+    real = getattr(arc_r.blobs, method)
+    state = {"done": False}
+
+    def read(*args: Any, **kwargs: Any) -> Any:
+        if not state["done"]:
+            state["done"] = True
+            arc_w.add(_job(job_id, status="COMPLETED", qobj={**QOBJ, "v": 2}, result=RESULT))
+            frame = arc_w.audit(repair=True)
+            assert frame.attrs["removed_orphans"], "the superseded blob was not removed"
+        return real(*args, **kwargs)
+
+    setattr(arc_r.blobs, method, read)
+
+
+def test_get_beside_a_writer_and_a_repair_reads_the_new_version(tmp_path: Path) -> None:
+    """get() read the index row, then the blob file it names; when another process updated
+    the job and `audit --repair` removed the superseded file in between, get() raised
+    BlobIntegrityError ('blob ... is missing', run audit) for a job that is intact."""
+    arc_w, arc_r = Archive(tmp_path / "a"), Archive(tmp_path / "a")
+    arc_w.add(_job("j", status="COMPLETED", qobj={**QOBJ, "v": 1}, result=RESULT))
+    _racing(arc_r, arc_w, "j", "read_payloads")
+    assert arc_r.get("j").to_dict()["qobj"]["v"] == 2
+    assert arc_r.record("j") == arc_w.record("j")
+
+
+def test_counts_beside_a_writer_and_a_repair_reads_the_new_version(tmp_path: Path) -> None:
+    """counts() likewise read the locations, then the files: a file superseded and removed
+    in between raised BlobIntegrityError (or, with missing='skip', left the job out)."""
+    arc_w, arc_r = Archive(tmp_path / "a"), Archive(tmp_path / "a")
+    arc_w.add(_job("j", status="COMPLETED", qobj={**QOBJ, "v": 1}, result=RESULT))
+    arc_w.add(_job("k", status="COMPLETED", result=RESULT))
+    for missing in ("raise", "skip"):
+        _racing(arc_r, arc_w, "j", "read_counts")
+        frame = arc_r.counts(["j", "k"], missing=missing)
+        assert frame["job_id"].tolist() == ["j", "j", "k", "k"]
+        assert frame.attrs["skipped_jobs"] == []
