@@ -315,6 +315,13 @@ class Archive:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size!r}")
+        if isinstance(jobs, (dict, str, bytes, IBMQJob)):
+            # A dict or a str iterates as its keys or characters: each was refused as "cannot
+            # archive a str", which did not say that the one job itself was the problem.
+            raise JobValidationError(
+                f"add_many takes an iterable of jobs, not one {type(jobs).__name__}; pass "
+                "[job] or call add(job) for a single job",
+                jobs.get("job_id") if isinstance(jobs, dict) and isinstance(jobs.get("job_id"), str) else None)
         payload_size = min(batch_size, PAYLOAD_BATCH)
         with gc_paused():
             records = ([record_of(j) for j in jobs] if isinstance(jobs, Sequence)

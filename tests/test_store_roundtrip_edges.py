@@ -291,3 +291,19 @@ def test_counts_beside_a_writer_and_a_repair_reads_the_new_version(tmp_path: Pat
         frame = arc_r.counts(["j", "k"], missing=missing)
         assert frame["job_id"].tolist() == ["j", "j", "k", "k"]
         assert frame.attrs["skipped_jobs"] == []
+
+
+@pytest.mark.parametrize("given", ["dict", "str"])
+def test_add_many_of_one_job_says_so(tmp_path: Path, given: str) -> None:
+    """add_many(one_dict) iterated the dict's keys and refused 'cannot archive a str', which
+    named neither the job nor the fix (pass a list, or add())."""
+    from jobarchive.exceptions import JobValidationError
+
+    arc = Archive(tmp_path / "a")
+    one = _job("only") if given == "dict" else "only"
+    with pytest.raises(JobValidationError, match=r"iterable of jobs.*add\(job\)") as err:
+        arc.add_many(one)
+    if given == "dict":
+        assert "'only'" in str(err.value)
+    assert len(arc) == 0
+    assert arc.add_many([_job("only")]) == 1
