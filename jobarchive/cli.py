@@ -656,7 +656,7 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
 
 
 @cli.command("ls", epilog="\b\nExamples:\n  jobarchive ls --status DONE --backend ibmq_athens --limit 20"
-                          "\n  jobarchive ls --tag vqe --tag h2 --tags-and --since 2021-01-01"
+                          "\n  jobarchive ls --tag vqe --tag qaoa --tags-and --since 2021-01-01"
                           "\n  jobarchive ls --name '^bell' --format csv > bell.csv"
                           "\n  jobarchive ls --format parquet --output jobs.parquet")
 @filter_options
@@ -746,8 +746,8 @@ def _client_text(client: Any) -> str:
                     itertools.zip_longest(names, versions[:len(names)], fillvalue="") if n)
 
 
-@cli.command(epilog="\b\nExamples:\n  jobarchive show 5f8e2a1b9c0d4e0012ab34cd"
-                    "\n  jobarchive show 5f8e2a1b9c0d4e0012ab34cd --json --no-payloads")
+@cli.command(epilog="\b\nExamples (JOB_ID as `jobarchive ls` lists it):\n  jobarchive show JOB_ID"
+                    "\n  jobarchive show JOB_ID --json --no-payloads")
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="The full to_dict() record as JSON.")
 @click.option("--payloads/--no-payloads", default=True,
@@ -791,7 +791,7 @@ def _record_without_payloads(arc: Any, job_id: str) -> dict[str, Any]:
     return record
 
 
-@cli.command(epilog="\b\nExamples:\n  jobarchive counts 5f8e2a1b9c0d4e0012ab34cd"
+@cli.command(epilog="\b\nExamples (job ids as `jobarchive ls` lists them):\n  jobarchive counts JOB_ID"
                     "\n  jobarchive counts ID1 ID2 --format csv")
 @click.argument("job_ids", nargs=-1, required=True, metavar="JOB_ID...")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
@@ -840,7 +840,7 @@ def _say_skipped(ctx: click.Context, frame: Any) -> None:
         ctx.exit(EXIT_PROBLEMS)
 
 
-@cli.command(epilog="\b\nExamples:\n  jobarchive retag --tag run7 --add paper-2021 --dry-run"
+@cli.command(epilog="\b\nExamples:\n  jobarchive retag --tag run-a --add paper-2021 --dry-run"
                     "\n  jobarchive retag --status ERROR --add failed --remote"
                     "\n  jobarchive retag ID1 ID2 --remove draft"
                     "\n  jobarchive retag --backend ibmq_athens --replace archived --remote --token T"
