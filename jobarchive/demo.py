@@ -20,6 +20,7 @@ DEFAULT_ARCHIVE = "demo.jobarchive"
 DEFAULT_SEED_JOBS = 2000
 QUICK_SEED_JOBS = 300
 DEMO_TAG = "jobarchive-demo"
+TIME_SCALE = 600.0  # emulated seconds per real second
 CAMPAIGN_TAG = "needs-review"
 # Written into the archives the demo makes, so that a re-run may replace its own.
 MARKER = ".made-by-jobarchive-demo"
@@ -111,11 +112,15 @@ def run_demo(
     n_active = seed_active if seed_active is not None else (5 if quick else 12)
     out: dict[str, Any] = {"archive": str(path), "report": str(report_file)}
 
-    with Emulator(seed_jobs=n_jobs, seed_active=n_active, seed=seed, time_scale=600.0) as emu, \
+    with Emulator(seed_jobs=n_jobs, seed_active=n_active, seed=seed, time_scale=TIME_SCALE) as emu, \
             Archive(path) as arc:
         (path / MARKER).write_text("made by `jobarchive demo`; a re-run replaces it\n")
         _section(echo, f"Emulator of the IBM Quantum job API at {emu.url}")
         echo(f"   seeded with {n_jobs} historical jobs and {n_active} still running")
+        # Why new jobs show creation dates hours ahead of the wall clock (and of the
+        # archive's own event times): the emulated clock is sped up for the tour.
+        echo(f"   its clock runs {TIME_SCALE:g}x real time, so jobs created now are dated "
+             "ahead of the wall clock")
         provider = jobarchive.connect(emu.url, emu.token)
 
         _section(echo, f"Sync into {path}")
