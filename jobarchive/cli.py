@@ -575,7 +575,10 @@ _SKIP_DAMAGED_HELP = ("Leave out the counts of jobs whose blob file is missing o
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
                                            "max_content_width": 100},
              epilog="\b\nExamples:\n  jobarchive demo\n  jobarchive --archive lab.jobarchive sync"
-                    "\n  jobarchive ls --status DONE --tag vqe --since 2021-01-01")
+                    "\n  jobarchive ls --status DONE --tag vqe --since 2021-01-01"
+                    "\n\nExit codes: 0 ok; 1 error; 2 usage error; 3 the command ran and found "
+                    "problems (audit findings, jobs a sync or retag could not do, damaged blobs "
+                    "left out).")
 @click.option("--archive", "archive", metavar="PATH", envvar="JOBARCHIVE_PATH",
               default=DEFAULT_ARCHIVE, show_default=True,
               help="Archive directory [env JOBARCHIVE_PATH].")
@@ -997,7 +1000,7 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive audit\n  jobarchive audit --reproduce --threshold 0.9"
-                    "\n  jobarchive audit --repair\n\b\nExit code 0: no problem; 3: problems found.")
+                    "\n  jobarchive audit --repair\n\nExit code 0: no problem; 3: problems found.")
 @click.option("--reproduce", is_flag=True,
               help="Re-run stored qobj on BasicSimulator and compare counts (Hellinger fidelity).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
@@ -1174,7 +1177,7 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, skip_d
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive backup /mnt/backups/lab-2026-11-25"
                     "\n  jobarchive backup copy/ --allow-damaged --format json"
-                    "\n\b\nExit code 0: copied; 3: a blob is missing or damaged (nothing is written "
+                    "\n\nExit code 0: copied; 3: a blob is missing or damaged (nothing is written "
                     "unless --allow-damaged, which copies the rest and lists it).")
 @click.argument("dest", metavar="DEST")
 @click.option("--allow-damaged", is_flag=True,
