@@ -28,14 +28,16 @@ from jobarchive import Archive
 from jobarchive.emulator import Emulator
 
 
-def completeness(df: pd.DataFrame) -> pd.DataFrame:
-    """Per backend: completed jobs and the share with result, client version, experiment count."""
-    done = df[df["status"] == "DONE"]
+def completeness(audit: pd.DataFrame) -> pd.DataFrame:
+    """Per backend, from the audit's rows: completed jobs and the share with their result,
+    their qobj, and their provenance (backend and client version) recorded."""
+    done = audit[audit["status"] == "DONE"]
     return done.groupby("backend_name").agg(
         done=("job_id", "size"),
         with_result=("has_result", "mean"),
+        with_qobj=("has_qobj", "mean"),
         with_client_version=("client_version", lambda s: s.notna().mean()),
-        with_shots=("shots", lambda s: s.notna().mean()),
+        with_provenance=("provenance", "mean"),
     )
 
 
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
               f"blobs, {summary['orphans']} orphans: {summary['problems']} problems")
 
         print("\n2. completeness of completed jobs, per backend")
-        print(completeness(df).to_string(float_format="{:.0%}".format))
+        print(completeness(integrity).to_string(float_format="{:.0%}".format))
 
         print(f"\n3. reproduce {args.sample} results on BasicSimulator (Hellinger fidelity)")
         audit = arc.audit(reproduce=True, sample=args.sample, threshold=args.threshold,
