@@ -127,3 +127,8 @@ def test_cited_ratios_are_in_bench_readme():
         for value in filter(None, pair):
             places = len(value.split(".")[1]) if "." in value else 0
             assert any(round(m, places) == float(value) for m in measured), value
+
+
+def test_every_example_is_described():
+    named = set(re.findall(r"`(\w+\.py)`", _section("Examples")))
+    assert named == {p.name for p in (ROOT / "examples").glob("*.py")}
