@@ -274,7 +274,8 @@ def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--token", metavar="TOKEN",
                      help="API token [env JOBARCHIVE_TOKEN, QE_TOKEN, or ~/.qiskit/qiskitrc]. "
                           "Never written to the archive."),
-        click.option("--hub", default=None, help="Hub (default: the account's first)."),
+        click.option("--hub", default=None,
+                     help="Hub (default: the account's default provider, else its first)."),
         click.option("--group", default=None, help="Group."),
         click.option("--project", default=None, help="Project."),
         click.option("--max-retries", type=click.IntRange(0, 20), default=None,
