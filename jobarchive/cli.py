@@ -281,7 +281,7 @@ def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-retries", type=click.IntRange(0, 20), default=None,
                      help="Retries of a failed request (default 5, with backoff)."),
         click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
-                     help="Seconds to wait for a server response."),
+                     help="Seconds to wait for a server response (default 120; 5 to connect)."),
     ]):
         f = decorator(f)
     return f
