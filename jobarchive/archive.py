@@ -36,6 +36,7 @@ from .exceptions import (
 from .job import IBMQJob
 from .query import build_filter, gc_paused, job_ids_of, to_frame
 from .record import KNOWN_KEYS, normalize
+from .status import API_FINAL_STATUSES
 from .store.blobs import BLOB_DIR, BlobStore, fsync_path, loads
 from .store.index import INDEX_FILE, Index, JobFilter, now_us, raise_if_not_archive, row_from_record
 
@@ -216,6 +217,31 @@ def _generations(records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]
     yield from rounds
 
 
+def _without_superseded_payloads(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records, with the payloads taken off those that a later record of the same job
+    in the batch replaces: a final record (which the index always takes) carrying every
+    payload they carry, with no record between carrying one it lacks. The batch is one
+    transaction, so nothing could read them; but each was written to a blob file of its own
+    round (300 copies of a job: 300 fsynced files, 299 of them left as orphans). What the
+    rounds write is otherwise unchanged: statuses, tags and names (and their events), and
+    the payloads every job ends with."""
+    cover: dict[str, int] = {}  # job id -> payloads (1 qobj, 2 result) of a later final record
+    out = list(records)
+    for i in range(len(records) - 1, -1, -1):
+        record = records[i]
+        job_id = record["job_id"]
+        carried = (record.get("qobj") is not None) | (record.get("result") is not None) << 1
+        held = cover.get(job_id)
+        if held is not None and not carried & ~held:
+            if carried:
+                out[i] = {**record, "qobj": None, "result": None}  # a copy: records are shared
+        elif carried and record["status"] in API_FINAL_STATUSES:
+            cover[job_id] = carried
+        else:
+            cover.pop(job_id, None)
+    return out
+
+
 @dataclass(frozen=True)
 class BackupResult:
     """What ``Archive.backup`` wrote: the backup's path, its jobs, blob files and bytes, and
@@ -342,8 +368,11 @@ class Archive:
         # partial payloads and the events compare against what is stored, which no other
         # writer can change meanwhile; and no live writer's blob is ever unreferenced while
         # someone else holds the lock (audit's repair relies on that).
+        rounds = list(_generations(records))
+        if len(rounds) > 1:  # an id repeats (rare): only the rounds' last payloads are kept
+            rounds = list(_generations(_without_superseded_payloads(records)))
         with self.index.transaction():
-            for generation in _generations(records):
+            for generation in rounds:
                 stamp = now_us()
                 rows = [row_from_record(r, stamp) for r in generation]
                 self._keep_stored_payloads(rows)

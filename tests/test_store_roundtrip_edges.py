@@ -307,3 +307,79 @@ def test_add_many_of_one_job_says_so(tmp_path: Path, given: str) -> None:
         assert "'only'" in str(err.value)
     assert len(arc) == 0
     assert arc.add_many([_job("only")]) == 1
+
+
+# --- the same job many times in one batch -----------------------------------------------------
+
+
+@pytest.mark.parametrize("with_qobj", [False, True])
+def test_repeats_of_a_job_in_one_batch_write_one_blob_and_leave_no_orphans(tmp_path: Path,
+                                                                          with_qobj: bool) -> None:
+    """add_many of 200 snapshots of one job wrote each round's payloads to a blob file of its
+    own: 200 fsynced files, 199 of them orphans that audit() then lists (as if writes had
+    been interrupted). Superseded payloads are no longer written; the job, its events and
+    its counts are as before."""
+    arc = Archive(tmp_path / "a")
+    arc.add(_job("same", status="COMPLETED", qobj={"stored": 1}))
+    extra = {"qobj": QOBJ} if with_qobj else {}
+    snaps = [_job("same", status="COMPLETED", tags=[f"t{i % 3}"], **extra,
+                  result={"results": [{"shots": i, "data": {"counts": {"0x1": i}}}]}) for i in range(200)]
+    assert arc.add_many(snaps) == 200
+    blobs = tmp_path / "a" / "blobs"
+    assert len(list(blobs.glob("*.parquet"))) == 2  # the stored one's, the batch's
+    assert len(arc.audit().attrs["orphans"]) == 1  # the stored one's: its only job moved
+    record = arc.record("same")
+    assert record["qobj"] == (QOBJ if with_qobj else {"stored": 1})
+    assert record["result"] == snaps[-1]["result"]
+    assert arc.counts(["same"])["count"].tolist() == [199]
+    assert len(arc.history("same")) == 200  # a tags event each snapshot
+
+
+_PAYLOAD_CHOICES = st.sampled_from(["none", "qobj", "result", "both"])
+
+
+@st.composite
+def _snapshots(draw: Any) -> list[dict[str, Any]]:
+    out = []
+    for n in range(draw(st.integers(1, 12))):
+        kind = draw(_PAYLOAD_CHOICES)
+        fields: dict[str, Any] = {"status": draw(st.sampled_from(["COMPLETED", "RUNNING", "CANCELLED"])),
+                                  "tags": [draw(st.sampled_from("abc"))], "name": f"n{n}"}
+        if kind in ("qobj", "both"):
+            fields["qobj"] = {"n": n, "experiments": [{}] * (n % 3 + 1)}
+        if kind in ("result", "both"):
+            fields["result"] = {"n": n, "results": [{"shots": n, "data": {"counts": {"0x0": n}}}] * (n % 2 + 1)}
+        out.append(_job(draw(st.sampled_from(["x", "y"])), **fields))
+    return out
+
+
+@settings(max_examples=int(os.environ.get("EDGE_EXAMPLES", "60")), deadline=None)
+@given(stored=_snapshots(), batch=_snapshots())
+def test_one_batch_equals_adding_one_by_one(stored: list[dict[str, Any]], batch: list[dict[str, Any]]) -> None:
+    """add_many of snapshots with repeated ids (some with a qobj, a result, both or neither;
+    final and not) ends exactly as adding them one at a time: records, index columns, counts
+    and events."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        one, many = Archive(Path(tmp) / "one"), Archive(Path(tmp) / "many")
+        for arc in (one, many):
+            arc.add_many(stored)
+        for rec in batch:
+            one.add(rec)
+        many.add_many(batch)
+        for job_id in ("x", "y"):
+            assert (job_id in one) == (job_id in many)
+            if job_id not in one:
+                continue
+            assert many.record(job_id) == one.record(job_id)
+            events = [frame[["kind", "old", "new"]].values.tolist() for frame in
+                      (one.history(job_id), many.history(job_id))]
+            assert events[0] == events[1]
+        columns = ["job_id", "status", "tags", "num_experiments", "shots", "has_result"]
+        assert many.query()[columns].to_dict("records") == one.query()[columns].to_dict("records")
+        ids = ["x", "y"]  # every job's counts come in the order written, which rounds change
+        assert [many.counts([j]).to_dict("records") for j in ids if j in many] == \
+               [one.counts([j]).to_dict("records") for j in ids if j in one]
+        one.close()
+        many.close()
