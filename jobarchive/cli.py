@@ -804,7 +804,8 @@ def _record_without_payloads(arc: Any, job_id: str) -> dict[str, Any]:
 @click.pass_context
 def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str | None,
            skip_damaged: bool) -> None:
-    """Measurement counts of jobs: job_id, experiment, bitstring, count."""
+    """Measurement counts of jobs: job_id, experiment, bitstring, count (and key, the server's hex
+    key, in csv, json and parquet; the table leaves out job_id for one job)."""
     arc = open_archive(ctx)
     try:
         frame = _read_counts(arc, list(job_ids), skip_damaged)
