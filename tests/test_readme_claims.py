@@ -143,3 +143,12 @@ def test_the_demo_slip_hint_does_not_offer_the_variable_demo_ignores():
     assert res.exit_code == 2
     assert "jobarchive --archive PATH demo" in res.stderr
     assert "JOBARCHIVE_PATH" not in res.stderr
+
+
+def test_every_file_the_readme_names_exists():
+    names = set(re.findall(r"(?<![\w/.])((?:[\w-]+/)*[\w-]+\.(?:py|md|json))\b", README))
+    places = [ROOT, ROOT / "tests", ROOT / "examples", ROOT / "jobarchive",
+              ROOT / "jobarchive" / "emulator", ROOT / "bench", ROOT / "schemas"]
+    missing = [n for n in names - {"examples/NAME.py"}
+               if not any((p / n).exists() for p in places)]
+    assert len(names) > 20 and missing == [], missing
