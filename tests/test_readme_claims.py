@@ -152,3 +152,26 @@ def test_every_file_the_readme_names_exists():
     missing = [n for n in names - {"examples/NAME.py"}
                if not any((p / n).exists() for p in places)]
     assert len(names) > 20 and missing == [], missing
+
+
+def test_adding_jobs_you_hold_works_as_described(tmp_path):
+    """README: add/add_many take IBMQJobs, to_dict() dicts and from_server(doc); upstream's
+    job objects (to_dict() == {}) are refused with a message saying so."""
+    from jobarchive import IBMQJob
+    from jobarchive.exceptions import JobValidationError
+
+    record = {"job_id": "5f8e2a1b9c0d4e0012ab34cd", "creation_date": "2020-10-20T14:03:11.512Z",
+              "status": "COMPLETED", "backend_name": "ibmq_athens", "tags": ["exp1"]}
+    doc = {"id": "5f8e2a1b9c0d4e0012ab34ce", "creationDate": "2020-10-21T09:00:00.000Z",
+           "status": "RUNNING", "backend": {"name": "ibmq_lima"}, "kind": "q-object-external-storage"}
+
+    class Upstream:
+        def to_dict(self):
+            return {}
+
+    with Archive(tmp_path / "a.jobarchive") as arc:
+        assert arc.add(record) == record["job_id"] and record["job_id"] in arc
+        assert arc.add_many([IBMQJob.from_server(doc), IBMQJob.from_dict(record)]) == 2
+        assert len(arc) == 2 and arc.get(doc["id"]).backend().name() == "ibmq_lima"
+        with pytest.raises(JobValidationError, match=r"to_dict\(\) returned \{\}"):
+            arc.add(Upstream())
