@@ -812,7 +812,9 @@ class _Pass:
                     self.report.refreshed += 1
                 if item.record is None or record != item.record:
                     records.append(record)  # an unchanged record is not written again
-                    self.report.changed += item.record is not None
+                    # changed counts among the refreshed: payloads fetched again for a lost
+                    # blob file are results_fetched, not a change the server made
+                    self.report.changed += item.record is not None and item.refresh
                 if discovered:
                     self.report.discovered += 1
                 self.report.results_fetched += fetched
