@@ -67,7 +67,8 @@ class _Group(click.Group):
         except click.exceptions.NoSuchOption as err:
             if err.option_name == "--archive" and ctx.invoked_subcommand:  # a common slip
                 err.message = (f"--archive goes before the command: jobarchive --archive PATH "
-                               f"{ctx.invoked_subcommand} ... (or set JOBARCHIVE_PATH)")
+                               f"{ctx.invoked_subcommand} ..."
+                               + ("" if ctx.invoked_subcommand == "demo" else " (or set JOBARCHIVE_PATH)"))
             raise
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -706,7 +707,8 @@ def _summary(arc: Any, record: dict[str, Any], damaged: bool = False) -> str:
         ("kind", record.get("kind") or ""),
         ("client", _client_text(client)),
         ("experiment_id", record.get("experiment_id") or ""),
-        ("result", f"stored, {experiments} experiments" if result is not None else "none"),
+        ("result", f"stored, {experiments} experiment{'' if experiments == 1 else 's'}"
+                   if result is not None else "none"),
         ("qobj", "stored" if qobj is not None else "none"),
     ]
     if damaged:  # not "none": they were stored, and their blob file is damaged

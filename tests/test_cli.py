@@ -171,7 +171,7 @@ def test_show_summary_and_json(arc_path):
     result = run("show", "job0004", archive=arc_path)
     assert result.exit_code == 0
     assert "job0004" in result.stdout and "DONE (COMPLETED)" in result.stdout
-    assert "ibmq_athens" in result.stdout and "stored, 1 experiments" in result.stdout
+    assert "ibmq_athens" in result.stdout and "stored, 1 experiment\n" in result.stdout
     full = run("show", "job0004", "--json", archive=arc_path)
     with Archive(arc_path) as arc:
         assert json.loads(full.stdout) == arc.record("job0004")

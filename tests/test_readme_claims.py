@@ -134,8 +134,6 @@ def test_every_example_is_described():
     assert named == {p.name for p in (ROOT / "examples").glob("*.py")}
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: `demo --archive X` hints 'or set "
-                   "JOBARCHIVE_PATH', which demo ignores (README: ./demo.jobarchive unless --archive)")
 def test_the_demo_slip_hint_does_not_offer_the_variable_demo_ignores():
     from click.testing import CliRunner
 
