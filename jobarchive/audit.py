@@ -486,6 +486,8 @@ def audit(
     the rows an older version wrote after the upgrade (``Index.repair_derived_rows``: NULL
     share levels, "name==None" clients, missing tag counts...) and says how many in
     ``frame.attrs["repaired_rows"]``/``["recounted_tags"]``; the frame is of the result.
+    With ``reproduce=True`` it also sets the index's has_result, has_qobj, num_experiments
+    and shots where the payloads it reads give others (a note says so).
     ``frame.attrs["summary"]`` counts everything.
     """
     if not 0.0 <= float(threshold) <= 1.0:
@@ -595,7 +597,7 @@ def audit(
     reproduced = 0
     if reproduce:
         reproduced = _reproduce(archive, rows, (float(threshold), float(device_threshold)),
-                                shots, sample, seed, max_qubits, progress)
+                                shots, sample, seed, max_qubits, progress, repair)
         if sample is None:
             reproduced += _reproduce_v1(archive, [r for r in rows if r["job_id"] in facts.v1_jobs],
                                         (float(threshold), float(device_threshold)), shots,
@@ -1073,14 +1075,19 @@ def _reproduce_v1(archive: Archive, rows: list[dict[str, Any]], thresholds: tupl
     return done
 
 
-def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any) -> str:
+def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any,
+                             fixes: dict[str, int | None] | None = None) -> str:
     """How the index's columns derived from a job's payloads (has_result, has_qobj,
     num_experiments, shots) differ from the payloads read, or "" (queries answer from them:
-    an edited shots or has_result misleads every analysis)."""
-    differ = [f"{column} is {int(row[column])} but its blob row holds {'a' if held else 'no'} "
-              f"{column[4:]}" for column, held in (("has_result", result is not None),
-                                                    ("has_qobj", qobj is not None))
-              if bool(row[column]) != held]
+    an edited shots or has_result misleads every analysis). ``fixes`` gets the values the
+    payloads give for the columns that differ."""
+    fixes = {} if fixes is None else fixes
+    differ = []
+    for column, held in (("has_result", result is not None), ("has_qobj", qobj is not None)):
+        if bool(row[column]) != held:
+            differ.append(f"{column} is {int(row[column])} but its blob row holds "
+                          f"{'a' if held else 'no'} {column[4:]}")
+            fixes[column] = int(held)
     try:
         derived = row_from_record({"job_id": row["job_id"], "status": "COMPLETED",
                                    "creation_date": "1970-01-01T00:00:00Z", "tags": [],
@@ -1097,6 +1104,7 @@ def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any) -> str
                 continue  # rows written before 66c39d9 count a partial result's experiments
             if want is not None and type(stored) is int and stored != want:
                 differ.append(f"{column} is {stored} but its payloads give {want}")
+                fixes[column] = want
     if not differ:
         return ""
     found = "; the index's ".join(differ)
@@ -1108,7 +1116,7 @@ _PAYLOAD_VALUE_AT = {"num_experiments": 12, "shots": 13}  # in row_from_record's
 
 def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[float, float],
                shots: int | None, sample: int | None, seed: int, max_qubits: int,
-               progress: bool | None) -> int:
+               progress: bool | None, repair: bool = False) -> int:
     # ERROR jobs too: the experiments of a partial result that ran carry counts to check
     # (the failed ones have none and are left out of the comparison).
     eligible = [r for r in rows if r["status"] in ("DONE", "ERROR") and r["has_result"]
@@ -1129,6 +1137,7 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
     from tqdm import tqdm
 
     done = 0
+    repairs: list[tuple[dict[str, Any], dict[str, int | None], str]] = []
     with tqdm(total=len(eligible), desc="reproduce", unit="job", disable=not progress,
               leave=False) as bar:
         for path, group in by_file.items():
@@ -1142,8 +1151,11 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                     bar.update(len(chunk))
                     continue
                 for r, (qobj, result) in zip(chunk, payloads, strict=True):
-                    edited = _payload_column_problems(r, qobj, result)
-                    if edited:
+                    fix: dict[str, int | None] = {}
+                    edited = _payload_column_problems(r, qobj, result, fix)
+                    if edited and repair:
+                        repairs.append((r, fix, edited))
+                    elif edited:
                         _fail(r, edited, blob=False)
                     if not (r["status"] in ("DONE", "ERROR") and result is not None
                             and qobj is not None):
@@ -1162,4 +1174,11 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                         continue
                     done += _rerun_and_judge(r, qobj, result, shots, seed, max_qubits, thresholds)
                     bar.update(1)
+    if repairs:
+        # The payloads (hashed) are the source of these columns: repair re-derives them.
+        archive.index.set_payload_columns([(r["job_id"], r["_blob_id"], r["_blob"][1], fix)
+                                           for r, fix, _ in repairs])
+        for r, fix, edited in repairs:
+            r.update({column: value for column, value in fix.items() if column in r})
+            r["notes"].append("repaired from its payloads: " + edited.split(" (edited outside")[0])
     return done

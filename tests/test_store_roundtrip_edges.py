@@ -385,8 +385,6 @@ def test_one_batch_equals_adding_one_by_one(stored: list[dict[str, Any]], batch:
         many.close()
 
 
-@pytest.mark.xfail(strict=True, reason="audit.py: audit(repair=True) does not re-derive num_experiments/shots "
-                                       "that versions before 763f3ab wrote from one payload of a split update")
 def test_repair_rederives_payload_columns_written_from_one_payload(tmp_path: Path) -> None:
     """Archives written before the fix of split updates hold num_experiments/shots derived
     from the payload carried alone (here shots 1024 where the job gives 512). audit
@@ -396,5 +394,18 @@ def test_repair_rederives_payload_columns_written_from_one_payload(tmp_path: Pat
     arc.add(_job("s", qobj=QOBJ, result={**RESULT, "qobj_id": "q"}))
     with arc.index.transaction():  # the row as written by the old split update
         arc.index.conn.execute("UPDATE jobs SET shots = 1024 WHERE job_id = 's'")
-    arc.audit(repair=True, reproduce=True)
+    frame = arc.audit(repair=True, reproduce=True).set_index("job_id")
+    assert frame.loc["s", "ok"], frame.loc["s", "problem"]
+    assert "repaired from its payloads: the index's shots is 1024" in frame.loc["s", "notes"]
     assert arc.query()["shots"].tolist() == [512]
+    assert arc.audit(reproduce=True)["ok"].all()
+
+
+def test_repair_sets_a_has_result_edited_in_sqlite_from_the_payloads(tmp_path: Path) -> None:
+    arc = Archive(tmp_path / "a")
+    arc.add(_job("s", qobj=QOBJ, result={**RESULT, "qobj_id": "q"}))
+    with arc.index.transaction():
+        arc.index.conn.execute("UPDATE jobs SET has_result = 0 WHERE job_id = 's'")
+    assert not arc.audit(reproduce=True)["ok"].all()
+    arc.audit(repair=True, reproduce=True)
+    assert arc.query()["has_result"].tolist() == [True] and arc.audit(reproduce=True)["ok"].all()

@@ -205,6 +205,7 @@ _ROW_COLUMNS = (
     "share_level", "run_mode", "kind", "experiment_id", "client_version", "num_experiments",
     "shots", "has_result", "has_qobj", "tags", "doc", "blob_id", "blob_row", "updated_us",
 )
+_PAYLOAD_COLUMNS = frozenset(("has_result", "has_qobj", "num_experiments", "shots"))
 _KEEP_IF_NULL = ("blob_id", "blob_row", "num_experiments", "shots")
 # An update without payloads keeps the stored blob and its flags. One with payloads points
 # to its new blob, which holds every payload the job still has (the writer merged in the
@@ -1166,6 +1167,21 @@ class Index:
             rows = self.conn.total_changes - before
             tags = self._rebuild_tag_counts()
         return rows, tags
+
+    def set_payload_columns(self, fixes: Sequence[tuple[str, int, int, dict[str, int | None]]]) -> int:
+        """``(job_id, blob_id, blob_row, {column: value})``: set payload-derived columns
+        (has_result, has_qobj, num_experiments, shots) of jobs still at that blob row (one
+        updated meanwhile is left alone), in one transaction; returns the rows changed."""
+        with self._write():
+            before = self.conn.total_changes
+            for job_id, blob_id, blob_row, values in fixes:
+                columns = [c for c in values if c in _PAYLOAD_COLUMNS]
+                if columns:
+                    self.conn.execute(
+                        f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in columns)} "
+                        "WHERE job_id = ? AND blob_id = ? AND blob_row = ?",
+                        [*(values[c] for c in columns), job_id, blob_id, blob_row])
+            return self.conn.total_changes - before
 
     @_reads
     def events(self, job_id: str | None = None) -> list[tuple]:
