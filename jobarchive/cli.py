@@ -127,10 +127,18 @@ def _refuse_foreign_directory(path: Path) -> None:
 def open_archive(ctx: click.Context, create: bool = False) -> Any:
     """The --archive archive; a read command never creates one."""
     from .archive import Archive
+    from .demo import DEFAULT_ARCHIVE as DEMO_ARCHIVE
 
+    path = _archive_path(ctx)
     if create:
-        _refuse_foreign_directory(_archive_path(ctx))
-    arc = Archive(_archive_path(ctx), create=create)
+        _refuse_foreign_directory(path)
+    elif str(path) == DEFAULT_ARCHIVE and not (path / "index.db").exists() \
+            and (Path(DEMO_ARCHIVE) / "index.db").is_file():
+        # No archive chosen, right after `jobarchive demo` (whose archive is another).
+        raise click.ClickException(
+            f"No archive at {path}. The demo's archive is {DEMO_ARCHIVE}: jobarchive --archive "
+            f"{DEMO_ARCHIVE} {ctx.info_name} ... (or set JOBARCHIVE_PATH={DEMO_ARCHIVE})")
+    arc = Archive(path, create=create)
     ctx.call_on_close(arc.close)
     return arc
 

@@ -54,3 +54,17 @@ def test_audit_says_how_to_mend_damaged_blobs(tmp_path):
     res = _run(path, "audit")
     assert res.exit_code == EXIT_PROBLEMS
     assert "backup" in res.stderr and "jobarchive sync" in res.stderr, res.stderr
+
+
+def test_a_command_without_an_archive_right_after_the_demo_points_to_the_demos(tmp_path, monkeypatch):
+    """After `jobarchive demo` (./demo.jobarchive), a bare `jobarchive ls` said only that
+    there is no archive at jobs.jobarchive."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JOBARCHIVE_PATH", raising=False)
+    Archive(tmp_path / "demo.jobarchive").close()
+    res = CliRunner().invoke(cli, ["ls"])
+    assert res.exit_code == 1
+    assert "jobarchive --archive demo.jobarchive ls" in res.stderr, res.stderr
+    chosen = CliRunner().invoke(cli, ["--archive", "mine.jobarchive", "ls"])
+    assert chosen.exit_code == 1 and "demo" not in chosen.stderr
+    assert not (tmp_path / "jobs.jobarchive").exists() and not (tmp_path / "mine.jobarchive").exists()
