@@ -734,7 +734,7 @@ class Index:
         its ``blobs`` rows, jobs per referenced blob id)."""
         if self._thread_connection().writing:
             # The backup API reads through this connection, which would show it this
-            # transaction's rows (and the blobs row of a file still being written).
+            # transaction's rows.
             raise ArchiveError(
                 f"cannot back up {self.path} inside this thread's open write transaction: the "
                 "copy would hold rows that are not committed. Call backup() after it ends.")
