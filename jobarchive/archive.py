@@ -302,9 +302,15 @@ class Archive:
                 f"No archive at {self.path}. Create one with Archive({str(self.path)!r}) "
                 f"or `jobarchive init {self.path}`."
             )
+        new = not (self.path / INDEX_FILE).exists() or not (self.path / BLOB_DIR).is_dir()
         self.path.mkdir(parents=True, exist_ok=True)
         self.index = Index(self.path / INDEX_FILE, busy_timeout=busy_timeout)  # refuses foreign files first
         self.blobs = BlobStore(self.path)
+        if new:
+            # The new names (index.db, blobs/, the archive's own) must survive a power cut
+            # like the files in them: blob files are fsynced into blobs/, not blobs/ into here.
+            fsync_path(self.path)
+            fsync_path(self.path.parent)
 
     def __repr__(self) -> str:
         return f"<Archive {str(self.path)!r}>"

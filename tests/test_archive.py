@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -297,3 +298,18 @@ def _jobs(start: int, stop: int) -> list[dict]:
              "backend_name": "ibmq_athens", "tags": ["t"], "qobj": {"qobj_id": f"q{i}", "experiments": []},
              "result": {"results": [{"shots": 10, "data": {"counts": {hex(i % 8): 10}}}]}}
             for i in range(start, stop)]
+
+
+def test_a_new_archive_makes_its_own_names_durable(tmp_path, monkeypatch):
+    """Blob files were fsynced into blobs/, but blobs/, index.db and the archive's directory
+    were never fsynced into their parents: a power cut could lose the whole new archive."""
+    import jobarchive.archive as archive_mod
+
+    synced = []
+    real = archive_mod.fsync_path
+    monkeypatch.setattr(archive_mod, "fsync_path", lambda path: (synced.append(Path(path)), real(path)))
+    Archive(tmp_path / "new" / "a.jobarchive").close()
+    assert {tmp_path / "new" / "a.jobarchive", tmp_path / "new"} <= set(synced)
+    synced.clear()
+    Archive(tmp_path / "new" / "a.jobarchive").close()
+    assert synced == []  # an existing archive: nothing new to make durable
