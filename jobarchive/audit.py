@@ -488,7 +488,8 @@ def audit(
     ``frame.attrs["repaired_rows"]``/``["recounted_tags"]``; the frame is of the result.
     With ``reproduce=True`` it also sets the index's has_result, has_qobj, num_experiments
     and shots where the payloads it reads give others (a note says so).
-    ``frame.attrs["summary"]`` counts everything.
+    ``frame.attrs["summary"]`` counts everything. ``progress`` (default: stderr is a
+    terminal) shows bars on stderr for the records read, the blob bytes hashed and the re-runs.
     """
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold!r}")
@@ -496,6 +497,9 @@ def audit(
         device_threshold = min(float(threshold), DEVICE_THRESHOLD)
     elif not 0.0 <= float(device_threshold) <= 1.0:
         raise ValueError(f"device_threshold must be between 0 and 1, got {device_threshold!r}")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    from tqdm import tqdm
     # Rows an older version wrote after the upgrade are rewritten first, so that what the
     # audit then reads (and reports) is the repaired archive.
     repaired_rows, recounted_tags = archive.index.repair_derived_rows() if repair else (0, 0)
@@ -515,21 +519,28 @@ def audit(
         tag_count_problems = [_tag_count_problem(*row) for row in archive.index.tag_count_mismatches()] \
             if verify else []
         facts = _DocFacts()
-        doc_problems = _doc_problems(archive, facts, check=verify)
+        # The longest step before any re-run (a minute for 10^6 jobs): show it.
+        with tqdm(total=len(info), desc="audit: records", unit="job", disable=not progress,
+                  leave=False) as bar:
+            doc_problems = _doc_problems(archive, facts, check=verify, tick=bar.update)
 
     blob_problem: dict[int, str | None] = {}
     blob_rows: dict[int, int] = {}
     blob_path: dict[int, str] = {}
-    for blob_id, path, sha256, size, nrows in known:
-        blob_rows[blob_id] = nrows
-        blob_path[blob_id] = path
-        try:
-            if verify:
-                blob_problem[blob_id] = archive.blobs.verify(path, sha256, size)
-            else:
-                blob_problem[blob_id] = archive.blobs.verify_exists(path, size)
-        except (OSError, BlobIntegrityError) as err:
-            blob_problem[blob_id] = f"blob {path} cannot be checked ({err})"
+    # Sizes as recorded (a value edited to another type is reported below, not counted).
+    with tqdm(total=sum(_bytes(k[3]) for k in known), desc="audit: blobs", unit="B",
+              unit_scale=True, disable=not (progress and verify), leave=False) as bar:
+        for blob_id, path, sha256, size, nrows in known:
+            blob_rows[blob_id] = nrows
+            blob_path[blob_id] = path
+            try:
+                if verify:
+                    blob_problem[blob_id] = archive.blobs.verify(path, sha256, size)
+                else:
+                    blob_problem[blob_id] = archive.blobs.verify_exists(path, size)
+            except (OSError, BlobIntegrityError) as err:
+                blob_problem[blob_id] = f"blob {path} cannot be checked ({err})"
+            bar.update(_bytes(size))
     tag_problems, stray_tag_rows = _tag_problems(tag_rows)
 
     rows: list[dict[str, Any]] = []
@@ -646,6 +657,10 @@ def audit(
     return frame
 
 
+def _bytes(size: Any) -> int:
+    return size if type(size) is int and size > 0 else 0
+
+
 def _fail(row: dict[str, Any], problem: str, blob: bool = True) -> None:
     row["problems"].append(problem)
     row["ok"] = False
@@ -695,10 +710,11 @@ def provider_of(doc: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _doc_problems(archive: Archive, facts: _DocFacts, check: bool = True) -> dict[str, str]:
+def _doc_problems(archive: Archive, facts: _DocFacts, check: bool = True,
+                  tick: Any = None) -> dict[str, str]:
     """Read every stored doc into ``facts``; with ``check``, return the jobs whose doc does
     not parse as a record (``record()`` would raise), or whose index columns disagree with it
-    (what a query finds is not what ``get()`` returns)."""
+    (what a query finds is not what ``get()`` returns). ``tick(n)`` after each batch of n."""
     out: dict[str, str] = {}
     for batch in archive.index.iter_select(JobFilter(descending=False),
                                            ("job_id", "doc", *_DOC_COLUMNS)):
@@ -720,6 +736,8 @@ def _doc_problems(archive: Archive, facts: _DocFacts, check: bool = True) -> dic
             found = _row_disagreement(job_id, value, stored)
             if found:
                 out[job_id] = found
+        if tick is not None:
+            tick(len(batch))
     return out if check else {}
 
 
