@@ -108,8 +108,10 @@ def campaign_name(replacement: list[str] | None, additional: list[str] | None,
     return "retag:" + hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
-def _records(archive: Archive, job_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Stored records without payloads (qobj/result stay in their blobs), batched."""
+def _records(archive: Archive, job_ids: list[str],
+             tick: Callable[[int], Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Stored records without payloads (qobj/result stay in their blobs), batched;
+    ``tick(n)`` after each batch of n ids."""
     out: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(job_ids, _ID_CHUNK):
         for job_id, doc in archive.select_rows(JobFilter(job_ids=chunk), ("job_id", "doc")):
@@ -117,6 +119,8 @@ def _records(archive: Archive, job_ids: list[str]) -> dict[str, dict[str, Any]]:
             record["qobj"] = None
             record["result"] = None
             out[job_id] = record
+        if tick is not None:
+            tick(len(chunk))
     return out
 
 
@@ -172,7 +176,7 @@ def retag(
         raise ValueError("batch_size must be at least 1")
 
     if dry_run:
-        plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
+        plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags, progress)
         if provider is not None:
             _route(provider, plans, read_server_tags)
         if provider is not None and read_server_tags:  # reads only: what a run would send
@@ -210,7 +214,7 @@ def retag(
     if missing:  # before the lock, so a bad id leaves the archive untouched
         raise JobNotFoundError(missing[0])
     with archive.lock(timeout=lock_timeout):
-        plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags)
+        plans = _plan(archive, ids, replacement_tags, additional_tags, removal_tags, progress)
         if provider is not None:
             _route(provider, plans, read_server_tags)
         campaign = campaign_name(replacement, additional_tags, removal_tags)
@@ -255,7 +259,11 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     if wanted is not None:
         keep = set(wanted)
         log = {j: v for j, v in log.items() if j in keep}
-    current = _records(archive, list(log))
+    from tqdm import tqdm
+
+    with tqdm(total=len(log), desc="undo: read tags", unit="job",
+              disable=not options.get("progress", True), leave=False) as bar:
+        current = _records(archive, list(log), bar.update)
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     changed_since = 0
     labels = set()
@@ -302,8 +310,13 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
 
 
 def _plan(archive: Archive, ids: list[str], replacement: Any, additional: Any,
-          removal: Any) -> list[_Plan]:
-    records = _records(archive, ids)
+          removal: Any, progress: bool = False) -> list[_Plan]:
+    from tqdm import tqdm
+
+    # Reading the records is a third of a local run (2.4 s of 100,000 jobs): show it.
+    with tqdm(total=len(ids), desc="retag: read tags", unit="job", disable=not progress,
+              leave=False) as bar:
+        records = _records(archive, ids, bar.update)
     missing = [j for j in ids if j not in records]
     if missing:
         raise JobNotFoundError(missing[0])
