@@ -38,8 +38,9 @@ _FINISHED = ("DONE", "ERROR", "CANCELLED")
 _SUCCESS_RATE = "success rate (done / finished)"
 
 
-def _durations(archive: Archive) -> pd.DataFrame:
-    """Queue and run seconds per job from ``time_per_step`` (streamed over the index)."""
+def _durations(archive: Archive, tick: Any = None) -> pd.DataFrame:
+    """Queue and run seconds per job from ``time_per_step`` (streamed over the index);
+    ``tick(n)`` after each batch of n jobs."""
     rows = []
     for batch in archive.index.iter_select(JobFilter(descending=False),
                                            ("job_id", "backend_name", "doc")):
@@ -64,6 +65,8 @@ def _durations(archive: Archive) -> pd.DataFrame:
             run = (end - running).total_seconds() if running and end else None
             if queue is not None or run is not None:
                 rows.append((job_id, backend, queue, run))
+        if tick is not None:
+            tick(len(batch))
     return pd.DataFrame(rows, columns=["job_id", "backend_name", "queue_s", "run_s"])
 
 
@@ -269,6 +272,7 @@ def write_report(
     ``audit``: an ``audit()`` frame to summarize (with its fidelity histogram if it was
     reproduced); otherwise ``reproduce=True`` runs ``audit(reproduce=True, **audit_options)``
     and a plain integrity audit runs by default. ``redact``: extra strings to mask.
+    ``progress=True`` (an audit option) also shows a bar for the pass over the run times.
     """
     target = Path(path)
     # An existing directory, or a path written as one ("reports/"): the report goes inside.
@@ -278,8 +282,15 @@ def write_report(
     if audit is None:
         options = {"progress": False, **audit_options}
         audit = archive.audit(reproduce=True, **options) if reproduce else archive.audit(**options)
-    durations = _durations(archive) if len(frame) else pd.DataFrame(
-        columns=["job_id", "backend_name", "queue_s", "run_s"])
+    if len(frame):
+        from tqdm import tqdm
+
+        # A second pass over every record (15 s for 10^6 jobs), after the audit's bars.
+        with tqdm(total=len(frame), desc="report: run times", unit="job", leave=False,
+                  disable=not audit_options.get("progress", False)) as bar:
+            durations = _durations(archive, bar.update)
+    else:
+        durations = pd.DataFrame(columns=["job_id", "backend_name", "queue_s", "run_s"])
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     heading = title or f"jobarchive report: {archive.path.name}"
 

@@ -1,4 +1,4 @@
-"""A plain audit of a large archive reads every record and hashes every blob (about a minute
+"""A plain audit (and a report) of a large archive reads every record and hashes every blob (about a minute
 for 10^6 jobs): with ``progress`` it shows bars for both, and finds the same as without."""
 
 from __future__ import annotations
@@ -45,3 +45,13 @@ def test_cli_audit_progress_without_reproduce(tmp_path):
     res = CliRunner().invoke(cli, ["--archive", str(path), "audit", "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "audit: records" not in res.stderr
+
+
+def test_report_progress_covers_the_run_time_pass(tmp_path, capsys):
+    with Archive(_archive(tmp_path)) as arc:
+        quiet = arc.report(tmp_path / "quiet.html", progress=False)
+        assert capsys.readouterr().err == ""
+        shown = arc.report(tmp_path / "shown.html", progress=True)
+        err = capsys.readouterr().err
+    assert "audit: records" in err and "report: run times" in err, err
+    assert quiet.stat().st_size > 0 and shown.stat().st_size > 0
