@@ -41,7 +41,7 @@ import pandas as pd
 from .exceptions import BlobIntegrityError
 from .status import ApiJobKind
 from .store.blobs import loads
-from .store.index import JobFilter, row_from_record
+from .store.index import JobFilter, payload_sizes, row_from_record
 
 if TYPE_CHECKING:
     from .archive import Archive
@@ -1106,30 +1106,20 @@ def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any,
             differ.append(f"{column} is {int(row[column])} but its blob row holds "
                           f"{'a' if held else 'no'} {column[4:]}")
             fixes[column] = int(held)
-    try:
-        derived = row_from_record({"job_id": row["job_id"], "status": "COMPLETED",
-                                   "creation_date": "1970-01-01T00:00:00Z", "tags": [],
-                                   "qobj": qobj, "result": result}, 0).values
-    except Exception:  # payloads no writer of the archive produces: the re-run says more
-        derived = None
-    if derived is not None:
-        for column, stored in zip(("shots", "num_experiments"), row.get("_sizes") or (),
-                                  strict=False):
-            want = derived[_PAYLOAD_VALUE_AT[column]]
-            if column == "num_experiments" and isinstance(result, dict) \
-                    and isinstance(result.get("results"), list) \
-                    and stored == len(result["results"]):
-                continue  # rows written before 66c39d9 count a partial result's experiments
-            if want is not None and type(stored) is int and stored != want:
-                differ.append(f"{column} is {stored} but its payloads give {want}")
-                fixes[column] = want
+    derived = dict(zip(("num_experiments", "shots"), payload_sizes({}, qobj, result), strict=True))
+    for column, stored in zip(("shots", "num_experiments"), row.get("_sizes") or (), strict=False):
+        want = derived[column]
+        if column == "num_experiments" and isinstance(result, dict) \
+                and isinstance(result.get("results"), list) \
+                and stored == len(result["results"]):
+            continue  # rows written before 66c39d9 count a partial result's experiments
+        if want is not None and type(stored) is int and stored != want:
+            differ.append(f"{column} is {stored} but its payloads give {want}")
+            fixes[column] = want
     if not differ:
         return ""
     found = "; the index's ".join(differ)
     return f"the index's {found} (edited outside jobarchive? queries show the index's value)"
-
-
-_PAYLOAD_VALUE_AT = {"num_experiments": 12, "shots": 13}  # in row_from_record's values
 
 
 def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[float, float],

@@ -288,11 +288,11 @@ class JobRow:
         """Carry these payloads instead (an update merged with the stored ones): the
         columns derived from them follow, as if the record had held them."""
         self.payload = (qobj, result)
-        self.values[12:16] = [*_sizes(self.record or {}, qobj, result),
+        self.values[12:16] = [*payload_sizes(self.record or {}, qobj, result),
                               int(result is not None), int(qobj is not None)]
 
 
-def _sizes(record: dict[str, Any], qobj: Any, result: Any) -> tuple[int | None, int | None]:
+def payload_sizes(record: dict[str, Any], qobj: Any, result: Any) -> tuple[int | None, int | None]:
     """(num_experiments, shots) of a job from its payloads, else from its record."""
     num_experiments = shots = None
     if isinstance(result, dict) and isinstance(result.get("results"), list):
@@ -319,7 +319,7 @@ def row_from_record(record: dict[str, Any], updated_us: int) -> JobRow:
     """Index columns of a normalized record; qobj/result stay out of the row."""
     doc, qobj, result = split_payloads(record)
     api_status = record["status"]
-    num_experiments, shots = _sizes(record, qobj, result)
+    num_experiments, shots = payload_sizes(record, qobj, result)
     tags = record["tags"]
     values = [
         record["job_id"], to_us(record["creation_date"]), record.get("name"),
