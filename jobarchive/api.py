@@ -35,6 +35,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from .exceptions import (
+    JOB_NOT_FOUND_CODE,
     ApiError,
     ApiIBMQProtocolError,
     AuthenticationLicenseError,
@@ -60,7 +61,6 @@ MAX_BACKOFF_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 120.0
 SCRUBBED = "..."
 RELOGIN_MIN_AGE_SECONDS = 60.0  # a 401 on a younger access token is not its expiry
-JOB_NOT_FOUND_CODE = 3250  # the server's error code for an unknown job (reference §3.0)
 
 
 def client_application_header() -> str:

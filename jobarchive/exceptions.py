@@ -51,6 +51,10 @@ class ApiError(IBMQError):
     """An error talking to the server."""
 
 
+# The server's error code for an unknown job (reference §3.0), with HTTP 404.
+JOB_NOT_FOUND_CODE = 3250
+
+
 class RequestsApiError(ApiError):
     """An HTTP or transport error; ``status_code`` is -1 when no response came back."""
 

@@ -29,6 +29,7 @@ from .api import (
     _Transport,
 )
 from .exceptions import (
+    JOB_NOT_FOUND_CODE,
     ApiError,
     ApiIBMQProtocolError,
     AuthenticationLicenseError,
@@ -608,7 +609,7 @@ class IBMQProvider:
             doc = self.api_client.job_get(job_id)
         except ApiError as err:
             hint = ""
-            if getattr(err, "error_code", None) == 3250:  # the reference's "job not found"
+            if getattr(err, "error_code", None) == JOB_NOT_FOUND_CODE:
                 c = self.api_client
                 hint = (f" No such job in {c.hub}/{c.group}/{c.project}: check the job id, or "
                         "connect() to the hub/group/project the job ran in.")

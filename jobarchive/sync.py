@@ -47,6 +47,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import (
+    JOB_NOT_FOUND_CODE,
     ApiError,
     BlobIntegrityError,
     IBMQBackendApiProtocolError,
@@ -100,7 +101,6 @@ DEFAULT_OVERLAP_SECONDS = 3600.0
 # JSON size in memory): 200 results with every shot's memory would take gigabytes.
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 IDS_PER_REQUEST = 100  # ids in one `id inq` filter: keeps the request URL a few KB long
-JOB_NOT_FOUND = 3250  # the server's error code for an unknown job (reference §3.0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -1130,7 +1130,7 @@ def _api_error(err: BaseException | None) -> RequestsApiError | None:
 def _job_not_found(err: BaseException) -> bool:
     """Whether the server said the job does not exist (404 with code 3250)."""
     api = _api_error(err)
-    return api is not None and api.status_code == 404 and api.error_code == JOB_NOT_FOUND
+    return api is not None and api.status_code == 404 and api.error_code == JOB_NOT_FOUND_CODE
 
 
 def _owner(record: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -1175,7 +1175,7 @@ def _refused_text(doc: Any, err: JobValidationError) -> str:
 def _no_such_payload(err: BaseException) -> bool:
     """Whether the server said it holds no such payload (a 404 other than "job not found")."""
     api = _api_error(err)
-    return api is not None and api.status_code == 404 and api.error_code != JOB_NOT_FOUND
+    return api is not None and api.status_code == 404 and api.error_code != JOB_NOT_FOUND_CODE
 
 
 def _status_moved(archived: str | None, doc: Any) -> bool:
