@@ -530,15 +530,16 @@ class Archive:
     def __contains__(self, job_id: object) -> bool:
         return isinstance(job_id, str) and self.index.contains(job_id)
 
-    def record(self, job_id: str) -> dict[str, Any]:
-        """The stored to_dict() record of a job; ``JobNotFoundError`` if absent."""
+    def record(self, job_id: str, *, payloads: bool = True) -> dict[str, Any]:
+        """The stored to_dict() record of a job; ``JobNotFoundError`` if absent.
+        ``payloads=False``: from the index alone, qobj and result None (no blob file read)."""
         row = self.index.doc(job_id) if isinstance(job_id, str) else None
         if row is None:
             raise JobNotFoundError(job_id)
         doc, path, blob_row = row
         qobj = result = None
         for attempt in range(_REREAD_ATTEMPTS):
-            if path is None:
+            if path is None or not payloads:
                 break
             try:
                 (qobj, result), = self.blobs.read_payloads(path, [blob_row])
@@ -683,6 +684,22 @@ class Archive:
         from .report import write_report
 
         return write_report(self, path, **options)
+
+    def records_without_payloads(self, job_ids: Sequence[str], tick: Any = None,
+                                 chunk: int = 800) -> dict[str, dict[str, Any]]:
+        """job_id -> stored record with qobj and result None, from the index alone (an update
+        without payloads keeps the stored ones); unknown ids are left out. Read ``chunk``
+        ids at a time, ``tick(n)`` after each."""
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(job_ids), chunk):
+            ids = list(job_ids[start:start + chunk])
+            for job_id, doc in self.index.select(JobFilter(job_ids=ids), ("job_id", "doc")):
+                record = loads(doc)
+                record["qobj"] = record["result"] = None
+                out[job_id] = record
+            if tick is not None:
+                tick(len(ids))
+        return out
 
     def select_rows(self, flt: JobFilter, columns: Sequence[str]) -> list[tuple]:
         """Raw index rows for a filter (used by sync and retag)."""

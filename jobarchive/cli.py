@@ -800,7 +800,7 @@ def show(ctx: click.Context, job_id: str, as_json: bool, payloads: bool) -> None
         if as_json and payloads:
             raise click.ClickException(f"{err} (`--json --no-payloads` prints the rest of the "
                                        "record)") from None
-        damage, record = str(err), _record_without_payloads(arc, job_id)
+        damage, record = str(err), arc.record(job_id, payloads=False)
     if as_json:
         if not payloads:
             record.pop("qobj", None)
@@ -811,18 +811,6 @@ def show(ctx: click.Context, job_id: str, as_json: bool, payloads: bool) -> None
     if damage:
         click.echo(damage, err=True)
         ctx.exit(EXIT_PROBLEMS)
-
-
-def _record_without_payloads(arc: Any, job_id: str) -> dict[str, Any]:
-    """A job's stored record read from the index alone (no blob), keys in to_dict() order."""
-    from .record import KNOWN_KEYS
-    from .store.blobs import loads
-
-    doc, _, _ = arc.index.doc(job_id)
-    stored = loads(doc)
-    record = {k: stored.pop(k, None) for k in KNOWN_KEYS}
-    record.update(stored)
-    return record
 
 
 @cli.command(epilog="\b\nExamples (job ids as `jobarchive ls` lists them):\n  jobarchive counts JOB_ID"

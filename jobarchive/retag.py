@@ -51,8 +51,6 @@ from .exceptions import (
 )
 from .job import IBMQJob, apply_tag_update
 from .query import job_ids_of
-from .store.blobs import loads
-from .store.index import JobFilter
 from .sync import FailureRun, _is_full_doc, _owner
 
 if TYPE_CHECKING:
@@ -106,22 +104,6 @@ def campaign_name(replacement: list[str] | None, additional: list[str] | None,
     """The journal key of a tag operation: re-running the same operation resumes it."""
     spec = json.dumps([replacement, sorted(set(additional or [])), sorted(set(removal or []))])
     return "retag:" + hashlib.sha256(spec.encode()).hexdigest()[:16]
-
-
-def _records(archive: Archive, job_ids: list[str],
-             tick: Callable[[int], Any] | None = None) -> dict[str, dict[str, Any]]:
-    """Stored records without payloads (qobj/result stay in their blobs), batched;
-    ``tick(n)`` after each batch of n ids."""
-    out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(job_ids, _ID_CHUNK):
-        for job_id, doc in archive.select_rows(JobFilter(job_ids=chunk), ("job_id", "doc")):
-            record = loads(doc)
-            record["qobj"] = None
-            record["result"] = None
-            out[job_id] = record
-        if tick is not None:
-            tick(len(chunk))
-    return out
 
 
 def _frame(plans: list[_Plan], columns: Sequence[str]) -> pd.DataFrame:
@@ -264,7 +246,7 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
 
     with tqdm(total=len(log), desc="undo: read tags", unit="job",
               disable=not options.get("progress", True), leave=False) as bar:
-        current = _records(archive, list(log), bar.update)
+        current = archive.records_without_payloads(list(log), bar.update)
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     changed_since = 0
     labels = set()
@@ -327,7 +309,7 @@ def _plan(archive: Archive, ids: list[str], replacement: Any, additional: Any,
     # Reading the records is a third of a local run (2.4 s of 100,000 jobs): show it.
     with tqdm(total=len(ids), desc="retag: read tags", unit="job", disable=not progress,
               leave=False) as bar:
-        records = _records(archive, ids, bar.update)
+        records = archive.records_without_payloads(ids, bar.update)
     missing = [j for j in ids if j not in records]
     if missing:
         raise JobNotFoundError(missing[0])
@@ -536,7 +518,7 @@ class _Runner:
         if not plans:
             return
         with self.archive.index.transaction():
-            current = _records(self.archive, [p.job_id for p in plans])
+            current = self.archive.records_without_payloads([p.job_id for p in plans])
             records = []
             logged = []
             for p in plans:

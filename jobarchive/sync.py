@@ -672,7 +672,7 @@ class _Pass:
             if updates:
                 # Records without payloads: the stored result and qobj (and their blob) stay
                 # as they are; records read whole would be written again, to a new blob file.
-                bare = self._bare_records([job_id for job_id, _, _ in updates])
+                bare = self.archive.records_without_payloads([job_id for job_id, _, _ in updates])
                 self.archive.add_many([{**bare[job_id], "tags": tags, "name": name}
                                        for job_id, tags, name in updates], source="sync")
                 self.report.changed += len(updates)
@@ -692,7 +692,7 @@ class _Pass:
         try:
             return self.archive.record(job_id)
         except BlobIntegrityError:
-            return self._bare_records([job_id])[job_id]
+            return self.archive.records_without_payloads([job_id])[job_id]
 
     def _jobs_of_lost_blobs(self) -> list[str]:
         """Jobs whose blob file is missing or truncated (one stat a file, no hashing), so
@@ -703,15 +703,6 @@ class _Pass:
             return []
         paths = set(lost.values())
         return [job_id for job_id, path, _ in self.archive.index.locations(None) if path in paths]
-
-    def _bare_records(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Stored records without their payloads (``result``/``qobj`` None: kept on write)."""
-        out = {}
-        for chunk in _chunks(job_ids, 800):  # under SQLite's 999 bound parameters
-            for job_id, doc in self.archive.select_rows(JobFilter(job_ids=chunk),
-                                                        ("job_id", "doc")):
-                out[job_id] = {**loads(doc), "result": None, "qobj": None}
-        return out
 
     # --- network work and batched writes ---------------------------------------------
 
