@@ -37,6 +37,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -375,7 +376,8 @@ def _server_tags_of(doc: Any) -> list[str] | None:
 
 def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
                       pool: ThreadPoolExecutor | None = None,
-                      breaker: _Breaker | None = None) -> None:
+                      breaker: _Breaker | None = None,
+                      cancel: threading.Event | None = None) -> None:
     """Plan each job from the tags the server holds now, as ``update_tags`` does on a
     job just retrieved: tags changed on the server since the last sync are kept, not
     overwritten by the archive's older list.
@@ -403,7 +405,8 @@ def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
 
     def read_alone(p: _Plan) -> tuple[_Plan, list[str] | None, BaseException | None]:
         try:
-            doc = client.job_get(p.job_id)
+            with _cancellable(client, cancel):
+                doc = client.job_get(p.job_id)
         except Exception as err:
             return p, None, err
         # A full document without tags is a job without tags.
@@ -475,6 +478,7 @@ class _Runner:
         self.verified = 0   # jobs whose unknown outcome was checked with a GET
         self._count_lock = threading.Lock()
         self.breaker = _Breaker(self.workers)
+        self._cancel = threading.Event()  # set when the run is interrupted (Ctrl-C)
 
     def run(self, plans: list[_Plan]) -> None:
         from tqdm import tqdm
@@ -491,7 +495,8 @@ class _Runner:
             for batch in _chunks(plans, size):
                 if self.client is not None and self.read_server_tags:
                     for sub, group in _by_project(self.provider, batch):
-                        _read_server_tags(sub, self.op, group, pool, self.breaker)
+                        _read_server_tags(sub, self.op, group, pool, self.breaker,
+                                          self._cancel)
                     self.breaker.check()
                 stale = [p.job_id for p in batch if not p.changed and p.job_id in journal]
                 for p in batch:
@@ -506,9 +511,14 @@ class _Runner:
                 if stale:  # left by a run killed after its local write
                     self.archive.index.journal_delete(self.campaign, stale)
                 bar.update(len(batch) - ticked)
+        except BaseException:
+            # Ctrl-C (or any escape): the requests under way stop at their next attempt or
+            # backoff wait, so the pool's shutdown does not sit out their retry ladders.
+            self._cancel.set()
+            raise
         finally:
             if pool is not None:
-                pool.shutdown(wait=True)
+                pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
 
     def _record(self, plans: list[_Plan], source: str) -> None:
@@ -636,25 +646,33 @@ class _Runner:
             return None, _NOT_SENT
         client = plan.provider.api_client if plan.provider is not None else self.client
         try:
-            if verify:
+            with _cancellable(client, self._cancel):
+                if verify:
+                    with self._count_lock:
+                        self.verified += 1
+                    doc = client.job_get(plan.job_id)
+                    tags = doc.get("tags") if isinstance(doc, dict) else None
+                    if tags is None and _is_full_doc(doc):
+                        tags = []  # a job without tags: its full document leaves them out
+                    if isinstance(tags, list) and set(tags) == set(plan.new):
+                        self.breaker.note(None)
+                        return list(tags), None
+                job = IBMQJob._from_record(dict(plan.record), None, client)
                 with self._count_lock:
-                    self.verified += 1
-                doc = client.job_get(plan.job_id)
-                tags = doc.get("tags") if isinstance(doc, dict) else None
-                if tags is None and _is_full_doc(doc):
-                    tags = []  # a job without tags: its full document leaves them out
-                if isinstance(tags, list) and set(tags) == set(plan.new):
-                    self.breaker.note(None)
-                    return list(tags), None
-            job = IBMQJob._from_record(dict(plan.record), None, client)
-            with self._count_lock:
-                self.sent += 1
-            tags = job.update_tags(*self.op)
+                    self.sent += 1
+                tags = job.update_tags(*self.op)
         except Exception as err:  # one job's failure must not stop the others
             self.breaker.note(err)
             return None, f"{type(err).__name__}: {err}"
         self.breaker.note(None)
         return tags, None
+
+
+def _cancellable(client: Any, cancel: threading.Event | None) -> AbstractContextManager[Any]:
+    """This thread's requests stop at their next attempt or backoff wait once ``cancel`` is
+    set (clients without ``cancel_on`` run to their end)."""
+    cancel_on = getattr(client, "cancel_on", None)
+    return cancel_on(cancel) if cancel is not None and cancel_on is not None else nullcontext()
 
 
 _NOT_SENT = "not sent"  # _send's answer for a job not tried: the server is down
