@@ -792,6 +792,17 @@ class ApiClient:
             raise ApiIBMQProtocolError(f"The server sent an invalid object storage URL: {url!r}")
         return self._transport.request(method, url, timeout=OBJECT_STORAGE_TIMEOUT, **kwargs)
 
+    def _download(self, url_of: Callable[[], Any]) -> Any:
+        """GET a pre-signed URL from ``url_of()``. Object storage refusing it (403: it expired
+        while retries waited, or its signing key was rotated) is worth one fresh URL."""
+        try:
+            return self._object_storage("GET", url_of())
+        except RequestsApiError as err:
+            if err.status_code != 403:
+                raise
+            logger.info("Object storage refused a download URL (%s); asking for a new one.", err)
+        return self._object_storage("GET", url_of())
+
     @staticmethod
     def _expect(value: Any, kind: type, what: str) -> Any:
         if not isinstance(value, kind):
@@ -841,8 +852,8 @@ class ApiClient:
         """The result dict: result URL, bare download, then a best-effort acknowledgement
         (``acknowledge=False``: the caller sends it with ``job_result_downloaded`` once the
         result is safe, as some results can be read only once)."""
-        url = self.job_result_url(job_id)
-        result = self._expect(self._object_storage("GET", url), dict, "the result download")
+        result = self._expect(self._download(lambda: self.job_result_url(job_id)), dict,
+                              "the result download")
         if acknowledge:
             self.job_result_downloaded(job_id)
         return result
@@ -856,10 +867,11 @@ class ApiClient:
 
     def job_qobj(self, job_id: str) -> dict[str, Any]:
         """The qobj dict the job ran: jobDownloadUrl, then a bare download."""
-        answer = self._expect(self._call("GET", self._job(job_id) + "/jobDownloadUrl"),
-                              dict, "the qobj URL request")
-        return self._expect(self._object_storage("GET", answer.get("url")), dict,
-                            "the qobj download")
+        def url() -> Any:
+            return self._expect(self._call("GET", self._job(job_id) + "/jobDownloadUrl"),
+                                dict, "the qobj URL request").get("url")
+
+        return self._expect(self._download(url), dict, "the qobj download")
 
     def list_jobs(self, filter: dict[str, Any], full: bool = False) -> list[dict[str, Any]]:  # noqa: A002
         """One page of GET {P}/Jobs/status/v/1?filter=<LoopBack JSON>.

@@ -173,17 +173,27 @@ class Routes:
             raise HttpError(404, "BACKEND_NOT_FOUND", f"Backend {name[:64]} not found.")
         return spec
 
-    def _sign(self, kind: str, job_id: str) -> str:
-        return hmac.new(self.emu._secret, f"{kind}:{job_id}".encode(), hashlib.sha256).hexdigest()
+    def _sign(self, kind: str, job_id: str, expires: str = "") -> str:
+        signed = f"{kind}:{job_id}" + (f":{expires}" if expires else "")
+        return hmac.new(self.emu._secret, signed.encode(), hashlib.sha256).hexdigest()
 
     def signed_url(self, kind: str, job_id: str) -> str:
-        return f"{self.emu.base_url}/storage/{kind}/{job_id}?sig={self._sign(kind, job_id)}"
+        base = f"{self.emu.base_url}/storage/{kind}/{job_id}"
+        if self.emu.url_ttl is None:
+            return f"{base}?sig={self._sign(kind, job_id)}"
+        expires = str(self.emu._state.clock.now_ms() + int(self.emu.url_ttl * 1000))
+        return f"{base}?expires={expires}&sig={self._sign(kind, job_id, expires)}"
 
     def check_signature(self, req: Request, kind: str) -> None:
         sig = (req.query.get("sig") or [""])[0]
+        expires = (req.query.get("expires") or [""])[0]
         job_id = unquote(req.params["job"])
-        if not JOB_ID_RE.match(job_id) or not hmac.compare_digest(sig, self._sign(kind, job_id)):
+        if not JOB_ID_RE.match(job_id) or not hmac.compare_digest(
+                sig, self._sign(kind, job_id, expires)):
             raise HttpError(403, "AccessDenied", "The request signature is not valid.")
+        if expires and self.emu._state.clock.now_ms() >= int(expires):
+            # S3's answer to a pre-signed URL past its X-Amz-Expires.
+            raise HttpError(403, "AccessDenied", "Request has expired")
 
     # -- login flow (§3.1) ------------------------------------------------------------------
     def version(self, req: Request) -> Answer:
@@ -686,7 +696,9 @@ class Emulator:
     shot's outcome, hundreds of KB each), ``clock_skew`` (seconds the server's wall clock
     runs ahead of this machine's, for its Date and rate-limit headers), ``consume_results``
     (a result whose download was acknowledged is not served again; ``result_of`` still
-    tells what it was), ``naive_result_dates`` (results carry ``date`` without a zone, to
+    tells what it was), ``url_ttl`` (emulated seconds an object-storage URL stays valid;
+    past it the URL answers 403 "Request has expired", as an S3 pre-signed URL does;
+    default None: never), ``naive_result_dates`` (results carry ``date`` without a zone, to
     the microsecond, as object storage served them in 2021: ``2021-05-04T11:35:02.660124``),
     ``no_full_lists`` (no ``Jobs/v/1`` route, which clients used only from 0.20 on, reference
     §7: it answers LoopBack's 404 "There is no method to handle", as an older server would).
@@ -703,7 +715,8 @@ class Emulator:
                  seed_tied: int = 0, max_url: int | None = None,
                  max_page: int | None = None, memory_results: bool = False,
                  clock_skew: float = 0.0, consume_results: bool = False,
-                 naive_result_dates: bool = False, no_full_lists: bool = False) -> None:
+                 naive_result_dates: bool = False, no_full_lists: bool = False,
+                 url_ttl: float | None = None) -> None:
         self._state = State(seed_jobs=seed_jobs, seed=seed, seed_active=seed_active,
                             time_scale=time_scale, job_limit=job_limit, clock_start=clock_start,
                             seed_tied=seed_tied, memory_results=memory_results,
@@ -730,6 +743,7 @@ class Emulator:
         # acknowledged (resultDownloaded), the result is no longer served.
         self.consume_results = bool(consume_results)
         self._consumed: set[str] = set()
+        self.url_ttl = None if url_ttl is None else float(url_ttl)
         self._secret = secrets.token_bytes(32)
         # access token -> (expiry in emulated epoch ms, the account's user id)
         self._access: dict[str, tuple[int, str]] = {}
