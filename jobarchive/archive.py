@@ -303,7 +303,11 @@ class Archive:
                 f"or `jobarchive init {self.path}`."
             )
         new = not (self.path / INDEX_FILE).exists() or not (self.path / BLOB_DIR).is_dir()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ArchiveWriteError(f"cannot create the archive {self.path} ({err.strerror or err}); "
+                                    "pass a path in a directory this user can write to.") from err
         self.index = Index(self.path / INDEX_FILE, busy_timeout=busy_timeout)  # refuses foreign files first
         self.blobs = BlobStore(self.path)
         if new:
@@ -425,6 +429,7 @@ class Archive:
         file a child shares, so a child forked while it is held (by any means) cannot keep
         it. An flock is taken too, for versions before this one, and released with LOCK_UN.
         """
+        self.index.check_writable()  # before the lock file, which it could not open either
         deadline = None if timeout is None else time.monotonic() + timeout
         pid = os.getpid()
         key, entry = _lock_entry(self.path / LOCK_FILE)

@@ -22,6 +22,7 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -534,15 +535,22 @@ class Index:
         self._connections: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._closed = False
         self._ours = False
+        # Why this process cannot write the index (read-only media, no permission), if so:
+        # it is then opened for reads only, and every write refuses with this reason.
+        self.read_only = None if _writable(self.path) else _why_read_only(self.path.parent)
+        self._uri = _uri(self.path, "mode=ro") if self.read_only else None
         _OPEN_INDEXES.add(self)
         conn = self.conn
         try:
             with _opening(self.path.parent):
-                self._check_ours()  # before anything below reads or writes the file
-                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
-                conn.execute("PRAGMA synchronous = FULL")
-                self._migrate()
+                if self.read_only:
+                    self._open_read_only()
+                else:
+                    self._check_ours()  # before anything below reads or writes the file
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+                    conn.execute("PRAGMA synchronous = FULL")
+                    self._migrate()
             self._ours = True
         except ArchiveWriteError:
             self.close()
@@ -571,8 +579,9 @@ class Index:
             return held
         _drop_inherited_connections()  # a forked child: the copies go before ours opens
         try:
-            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
-                                   check_same_thread=False)  # close() may come from another thread
+            conn = sqlite3.connect(self._uri or self.path, timeout=self._busy_timeout, isolation_level=None,
+                                   check_same_thread=False,  # close() may come from another thread
+                                   uri=self._uri is not None)
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             if self._ours:  # the first connection sets it once the file is known to be ours
                 conn.execute("PRAGMA synchronous = FULL")
@@ -631,6 +640,40 @@ class Index:
                 f"{', '.join(sorted(tables)[:5])}), not a jobarchive index; it was left unchanged. "
                 "Pass an archive directory, or a new path to create one.")
 
+    def _open_read_only(self) -> None:
+        """Check an index this process cannot write, opened with SQLite's read-only mode.
+
+        That mode reads the -wal through the -shm file, which only a writer can create: an
+        index closed cleanly (no -wal, so index.db holds every commit) is then read as
+        immutable. A -wal left by a crash holds commits that immutable mode would not see.
+        """
+        try:
+            self._check_ours()
+        except sqlite3.OperationalError as err:
+            wal = self.path.with_name(self.path.name + "-wal")
+            if _code(err) != sqlite3.SQLITE_CANTOPEN:
+                raise
+            if wal.exists() and wal.stat().st_size:
+                raise ArchiveError(
+                    f"cannot read {self.path}: {wal.name} beside it holds commits that SQLite "
+                    f"reads only with write access, and {self.read_only}. Copy the archive "
+                    "directory to a writable place and open the copy.") from err
+            held = self._local.held
+            self._connections.discard(held)
+            held.finalizer()
+            self._local.held = None
+            self._uri = _uri(self.path, "mode=ro&immutable=1")
+            self._check_ours()
+        self._migrate()
+
+    def check_writable(self) -> None:
+        """Raise ``ArchiveWriteError`` if this process can only read the archive."""
+        if self.read_only:
+            raise ArchiveWriteError(
+                f"{self.path.parent} is read-only here: {self.read_only}. It can be read (query, "
+                "get, counts, audit without repair, backup to a writable place), not changed; "
+                "nothing was written.")
+
     def _retry_locked(self, fn: Callable[[], Any]) -> Any:
         """``fn()``, retried while the file is locked, for ``busy_timeout`` in all: a lock
         SQLite's busy handler waits for has taken it already (50 retries of that wait made
@@ -652,6 +695,7 @@ class Index:
         writes, SQLite answers "database is locked" at once (a stale snapshot cannot be
         waited for). Taking the lock up front makes a busy writer wait ``busy_timeout``.
         """
+        self.check_writable()
         held = self._thread_connection()
         if held.depth:  # inside this thread's own transaction: a savepoint of it
             was, held.writing = held.writing, True
@@ -802,6 +846,12 @@ class Index:
                 f"{', '.join(sorted(unknown))} are unknown to this version). "
                 "Upgrade jobarchive (pip install -U jobarchive) to open it."
             )
+        if applied != known and self.read_only:
+            raise ArchiveError(
+                f"{self.path} needs an upgrade to this version's schema (migrations "
+                f"{', '.join(sorted(known - applied))}), which needs write access, and "
+                f"{self.read_only}. Copy the archive directory to a writable place and open the "
+                "copy (the copy is upgraded; the original stays readable by its version).")
         if applied != known:
             try:
                 self._retry_locked(self._apply_migrations)
@@ -1254,6 +1304,31 @@ def _opening(folder: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _writable(index: Path) -> bool:
+    """Whether this process may write the index: its directory (SQLite creates -wal/-shm
+    there) and each of its files that exists. A new index counts as writable: creating it
+    reports its own error."""
+    if not index.exists():
+        return True
+    files = [index.parent, index] + [index.with_name(index.name + s) for s in ("-wal", "-shm")]
+    return all(os.access(f, os.W_OK) for f in files if f.exists())
+
+
+def _why_read_only(folder: Path) -> str:
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    except OSError:
+        pass
+    return "this user may not write to it (or to its index files)"
+
+
+def _uri(index: Path, options: str) -> str:
+    """An SQLite URI for the index: its path percent-encoded (spaces, '?', '#', '%' and
+    non-ASCII names are file names, not URI syntax)."""
+    return f"file:{urllib.parse.quote(str(index.absolute()))}?{options}"
 
 
 def raise_if_not_archive(path: Path) -> None:
