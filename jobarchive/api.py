@@ -316,13 +316,16 @@ class _Transport:
         expect_json: bool = True,
         retry_malformed: bool | None = None,
         idempotent: bool = True,
+        secret_answer: bool = False,
     ) -> Any:
         """Send one logical request (with retries); the decoded JSON (or text) or an ApiError.
 
         ``retry_malformed`` (default: GET and PUT, which are idempotent) also retries a 2xx
         body that is not JSON, which a flaky proxy or a truncated transfer produces.
         ``idempotent=False`` (job creation) retries a lost connection only when the request
-        never left, so a dropped answer cannot create the job twice.
+        never left, so a dropped answer cannot create the job twice. ``secret_answer``: the
+        answer carries a credential (the login's access token), so one that cannot be read
+        is not quoted in the error: the credential is not known to ``scrub`` yet.
         """
         if retry_malformed is None:
             retry_malformed = method in ("GET", "PUT")
@@ -407,10 +410,11 @@ class _Transport:
                 if retry_malformed and attempt < attempts:
                     self._retry_wait(where, attempt, attempts, "a body that is not JSON", None)
                     continue
-                snippet = self.scrub(body[:200].decode("utf-8", "replace"))
+                snippet = "(not quoted: it may hold a credential)" if secret_answer \
+                    else repr(self.scrub(body[:200].decode("utf-8", "replace")))
                 raise ApiIBMQProtocolError(
                     f"The server answered {where} with a body that is not JSON (HTTP {status}): "
-                    f"{snippet!r}. This could be caused by too many requests or a proxy "
+                    f"{snippet}. This could be caused by too many requests or a proxy "
                     "in the way; try again later."
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -632,7 +636,8 @@ class AuthClient:
     def login(self, token: _Secret) -> dict[str, Any]:
         """POST /users/loginWithToken; the answer's ``id`` is the access token."""
         return self.transport.request(
-            "POST", f"{self.auth_url}/users/loginWithToken", json_body={"apiToken": token.value})
+            "POST", f"{self.auth_url}/users/loginWithToken", json_body={"apiToken": token.value},
+            secret_answer=True)
 
     def access_token(self, token: _Secret) -> _Secret:
         """Log in and return the access token (scrubbed from messages from now on);
