@@ -91,7 +91,8 @@ def connect(
 
     Raises ``IBMQAccountCredentialsInvalidUrl`` (not an authentication URL),
     ``IBMQAccountCredentialsInvalidToken`` (token refused), ``IBMQProviderError`` (no
-    provider, or several, match) and ``RequestsApiError`` for other server trouble.
+    provider, or several, match), ``RequestsApiError`` for other server trouble and
+    ``ApiIBMQProtocolError`` for answers that cannot be read.
     """
     if not isinstance(token, str) or not token:
         raise IBMQAccountCredentialsInvalidToken("A non-empty API token (a string) is required.")
@@ -134,9 +135,11 @@ def connect(
             ) from err
         raise
     except ApiIBMQProtocolError as err:
-        raise IBMQAccountCredentialsInvalidToken(
-            "Login with the API token failed: the server's answer holds no access token."
-        ) from err
+        # An answer that is not JSON (a proxy's page, a cut body) or lacks the access token
+        # is no verdict on the token: saying it is sends users to make a new one for nothing.
+        raise ApiIBMQProtocolError(
+            f"Login with the API token got an answer that cannot be read, which says nothing "
+            f"about the token: {err}") from err
 
     me = auth.user_info(access_token)
     urls = me.get("urls") if isinstance(me, dict) else None
