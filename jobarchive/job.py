@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
@@ -712,6 +713,44 @@ class IBMQJob:
             self._check_exact_json(qobj, "qobj", "downloaded")
             self._record["qobj"] = qobj
         return copy.deepcopy(self._record["qobj"])
+
+    def circuits(self) -> list[QuantumCircuit]:
+        """The circuits the job ran, rebuilt from its qobj (``[]`` for a job without one), as
+        qiskit-ibmq-provider 0.12+ offers them. A qobj no circuit can hold (pulse) raises
+        ``IBMQJobInvalidStateError`` saying why."""
+        from .qobj import circuits_from_qobj  # loads qiskit's gate library: on first use
+
+        qobj = self.qobj()
+        if not qobj:
+            return []
+        try:
+            return circuits_from_qobj(qobj)
+        except ValueError as err:
+            raise IBMQJobInvalidStateError(
+                f"Unable to rebuild the circuits of job {self.job_id()}: {err}") from err
+
+    def backend_options(self) -> dict[str, Any]:
+        """The run options in the job's qobj config (``{}`` without a qobj), as 0.12+ gives
+        them: local oscillator frequencies in Hz, as ``backend.run`` takes them (the qobj
+        holds GHz), and a pulse job's pulse library left out."""
+        qobj = self.qobj()
+        config = qobj.get("config") if qobj else None
+        if not isinstance(config, dict):
+            return {}
+        if qobj.get("type") == "PULSE":
+            config.pop("pulse_library", None)
+        for key in ("qubit_lo_freq", "meas_lo_freq"):
+            freqs = config.get(key)
+            if isinstance(freqs, list) and all(
+                    isinstance(f, int | float) and not isinstance(f, bool) for f in freqs):
+                config[key] = [f * 1e9 for f in freqs]
+        return config
+
+    def header(self) -> dict[str, Any]:
+        """The user header of the job's qobj (``{}`` without a qobj), as 0.12+ gives it."""
+        qobj = self.qobj()
+        header = qobj.get("header") if qobj else None
+        return header if isinstance(header, dict) else {}
 
     def properties(self) -> dict | None:
         """The backend properties when the job ran, as a dict (None if the server has none)."""
