@@ -340,9 +340,17 @@ def _date_value(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-def _end_of_day(value: str | None) -> str | None:
-    """A date alone as an upper bound is the end of that day (local time, as the date alone
-    is its local midnight): "created on or before 2021-03-01" includes the jobs of that day."""
+# A time of day with no fraction of a second, and what follows it (an offset or Z).
+_TIME_TO_UNIT = re.compile(r"(\d{4}-\d\d-\d\d[Tt ]\d\d(?::\d\d){0,2})([+-][\d:]+|Z)?")
+_END_OF_UNIT = {0: ":59:59.999999", 1: ":59.999999", 2: ".999999"}  # by the colons in the time
+
+
+def _end_of_period(value: str | None) -> str | None:
+    """An upper bound includes the whole last unit written: a date alone is the end of that
+    day (local time, as the date alone is its local midnight), so "created on or before
+    2021-03-01" includes the jobs of that day; a time to the second, as the tables print
+    dates, is the end of that second (jobs are created at milliseconds: the table's
+    "01:58:57 UTC" of a job created at 01:58:57.966 must select it)."""
     from datetime import date
 
     if value is None:
@@ -353,18 +361,22 @@ def _end_of_day(value: str | None) -> str | None:
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        return value  # a date with a time: as given
+        timed = _TIME_TO_UNIT.fullmatch(text)
+        if not timed:
+            return value  # a time with a fraction of a second (or another spelling): as given
+        end = _END_OF_UNIT[timed.group(1)[11:].count(":")]
+        return f"{timed.group(1)}{end}{timed.group(2) or ''}{zone}"
     return f"{day.isoformat()}T23:59:59.999999{zone}"
 
 
 def _until_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    return _end_of_day(_date_value(ctx, param, value))
+    return _end_of_period(_date_value(ctx, param, value))
 
 
 def _server_until_value(ctx: click.Context, param: click.Parameter,
                         value: str | None) -> str | None:
     try:
-        return _server_date_value(ctx, param, _end_of_day(_date_value(ctx, param, value)))
+        return _server_date_value(ctx, param, _end_of_period(_date_value(ctx, param, value)))
     except click.BadParameter:  # 9999-12-31 west of UTC: its end is in year 10000
         return _server_date_value(ctx, param, value)
 
@@ -407,7 +419,8 @@ def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Created on or after (ISO-8601; naive means local time, a trailing "
                           "Z or ' UTC' UTC, as the tables show dates)."),
         click.option("--until", metavar="DATE", callback=_until_value,
-                     help="Created on or before (ISO-8601; a date alone includes that day)."),
+                     help="Created on or before (ISO-8601; a date alone includes that day, "
+                          "a time to the second that second)."),
         click.option("--tag", "tags", multiple=True, metavar="TAG", help="Job tag; repeatable."),
         click.option("--tags-and/--tags-or", "tags_and", default=False,
                      help="Jobs with all the --tag values, or any of them (default)."),
@@ -656,7 +669,8 @@ def init(ctx: click.Context, path: str | None) -> None:
 @click.option("--since", metavar="DATE", callback=_server_date_value,
               help="Only jobs created on or after (ISO-8601).")
 @click.option("--until", metavar="DATE", callback=_server_until_value,
-              help="Only jobs created on or before (ISO-8601; a date alone includes that day).")
+              help="Only jobs created on or before (ISO-8601; a date alone includes that day, a "
+                   "time to the second that second).")
 @click.option("--wait", is_flag=True, help="Wait for another sync/retag instead of failing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
