@@ -424,6 +424,19 @@ def _shots_of(qobj: Mapping, exp: Mapping) -> int:
     return 1024
 
 
+def _check_meas_level(qobj: Mapping, exp: Mapping, index: int) -> None:
+    """Refuse an experiment that asked for kerneled (1) or raw (0) data: a simulator gives
+    outcomes only, and counts would pass for what the qobj asked."""
+    for source in (exp.get("config") or {}, qobj.get("config") or {}):
+        level = source.get("meas_level")
+        if level is not None:
+            if level != 2:
+                raise ValueError(
+                    f"qobj experiment {index} asks for meas_level {level!r} (IQ points or raw "
+                    "traces); a simulation gives outcomes only (meas_level 2)")
+            return
+
+
 def _utc_now() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -441,7 +454,8 @@ def simulate_qobj(
     Counts use hex keys (``"0x3"``) like the real server. Experiment ``i`` runs with seed
     ``seed + i`` (``seed`` defaults to the qobj's ``config.seed_simulator``, else random) and
     records it as ``seed_simulator``, so passing the same seed reproduces the counts exactly.
-    Experiment headers are echoed from the qobj. Raises ValueError for an unsupported qobj.
+    Experiment headers are echoed from the qobj. Raises ValueError for an unsupported qobj
+    (pulse, or one asking for IQ or raw data: meas_level 0 or 1).
     """
     from qiskit.providers.basic_provider import BasicSimulator
 
@@ -457,6 +471,8 @@ def simulate_qobj(
     backend = BasicSimulator()
     supported = set(backend.target.operation_names) | {"barrier", "measure", "reset", "id"}
 
+    for i, exp in enumerate(qobj["experiments"]):
+        _check_meas_level(qobj, exp, i)
     started = time.perf_counter()
     results = []
     for i, (circuit, exp) in enumerate(zip(circuits, qobj["experiments"], strict=True)):
