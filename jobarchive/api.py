@@ -348,9 +348,14 @@ class _Transport:
             with self._lock:
                 self._count += 1
             try:
-                response = self.session.request(
+                session = self.session
+                response = session.request(
                     method, url, params=params, json=json_body, data=data,
                     headers=send_headers, timeout=send_timeout,
+                    # Per request: requests lets REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and *_PROXY
+                    # from the environment override the session's own verify and proxies
+                    # (what connect() was given); the environment still fills what is unset.
+                    verify=session.verify, proxies=dict(session.proxies),
                 )
                 body = response.content  # read it all now, so a dropped body is retried here
                 self._local.received = getattr(self._local, "received", 0) + len(body)
