@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,9 @@ def check_reads(path: Path) -> None:
         assert list(arc.history("job00000001")["kind"]) == ["tags", "name"]
         audit = arc.audit(verify=True)
         assert audit["ok"].all() and len(audit) == 31 and audit.attrs["orphans"] == []
+        # Another thread opens a connection of its own, read-only too.
+        with ThreadPoolExecutor(1) as pool:
+            assert len(pool.submit(arc.query, job_tags=["t0"]).result()) == 11
 
 
 def test_cleanly_closed_archive_on_read_only_media_reads(tmp_path, read_only):
