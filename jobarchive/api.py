@@ -229,6 +229,11 @@ class _Transport:
         caller holds in memory after its downloads, per job on a worker pool."""
         return getattr(self._local, "received", 0)
 
+    @property
+    def thread_last_url(self) -> str | None:
+        """The URL the calling thread's last answer came from, after any redirects."""
+        return getattr(self._local, "url", None)
+
     def add_secret(self, secret: _Secret) -> None:
         """Scrub ``secret`` from every message from now on."""
         if secret.value and secret not in self._secrets:
@@ -359,6 +364,7 @@ class _Transport:
                 )
                 body = response.content  # read it all now, so a dropped body is retried here
                 self._local.received = getattr(self._local, "received", 0) + len(body)
+                self._local.url = response.url
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as err:
@@ -635,8 +641,18 @@ class AuthClient:
         self.transport = transport
 
     def version(self) -> Any:
-        """GET /version (no token)."""
-        return self.transport.request("GET", f"{self.auth_url}/version", retry_malformed=False)
+        """GET /version (no token). Where a redirect took it (http -> https, a moved host)
+        becomes the auth URL: requests would resend the login POST there as a GET without
+        its body. Never from https to http, where the API token would travel in clear."""
+        answer = self.transport.request("GET", f"{self.auth_url}/version", retry_malformed=False)
+        landed = self.transport.thread_last_url or ""
+        if self.auth_url.startswith("https:") and not landed.startswith("https:"):
+            raise ApiError(
+                f"{self.auth_url}/version redirects to {_drop_queries(landed)}, which is not "
+                "encrypted: the API token is not sent there. Use the https URL of the service.")
+        if landed.endswith("/version"):
+            self.auth_url = landed[: -len("/version")]
+        return answer
 
     def login(self, token: _Secret) -> dict[str, Any]:
         """POST /users/loginWithToken; the answer's ``id`` is the access token."""
