@@ -3,7 +3,8 @@
 Every command maps to one library call; this module only parses arguments, resolves
 credentials and formats output. Errors become one line on stderr and a non-zero exit
 code (1: error, 2: usage, 3: the command ran and found problems), never a traceback;
-set ``JOBARCHIVE_DEBUG=1`` to see the traceback of an unexpected error.
+set ``JOBARCHIVE_DEBUG=1`` to see the traceback of an unexpected error. Ctrl-C prints one
+line and ends the process by SIGINT (a shell's 130).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DEFAULT_ARCHIVE = "jobs.jobarchive"
 DEFAULT_URL = "https://auth.quantum-computing.ibm.com/api"
 QISKITRC = Path(".qiskit") / "qiskitrc"
 EXIT_PROBLEMS = 3
+EXIT_INTERRUPTED = 128 + 2  # 128 + SIGINT, as a shell reports a Ctrl-C
 TABLE_COLUMNS = ("job_id", "creation_date", "backend_name", "status", "name", "tags")
 SHARE_LEVELS = ("global", "hub", "group", "project", "none")
 MAX_INT = 2**63 - 1  # SQLite's integer range
@@ -73,7 +75,9 @@ class _Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
-            raise click.ClickException(_interrupted(ctx)) from None
+            interrupted = click.ClickException(_interrupted(ctx))
+            interrupted.exit_code = EXIT_INTERRUPTED
+            raise interrupted from None
         except OSError as err:
             if err.errno == errno.EPIPE or os.environ.get("JOBARCHIVE_DEBUG"):
                 raise
@@ -621,7 +625,7 @@ _SKIP_DAMAGED_HELP = ("Leave out the counts of jobs whose blob file is missing o
                     "\n  jobarchive ls --status DONE --tag vqe --since 2021-01-01"
                     "\n\nExit codes: 0 ok; 1 error; 2 usage error; 3 the command ran and found "
                     "problems (audit findings, jobs a sync or retag could not do, damaged blobs "
-                    "left out).")
+                    "left out); 130 interrupted (Ctrl-C).")
 @click.option("--archive", "archive", metavar="PATH", envvar="JOBARCHIVE_PATH",
               default=DEFAULT_ARCHIVE, show_default=True,
               help="Archive directory [env JOBARCHIVE_PATH].")
@@ -1323,7 +1327,27 @@ def _invoked_as() -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The ``jobarchive`` console script."""
-    cli.main(args=list(argv) if argv is not None else None, prog_name="jobarchive")
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="jobarchive")
+    except SystemExit as done:
+        if done.code == EXIT_INTERRUPTED:
+            _die_of_sigint()
+        raise
+
+
+def _die_of_sigint() -> None:
+    """End as Python ends on an uncaught Ctrl-C: killed by SIGINT. A shell running this in a
+    loop or script stops only then; an exit code (even 130) tells it the program handled the
+    Ctrl-C, and `for a in *.jobarchive; do jobarchive ... sync; done` went on to the next."""
+    import signal
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 if __name__ == "__main__":
