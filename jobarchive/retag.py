@@ -6,7 +6,8 @@ applies), and only what the server confirmed is recorded locally (``source="remo
 
 A journal in the index makes a remote campaign resumable. Per batch:
 
-1. every job about to be sent is journaled as ``sending`` (with the tags it will get),
+1. every job about to be sent is journaled as ``sending`` (with the tags it will get), and
+   logged for ``undo`` (so an undo after a kill reverts this run, on the server too),
 2. the PUTs run on a bounded thread pool (the API client does the retries),
 3. what the server confirmed is journaled as ``confirmed`` (the echoed tags),
 4. the confirmed tags are written to the archive (one transaction), and the entries dropped.
@@ -67,6 +68,7 @@ _IDS_PER_LIST = 100  # ids in one `id inq` listing filter (as sync): a URL of a 
 UNDO_LOG = "undo:last-run"
 _UNDO_PENDING = "undo:pending"
 _UNDO_PREFIX = "undo-of:"  # the log label of an undo's own changes
+_SENT = "sent"  # an undo log entry of a change sent to the server but not archived (yet)
 
 
 @dataclass
@@ -231,7 +233,9 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     job already had before that run is kept (``removal_tags=[t]`` after a mistaken
     ``additional_tags=[t]`` would drop it), and a job whose tags changed again since is left
     alone (``attrs["summary"]["changed_since"]``; ``["undone_source"]`` is "remote" when
-    that run changed the server too: undo it with ``provider`` then). ``job_ids``: only
+    that run changed the server too: undo it with ``provider`` then). Jobs an interrupted
+    run sent without archiving the answer are reverted on the server from the tags it holds
+    (read first; only with ``provider``). ``job_ids``: only
     these jobs of that run (None: all). The undo is a run too: undoing again redoes. An
     interrupted undo resumes when run again. Other options as ``retag``, whose columns the
     frame has.
@@ -248,7 +252,7 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     with tqdm(total=len(log), desc="undo: read tags", unit="job",
               disable=not options.get("progress", True), leave=False) as bar:
         current = archive.records_without_payloads(list(log), bar.update)
-    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...], bool], list[str]] = {}
     changed_since = 0
     labels = set()
     sources: set[str] = set()
@@ -257,13 +261,18 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
         old, new, *rest = json.loads(payload) if payload else ([], [])
         sources.update(rest[:1])
         held = current.get(job_id, {}).get("tags")
-        if held is None or set(new) != set(held):
+        # Sent by a run stopped before it archived the answer: the server may hold the change
+        # the archive lacks, which only the server's tags tell (read, then reverted there).
+        unsure = _SENT in rest[1:] and held is not None and set(held) == set(old)
+        if unsure and provider is None:
+            continue
+        if not unsure and (held is None or set(new) != set(held)):
             changed_since += job_id not in pending  # a resumed undo finds its done jobs here
             continue
         restore = tuple(t for t in old if t not in new)
         drop = tuple(t for t in new if t not in old)
         if restore or drop:
-            groups.setdefault((restore, drop), []).append(job_id)
+            groups.setdefault((restore, drop, unsure), []).append(job_id)
     # The undo's own changes are logged under one label, so its operations do not clear
     # each other's entries (and a second undo redoes).
     label = _UNDO_PREFIX + hashlib.sha256(json.dumps(sorted(labels)).encode()).hexdigest()[:16]
@@ -277,11 +286,12 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     frames = []
     with tqdm(total=sum(map(len, groups.values())), desc="undo", unit="job", leave=False,
               disable=not progress or len(groups) < 2) as bar:
-        for (restore, drop), group in groups.items():
+        for (restore, drop, unsure), group in groups.items():
             frames.append(retag(archive, group, additional_tags=list(restore) or None,
                                 removal_tags=list(drop) or None, provider=provider,
                                 dry_run=dry_run, undo_label=label, _undo_log=shared,
-                                progress=progress and len(groups) < 2, **options))
+                                progress=progress and len(groups) < 2,
+                                **{**options, "read_server_tags": True} if unsure else options))
             bar.update(len(group))
     if not dry_run and pending:  # done with these jobs (a selection leaves the others)
         index.journal_delete(_UNDO_PENDING, [j for j in log if j in pending])
@@ -553,10 +563,11 @@ class _Runner:
             self._log_for_undo(logged, source)
 
     def _log_for_undo(self, changes: list[tuple[str, list[str], list[str]]],
-                      source: str) -> None:
-        """Log (before, after) tags of the jobs this run changed, in the tags' transaction.
-        The first change of a run with another label starts a new log; a resumed run (the
-        same label) adds to its log and keeps each job's first "before"."""
+                      source: str, sent: bool = False) -> None:
+        """Log (before, after) tags of the jobs this run changed, in the tags' transaction
+        (``sent``: about to be sent to the server, not yet archived). The first change of a
+        run with another label starts a new log; a resumed run (the same label) adds to its
+        log and keeps each job's first "before"."""
         if not changes:
             return
         index = self.archive.index
@@ -575,7 +586,8 @@ class _Runner:
             logged = self._undo.entries.get(job_id)
             if logged is not None and logged[1]:
                 before = json.loads(logged[1])[0]
-            payload = json.dumps([before, after, source])  # source: was the server changed
+            # source: was the server changed; SENT: maybe, the archive does not say
+            payload = json.dumps([before, after, source, *[_SENT] * sent])
             self._undo.entries[job_id] = (self.undo_label, payload)
             entries.append((job_id, self.undo_label, payload))
         index.journal_put(UNDO_LOG, entries)
@@ -602,8 +614,13 @@ class _Runner:
                 to_send.append((p, state == "sending" and tags is not None
                                 and set(tags) == set(p.new)))
         if to_send:
-            self.archive.index.journal_put(
-                self.campaign, [(p.job_id, "sending", json.dumps(p.new)) for p, _ in to_send])
+            with self.archive.index.transaction():
+                self.archive.index.journal_put(
+                    self.campaign, [(p.job_id, "sending", json.dumps(p.new)) for p, _ in to_send])
+                # Logged before it is sent: after a kill or Ctrl-C, `undo` means this run and
+                # reverts what may have reached the server (not the run before it).
+                self._log_for_undo([(p.job_id, p.old, p.new) for p, _ in to_send], "remote",
+                                   sent=True)
             answers = []
             for answer in pool.map(self._send, to_send):
                 answers.append(answer)
@@ -629,7 +646,11 @@ class _Runner:
                 self.archive.index.journal_put(
                     self.campaign, [(p.job_id, "confirmed", json.dumps(p.new)) for p in newly])
             if unsent:
-                self.archive.index.journal_delete(self.campaign, unsent)
+                with self.archive.index.transaction():
+                    self.archive.index.journal_delete(self.campaign, unsent)
+                    self.archive.index.journal_delete(UNDO_LOG, unsent)
+                for job_id in unsent:
+                    self._undo.entries.pop(job_id, None)
             confirmed.extend(newly)
         self._record(confirmed, "remote")
         if confirmed:

@@ -78,3 +78,41 @@ def test_ctrl_c_stops_the_puts_under_way_without_sitting_out_their_retries(tmp_p
             for doc in emu.job_docs():
                 assert "ctrl-c" in arc.get(doc["id"]).tags() and "ctrl-c" in doc["tags"]
         assert set(applied.values()) == {1} and len(applied) == 40
+
+
+_CLI_RETAG = [sys.executable, "-c", "from jobarchive.cli import main; main()"]
+
+
+def test_undo_after_ctrl_c_reverts_the_interrupted_run_on_the_server_not_the_run_before(
+        tmp_path):
+    # `--add good` ran to its end; then `--add oops` was stopped with Ctrl-C while its first
+    # batch was on the server (its PUTs landed, none recorded in the archive yet). The user's
+    # `retag --undo --remote` must take `oops` off the server, and keep `good`.
+    with Emulator(seed_jobs=60, seed=5, latency=0.01) as emu:
+        path = tmp_path / "u"
+        provider = jobarchive.connect(emu.url, emu.token)
+        with Archive(path) as arc:
+            arc.sync(provider, progress=False)
+            ids = list(arc.query(descending=False)["job_id"])
+            arc.retag(ids, additional_tags=["good"], provider=provider, progress=False)
+        emu.reset_stats()
+        argv = [*_CLI_RETAG, "--archive", str(path), "retag", "--all", "--add", "oops",
+                "--remote", "--url", emu.url, "--token", emu.token, "--workers", "1",
+                "--no-progress"]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        while proc.poll() is None and emu.stats().get("job_update", 0) < 10:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert "interrupted" in err.lower(), err
+        on_server = [j for j in ids if "oops" in (emu.job_doc(j).get("tags") or [])]
+        assert 10 <= len(on_server) < len(ids)
+        with Archive(path) as arc:
+            frame = jobarchive.retag.undo(arc, provider=provider, progress=False,
+                                          read_server_tags=True)
+            assert (frame["outcome"] != "refused").all()
+            for job_id in ids:
+                server = emu.job_doc(job_id).get("tags") or []
+                assert "oops" not in server and "good" in server, job_id
+                assert sorted(arc.get(job_id).tags()) == sorted(server), job_id
