@@ -477,7 +477,9 @@ class Archive:
         dest.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
         try:
-            os.chmod(work, stat.S_IMODE(self.path.stat().st_mode))
+            # The archive's sharing, but always the owner's write: a write-protected archive
+            # (chmod a-w) gave a backup whose blobs/ could not be created.
+            os.chmod(work, stat.S_IMODE(self.path.stat().st_mode) | stat.S_IRWXU)
             (work / BLOB_DIR).mkdir()
             copied_files: dict[str, str] = {}  # rel -> SHA-256, kept across attempts
             for attempt in range(_BACKUP_ATTEMPTS):

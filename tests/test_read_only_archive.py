@@ -179,3 +179,20 @@ def test_old_archive_on_read_only_media_asks_for_a_copy_instead_of_failing_to_up
     shutil.copytree(tmp_path / "src" / "archive", tmp_path / "copy")
     with Archive(tmp_path / "copy", create=False) as arc:
         assert len(arc) == json.loads((tmp_path / "src" / "expected.json").read_text())["len"]
+
+
+def test_backup_of_a_write_protected_archive_is_writable(tmp_path):
+    # chmod -R a-w protects a finished archive. The backup copied the directory's mode, so it
+    # was write-protected too: for any user but root its blobs/ could not even be created
+    # (a bare PermissionError), and a backup made by root could not be restored into use.
+    src = tmp_path / "src"
+    written(src / "a")
+    _chmod_tree(src / "a", writable=False)
+    try:
+        with Archive(src / "a", create=False) as arc:
+            arc.backup(tmp_path / "copy")
+    finally:
+        _chmod_tree(src / "a", writable=True)
+    assert (tmp_path / "copy").stat().st_mode & 0o700 == 0o700
+    assert (tmp_path / "copy").stat().st_mode & 0o055 == 0o055  # the group's and others' read kept
+    check_reads(tmp_path / "copy")
