@@ -344,17 +344,17 @@ def _date_value(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-# A time of day with no fraction of a second, and what follows it (an offset or Z).
-_TIME_TO_UNIT = re.compile(r"(\d{4}-\d\d-\d\d[Tt ]\d\d(?::\d\d){0,2})([+-][\d:]+|Z)?")
+# A date, a time of day to the hour, minute or second (no fraction), and an offset or Z.
+_UNTIL_PARTS = re.compile(r"(\d{4}-\d\d-\d\d)(?:[Tt ](\d\d(?::\d\d){0,2}))?([+-]\d\d(?::?\d\d)?|Z)?")
 _END_OF_UNIT = {0: ":59:59.999999", 1: ":59.999999", 2: ".999999"}  # by the colons in the time
 
 
 def _end_of_period(value: str | None) -> str | None:
     """An upper bound includes the whole last unit written: a date alone is the end of that
-    day (local time, as the date alone is its local midnight), so "created on or before
-    2021-03-01" includes the jobs of that day; a time to the second, as the tables print
-    dates, is the end of that second (jobs are created at milliseconds: the table's
-    "01:58:57 UTC" of a job created at 01:58:57.966 must select it)."""
+    day (local time, as the date alone is its local midnight, or at the offset written), so
+    "created on or before 2021-03-01" includes the jobs of that day; a time to the second,
+    as the tables print dates, is the end of that second (jobs are created at milliseconds:
+    the table's "01:58:57 UTC" of a job created at 01:58:57.966 must select it)."""
     from datetime import date
 
     if value is None:
@@ -363,14 +363,15 @@ def _end_of_period(value: str | None) -> str | None:
     if text[-4:].upper() == " UTC":  # a date as the tables print it: the end of that UTC day
         text, zone = text[:-4].rstrip(), " UTC"
     try:
-        day = date.fromisoformat(text)
+        return f"{date.fromisoformat(text).isoformat()}T23:59:59.999999{zone}"
     except ValueError:
-        timed = _TIME_TO_UNIT.fullmatch(text)
-        if not timed:
-            return value  # a time with a fraction of a second (or another spelling): as given
-        end = _END_OF_UNIT[timed.group(1)[11:].count(":")]
-        return f"{timed.group(1)}{end}{timed.group(2) or ''}{zone}"
-    return f"{day.isoformat()}T23:59:59.999999{zone}"
+        pass
+    parts = _UNTIL_PARTS.fullmatch(text)
+    if not parts:
+        return value  # a time with a fraction of a second (or another spelling): as given
+    day, clock, offset = parts.groups()
+    end = f"{clock}{_END_OF_UNIT[clock.count(':')]}" if clock else "23:59:59.999999"
+    return f"{day}T{end}{offset or ''}{zone}"
 
 
 def _until_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

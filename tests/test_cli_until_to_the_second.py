@@ -74,3 +74,17 @@ def test_until_naive_local_time_to_the_second(path, zone):
 
     local = datetime.fromisoformat(JOBS["seen"]).astimezone(ZoneInfo(zone))
     assert _ids(path, "--until", local.strftime("%Y-%m-%dT%H:%M:%S")) == {"early", "seen"}
+
+
+@pytest.mark.parametrize("until", ["2023-02-15+05:30", "2023-02-15+0530"])
+def test_until_a_date_alone_with_an_offset_includes_that_day(tmp_path, until):
+    """'--until 2023-02-15' and '--until "2023-02-15 UTC"' include that day; the same date
+    with an offset meant its first instant, leaving out every job of the day."""
+    path = tmp_path / "day.jobarchive"
+    with Archive(path) as arc:  # 2023-02-15 at +05:30 is 2023-02-14T18:30Z .. 2023-02-15T18:30Z
+        arc.add_many([{"job_id": job_id, "creation_date": when, "status": "COMPLETED"}
+                      for job_id, when in (("before", "2023-02-14T18:29:59Z"),
+                                           ("morning", "2023-02-14T20:00:00Z"),
+                                           ("evening", "2023-02-15T18:29:59.5Z"),
+                                           ("after", "2023-02-15T18:30:00Z"))])
+    assert _ids(path, "--since", until, "--until", until) == {"morning", "evening"}
