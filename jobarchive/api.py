@@ -793,7 +793,8 @@ class ApiClient:
     def _renew(self, failed: _Secret, err: RequestsApiError) -> bool:
         """Replace the access token ``failed`` after a 401; whether the call is worth
         repeating. One login for all threads; none for a token younger than a minute (a 401
-        then means something else, e.g. the 2018 API's answer for an unknown job id)."""
+        then means something else, e.g. the 2018 API's answer for an unknown job id). A login
+        that fails other than by refusing the API token raises (``RequestsApiError``)."""
         if self._relogin is None:
             return False
         with self._renew_lock:
@@ -804,8 +805,17 @@ class ApiClient:
             try:
                 fresh = self._relogin()
             except ApiError as login_err:
-                logger.warning("Logging in again after %s failed: %s", err.status_code, login_err)
-                return False
+                status = getattr(login_err, "status_code", -1)
+                if status in (400, 401, 403) or isinstance(login_err, AuthenticationLicenseError):
+                    logger.warning("Logging in again after %s failed: %s", err.status_code,
+                                   login_err)
+                    return False  # the API token itself was refused
+                # The login service is down, rate limiting or garbled: no verdict on the token,
+                # and callers (sync's breaker) must count it as the server's failure.
+                raise RequestsApiError(
+                    f"{err} The access token has expired and logging in again failed: "
+                    f"{login_err}", status,
+                    getattr(login_err, "error_code", None)) from login_err
             self._token, self._token_since = fresh, self._transport.clock()
             logger.info("The access token was refused; logged in again with the API token.")
             return True
