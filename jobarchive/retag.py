@@ -261,13 +261,13 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
         old, new, *rest = json.loads(payload) if payload else ([], [])
         sources.update(rest[:1])
         held = current.get(job_id, {}).get("tags")
+        if held is None or (set(new) != set(held) and _SENT not in rest[1:]):
+            changed_since += job_id not in pending  # a resumed undo finds its done jobs here
+            continue
         # Sent by a run stopped before it archived the answer: the server may hold the change
         # the archive lacks, which only the server's tags tell (read, then reverted there).
-        unsure = _SENT in rest[1:] and held is not None and set(held) == set(old)
+        unsure = set(new) != set(held)
         if unsure and provider is None:
-            continue
-        if not unsure and (held is None or set(new) != set(held)):
-            changed_since += job_id not in pending  # a resumed undo finds its done jobs here
             continue
         restore = tuple(t for t in old if t not in new)
         drop = tuple(t for t in new if t not in old)
@@ -556,7 +556,7 @@ class _Runner:
                 record["tags"] = list(p.new)
                 # Stored records are normalized already; as IBMQJob they skip re-normalization.
                 records.append(IBMQJob._from_record(record, None, None))
-                logged.append((p.job_id, held, list(p.new)))
+                logged.append((p.job_id, _before(p, held), list(p.new)))
                 p.outcome = "updated"
             # Records without qobj/result: the stored payloads and blob stay as they are.
             self.archive.add_many(records, source=source)
@@ -619,8 +619,8 @@ class _Runner:
                     self.campaign, [(p.job_id, "sending", json.dumps(p.new)) for p, _ in to_send])
                 # Logged before it is sent: after a kill or Ctrl-C, `undo` means this run and
                 # reverts what may have reached the server (not the run before it).
-                self._log_for_undo([(p.job_id, p.old, p.new) for p, _ in to_send], "remote",
-                                   sent=True)
+                self._log_for_undo([(p.job_id, _before(p, p.old), p.new) for p, _ in to_send],
+                                   "remote", sent=True)
             answers = []
             for answer in pool.map(self._send, to_send):
                 answers.append(answer)
@@ -730,6 +730,12 @@ class _Breaker:
             "to resume.",
             last.status_code if last is not None else -1,
             last.error_code if last is not None else None)
+
+
+def _before(plan: _Plan, held: list[str]) -> list[str]:
+    """A job's tags before the run, for undo: the server's when they were read (a tag a
+    colleague put there since the last sync is not the run's to take away), else ``held``."""
+    return list(plan.server) if plan.server is not None else held
 
 
 def _tags_of(payload: str | None) -> list[str] | None:

@@ -85,9 +85,10 @@ _CLI_RETAG = [sys.executable, "-c", "from jobarchive.cli import main; main()"]
 
 def test_undo_after_ctrl_c_reverts_the_interrupted_run_on_the_server_not_the_run_before(
         tmp_path):
-    # `--add good` ran to its end; then `--add oops` was stopped with Ctrl-C while its first
-    # batch was on the server (its PUTs landed, none recorded in the archive yet). The user's
-    # `retag --undo --remote` must take `oops` off the server, and keep `good`.
+    # `--add good` ran to its end; a colleague tagged every job on the server; then `--add
+    # oops` was stopped with Ctrl-C while its first batch was on the server (its PUTs landed,
+    # none recorded in the archive yet). The user's `retag --undo --remote` must take `oops`
+    # off the server, and keep `good` and the colleague's tag.
     with Emulator(seed_jobs=60, seed=5, latency=0.01) as emu:
         path = tmp_path / "u"
         provider = jobarchive.connect(emu.url, emu.token)
@@ -95,6 +96,8 @@ def test_undo_after_ctrl_c_reverts_the_interrupted_run_on_the_server_not_the_run
             arc.sync(provider, progress=False)
             ids = list(arc.query(descending=False)["job_id"])
             arc.retag(ids, additional_tags=["good"], provider=provider, progress=False)
+        for job_id in ids:
+            emu.update_job(job_id, tags=[*emu.job_doc(job_id)["tags"], "colleague"])
         emu.reset_stats()
         argv = [*_CLI_RETAG, "--archive", str(path), "retag", "--all", "--add", "oops",
                 "--remote", "--url", emu.url, "--token", emu.token, "--workers", "1",
@@ -114,5 +117,5 @@ def test_undo_after_ctrl_c_reverts_the_interrupted_run_on_the_server_not_the_run
             assert (frame["outcome"] != "refused").all()
             for job_id in ids:
                 server = emu.job_doc(job_id).get("tags") or []
-                assert "oops" not in server and "good" in server, job_id
+                assert "oops" not in server and {"good", "colleague"} <= set(server), job_id
                 assert sorted(arc.get(job_id).tags()) == sorted(server), job_id
