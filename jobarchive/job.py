@@ -341,11 +341,22 @@ class IBMQJob:
             answer = self._api_client.job_status(self.job_id())
         except ApiError as err:
             raise IBMQJobApiError(str(err)) from err
+        self._apply_answer(answer)
+        return self._cached_status()
+
+    def _apply_answer(self, answer: dict[str, Any]) -> None:
+        """Apply a status answer, a final status only together with the job's final document
+        (``refresh()``). A job cached as final is never asked about again (``status()``
+        answers from the cache, sync skips it, ``to_dict()`` is what gets archived), so when
+        that refresh fails the job stays as it was and the next call asks again."""
+        before = {key: self._record.get(key) for key in ("status", "info_queue")}
         self._apply_status(answer)
-        status = self._cached_status()
-        if status in JOB_FINAL_STATES:
-            self.refresh()
-        return status
+        if self._cached_status() in JOB_FINAL_STATES:
+            try:
+                self.refresh()
+            except BaseException:
+                self._record.update(before)
+                raise
 
     def _apply_status(self, answer: dict[str, Any]) -> None:
         mapped = map_server_keys(answer, {"infoQueue": "info_queue"})
@@ -483,7 +494,7 @@ class IBMQJob:
                 raise IBMQJobApiError(
                     f"Error checking job status due to a network error: {err}"
                 ) from err
-            self._apply_status(answer)
+            self._apply_answer(answer)
             status = self._cached_status()
             if status in JOB_FINAL_STATES:
                 break
@@ -493,7 +504,6 @@ class IBMQJob:
                 raise IBMQJobTimeoutError(f"Timeout while waiting for job {self.job_id()}.")
             delay = wait if timeout is None else min(wait, max(0.0, timeout - (time.monotonic() - start)))
             time.sleep(delay)
-        self.refresh()
         return self._cached_status() in required
 
     def wait_for_final_state(
