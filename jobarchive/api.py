@@ -74,8 +74,13 @@ def client_application_header() -> str:
     value = f"jobarchive/{__version__}"
     custom = os.environ.get("QE_CUSTOM_CLIENT_APP_HEADER")
     if custom:
-        value += f"/{custom}"
+        # Percent-encoded beyond printable ASCII: http.client refuses a header it cannot
+        # encode as latin-1 (a UnicodeEncodeError on every request) and one with a newline.
+        value += "/" + quote(custom, safe=_PRINTABLE_ASCII)
     return value
+
+
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
 
 
 # Clients and transports alive in this process: a forked child resets them (see
