@@ -302,6 +302,9 @@ class Archive:
                 f"No archive at {self.path}. Create one with Archive({str(self.path)!r}) "
                 f"or `jobarchive init {self.path}`."
             )
+        # Absolute: a relative path would follow the process's working directory (a
+        # notebook's %cd), and the blobs, the lock and new threads' connections with it.
+        self.path = self.path.absolute()
         new = not (self.path / INDEX_FILE).exists() or not (self.path / BLOB_DIR).is_dir()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
