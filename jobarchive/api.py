@@ -354,7 +354,8 @@ class _Transport:
                 if remaining <= 0:
                     raise RequestDeadlineError(self.scrub(
                         f"The deadline passed before {where} could be sent (attempt {attempt})."))
-                send_timeout = (min(send_timeout[0], remaining), min(send_timeout[1], remaining))
+                send_timeout = (_capped(send_timeout[0], remaining),
+                                _capped(send_timeout[1], remaining))
             with self._lock:
                 self._count += 1
             try:
@@ -536,13 +537,34 @@ def _body_text(response: requests.Response) -> str:
     return text[:500]
 
 
-def _timeout(value: float | tuple[float, float] | None) -> tuple[float, float]:
+def _timeout(value: Any) -> tuple[float | None, float | None]:
+    """``(connect, read)`` seconds from a ``timeout`` argument: None (the default), one
+    number (the connect part at most ``DEFAULT_TIMEOUT[0]``) or a pair, whose None or inf
+    means no limit as in requests (upstream's default is ``(5, None)``). ValueError for
+    anything else, before a request is sent."""
     if value is None:
         return DEFAULT_TIMEOUT
-    if isinstance(value, int | float):
-        return (min(float(value), DEFAULT_TIMEOUT[0]), float(value))
-    connect, read = value
-    return (float(connect), float(read))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        read = _seconds(value, value)
+        return (DEFAULT_TIMEOUT[0] if read is None else min(read, DEFAULT_TIMEOUT[0]), read)
+    try:
+        connect, read = value
+    except (TypeError, ValueError):
+        raise ValueError(f"timeout must be seconds or a (connect, read) pair, not {value!r}."
+                         ) from None
+    return (_seconds(connect, value), _seconds(read, value))
+
+
+def _seconds(part: Any, value: Any) -> float | None:
+    if part is None or (isinstance(part, int | float) and part == float("inf")):
+        return None
+    if isinstance(part, int | float) and not isinstance(part, bool) and part > 0:
+        return float(part)  # NaN fails `> 0`
+    raise ValueError(f"timeout {value!r}: each part must be seconds > 0, or None for no limit.")
+
+
+def _capped(limit: float | None, remaining: float) -> float:
+    return remaining if limit is None else min(limit, remaining)
 
 
 def _retry_after(value: str | None, response: requests.Response | None = None,
