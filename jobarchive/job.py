@@ -406,6 +406,10 @@ class IBMQJob:
             for required in ("job_id", "creation_date", "status"):
                 if required not in fresh:
                     raise JobValidationError(f"missing required field {required!r}", self.job_id())
+            # The job keeps the id it was asked about, as upstream's refresh does: the 2024
+            # server answered for a job under another id (realdata submit_2024.json), and a
+            # job re-keyed by its refresh would be archived twice, the first never final.
+            fresh.pop("job_id")
             merged = dict(self._record)
             for key in ("name", "time_per_step", "error", "run_mode", "info_queue"):
                 merged[key] = fresh.pop(key, None)
