@@ -831,6 +831,8 @@ class ApiClient:
                 return False
             try:
                 fresh = self._relogin()
+            except (RequestDeadlineError, RequestCancelledError):
+                raise  # the caller's own limits, which it tells by their class
             except ApiError as login_err:
                 status = getattr(login_err, "status_code", -1)
                 if status in (400, 401, 403) or isinstance(login_err, AuthenticationLicenseError):

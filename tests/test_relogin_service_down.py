@@ -59,3 +59,20 @@ def test_a_sync_whose_token_expires_during_a_login_outage_says_run_again(tmp_pat
         message = str(info.value)
         assert "logging in again failed" in message and TOKEN_BLAME not in message, message
         assert "valid token" not in message
+
+
+def test_a_deadline_passing_while_logging_in_again_is_still_a_timeout():
+    # IBMQJob.wait_for_final_state(timeout=...) tells its timeout from other API errors by
+    # the class (a TimeoutError): a re-login cut by the deadline must keep it.
+    with Emulator(seed_jobs=3, seed=1) as emu:
+        provider = jobarchive.connect(emu.url, emu.token, max_retries=3)
+        client = provider.api_client
+        emu.advance(TTL + 1)
+        transport = client.transport
+        real, waited = transport.clock, [0.0]
+        transport.clock = lambda: real() + TTL + 1 + waited[0]
+        transport.sleep = lambda seconds: waited.__setitem__(0, waited[0] + seconds)
+        transport.random = lambda: 0.5
+        emu.set_faults({"rate": 1.0, "kinds": ["503"], "endpoints": ["login"]})
+        with client.deadline(1.2), pytest.raises(TimeoutError):
+            client.job_get(emu.job_docs()[0]["id"])
