@@ -856,7 +856,16 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
     if fmt == "table" and len(job_ids) == 1:
         cols = cols[1:]
     write_frame(frame, fmt, output, cols)
+    if fmt == "csv" and not frame.empty:
+        _say_bitstrings_are_text()
     _say_skipped(ctx, frame)
+
+
+def _say_bitstrings_are_text(where: str = "") -> None:
+    # CSV has no types: readers take "0011" for the number 11 unless told otherwise.
+    click.echo(f"{where}bitstring is text (\"0011\"); read it as such: pandas read_csv(..., "
+               "dtype={'bitstring': str}), DuckDB read_csv(..., types={'bitstring': 'VARCHAR'})",
+               err=True)
 
 
 def _read_counts(arc: Any, job_ids: list[str] | None, skip_damaged: bool) -> Any:
@@ -1207,10 +1216,7 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, skip_d
     for line in lines:
         click.echo(line)
     if fmt == "csv" and not no_counts:
-        # CSV has no types: readers take "0011" for the number 11 unless told otherwise.
-        click.echo("counts.csv: bitstring is text (\"0011\"); read it as such: pandas "
-                   "read_csv(..., dtype={'bitstring': str}), DuckDB read_csv(..., "
-                   "types={'bitstring': 'VARCHAR'})", err=True)
+        _say_bitstrings_are_text("counts.csv: ")
     if not no_counts:
         _say_skipped(ctx, table)
 
