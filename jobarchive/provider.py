@@ -406,7 +406,6 @@ def _iter_one_date(client: ApiClient, base: dict[str, Any], date: str, seen: set
     direction, beyond = ("DESC", "lt") if descending else ("ASC", "gt")
     order = [f"creationDate {direction}", f"id {direction}"]
     last_id: str | None = None
-    again = 0  # of the jobs seen before: some must come back, or `creationDate = D` failed
     while True:
         query = _narrow(base, "creationDate", date)
         if last_id is not None:
@@ -422,16 +421,23 @@ def _iter_one_date(client: ApiClient, base: dict[str, Any], date: str, seen: set
                     f"The server does not order the jobs created at {date} by id; cannot page "
                     "through them.")
             last_id = job_id
-            if job_id in seen:
-                again += 1
-            else:
+            if job_id not in seen:
                 yield doc
         if not page:  # not a short page: a server may answer fewer jobs than asked
-            if not again:
+            # Nothing at all came back: `creationDate = D` failed, unless the jobs seen at D
+            # were deleted meanwhile (a colleague cleaning up a batch during a sync).
+            if last_id is None and _any_listed_at(client, seen, date):
                 raise IBMQBackendApiProtocolError(
                     f"The server lists none of the jobs created at {date} by that date; "
                     "cannot page through them.")
             return
+
+
+def _any_listed_at(client: ApiClient, ids: set[str], date: str) -> bool:
+    """Whether the server still lists one of ``ids`` (some of them) as created at ``date``."""
+    sample = sorted(ids)[:MAX_NIN_IDS]
+    page = client.list_jobs({"where": {"id": {"inq": sample}}, "limit": len(sample), "skip": 0})
+    return any(isinstance(d, dict) and d.get("creationDate") == date for d in page)
 
 
 # --- provider and backends ---------------------------------------------------------------
