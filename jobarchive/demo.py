@@ -8,6 +8,7 @@ writes the HTML report. Library code: the CLI only calls ``run_demo``.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import time
 from collections.abc import Callable
@@ -201,10 +202,12 @@ def run_demo(
     _section(echo, f"Done in {seconds:.1f} s")
     echo(f"   archive: {path.resolve()}  ({out['synced']} jobs after the first sync)")
     echo(f"   report:  {Path(out['report']).resolve()}")
-    echo(f"   try:     {command} --archive {path} ls --tag {DEMO_TAG}")
-    echo(f"            {command} --archive {path} show {submitted[0]}")
-    echo(f"            {command} --archive {path} export "
-         f"{path.name.removesuffix('.jobarchive')}-export/")
+    # Typed into a shell as printed: a path with a space or a quote must stay one word.
+    where, export = shlex.quote(str(path)), shlex.quote(
+        f"{path.name.removesuffix('.jobarchive')}-export/")
+    echo(f"   try:     {command} --archive {where} ls --tag {DEMO_TAG}")
+    echo(f"            {command} --archive {where} show {submitted[0]}")
+    echo(f"            {command} --archive {where} export {export}")
     return out
 
 
