@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,17 @@ def one_line(err: BaseException, secrets: Sequence[str] = ()) -> str:
 
 
 class _Group(click.Group):
-    """Turns every error escaping a command into one line and exit code 1."""
+    """Turns every error escaping a command into one line and exit code 1, and every
+    warning into one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                # Python prints a warning with the path, line number and source line of the
+                # call that raised it: internals that tell a user nothing.
+                warnings.showwarning = lambda message, *_args, **_kw: click.echo(
+                    f"Warning: {mask(str(message), _secrets(ctx))}", err=True)
+                return super().invoke(ctx)
         except click.exceptions.NoSuchOption as err:
             if err.option_name == "--archive" and ctx.invoked_subcommand:  # a common slip
                 err.message = (f"--archive goes before the command: jobarchive --archive PATH "
@@ -870,8 +877,6 @@ def _say_bitstrings_are_text(where: str = "") -> None:
 
 def _read_counts(arc: Any, job_ids: list[str] | None, skip_damaged: bool) -> Any:
     """Archive.counts, its damaged-blob error naming this command's option."""
-    import warnings
-
     try:
         with warnings.catch_warnings():  # _say_skipped reports them on one line
             warnings.simplefilter("ignore", UserWarning)
