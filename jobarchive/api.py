@@ -167,7 +167,7 @@ class _Transport:
 
     def __init__(
         self,
-        timeout: float | tuple[float, float] | None = None,
+        timeout: float | tuple[float | None, float | None] | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
         verify: bool | str = True,
@@ -723,7 +723,7 @@ class ApiClient:
         project: str = "main",
         *,
         transport: _Transport | None = None,
-        timeout: float | tuple[float, float] | None = None,
+        timeout: float | tuple[float | None, float | None] | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
         relogin: Callable[[], _Secret] | None = None,

@@ -76,7 +76,7 @@ def connect(
     group: str | None = None,
     project: str | None = None,
     *,
-    timeout: float | tuple[float, float] | None = None,
+    timeout: float | tuple[float | None, float | None] | None = None,
     max_retries: int = DEFAULT_MAX_RETRIES,
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
     verify: bool | str = True,
@@ -86,8 +86,8 @@ def connect(
 
     Runs reference §3.1: GET /version, POST /users/loginWithToken, GET /users/me, GET
     {http}/Network; ``hub``/``group``/``project`` pick one provider (the default one when
-    none is given). ``timeout`` is seconds or ``(connect, read)``; ``max_retries`` and
-    ``backoff_factor`` set the retry policy of every request.
+    none is given). ``timeout`` is seconds or ``(connect, read)`` (None: no limit);
+    ``max_retries`` and ``backoff_factor`` set the retry policy of every request.
 
     Raises ``IBMQAccountCredentialsInvalidUrl`` (not an authentication URL),
     ``IBMQAccountCredentialsInvalidToken`` (token refused), ``IBMQProviderError`` (no
