@@ -42,11 +42,6 @@ def test_a_rare_backend_drives_a_common_status(arc):
     assert "jobs_backend_creation" in _driver(arc, backend_name="ibmq_lima", status="DONE")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "store/index.py: with a backend and a status SQLite (no statistics) always drives the "
-    "query from the backend index, reading every job of a common backend to find a rare "
-    "status; Index._select_sql should pick the driving index from bounded counts (as "
-    "tag_plan does for tags) and disable the other (the '+column' form of JobFilter.indexed)"))
 @pytest.mark.parametrize("dates", [False, True], ids=["all", "date-range"])
 def test_a_rare_status_drives_a_common_backend(arc, dates):
     kwargs = {"backend_name": "ibmq_qasm_simulator", "status": "ERROR"}

@@ -377,6 +377,7 @@ class JobFilter:
     skip: int = 0
     descending: bool = True
     params: list[Any] = field(default_factory=list, repr=False)
+    driver: str | None = None  # of several _DRIVERS filters, the one whose index drives
 
     def indexed(self, drive: bool = True) -> tuple[list[str], list[Any]]:
         """The clauses an index can drive (everything but final, name and tags);
@@ -386,7 +387,8 @@ class JobFilter:
         plus = "" if drive else "+"
 
         def any_of(column: str, values: Sequence[Any]) -> None:
-            column = plus + column
+            passive = self.driver is not None and column in _DRIVERS and column != self.driver
+            column = ("+" if passive else plus) + column
             values = list(dict.fromkeys(values))
             if len(values) == 1:  # `= ?` plans better than a one-element IN (about 2x here)
                 clauses.append(f"{column} = ?")
@@ -464,6 +466,11 @@ class JobFilter:
                 params.extend(bound)
         return " AND ".join(clauses) or "1", params
 
+
+# Filter columns whose index (column, creation_us, job_id) can drive a query; filter field
+# of each.
+_DRIVERS = {"status": "statuses", "share_level": "share_levels", "run_mode": "run_modes",
+            "backend_name": "backend_names"}
 
 # How a tag filter is matched. "exists": the other filters' index drives, each of its rows
 # probes the tag table (cost per row in range). "range": the same drive, checked against the
@@ -1086,8 +1093,29 @@ class Index:
     def _bounded_count(self, sql: str, params: Sequence[Any], cap: int) -> int:
         return self.conn.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*params, cap]).fetchone()[0]
 
+    def pick_driver(self, flt: JobFilter) -> JobFilter:
+        """With filters on two or more ``_DRIVERS`` columns, the one matching the fewest
+        rows drives (from bounded counts): without statistics SQLite always picks the same
+        index, and read every job of a common backend to find a rare status."""
+        used = [c for c, name in _DRIVERS.items() if getattr(flt, name) is not None]
+        # A limit stops either index's walk after a few rows: the counts would cost more
+        # (2 ms -> 20 ms for "the newest 10 DONE jobs on lima" at 200,000 jobs).
+        if len(used) < 2 or flt.job_ids is not None or flt.limit is not None:
+            return flt
+        best, fewest = None, _COUNT_CAP
+        for column in used:
+            alone = JobFilter(start_us=flt.start_us, end_us=flt.end_us,
+                              **{_DRIVERS[column]: getattr(flt, _DRIVERS[column])})
+            clauses, params = alone.indexed()
+            # Counted only up to the fewest so far: the counts cost about the rows the
+            # chosen index then reads, not those of the common filters.
+            n = self._bounded_count(f"SELECT 1 FROM jobs WHERE {' AND '.join(clauses)}", params, fewest + 1)
+            if best is None or n < fewest:
+                best, fewest = column, n
+        return replace(flt, driver=best)
+
     def _select_sql(self, flt: JobFilter, columns: Sequence[str]) -> tuple[str, list[Any]]:
-        flt, plan = self.tag_plan(flt)
+        flt, plan = self.tag_plan(self.pick_driver(flt))
         where, params = flt.where(plan)
         order = "DESC" if flt.descending else "ASC"
         sql = (f"SELECT {', '.join(columns)} FROM jobs WHERE {where} "
