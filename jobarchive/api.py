@@ -861,8 +861,9 @@ class ApiClient:
     def _download(self, url_of: Callable[[], Any]) -> Any:
         """GET a pre-signed URL from ``url_of()``. Object storage refusing it (403: it expired
         while retries waited, or its signing key was rotated) is worth one fresh URL."""
+        url = url_of()  # a 403 from the API itself is no expired URL
         try:
-            return self._object_storage("GET", url_of())
+            return self._object_storage("GET", url)
         except RequestsApiError as err:
             if err.status_code != 403:
                 raise

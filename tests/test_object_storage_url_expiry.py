@@ -72,3 +72,15 @@ def test_storage_refusing_every_fresh_url_fails_after_one_renewal():
         stats = emu.stats()
         assert stats["job_result_url"] == 2 and stats["storage_result"] == 2
         assert "job_result_downloaded" not in stats
+
+
+def test_a_403_from_the_api_itself_is_not_taken_for_an_expired_url():
+    with Emulator(seed_jobs=8, seed=1, url_ttl=URL_TTL) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        job_id = _completed(emu)
+        emu.make_unreachable(job_id, 403, "FORBIDDEN", "No access to this job")
+        emu.reset_stats()
+        with pytest.raises(RequestsApiError) as info:
+            provider.api_client.job_result(job_id)
+        assert info.value.status_code == 403
+        assert emu.stats()["job_result_url"] == 1 and "storage_result" not in emu.stats()
