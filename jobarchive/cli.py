@@ -31,6 +31,7 @@ QISKITRC = Path(".qiskit") / "qiskitrc"
 EXIT_PROBLEMS = 3
 EXIT_INTERRUPTED = 128 + 2  # 128 + SIGINT, as a shell reports a Ctrl-C
 TABLE_COLUMNS = ("job_id", "creation_date", "backend_name", "status", "name", "tags")
+LIST_COLUMNS = frozenset({"tags"})  # of the frames written as Parquet: lists of str
 SHARE_LEVELS = ("global", "hub", "group", "project", "none")
 MAX_INT = 2**63 - 1  # SQLite's integer range
 MIN_SECRET = 6
@@ -590,7 +591,7 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
     if fmt == "parquet":
         if not output:
             raise click.UsageError("--format parquet needs --output FILE")
-        frame.to_parquet(output, index=False)
+        _to_parquet(frame, output)
         click.echo(f"wrote {len(frame)} rows to {output}", err=True)
         return
     if fmt == "csv":
@@ -606,6 +607,18 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
     else:
         for text in parts:
             click.echo(text, nl=False)
+
+
+def _to_parquet(frame: Any, path: str | Path) -> None:
+    """``frame.to_parquet``, with list-valued columns typed as lists of strings: pyarrow
+    guesses a type from the values, list<null> when no selected job has a tag and null when
+    no job is selected, and files so typed cannot be read together with others."""
+    import pyarrow as pa
+
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    for name in LIST_COLUMNS.intersection(frame.columns):
+        schema = schema.set(schema.get_field_index(name), pa.field(name, pa.list_(pa.string())))
+    frame.to_parquet(path, index=False, schema=schema)
 
 
 def _columns_option(value: str | None) -> list[str] | None:
@@ -1257,7 +1270,7 @@ def backup(ctx: click.Context, dest: str, allow_damaged: bool, fmt: str) -> None
 def _save(frame: Any, fmt: str, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "parquet":
-        frame.to_parquet(tmp, index=False)
+        _to_parquet(frame, tmp)
     else:
         _flat_for_csv(frame).to_csv(tmp, index=False)
     os.replace(tmp, path)
