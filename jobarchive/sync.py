@@ -471,14 +471,22 @@ class _Pass:
         try:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="jobarchive-sync") as pool:
                 self.pool = pool
-                self._changed_jobs()
-                self._missing_payloads()
-                self._unarchived_again()
-                self._discover()
-                if self.full:
-                    self._full_metadata()
-                if self.revived:
-                    self._missing_payloads()  # their payloads, now that they answer again
+                try:
+                    self._changed_jobs()
+                    self._missing_payloads()
+                    self._unarchived_again()
+                    self._discover()
+                    if self.full:
+                        self._full_metadata()
+                    if self.revived:
+                        self._missing_payloads()  # their payloads, now that they answer again
+                except BaseException:
+                    # Ctrl-C (or any escape), wherever it lands (a listing, a write): the
+                    # requests under way on the pool, acknowledgements included, stop at their
+                    # next attempt or backoff wait, so the pool's shutdown does not sit out
+                    # their retry ladders.
+                    self._cancel.set()
+                    raise
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -737,33 +745,27 @@ class _Pass:
         chunk: list[_Work] = []
         outcomes: list[_Outcome] = []
         held = 0
-        try:
-            while True:
-                while len(ahead) < 2 * self.workers and (item := next(todo, None)) is not None:
-                    ahead.append((item, self.pool.submit(self._fetch_noted, item)))
-                if not ahead:
-                    break
-                item, future = ahead.popleft()
-                outcome = future.result()
-                chunk.append(item)
-                outcomes.append(outcome)
-                held += outcome.size
-                if len(chunk) >= self.batch_size or held >= self.batch_bytes or not ahead:
-                    stop = self._write(chunk, outcomes, discovered)
-                    chunk, outcomes, held = [], [], 0
-                    if stop:
-                        # The jobs already under way end at once (skipped) or bring what
-                        # they fetched, which is written too.
-                        rest = [(i, f.result()) for i, f in ahead]
-                        ahead.clear()
-                        if rest:
-                            self._write([i for i, _ in rest], [o for _, o in rest], discovered)
-                        raise self._give_up()
-        except BaseException:
-            # Ctrl-C (or any escape): the jobs under way stop at their next request or
-            # backoff wait, so the pool's shutdown does not sit out their retry ladders.
-            self._cancel.set()
-            raise
+        while True:
+            while len(ahead) < 2 * self.workers and (item := next(todo, None)) is not None:
+                ahead.append((item, self.pool.submit(self._fetch_noted, item)))
+            if not ahead:
+                break
+            item, future = ahead.popleft()
+            outcome = future.result()
+            chunk.append(item)
+            outcomes.append(outcome)
+            held += outcome.size
+            if len(chunk) >= self.batch_size or held >= self.batch_bytes or not ahead:
+                stop = self._write(chunk, outcomes, discovered)
+                chunk, outcomes, held = [], [], 0
+                if stop:
+                    # The jobs already under way end at once (skipped) or bring what they
+                    # fetched, which is written too.
+                    rest = [(i, f.result()) for i, f in ahead]
+                    ahead.clear()
+                    if rest:
+                        self._write([i for i, _ in rest], [o for _, o in rest], discovered)
+                    raise self._give_up()
 
     def _write(self, chunk: list[_Work], outcomes: list[_Outcome], discovered: bool) -> bool:
         """Write one batch of outcomes (blob first, then rows) and the journals; True when
