@@ -622,7 +622,8 @@ def _to_parquet(frame: Any, path: str | Path) -> None:
 
 
 def _columns_option(value: str | None) -> list[str] | None:
-    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+    # A column named twice once: JSON and Parquet cannot hold two columns of one name.
+    return list(dict.fromkeys(c.strip() for c in value.split(",") if c.strip())) if value else None
 
 
 def _tag_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
