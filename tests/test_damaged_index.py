@@ -3,7 +3,11 @@ never SQLite's bare "database disk image is malformed"; ``Index.integrity()`` fi
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -74,3 +78,28 @@ def test_cli_audit_of_an_unreadable_index_is_a_finding(damaged):
     result = CliRunner().invoke(cli, ["--archive", str(damaged), "audit"])
     assert result.exit_code == 3, result.output
     assert "is damaged" in result.output and "Traceback" not in result.output
+
+
+def test_the_restore_the_message_names_gives_a_sound_index(damaged, tmp_path):
+    """Processes killed after their commits (as "stop writing" goes with a hung sync) leave
+    them in index.db-wal. Restoring index.db from a backup beside that -wal let SQLite replay
+    the old pages onto the restored file: a damaged index again. The message now names the
+    -wal and -shm to delete, and following it gives a sound archive."""
+    with Archive(damaged) as arc, pytest.raises(IndexIntegrityError) as err:
+        arc.query(limit=None)
+    assert "delete index.db-wal and index.db-shm" in str(err.value)
+    path, saved = tmp_path / "other", tmp_path / "backup"
+    with Archive(path) as arc:
+        arc.add_many([_job(i) for i in range(2000)])
+        arc.backup(saved)
+    code = ("import os, sys\nsys.path.insert(0, sys.argv[2])\nfrom jobarchive import Archive\n"
+            "from test_damaged_index import _job\n"
+            "arc = Archive(sys.argv[1])\narc.add_many([_job(i) for i in range(9000, 9400)])\nos._exit(0)\n")
+    subprocess.run([sys.executable, "-c", code, str(path), str(Path(__file__).parent)], check=True)
+    assert (path / "index.db-wal").stat().st_size  # the killed writer's commits
+    for name in ("index.db-wal", "index.db-shm"):
+        (path / name).unlink(missing_ok=True)
+    shutil.copyfile(saved / "index.db", path / "index.db")
+    with Archive(path) as arc:
+        assert arc.index.integrity() == []
+        assert len(arc) == 2000

@@ -773,8 +773,9 @@ class Index:
                                                                      sqlite3.SQLITE_NOTADB):
             raise IndexIntegrityError(
                 f"{self.path} is damaged ({exc}). Stop writing to this archive and copy its "
-                "directory, then restore index.db from a backup; the results and qobjs are in "
-                "separate files (blobs/), each row with its job id.") from exc
+                "directory, then delete index.db-wal and index.db-shm (SQLite would replay their "
+                "pages onto the restored file) and restore index.db from a backup; the results "
+                "and qobjs are in separate files (blobs/), each row with its job id.") from exc
 
     def integrity(self) -> list[str]:
         """SQLite's structural check of the index file (pages, b-trees, rows); empty when
