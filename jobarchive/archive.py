@@ -312,8 +312,13 @@ class Archive:
             raise ArchiveWriteError(f"cannot create the archive {self.path} ({err.strerror or err}); "
                                     "pass a path in a directory this user can write to.") from err
         self.index = Index(self.path / INDEX_FILE, busy_timeout=busy_timeout)  # refuses foreign files first
-        self.blobs = BlobStore(self.path)
-        if new:
+        try:
+            # Read-only media: blobs/ is not created (a copy of index.db alone still reads).
+            self.blobs = BlobStore(self.path, create=not self.index.read_only)
+        except BaseException:
+            self.index.close()
+            raise
+        if new and not self.index.read_only:
             # The new names (index.db, blobs/, the archive's own) must survive a power cut
             # like the files in them: blob files are fsynced into blobs/, not blobs/ into here.
             fsync_path(self.path)

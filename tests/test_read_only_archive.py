@@ -196,3 +196,19 @@ def test_backup_of_a_write_protected_archive_is_writable(tmp_path):
     assert (tmp_path / "copy").stat().st_mode & 0o700 == 0o700
     assert (tmp_path / "copy").stat().st_mode & 0o055 == 0o055  # the group's and others' read kept
     check_reads(tmp_path / "copy")
+
+
+def test_a_read_only_archive_without_its_blob_folder_still_reads(tmp_path, read_only):
+    """A copy of index.db alone (blobs/ left behind) on read-only media: BlobStore's mkdir
+    of blobs/ raised a bare OSError, so nothing could be read; now the index reads and a
+    job's result is a named missing blob."""
+    src = tmp_path / "arc"
+    with Archive(src) as arc:
+        arc.add_many([job(i) for i in range(5)] + [job(9, result=None, qobj=None)])
+    shutil.rmtree(src / "blobs")
+    with Archive(read_only(src)) as arc:
+        assert len(arc) == 6 and arc.get("job00000009").job_id() == "job00000009"
+        with pytest.raises(ArchiveError, match="missing"):
+            arc.get("job00000001")
+        with pytest.raises(ArchiveWriteError, match="read-only"):
+            arc.add(job(7))

@@ -393,10 +393,11 @@ def _group_bounds(table: pa.Table) -> list[tuple[int, int]]:
 class BlobStore:
     """The Parquet blob files of one archive."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, create: bool = True):
         self.root = Path(root)
         self.dir = self.root / BLOB_DIR
-        self.dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.dir.mkdir(parents=True, exist_ok=True)
         # Payload columns of recently read row groups, for jobs read one at a time (loops
         # over get() take neighbours from one group). Blob files never change once written.
         self._groups: OrderedDict[tuple[str, int], pa.Table] = OrderedDict()
