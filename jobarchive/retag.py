@@ -9,17 +9,18 @@ A journal in the index makes a remote campaign resumable. Per batch:
 1. every job about to be sent is journaled as ``sending`` (with the tags it will get), and
    logged for ``undo`` (so an undo after a kill reverts this run, on the server too),
 2. the PUTs run on a bounded thread pool (the API client does the retries),
-3. what the server confirmed is journaled as ``confirmed`` (the echoed tags),
-4. the confirmed tags are written to the archive (one transaction), and the entries dropped.
+3. the tags the server confirmed are written to the archive (one transaction), and the
+   entries dropped.
 
 A re-run of the same tag operation after a kill skips jobs already recorded (the plan finds
-nothing to change: the operation is idempotent), records ``confirmed`` jobs without asking
-the server again, and for ``sending`` jobs (outcome unknown) first reads the job from the
-server: if it already carries the new tags nothing is re-sent. So each change reaches the
-server once. Jobs the server refuses are reported with the reason; the others go on. When
-several jobs in a row fail on the transport (no answer, 5xx or 429 after the client's
-retries, 401), the server is taken to be down: the jobs not sent yet are not tried, what was
-confirmed is recorded, and ``RequestsApiError`` says so; a re-run resumes.
+nothing to change: the operation is idempotent), and for ``sending`` jobs (outcome unknown,
+or confirmed but not archived) first reads the job from the server: if it already carries
+the new tags nothing is re-sent. (An entry may be stale, the campaign re-run only after the
+tags changed again: so one an older version journaled ``confirmed`` is checked too.) So each
+change reaches the server once. Jobs the server refuses are reported with the reason; the
+others go on. When several jobs in a row fail on the transport (no answer, 5xx or 429 after
+the client's retries, 401), the server is taken to be down: the jobs not sent yet are not
+tried, what was confirmed is recorded, and ``RequestsApiError`` says so; a re-run resumes.
 
 As with ``update_tags`` on a job object, the new tags are computed from the tags the
 archive holds (its cached copy). With ``read_server_tags=True`` (what ``jobarchive retag
@@ -607,11 +608,8 @@ class _Runner:
             if p.server is not None and set(p.server) == set(p.new):
                 p.new = list(p.server)  # the server has them already: only the archive lags
                 confirmed.append(p)
-            elif state == "confirmed" and tags is not None and set(tags) == set(p.new):
-                p.new = tags  # the server confirmed it before a kill; do not send again
-                confirmed.append(p)
             else:
-                to_send.append((p, state == "sending" and tags is not None
+                to_send.append((p, state in ("sending", "confirmed") and tags is not None
                                 and set(tags) == set(p.new)))
         if to_send:
             with self.archive.index.transaction():
@@ -642,9 +640,6 @@ class _Runner:
                     p.new = tags
                     p.pushed = True
                     newly.append(p)
-            if newly:
-                self.archive.index.journal_put(
-                    self.campaign, [(p.job_id, "confirmed", json.dumps(p.new)) for p in newly])
             if unsent:
                 with self.archive.index.transaction():
                     self.archive.index.journal_delete(self.campaign, unsent)
