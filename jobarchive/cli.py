@@ -541,11 +541,17 @@ def format_table(frame: Any) -> str:
     return "\n".join(rows)
 
 
-def _flat_for_csv(frame: Any) -> Any:
-    """Lists as JSON text and dates as ISO-8601 UTC, so DuckDB/Spark read them back."""
+def _to_csv(frame: Any, path: Path | None = None) -> str | None:
+    """``frame`` as CSV text (or into ``path``): lists as JSON text and dates as ISO-8601
+    UTC, so DuckDB/Spark read them back. pandas quotes only the fields that hold its line
+    end "\n", while every reader also ends a row at a bare "\r": when a text field holds one,
+    every text field is quoted."""
+    import csv
+
     import pandas as pd
 
     out = frame.copy()
+    quoting = csv.QUOTE_MINIMAL
     for name in out.columns:
         col = out[name]
         if isinstance(col.dtype, pd.DatetimeTZDtype):
@@ -553,7 +559,10 @@ def _flat_for_csv(frame: Any) -> Any:
         elif col.dtype == object and col.map(lambda v: isinstance(v, list | dict)).any():
             out[name] = col.map(lambda v: json.dumps(v, ensure_ascii=False)
                                 if isinstance(v, list | dict) else v)
-    return out
+        elif (isinstance(col.dtype, pd.StringDtype) or col.dtype == object) and \
+                col.astype("string").str.contains("\r", regex=False).any():
+            quoting = csv.QUOTE_NONNUMERIC
+    return out.to_csv(path, index=False, quoting=quoting)
 
 
 _JSON_CHUNK = 5000  # rows converted at a time: the parsed records cost ~10x their text
@@ -595,7 +604,7 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
         click.echo(f"wrote {len(frame)} rows to {output}", err=True)
         return
     if fmt == "csv":
-        parts: Iterable[str] = [_flat_for_csv(frame).to_csv(index=False)]
+        parts: Iterable[str] = [_to_csv(frame) or ""]
     elif fmt == "json":
         parts = itertools.chain(_frame_json_parts(frame), ["\n"])
     else:
@@ -1273,7 +1282,7 @@ def _save(frame: Any, fmt: str, path: Path) -> None:
     if fmt == "parquet":
         _to_parquet(frame, tmp)
     else:
-        _flat_for_csv(frame).to_csv(tmp, index=False)
+        _to_csv(frame, tmp)
     os.replace(tmp, path)
 
 
