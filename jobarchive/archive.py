@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
 import shutil
 import stat
@@ -275,6 +276,41 @@ def _refuse_backup_dest(source: Path, dest: Path) -> None:
                            "another path.")
 
 
+def _partial_prefix(dest: Path) -> str:
+    return f".{dest.name}.partial-"
+
+
+def _new_partial_backup(dest: Path) -> tuple[Path, int]:
+    """A new hidden directory beside ``dest`` to build a backup in, and a descriptor holding
+    an flock on it for as long as the backup runs: the mark of a live backup."""
+    while True:
+        work = Path(tempfile.mkdtemp(prefix=_partial_prefix(dest), dir=dest.parent))
+        fd = os.open(work, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return work, fd
+        except OSError:  # another backup's sweep took it first and is removing it
+            os.close(fd)
+
+
+def _remove_abandoned_backups(dest: Path) -> None:
+    """Remove the partial copies beside ``dest`` that killed backups left (a whole archive's
+    size each, hidden): the ones no live backup holds the flock of."""
+    for old in dest.parent.glob(f"{glob.escape(_partial_prefix(dest))}*"):
+        try:
+            fd = os.open(old, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a backup under way in another process
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+
 _DAMAGED_FIX = ("`jobarchive audit` lists every damaged job; a sync fetches the payloads of a "
                 "missing file again where the server still serves them, or restore the file from a "
                 "backup (one made by Archive.backup holds every blob it lists)")
@@ -483,7 +519,8 @@ class Archive:
         dest = Path(dest)
         _refuse_backup_dest(self.path, dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+        _remove_abandoned_backups(dest)
+        work, held = _new_partial_backup(dest)
         try:
             # The archive's sharing, but always the owner's write: a write-protected archive
             # (chmod a-w) gave a backup whose blobs/ could not be created.
@@ -534,6 +571,8 @@ class Archive:
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
+        finally:
+            os.close(held)  # its flock goes with it
         total = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
         return BackupResult(dest, jobs, copied, total, problems)
 
