@@ -544,7 +544,7 @@ def format_table(frame: Any) -> str:
 def _to_csv(frame: Any, path: Path | None = None) -> str | None:
     """``frame`` as CSV text (or into ``path``): lists as JSON text and dates as ISO-8601
     UTC, so DuckDB/Spark read them back. pandas quotes only the fields that hold its line
-    end "\n", while every reader also ends a row at a bare "\r": when a text field holds one,
+    end "\\n", while every reader also ends a row at a bare "\\r": when a text field holds one,
     every text field is quoted."""
     import csv
 
