@@ -187,6 +187,15 @@ class ArchivedBackend:
         """The backend's name as recorded."""
         return self._name
 
+    def __getattr__(self, name: str) -> Any:
+        # Code written for upstream calls job.backend().properties(), configuration(), ...:
+        # say what this stand-in is and where the real backend is, not just "no attribute".
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"{self!r} is the backend of an offline job: it knows only its name, so it has "
+            f"no {name}. The live backend is provider.get_backend('{self._name}').")
+
     def __repr__(self) -> str:
         return f"<ArchivedBackend('{self._name}')>"
 
