@@ -71,8 +71,7 @@ class _Group(click.Group):
             with warnings.catch_warnings():
                 # Python prints a warning with the path, line number and source line of the
                 # call that raised it: internals that tell a user nothing.
-                warnings.showwarning = lambda message, *_args, **_kw: click.echo(
-                    f"Warning: {mask(str(message), _secrets(ctx))}", err=True)
+                warnings.showwarning = lambda message, *_args, **_kw: _warn(ctx, message)
                 return super().invoke(ctx)
         except click.exceptions.NoSuchOption as err:
             if err.option_name == "--archive" and ctx.invoked_subcommand:  # a common slip
@@ -100,6 +99,13 @@ class _Group(click.Group):
                     f"{_archive_path(ctx)} is busy: another sync or retag holds its write "
                     "lock; wait for it to finish, or pass --wait to queue behind it") from None
             raise click.ClickException(one_line(err, _secrets(ctx))) from None
+
+
+def _warn(ctx: click.Context, message: Warning | str) -> None:
+    try:
+        click.echo(f"Warning: {mask(str(message), _secrets(ctx))}", err=True)
+    except OSError:  # stderr gone (a closed pipe): as Python's own display, never an error
+        pass
 
 
 # Commands whose interrupted work a re-run finishes (sync's cursor, retag's journal).
