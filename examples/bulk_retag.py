@@ -34,10 +34,21 @@ def changed(plan: pd.DataFrame) -> int:
     return int(sum(bool(a) or bool(r) for a, r in zip(plan["added"], plan["removed"], strict=True)))
 
 
+def jobs_count(text: str) -> int:
+    """A count of at least 1 (an empty history, or sample, leaves nothing to show)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", help="archive directory (default: a temporary one)")
-    parser.add_argument("--seed-jobs", type=int,
+    parser.add_argument("--seed-jobs", type=jobs_count,
                         default=int(os.environ.get("JOBARCHIVE_EXAMPLE_JOBS", "1500")))
     parser.add_argument("--tag", default="campaign-2021", help="tag the campaign adds")
     args = parser.parse_args(argv)

@@ -76,10 +76,21 @@ def family_over_time(arc: Archive, df: pd.DataFrame, circuits: pd.DataFrame,
     return table
 
 
+def jobs_count(text: str) -> int:
+    """A count of at least 1 (an empty history, or sample, leaves nothing to show)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", help="archive directory (default: a temporary one)")
-    parser.add_argument("--seed-jobs", type=int,
+    parser.add_argument("--seed-jobs", type=jobs_count,
                         default=int(os.environ.get("JOBARCHIVE_EXAMPLE_JOBS", "1500")))
     parser.add_argument("--family", default="bell",
                         help="circuit family (experiment name prefix) for part 3")

@@ -41,13 +41,36 @@ def completeness(audit: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def jobs_count(text: str) -> int:
+    """A count of at least 1 (an empty history, or sample, leaves nothing to show)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """--threshold: a fidelity, from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", help="archive directory (default: a temporary one)")
-    parser.add_argument("--seed-jobs", type=int,
+    parser.add_argument("--seed-jobs", type=jobs_count,
                         default=int(os.environ.get("JOBARCHIVE_EXAMPLE_JOBS", "1000")))
-    parser.add_argument("--sample", type=int, default=20, help="jobs to re-run on BasicSimulator")
-    parser.add_argument("--threshold", type=float, default=0.95,
+    parser.add_argument("--sample", type=jobs_count, default=20,
+                        help="jobs to re-run on BasicSimulator")
+    parser.add_argument("--threshold", type=fraction, default=0.95,
                         help="Hellinger fidelity below which a job is flagged")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 120)
