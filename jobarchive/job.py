@@ -724,10 +724,13 @@ class IBMQJob:
         return "Unknown error."
 
     def qobj(self) -> dict | None:
-        """The Qobj the job ran, as a plain dict (None for jobs without a kind)."""
+        """The Qobj the job ran, as a plain dict (None for jobs without a kind, and for
+        runtime jobs, which run a program, not a qobj)."""
         if self._record.get("kind") is None:
             return None
         if self._record.get("qobj") is None:
+            if self._record["kind"] == ApiJobKind.RUNTIME.value:
+                return None  # none by design: sync and audit do not look for one either
             client = self._require_client("download its qobj (none is stored)")
             try:
                 qobj = client.job_qobj(self.job_id())

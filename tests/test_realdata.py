@@ -353,8 +353,9 @@ def test_each_accepted_doc_reads_offline_as_upstream_would(real_corpus, tmp_path
     else:
         with pytest.raises(IBMQJobError, match="offline"):
             job.error_message()
-    # qobj(): None without a kind, the inline qObject, else it needs the network.
-    if not doc.get("kind"):
+    # qobj(): None without a kind or for a runtime job (none by design), the inline qObject,
+    # else it needs the network.
+    if not doc.get("kind") or doc["kind"] == "runtime":
         assert job.qobj() is None
     elif "qObject" in doc:
         assert job.qobj() == doc["qObject"]
