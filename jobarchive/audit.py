@@ -32,7 +32,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,6 +50,9 @@ AUDIT_COLUMNS = ("job_id", "ok", "problem", "blob_ok", "status", "creation_date"
                  "provider", "client_version", "has_result", "has_qobj", "complete",
                  "provenance", "fidelity", "flagged", "notes")
 _READ_CHUNK = 256
+# Jobs judged at a time: their findings become a part of the frame before the next ones are
+# read (a job's findings take about 1.7 KB as Python objects, its frame row a tenth of that).
+CHUNK_JOBS = 20_000
 # An ideal re-run of a device job differs by the device's noise (readout error alone takes a
 # few percent off; deep circuits much more): only counts that hardly overlap the circuit's
 # are evidence that the stored result is not what this qobj produced.
@@ -500,6 +503,7 @@ def audit(
     if progress is None:
         progress = sys.stderr.isatty()
     from tqdm import tqdm
+    thresholds = (float(threshold), float(device_threshold))
     # Rows an older version wrote after the upgrade are rewritten first, so that what the
     # audit then reads (and reports) is the repaired archive.
     repaired_rows, recounted_tags = archive.index.repair_derived_rows() if repair else (0, 0)
@@ -508,125 +512,62 @@ def audit(
     listed = archive.blobs.files()
     foreign = archive.blobs.foreign_files()
     index_problems = archive.index.integrity() if verify else []  # pages no row read touches too
+    parts: list[pd.DataFrame] = []
+    affected: set[str] = set()  # jobs whose payloads may sit in an orphan: repair keeps those
+    referenced: set[int] = set()
+    fixes: list[tuple[str, int, int, dict[str, int | None]]] = []
+    reproduced = 0
     with archive.index.snapshot():  # blobs and jobs as of one commit, not two
         known = archive.index.blobs()
-        refs = list(archive.index.job_blob_refs())
-        info = {row[0]: row[1:] for row in archive.select_rows(
-            JobFilter(descending=False),
-            ("job_id", "status", "backend_name", "client_version", "kind", "creation_us",
-             "shots", "num_experiments"))}
         tag_rows = archive.index.tag_mismatches() if verify else []
         tag_count_problems = [_tag_count_problem(*row) for row in archive.index.tag_count_mismatches()] \
             if verify else []
-        facts = _DocFacts()
-        # The longest step before any re-run (a minute for 10^6 jobs): show it.
-        with tqdm(total=len(info), desc="audit: records", unit="job", disable=not progress,
-                  leave=False) as bar:
-            doc_problems = _doc_problems(archive, facts, check=verify, tick=bar.update)
+        blobs = _check_blobs(archive, known, verify, progress)
+        tag_problems, stray_tag_rows = _tag_problems(tag_rows)
+        payloads = _payload_pass(archive, blobs, verify, reproduce, sample, seed)
+        # The longest step before any re-run (a minute for 10^6 jobs): show it. Jobs are
+        # read, judged and made a part of the frame CHUNK_JOBS at a time: what is held is the
+        # frame, not every job's findings (1.7 KB a job, 1.7 GB for 10^6).
+        with tqdm(total=payloads.jobs, desc="audit: records", unit="job", disable=not progress,
+                  leave=False) as bar, \
+                tqdm(total=payloads.to_read, desc="reproduce", unit="job",
+                     disable=not (progress and reproduce), leave=False) as rerun_bar:
+            for batch in archive.index.iter_select(JobFilter(descending=False), _PASS_COLUMNS,
+                                                   batch=CHUNK_JOBS):
+                rows = [_job_row(row, blobs, payloads, tag_problems, verify) for row in batch]
+                if reproduce:
+                    reproduced += _reproduce(archive, rows, thresholds, shots, payloads.chosen,
+                                             seed, max_qubits, rerun_bar, fixes if repair else None)
+                    if sample is None:
+                        reproduced += _reproduce_v1(archive, [r for r in rows if r["_v1"]],
+                                                    thresholds, shots, seed, max_qubits)
+                affected.update(r["job_id"] for r in rows if not r["blob_ok"])
+                referenced.update(r["_blob_id"] for r in rows if r["_blob_id"] is not None)
+                parts.append(_frame(rows))
+                bar.update(len(batch))
+    if fixes:
+        # The payloads (hashed) are the source of these columns: repair re-derives them.
+        archive.index.set_payload_columns(fixes)
+    # Read in creation order; the frame is in job id order (SQLite's and Python's order of
+    # text alike: by code point).
+    frame = pd.concat(parts, ignore_index=True) if parts else _frame([])
+    del parts
+    if not frame["job_id"].is_monotonic_increasing:  # server ids mostly grow with the date
+        frame = frame.sort_values("job_id", ignore_index=True)
+    if payloads.unindexed:
+        frame = pd.concat([frame, _frame([_unindexed_row(job_id, path)
+                                          for job_id, path in payloads.unindexed])],
+                          ignore_index=True)
+    blob_problem = blobs.problem
 
-    blob_problem: dict[int, str | None] = {}
-    blob_rows: dict[int, int] = {}
-    blob_path: dict[int, str] = {}
-    # Sizes as recorded (a value edited to another type is reported below, not counted).
-    with tqdm(total=sum(_bytes(k[3]) for k in known), desc="audit: blobs", unit="B",
-              unit_scale=True, disable=not (progress and verify), leave=False) as bar:
-        for blob_id, path, sha256, size, nrows in known:
-            blob_rows[blob_id] = nrows
-            blob_path[blob_id] = path
-            try:
-                if verify:
-                    blob_problem[blob_id] = archive.blobs.verify(path, sha256, size)
-                else:
-                    blob_problem[blob_id] = archive.blobs.verify_exists(path, size)
-            except (OSError, BlobIntegrityError) as err:
-                blob_problem[blob_id] = f"blob {path} cannot be checked ({err})"
-            bar.update(_bytes(size))
-    tag_problems, stray_tag_rows = _tag_problems(tag_rows)
-
-    rows: list[dict[str, Any]] = []
-    for job_id, blob_id, blob_row, has_result, has_qobj in refs:
-        problem = ""
-        if blob_id is None:
-            if has_result or has_qobj:
-                problem = "the index says a result/qobj is stored but points to no blob"
-        elif blob_id not in blob_problem:
-            problem = f"points to blob #{blob_id}, which the index does not know"
-        elif blob_problem[blob_id]:
-            problem = blob_problem[blob_id]
-        elif blob_row is None or not 0 <= blob_row < blob_rows[blob_id]:
-            problem = f"points to row {blob_row} of a blob with {blob_rows[blob_id]} rows"
-        problems = [problem] if problem else []
-        if blob_id is not None and not (has_result or has_qobj):
-            # A blob row is only ever written for a job with a result or a qobj, and the
-            # flags never go back to 0: queries would say "no result" while get() has one.
-            problems.append("points to a blob row but the index's has_result and has_qobj "
-                            "say it holds no result and no qobj (edited outside jobarchive?)")
-        for found in (doc_problems.get(job_id), tag_problems.get(job_id)):
-            if found:
-                problems.append(found)
-        status, backend, client_version, kind, creation_us, *sizes = info.get(job_id, (None,) * 7)
-        if verify:
-            problems += [f"the index's {column} of this job is {value!r}, not a count (edited "
-                         "outside jobarchive? queries show it as missing)"
-                         for column, value in zip(("shots", "num_experiments"), sizes, strict=True)
-                         if value is not None and not (type(value) is int and value >= 0)]
-        notes = []
-        complete = True
-        if status == "DONE" and not (has_result and has_qobj):
-            runtime = kind == ApiJobKind.RUNTIME.value  # runtime jobs have no qobj by design
-            missing = [w for w, has in (("result", has_result), ("qobj", has_qobj))
-                       if not has and not (runtime and w == "qobj")]
-            if missing:
-                complete = False
-                notes.append(f"DONE without {' and '.join(missing)}" + (
-                    " in the archive's payload format (a v1 job of 2018-2019: its circuits "
-                    "and counts are in the record's qasms field)" if job_id in facts.v1_jobs
-                    else ""))
-        gap = (facts.client_gaps[job_id] if job_id in facts.client_gaps
-               else _client_gap_text(client_version))
-        provenance = bool(backend) and gap is None
-        if not backend:
-            notes.append("backend not recorded")
-        if gap:
-            notes.append(gap)
-        rows.append({
-            "job_id": job_id, "ok": not problems, "problems": problems, "blob_ok": not problem,
-            "status": status, "backend_name": backend,
-            # A creation_us edited to another type is reported above (its doc disagrees).
-            "creation_date": creation_us if type(creation_us) is int else None,
-            "provider": facts.providers.get(job_id), "client_version": client_version,
-            "has_result": bool(has_result), "has_qobj": bool(has_qobj), "complete": complete,
-            "provenance": provenance, "fidelity": math.nan, "flagged": False, "notes": notes,
-            "_blob": (blob_path.get(blob_id), blob_row) if blob_id is not None and not problem
-            else None,
-            "_blob_id": blob_id, "_sizes": tuple(sizes),
-        })
-    if verify:
-        rows += [_unindexed_row(job_id, path) for job_id, path in
-                 _check_payload_rows(archive, rows)]
-
-    reproduced = 0
-    if reproduce:
-        reproduced = _reproduce(archive, rows, (float(threshold), float(device_threshold)),
-                                shots, sample, seed, max_qubits, progress, repair)
-        if sample is None:
-            reproduced += _reproduce_v1(archive, [r for r in rows if r["job_id"] in facts.v1_jobs],
-                                        (float(threshold), float(device_threshold)), shots,
-                                        seed, max_qubits)
-
-    # Jobs whose payloads may sit in an orphan: repair must not delete those.
-    affected = {r["job_id"] for r in rows if not r["blob_ok"]}
     removed: list[str] = []
     if repair:
         removed, kept = _repair(archive, blob_problem, affected)
         orphans = sorted(kept)
     else:
-        referenced = {r["_blob_id"] for r in rows if r["_blob_id"] is not None}
         orphans = _orphans(listed, known, referenced)
         kept = _protected(archive, orphans, known, blob_problem, affected)
         kept.update(_maybe_in_flight(archive, orphans, known, kept))
-
-    frame = _frame(rows)
     fid = frame["fidelity"].dropna()
     frame.attrs["orphans"] = orphans
     frame.attrs["removed_orphans"] = removed
@@ -675,20 +616,13 @@ def _fail(row: dict[str, Any], problem: str, blob: bool = True) -> None:
 # checked there.
 _DOC_COLUMNS = ("creation_us", "name", "backend_name", "status", "api_status", "final",
                 "share_level", "run_mode", "kind", "experiment_id", "client_version", "tags")
+_DOC_AT = {c: i for i, c in enumerate(_DOC_COLUMNS)}
+# Everything the audit reads of a job, in one pass over the index.
+_PASS_COLUMNS = ("job_id", "blob_id", "blob_row", "has_result", "has_qobj", "shots",
+                 "num_experiments", "doc", *_DOC_COLUMNS)
 _ROW_VALUE_AT = {c: i for i, c in enumerate((
     "job_id", "creation_us", "name", "backend_name", "status", "api_status", "final",
     "share_level", "run_mode", "kind", "experiment_id", "client_version"))}
-
-
-class _DocFacts:
-    """What the audit reads from each job's stored doc, beyond the index columns."""
-
-    def __init__(self) -> None:
-        self.v1_jobs: set[str] = set()  # the doc lists its circuits in ``qasms`` (v1 documents)
-        # ``_client_gap`` of the doc's client_info, which says more than the index's client
-        # text (a part dropped for want of a version, a name with a comma).
-        self.client_gaps: dict[str, str | None] = {}
-        self.providers: dict[str, str | None] = {}  # "hub/group/project" the job ran under
 
 
 def provider_of(doc: Mapping[str, Any]) -> str | None:
@@ -710,38 +644,21 @@ def provider_of(doc: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _doc_problems(archive: Archive, facts: _DocFacts, check: bool = True,
-                  tick: Any = None) -> dict[str, str]:
-    """Read every stored doc into ``facts``; with ``check``, return the jobs whose doc does
-    not parse as a record (``record()`` would raise), or whose index columns disagree with it
-    (what a query finds is not what ``get()`` returns). ``tick(n)`` after each batch of n."""
-    out: dict[str, str] = {}
-    for batch in archive.index.iter_select(JobFilter(descending=False),
-                                           ("job_id", "doc", *_DOC_COLUMNS)):
-        for job_id, doc, *stored in batch:
-            try:
-                value = loads(doc)
-            except (ValueError, TypeError) as err:  # JSONDecodeError, UnicodeDecodeError
-                out[job_id] = f"the index's doc of this job is not valid JSON ({err})"
-                continue
-            if not isinstance(value, dict):
-                out[job_id] = "the index's doc of this job is not a JSON object"
-                continue
-            if isinstance(value.get("qasms"), list) and value["qasms"]:
-                facts.v1_jobs.add(job_id)
-            facts.client_gaps[job_id] = _client_gap(value.get("client_info"))
-            facts.providers[job_id] = provider_of(value)
-            if not check:
-                continue
-            found = _row_disagreement(job_id, value, stored)
-            if found:
-                out[job_id] = found
-        if tick is not None:
-            tick(len(batch))
-    return out if check else {}
+def _read_doc(job_id: str, doc: Any, stored: Sequence[Any],
+              check: bool) -> tuple[str | None, dict[str, Any] | None]:
+    """A job's stored doc, or None when it is not a JSON object; with ``check`` also why it
+    does not parse as a record (``record()`` would raise), or how the index columns
+    (``stored``, of ``_DOC_COLUMNS``) disagree with it (a query finds what ``get()`` does not)."""
+    try:
+        value = loads(doc)
+    except (ValueError, TypeError) as err:  # JSONDecodeError, UnicodeDecodeError
+        return (f"the index's doc of this job is not valid JSON ({err})" if check else None), None
+    if not isinstance(value, dict):
+        return ("the index's doc of this job is not a JSON object" if check else None), None
+    return (_row_disagreement(job_id, value, stored) if check else None), value
 
 
-def _row_disagreement(job_id: str, doc: dict[str, Any], stored: list[Any]) -> str | None:
+def _row_disagreement(job_id: str, doc: dict[str, Any], stored: Sequence[Any]) -> str | None:
     """How the index columns of a job differ from those its doc gives, or None."""
     try:
         if doc.get("job_id") != job_id:
@@ -809,38 +726,187 @@ def _unindexed_row(job_id: str, path: str) -> dict[str, Any]:
     }
 
 
-def _check_payload_rows(archive: Archive, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Each job's (blob, row) must be a payload row holding that job: read the job ids and
-    payload rows of each blob file once (two columns), not the jobs one by one. Returns
-    (job id, blob) of the payloads in those files whose job the index does not have."""
-    indexed = {r["job_id"] for r in rows}
+class _Blobs:
+    """What the audit found of each blob the index knows."""
+
+    def __init__(self) -> None:
+        self.problem: dict[int, str | None] = {}
+        self.rows: dict[int, int] = {}
+        self.path: dict[int, str] = {}
+
+    def ref_problem(self, blob_id: int | None, blob_row: int | None, has_result: int,
+                    has_qobj: int) -> str:
+        """What is wrong with a job's pointer to its blob row, or ""."""
+        if blob_id is None:
+            return ("the index says a result/qobj is stored but points to no blob"
+                    if has_result or has_qobj else "")
+        if blob_id not in self.problem:
+            return f"points to blob #{blob_id}, which the index does not know"
+        if self.problem[blob_id]:
+            return str(self.problem[blob_id])
+        if blob_row is None or not 0 <= blob_row < self.rows[blob_id]:
+            return f"points to row {blob_row} of a blob with {self.rows[blob_id]} rows"
+        return ""
+
+
+def _check_blobs(archive: Archive, known: list[tuple[int, str, str, int, int]], verify: bool,
+                 progress: bool) -> _Blobs:
+    """Each blob present with its recorded size and (``verify``) its SHA-256."""
+    from tqdm import tqdm
+
+    out = _Blobs()
+    # Sizes as recorded (a value edited to another type is reported below, not counted).
+    with tqdm(total=sum(_bytes(k[3]) for k in known), desc="audit: blobs", unit="B",
+              unit_scale=True, disable=not (progress and verify), leave=False) as bar:
+        for blob_id, path, sha256, size, nrows in known:
+            out.rows[blob_id] = nrows
+            out.path[blob_id] = path
+            try:
+                if verify:
+                    out.problem[blob_id] = archive.blobs.verify(path, sha256, size)
+                else:
+                    out.problem[blob_id] = archive.blobs.verify_exists(path, size)
+            except (OSError, BlobIntegrityError) as err:
+                out.problem[blob_id] = f"blob {path} cannot be checked ({err})"
+            bar.update(_bytes(size))
+    return out
+
+
+class _Payloads:
+    """What the audit knows of the payload rows before it reads the jobs' records."""
+
+    def __init__(self) -> None:
+        self.jobs = 0
+        self.problems: dict[str, str] = {}  # job id -> its blob row is not its payload row
+        self.unindexed: list[tuple[str, str]] = []  # (job id, blob) of payloads without a job
+        self.to_read = 0  # payload rows a re-run reads
+        self.chosen: set[str] | None = None  # the sample to re-run; None: every job
+
+
+def _payload_pass(archive: Archive, blobs: _Blobs, verify: bool, reproduce: bool,
+                  sample: int | None, seed: int) -> _Payloads:
+    """With ``verify``, each job's (blob, row) must be a payload row holding that job: the
+    job ids and payload rows of each blob file are read once (two columns), not the jobs one
+    by one; the payloads in those files whose job the index does not have are listed. With
+    ``reproduce``, the jobs to re-run (``sample`` of them, drawn as ``random.sample`` draws
+    from the eligible jobs in job id order)."""
+    out = _Payloads()
+    if not (verify or reproduce):
+        out.jobs = archive.index.count()
+        return out
+    pointers: dict[str, tuple[list[int], list[str]]] = {}
+    candidates: list[str] = []  # eligible for a re-run unless their payload row is wrong
+    with_blob = 0
+    for batch in archive.index.iter_select(
+            JobFilter(descending=False),
+            ("job_id", "status", "blob_id", "blob_row", "has_result", "has_qobj"), batch=CHUNK_JOBS):
+        out.jobs += len(batch)
+        for job_id, status, blob_id, blob_row, has_result, has_qobj in batch:
+            if blob_id is None or blobs.ref_problem(blob_id, blob_row, has_result, has_qobj):
+                continue
+            with_blob += 1
+            if verify:
+                rows, ids = pointers.setdefault(blobs.path[blob_id], ([], []))
+                rows.append(blob_row)
+                ids.append(job_id)
+            if sample is not None and status in ("DONE", "ERROR") and has_result and has_qobj:
+                candidates.append(job_id)
     unindexed: dict[str, str] = {}
-    by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        if r["_blob"] is not None:
-            by_file[r["_blob"][0]].append(r)
-    for path, group in by_file.items():
+    for path, (rows, ids) in pointers.items():
         try:
-            payload_rows, ids = archive.blobs.payload_jobs(path)
+            payload_rows, held = archive.blobs.payload_jobs(path)
         except BlobIntegrityError as err:
-            for r in group:
-                _fail(r, str(err))
+            out.problems.update(dict.fromkeys(ids, str(err)))
             continue
-        want = np.fromiter((r["_blob"][1] for r in group), np.int64, len(group))
+        want = np.fromiter(rows, np.int64, len(rows))
         at = np.minimum(np.searchsorted(payload_rows, want), max(len(payload_rows) - 1, 0))
         hit = (payload_rows[at] == want) if len(payload_rows) else np.zeros(len(want), bool)
-        for r, row, i, is_payload in zip(group, want.tolist(), at.tolist(), hit.tolist(),
-                                          strict=True):
+        for job_id, row, i, is_payload in zip(ids, want.tolist(), at.tolist(), hit.tolist(),
+                                              strict=True):
             if not is_payload:
-                _fail(r, f"points to row {row} of blob {path}, which is not a payload row "
-                         "(its result and qobj are not there)")
-            elif ids[i] != r["job_id"]:
-                _fail(r, f"points to row {row} of blob {path}, which holds the payloads of "
-                         f"job {ids[i]!r}")
-        for job_id in ids:
-            if job_id not in indexed:
-                unindexed.setdefault(job_id, path)
-    return sorted(unindexed.items())
+                out.problems[job_id] = (f"points to row {row} of blob {path}, which is not a "
+                                        "payload row (its result and qobj are not there)")
+            elif held[i] != job_id:
+                out.problems[job_id] = (f"points to row {row} of blob {path}, which holds the "
+                                        f"payloads of job {held[i]!r}")
+        pointing = set(ids)
+        others = [job_id for job_id in dict.fromkeys(held) if job_id not in pointing]
+        if others:  # payloads an update superseded, or of a job whose row is gone
+            indexed = {row[0] for row in archive.index.locations(others)}
+            for job_id in others:
+                if job_id not in indexed:
+                    unindexed.setdefault(job_id, path)
+    out.unindexed = sorted(unindexed.items())
+    out.to_read = with_blob - len(out.problems)
+    if sample is not None:
+        eligible = sorted(job_id for job_id in candidates if job_id not in out.problems)
+        if sample < len(eligible):
+            out.chosen = set(random.Random(seed).sample(eligible, int(sample)))
+            out.to_read = len(out.chosen)
+    return out
+
+
+def _job_row(row: Sequence[Any], blobs: _Blobs, payloads: _Payloads,
+             tag_problems: dict[str, str], verify: bool) -> dict[str, Any]:
+    """The audit row of one job (``_PASS_COLUMNS``), before any re-run."""
+    job_id, blob_id, blob_row, has_result, has_qobj, shots, num_experiments, doc, *stored = row
+    status, backend, client_version, kind, creation_us = (
+        stored[_DOC_AT[c]] for c in ("status", "backend_name", "client_version", "kind",
+                                     "creation_us"))
+    sizes = (shots, num_experiments)
+    problem = blobs.ref_problem(blob_id, blob_row, has_result, has_qobj)
+    problems = [problem] if problem else []
+    if blob_id is not None and not (has_result or has_qobj):
+        # A blob row is only ever written for a job with a result or a qobj, and the
+        # flags never go back to 0: queries would say "no result" while get() has one.
+        problems.append("points to a blob row but the index's has_result and has_qobj "
+                        "say it holds no result and no qobj (edited outside jobarchive?)")
+    doc_problem, value = _read_doc(job_id, doc, stored, verify)
+    for found in (doc_problem, tag_problems.get(job_id)):
+        if found:
+            problems.append(found)
+    if verify:
+        problems += [f"the index's {column} of this job is {value!r}, not a count (edited "
+                     "outside jobarchive? queries show it as missing)"
+                     for column, value in zip(("shots", "num_experiments"), sizes, strict=True)
+                     if value is not None and not (type(value) is int and value >= 0)]
+    v1 = value is not None and isinstance(value.get("qasms"), list) and bool(value["qasms"])
+    notes = []
+    complete = True
+    if status == "DONE" and not (has_result and has_qobj):
+        runtime = kind == ApiJobKind.RUNTIME.value  # runtime jobs have no qobj by design
+        missing = [w for w, has in (("result", has_result), ("qobj", has_qobj))
+                   if not has and not (runtime and w == "qobj")]
+        if missing:
+            complete = False
+            notes.append(f"DONE without {' and '.join(missing)}" + (
+                " in the archive's payload format (a v1 job of 2018-2019: its circuits "
+                "and counts are in the record's qasms field)" if v1 else ""))
+    # The doc's client_info says more than the index's client text (a part dropped for
+    # want of a version, a name with a comma).
+    gap = _client_gap(value.get("client_info")) if value is not None \
+        else _client_gap_text(client_version)
+    provenance = bool(backend) and gap is None
+    if not backend:
+        notes.append("backend not recorded")
+    if gap:
+        notes.append(gap)
+    out = {
+        "job_id": job_id, "ok": not problems, "problems": problems, "blob_ok": not problem,
+        "status": status, "backend_name": backend,
+        # A creation_us edited to another type is reported above (its doc disagrees).
+        "creation_date": creation_us if type(creation_us) is int else None,
+        "provider": provider_of(value) if value is not None else None,
+        "client_version": client_version,
+        "has_result": bool(has_result), "has_qobj": bool(has_qobj), "complete": complete,
+        "provenance": provenance, "fidelity": math.nan, "flagged": False, "notes": notes,
+        "_blob": (blobs.path.get(blob_id), blob_row) if blob_id is not None and not problem
+        else None,
+        "_blob_id": blob_id, "_sizes": sizes, "_v1": v1,
+    }
+    if job_id in payloads.problems:
+        _fail(out, payloads.problems[job_id])
+    return out
 
 
 def _orphans(listed: set[str], known: list[tuple[int, str, str, int, int]],
@@ -1123,15 +1189,16 @@ def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any,
 
 
 def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[float, float],
-               shots: int | None, sample: int | None, seed: int, max_qubits: int,
-               progress: bool | None, repair: bool = False) -> int:
+               shots: int | None, chosen: set[str] | None, seed: int, max_qubits: int,
+               bar: Any, fixes: list[tuple[str, int, int, dict[str, int | None]]] | None) -> int:
+    """Re-run the eligible jobs among ``rows`` (those in ``chosen``, or all) and check the
+    index's payload columns of every job read; ``fixes`` (repair) gets the columns to set."""
     # ERROR jobs too: the experiments of a partial result that ran carry counts to check
     # (the failed ones have none and are left out of the comparison).
     eligible = [r for r in rows if r["status"] in ("DONE", "ERROR") and r["has_result"]
-                and r["has_qobj"] and r["_blob"] is not None]
-    if sample is not None and sample < len(eligible):
-        eligible = random.Random(seed).sample(eligible, int(sample))
-    else:
+                and r["has_qobj"] and r["_blob"] is not None
+                and (chosen is None or r["job_id"] in chosen)]
+    if chosen is None:
         # The other jobs with a blob: read to check the index's flags and sizes only (one
         # whose has_result or has_qobj was edited to 0 is not eligible, whatever it holds).
         eligible += [r for r in rows if r["_blob"] is not None
@@ -1140,53 +1207,44 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
     by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in eligible:
         by_file[r["_blob"][0]].append(r)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    from tqdm import tqdm
-
     done = 0
     repairs: list[tuple[dict[str, Any], dict[str, int | None], str]] = []
-    with tqdm(total=len(eligible), desc="reproduce", unit="job", disable=not progress,
-              leave=False) as bar:
-        for path, group in by_file.items():
-            for start in range(0, len(group), _READ_CHUNK):
-                chunk = group[start:start + _READ_CHUNK]
-                try:
-                    payloads = archive.blobs.read_payloads(path, [r["_blob"][1] for r in chunk])
-                except Exception as err:  # a blob that hashes fine but does not decode
-                    for r in chunk:
-                        _fail(r, f"blob {path} is unreadable ({type(err).__name__}: {err})")
-                    bar.update(len(chunk))
-                    continue
-                for r, (qobj, result) in zip(chunk, payloads, strict=True):
-                    fix: dict[str, int | None] = {}
-                    edited = _payload_column_problems(r, qobj, result, fix)
-                    if edited and repair:
-                        repairs.append((r, fix, edited))
-                    elif edited:
-                        _fail(r, edited, blob=False)
-                    if not (r["status"] in ("DONE", "ERROR") and result is not None
-                            and qobj is not None):
-                        bar.update(1)
-                        continue
-                    ran = qobj.get("qobj_id") if isinstance(qobj, dict) else None
-                    held = result.get("qobj_id") if isinstance(result, dict) else None
-                    if isinstance(ran, str) and isinstance(held, str) and ran and held \
-                            and ran != held:
-                        # Runs of one circuit have one distribution: only this tells them apart.
-                        r["flagged"] = True
-                        _fail(r, f"the stored result is of qobj {_shown(repr(held))}, but the "
-                                 f"job ran qobj {_shown(repr(ran))} (another job's result?)",
-                              blob=False)
-                        bar.update(1)
-                        continue
-                    done += _rerun_and_judge(r, qobj, result, shots, seed, max_qubits, thresholds)
+    for path, group in by_file.items():
+        for start in range(0, len(group), _READ_CHUNK):
+            chunk = group[start:start + _READ_CHUNK]
+            try:
+                payloads = archive.blobs.read_payloads(path, [r["_blob"][1] for r in chunk])
+            except Exception as err:  # a blob that hashes fine but does not decode
+                for r in chunk:
+                    _fail(r, f"blob {path} is unreadable ({type(err).__name__}: {err})")
+                bar.update(len(chunk))
+                continue
+            for r, (qobj, result) in zip(chunk, payloads, strict=True):
+                fix: dict[str, int | None] = {}
+                edited = _payload_column_problems(r, qobj, result, fix)
+                if edited and fixes is not None:
+                    repairs.append((r, fix, edited))
+                elif edited:
+                    _fail(r, edited, blob=False)
+                if not (r["status"] in ("DONE", "ERROR") and result is not None
+                        and qobj is not None):
                     bar.update(1)
-    if repairs:
-        # The payloads (hashed) are the source of these columns: repair re-derives them.
-        archive.index.set_payload_columns([(r["job_id"], r["_blob_id"], r["_blob"][1], fix)
-                                           for r, fix, _ in repairs])
-        for r, fix, edited in repairs:
-            r.update({column: value for column, value in fix.items() if column in r})
-            r["notes"].append("repaired from its payloads: " + edited.split(" (edited outside")[0])
+                    continue
+                ran = qobj.get("qobj_id") if isinstance(qobj, dict) else None
+                held = result.get("qobj_id") if isinstance(result, dict) else None
+                if isinstance(ran, str) and isinstance(held, str) and ran and held \
+                        and ran != held:
+                    # Runs of one circuit have one distribution: only this tells them apart.
+                    r["flagged"] = True
+                    _fail(r, f"the stored result is of qobj {_shown(repr(held))}, but the "
+                             f"job ran qobj {_shown(repr(ran))} (another job's result?)",
+                          blob=False)
+                    bar.update(1)
+                    continue
+                done += _rerun_and_judge(r, qobj, result, shots, seed, max_qubits, thresholds)
+                bar.update(1)
+    for r, fix, edited in repairs if fixes is not None else ():
+        fixes.append((r["job_id"], r["_blob_id"], r["_blob"][1], fix))
+        r.update({column: value for column, value in fix.items() if column in r})
+        r["notes"].append("repaired from its payloads: " + edited.split(" (edited outside")[0])
     return done
