@@ -622,6 +622,8 @@ def _never_sent(err: Exception) -> bool:
     if isinstance(err, requests.ConnectTimeout):
         return True
     reason = getattr(err.args[0], "reason", None) if err.args else None
+    if isinstance(reason, urllib3.exceptions.ProxyError):  # the proxy could not be reached
+        reason = reason.original_error
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
