@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -129,7 +130,7 @@ def retag(
     provider: Any = None,
     dry_run: bool = False,
     workers: int = 8,
-    progress: bool = True,
+    progress: bool | None = None,
     lock_timeout: float | None = 0.0,
     batch_size: int = 500,
     read_server_tags: bool = False,
@@ -152,6 +153,8 @@ def retag(
     before anything is written. Each job's tags before and after are logged for ``undo``
     (under ``undo_label``, default the operation: re-running it adds to the same log).
     """
+    if progress is None:  # bars only on a terminal: a cron job's log gets none
+        progress = sys.stderr.isatty()
     ids = job_ids_of(job_ids)
     if ids is None:
         raise ValueError("job_ids is required: a list of job ids or a query() DataFrame")
@@ -241,6 +244,9 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     interrupted undo resumes when run again. Other options as ``retag``, whose columns the
     frame has.
     """
+    progress = options.pop("progress", None)
+    if progress is None:
+        progress = sys.stderr.isatty()
     index = archive.index
     pending = index.journal_get(_UNDO_PENDING)
     log = pending or index.journal_get(UNDO_LOG)
@@ -251,7 +257,7 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     from tqdm import tqdm
 
     with tqdm(total=len(log), desc="undo: read tags", unit="job",
-              disable=not options.get("progress", True), leave=False) as bar:
+              disable=not progress, leave=False) as bar:
         current = archive.records_without_payloads(list(log), bar.update)
     groups: dict[tuple[tuple[str, ...], tuple[str, ...], bool], list[str]] = {}
     changed_since = 0
@@ -283,7 +289,6 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     # tag sets (1,580 for 10,000 jobs). They share the undo log as read once (each read it
     # whole: quadratic), and one bar counts their jobs.
     shared = _UndoLog()
-    progress = options.pop("progress", True)
     frames = []
     with tqdm(total=sum(map(len, groups.values())), desc="undo", unit="job", leave=False,
               disable=not progress or len(groups) < 2) as bar:

@@ -34,6 +34,7 @@ pass picks up where this one stopped.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -190,7 +191,7 @@ def sync(
     end_datetime: Any = None,
     full: bool = False,
     workers: int = 8,
-    progress: bool = True,
+    progress: bool | None = None,
     follow: bool = False,
     poll_interval: float = 10.0,
     lock_timeout: float | None = 0.0,
@@ -233,6 +234,8 @@ def sync(
     client = provider.api_client
     report = SyncReport()
     started = time.monotonic()
+    if progress is None:  # bars only on a terminal: a cron job's log gets none
+        progress = sys.stderr.isatty()
     requests_before = _request_count(client)
     start_us = to_utc_us(start_datetime, "start_datetime")
     end_us = to_utc_us(end_datetime, "end_datetime")

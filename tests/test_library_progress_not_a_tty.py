@@ -8,8 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from jobarchive.emulator import Emulator
 
 SCRIPT = """
@@ -25,9 +23,6 @@ arc.close()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="sync.py (Archive.sync progress=True) and retag.py "
-                   "(progress=True) default to bars whatever stderr is; audit.py defaults to "
-                   "sys.stderr.isatty(): the fix belongs in sync.py and retag.py")
 def test_library_calls_show_no_bars_when_stderr_is_not_a_terminal(tmp_path):
     with Emulator(seed_jobs=30, seed=2) as emu:
         done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "a"), emu.url,
