@@ -59,6 +59,9 @@ DEFAULT_BACKOFF_FACTOR = 0.5
 CONNECT_RETRIES = 3  # of the retries, at most this many for connections that fail to open
 MAX_BACKOFF_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 120.0
+# The whole retry ladder of a best-effort result acknowledgement: sync sends them on its
+# worker pool, where one sitting out "retry in 30 s" five times kept fetches waiting.
+ACKNOWLEDGE_SECONDS = 10.0
 SCRUBBED = "..."
 RELOGIN_MIN_AGE_SECONDS = 60.0  # a 401 on a younger access token is not its expiry
 
@@ -928,9 +931,11 @@ class ApiClient:
         return result
 
     def job_result_downloaded(self, job_id: str) -> None:
-        """POST J/resultDownloaded, best effort: a failure is only logged."""
+        """POST J/resultDownloaded, best effort: a failure is only logged, and retries end
+        within ``ACKNOWLEDGE_SECONDS``."""
         try:
-            self._call("POST", self._job(job_id) + "/resultDownloaded")
+            with self.deadline(ACKNOWLEDGE_SECONDS):
+                self._call("POST", self._job(job_id) + "/resultDownloaded")
         except ApiError as err:
             logger.warning("Job %s: acknowledging the result download failed: %s", job_id, err)
 
