@@ -620,6 +620,12 @@ class Archive:
         """The job rebuilt offline from the archive (no network)."""
         return IBMQJob._from_record(self.record(job_id), None, None)
 
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """Context manager: the reads in the block (``query``, ``counts``, ``get``...) see one
+        state of the archive while other processes write, e.g. a job list and the counts of
+        exactly those jobs. Hold it briefly: a long one keeps the index's WAL from shrinking."""
+        return self.index.snapshot()
+
     def query(
         self,
         status: Any = None,

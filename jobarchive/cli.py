@@ -1232,26 +1232,30 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, skip_d
            **filters: Any) -> None:
     """Export the job index (jobs.*) and counts (counts.*) for DuckDB, Spark or pandas."""
     arc = open_archive(ctx)
-    frame = run_query(arc, filters)
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise click.ClickException(f"{out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
-    jobs_path = out / f"jobs.{fmt}"
+    jobs_path, counts_path = out / f"jobs.{fmt}", out / f"counts.{fmt}"
+    # One snapshot: a sync meanwhile must not put counts of jobs that jobs.* lacks beside it.
+    with arc.snapshot():
+        frame = run_query(arc, filters)
+        table = None if no_counts else _read_counts(
+            arc, frame["job_id"].tolist() if _has_filter(filters) else None, skip_damaged)
     _save(frame, fmt, jobs_path)
     lines = [f"{jobs_path}: {len(frame)} jobs"]
-    if not no_counts:
-        ids = None if not _has_filter(filters) else frame["job_id"].tolist()
-        table = _read_counts(arc, ids, skip_damaged)
-        counts_path = out / f"counts.{fmt}"
+    if table is not None:
         _save(table, fmt, counts_path)
         lines.append(f"{counts_path}: {len(table)} rows")
+    elif counts_path.exists():  # an earlier export's: it would pass for this one's counts
+        counts_path.unlink()
+        lines.append(f"{counts_path}: removed (an earlier export's; --no-counts writes none)")
     # Printed once everything is written: a closed pipe (`| head -1`) cannot cut it short.
     for line in lines:
         click.echo(line)
-    if fmt == "csv" and not no_counts:
+    if fmt == "csv" and table is not None:
         _say_bitstrings_are_text("counts.csv: ")
-    if not no_counts:
+    if table is not None:
         _say_skipped(ctx, table)
 
 
