@@ -732,6 +732,9 @@ class IBMQJob:
             if self._record["kind"] == ApiJobKind.RUNTIME.value:
                 return None  # none by design: sync and audit do not look for one either
             client = self._require_client("download its qobj (none is stored)")
+            if self._record["kind"] == ApiJobKind.QOBJECT.value:
+                self.refresh()  # an inline job's qobj is in its document, as its result is
+                return copy.deepcopy(self._record.get("qobj"))
             try:
                 qobj = client.job_qobj(self.job_id())
             except ApiError as err:
