@@ -310,7 +310,11 @@ class IBMQJob:
 
     @property
     def experiment_id(self) -> str | None:
-        """The experiment id (server ``experimentTag``), if any."""
+        """The experiment id (server ``experimentTag``), if any; refreshes once if empty, as
+        0.20 does (list views leave the field out)."""
+        if self._record.get("experiment_id") is None and self._api_client \
+                and not self._refreshed:
+            self.refresh()
         return self._record.get("experiment_id")
 
     def __getattr__(self, name: str) -> Any:
