@@ -335,7 +335,17 @@ def _status_values(ctx: click.Context, param: click.Parameter,
     return values
 
 
+def _not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse an empty value: `--backend "$B"` with $B unset matched no job (a tag, a backend)
+    or every job (a name), without a word."""
+    if value == "" or (isinstance(value, tuple) and "" in value):
+        raise click.BadParameter("an empty value (an unset shell variable?); leave the option "
+                                 "out to match every job")
+    return value
+
+
 def _regex_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    _not_empty(ctx, param, value)
     if value is not None:
         try:
             re.compile(value)
@@ -440,15 +450,15 @@ def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--until", metavar="DATE", callback=_until_value,
                      help="Created on or before (ISO-8601; a date alone includes that day, "
                           "a time to the second that second)."),
-        click.option("--tag", "tags", multiple=True, metavar="TAG", help="Job tag; repeatable."),
+        click.option("--tag", "tags", multiple=True, callback=_not_empty, metavar="TAG", help="Job tag; repeatable."),
         click.option("--tags-and/--tags-or", "tags_and", default=False,
                      help="Jobs with all the --tag values, or any of them (default)."),
         click.option("--share-level", "share_levels", multiple=True,
                      type=click.Choice(SHARE_LEVELS, case_sensitive=False),
                      help="Share level; repeatable."),
-        click.option("--run-mode", "run_modes", multiple=True, metavar="MODE",
+        click.option("--run-mode", "run_modes", multiple=True, callback=_not_empty, metavar="MODE",
                      help="Run mode (fairshare, dedicated, ...); repeatable."),
-        click.option("--backend", "backends", multiple=True, metavar="NAME",
+        click.option("--backend", "backends", multiple=True, callback=_not_empty, metavar="NAME",
                      help="Backend name; repeatable."),
         click.option("--limit", type=click.IntRange(0, MAX_INT), default=None, metavar="N",
                      help="At most this many jobs (0: no limit)."),
@@ -706,7 +716,7 @@ def init(ctx: click.Context, path: str | None) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Concurrent requests.")
 @click.option("--full", is_flag=True, help="Also compare names and tags of every listed job.")
-@click.option("--backend", "backend_name", metavar="NAME", help="Only this backend's jobs.")
+@click.option("--backend", "backend_name", callback=_not_empty, metavar="NAME", help="Only this backend's jobs.")
 @click.option("--since", metavar="DATE", callback=_server_date_value,
               help="Only jobs created on or after (ISO-8601).")
 @click.option("--until", metavar="DATE", callback=_server_until_value,
