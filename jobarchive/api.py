@@ -741,7 +741,7 @@ class ApiClient:
         self._relogin = relogin
         self._renew_lock = threading.Lock()
         _after_fork_reset.add(self)
-        self._token_since = self._transport.clock()
+        self._token_since = self._now()
         self.http_url = http_url.rstrip("/")
         self.hub, self.group, self.project = hub, group, project
         self.user_id: str | None = None  # the account's id from users/me (set by connect())
@@ -832,7 +832,7 @@ class ApiClient:
         with self._renew_lock:
             if self._token is not failed:
                 return True  # another thread has logged in again meanwhile
-            if self._transport.clock() - self._token_since < RELOGIN_MIN_AGE_SECONDS:
+            if self._token_age() < RELOGIN_MIN_AGE_SECONDS:
                 return False
             try:
                 fresh = self._relogin()
@@ -850,9 +850,19 @@ class ApiClient:
                     f"{err} The access token has expired and logging in again failed: "
                     f"{login_err}", status,
                     getattr(login_err, "error_code", None)) from login_err
-            self._token, self._token_since = fresh, self._transport.clock()
+            self._token, self._token_since = fresh, self._now()
             logger.info("The access token was refused; logged in again with the API token.")
             return True
+
+    def _now(self) -> tuple[float, float]:
+        return self._transport.clock(), self._transport.wall()
+
+    def _token_age(self) -> float:
+        """Seconds since the access token was issued, by the later of two clocks: the
+        monotonic one stops while a laptop sleeps, and a token issued just before the lid
+        closed read as a minute old after a night (its 401 taken for a refusal, no re-login)."""
+        (clock, wall), (clock_then, wall_then) = self._now(), self._token_since
+        return max(clock - clock_then, wall - wall_then)
 
     def _job(self, job_id: str) -> str:
         return f"/Jobs/{_seg(job_id)}"
