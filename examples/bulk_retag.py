@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from _args import jobs_count  # beside this script
 
 import jobarchive
 from jobarchive import Archive
@@ -32,17 +33,6 @@ from jobarchive.retag import undo
 def changed(plan: pd.DataFrame) -> int:
     """Rows of a retag plan/outcome that change anything."""
     return int(sum(bool(a) or bool(r) for a, r in zip(plan["added"], plan["removed"], strict=True)))
-
-
-def jobs_count(text: str) -> int:
-    """A count of at least 1 (an empty history, or sample, leaves nothing to show)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from _args import jobs_count  # beside this script
 
 import jobarchive
 from jobarchive import Archive
@@ -74,17 +75,6 @@ def family_over_time(arc: Archive, df: pd.DataFrame, circuits: pd.DataFrame,
     table = per_run.groupby("quarter").mean()
     table.insert(0, "runs", per_run.groupby("quarter").size())
     return table
-
-
-def jobs_count(text: str) -> int:
-    """A count of at least 1 (an empty history, or sample, leaves nothing to show)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from _args import jobs_count  # beside this script
 
 import jobarchive
 from jobarchive import Archive
@@ -39,17 +40,6 @@ def completeness(audit: pd.DataFrame) -> pd.DataFrame:
         with_client_version=("client_version", lambda s: s.notna().mean()),
         with_provenance=("provenance", "mean"),
     )
-
-
-def jobs_count(text: str) -> int:
-    """A count of at least 1 (an empty history, or sample, leaves nothing to show)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def fraction(text: str) -> float:
