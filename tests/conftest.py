@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -124,3 +126,17 @@ def count_tag_updates():
         emu._state.update = counting_update
         return applied
     return count
+
+
+@pytest.fixture
+def self_signed_cert(tmp_path):
+    """``(cert, key)``: a self-signed certificate for 127.0.0.1 made with openssl (skips
+    where openssl is missing), for HTTPS servers in front of the emulator."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key

@@ -131,18 +131,11 @@ def test_json_nested_too_deep_is_a_protocol_error_not_a_recursion_error(client):
 
 
 @pytest.fixture()
-def https_server(tmp_path):
-    """An HTTPS server whose certificate nobody trusts (self-signed, made with openssl)."""
-    import shutil
+def https_server(self_signed_cert):
+    """An HTTPS server whose certificate nobody trusts (self-signed)."""
     import ssl
-    import subprocess
 
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    cert, key = self_signed_cert
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Shapes)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)

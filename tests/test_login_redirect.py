@@ -54,18 +54,10 @@ def test_connect_through_an_auth_url_that_redirects(code):
 
 
 def test_an_https_auth_url_redirected_to_plain_http_is_refused_before_the_token_is_sent(
-        tmp_path):
-    import shutil
+        self_signed_cert):
     import ssl
-    import subprocess
 
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    cert, key = self_signed_cert
     with Emulator(seed_jobs=1, seed=1) as emu:
         target = emu.base_url
 

@@ -31,21 +31,7 @@ with Archive(sys.argv[1]) as arc:
 """
 
 
-def _count_applied(emu) -> dict[str, int]:
-    """Tag changes the server really applied, per job."""
-    applied: dict[str, int] = {}
-    real_update = emu._state.update
-
-    def counting_update(job, name=..., tags=...):
-        if tags is not ...:
-            applied[job.id] = applied.get(job.id, 0) + 1
-        return real_update(job, name=name, tags=tags)
-
-    emu._state.update = counting_update
-    return applied
-
-
-def test_ctrl_c_stops_the_puts_under_way_without_sitting_out_their_retries(tmp_path):
+def test_ctrl_c_stops_the_puts_under_way_without_sitting_out_their_retries(tmp_path, count_tag_updates):
     # Every tag PUT answers 429 "retry in 30 s": the four workers wait. Ctrl-C must end the
     # retag now (no further PUT), not after each worker's 5 x 30 s retry ladder; a re-run
     # then sends each change once.
@@ -53,7 +39,7 @@ def test_ctrl_c_stops_the_puts_under_way_without_sitting_out_their_retries(tmp_p
         path = tmp_path / "a"
         with Archive(path) as arc:
             arc.sync(jobarchive.connect(emu.url, emu.token), progress=False)
-        applied = _count_applied(emu)
+        applied = count_tag_updates(emu)
         emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": 30, "seed": 1,
                         "endpoints": ["job_update"]})
         child = subprocess.Popen([sys.executable, "-c", _RETAG_CHILD, str(path), emu.url,
