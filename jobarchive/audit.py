@@ -524,7 +524,7 @@ def audit(
             if verify else []
         blobs = _check_blobs(archive, known, verify, progress)
         tag_problems, stray_tag_rows = _tag_problems(tag_rows)
-        payloads = _payload_pass(archive, blobs, verify, reproduce, sample, seed)
+        payloads = _payload_pass(archive, blobs, verify, reproduce, sample, seed, progress)
         # The longest step before any re-run (a minute for 10^6 jobs): show it. Jobs are
         # read, judged and made a part of the frame CHUNK_JOBS at a time: what is held is the
         # frame, not every job's findings (1.7 KB a job, 1.7 GB for 10^6).
@@ -784,12 +784,14 @@ class _Payloads:
 
 
 def _payload_pass(archive: Archive, blobs: _Blobs, verify: bool, reproduce: bool,
-                  sample: int | None, seed: int) -> _Payloads:
+                  sample: int | None, seed: int, progress: bool) -> _Payloads:
     """With ``verify``, each job's (blob, row) must be a payload row holding that job: the
     job ids and payload rows of each blob file are read once (two columns), not the jobs one
     by one; the payloads in those files whose job the index does not have are listed. With
     ``reproduce``, the jobs to re-run (``sample`` of them, drawn as ``random.sample`` draws
-    from the eligible jobs in job id order)."""
+    from the eligible jobs in job id order). Bars: 10 s for 10^6 jobs."""
+    from tqdm import tqdm
+
     out = _Payloads()
     if not (verify or reproduce):
         out.jobs = archive.index.count()
@@ -797,22 +799,27 @@ def _payload_pass(archive: Archive, blobs: _Blobs, verify: bool, reproduce: bool
     pointers: dict[str, tuple[list[int], list[str]]] = {}
     candidates: list[str] = []  # eligible for a re-run unless their payload row is wrong
     with_blob = 0
-    for batch in archive.index.iter_select(
-            JobFilter(descending=False),
-            ("job_id", "status", "blob_id", "blob_row", "has_result", "has_qobj"), batch=CHUNK_JOBS):
-        out.jobs += len(batch)
-        for job_id, status, blob_id, blob_row, has_result, has_qobj in batch:
-            if blob_id is None or blobs.ref_problem(blob_id, blob_row, has_result, has_qobj):
-                continue
-            with_blob += 1
-            if verify:
-                rows, ids = pointers.setdefault(blobs.path[blob_id], ([], []))
-                rows.append(blob_row)
-                ids.append(job_id)
-            if sample is not None and status in ("DONE", "ERROR") and has_result and has_qobj:
-                candidates.append(job_id)
+    with tqdm(total=archive.index.count(), desc="audit: blob pointers", unit="job",
+              disable=not progress, leave=False) as bar:
+        for batch in archive.index.iter_select(
+                JobFilter(descending=False),
+                ("job_id", "status", "blob_id", "blob_row", "has_result", "has_qobj"),
+                batch=CHUNK_JOBS):
+            out.jobs += len(batch)
+            for job_id, status, blob_id, blob_row, has_result, has_qobj in batch:
+                if blob_id is None or blobs.ref_problem(blob_id, blob_row, has_result, has_qobj):
+                    continue
+                with_blob += 1
+                if verify:
+                    rows, ids = pointers.setdefault(blobs.path[blob_id], ([], []))
+                    rows.append(blob_row)
+                    ids.append(job_id)
+                if sample is not None and status in ("DONE", "ERROR") and has_result and has_qobj:
+                    candidates.append(job_id)
+            bar.update(len(batch))
     unindexed: dict[str, str] = {}
-    for path, (rows, ids) in pointers.items():
+    for path, (rows, ids) in tqdm(pointers.items(), total=len(pointers), desc="audit: payload rows",
+                                  unit="file", disable=not progress, leave=False):
         try:
             payload_rows, held = archive.blobs.payload_jobs(path)
         except BlobIntegrityError as err:
