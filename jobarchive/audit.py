@@ -82,6 +82,18 @@ def note_kind(note: str) -> str:
     return note
 
 
+def note_kind_counts(notes: pd.Series) -> pd.Series:
+    """Jobs per kind of note (``note_kind``) in audit ``notes`` texts, in the order of
+    ``notes.str.split("; ").explode().map(note_kind).value_counts()``; counted per distinct
+    text (splitting the notes of every job took 0.2 GB for 10^6 jobs, which share a few)."""
+    kinds: dict[str, int] = {}
+    for text, jobs in notes.dropna().value_counts(sort=False).items():
+        for kind in map(note_kind, text.split("; ")):
+            kinds[kind] = kinds.get(kind, 0) + int(jobs)
+    return pd.Series(kinds, dtype="int64", name="count").sort_values(ascending=False,
+                                                                     kind="stable")
+
+
 def _shown(value: Any) -> str:
     """A stored value in a note (notes are joined by "; ", so none may hold one)."""
     text = value if isinstance(value, str) else repr(value)

@@ -254,16 +254,9 @@ def _findings(audit: pd.DataFrame) -> list[str]:
     noted = notes != ""
     if not noted.any():
         return []
-    from .audit import note_kind
+    from .audit import note_kind_counts
 
-    # A line per kind, counted per distinct notes text: splitting the notes of every job
-    # took 0.2 GB for 10^6 jobs, which share a few texts.
-    kinds: dict[str, int] = {}
-    for text, jobs in notes[noted].value_counts(sort=False).items():
-        for kind in map(note_kind, text.split("; ")):
-            kinds[kind] = kinds.get(kind, 0) + int(jobs)
-    table = pd.Series(kinds, dtype="int64", name="jobs").rename_axis("finding") \
-        .sort_values(ascending=False, kind="stable").to_frame()  # as value_counts() orders
+    table = note_kind_counts(notes[noted]).rename("jobs").rename_axis("finding").to_frame()
     columns = [c for c in ("job_id", "status", "backend_name", "notes") if c in audit]
     count = int(noted.sum())
     return ["<h3>Reproducibility findings</h3>",
