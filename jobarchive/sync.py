@@ -8,14 +8,15 @@ One pass, under the archive's write lock:
 2. **Missing payloads**: DONE jobs without a stored result or qobj (a failed fetch, an
    interrupted run) get them fetched; jobs that failed last time are retried. A server that
    answers it holds no qobj for a job (404) is remembered and not asked again. Jobs that
-   failed while running (ERROR_RUNNING_JOB) get their partial result fetched the same way.
+   failed while running (ERROR_RUNNING_JOB) get their partial result fetched the same way,
+   and jobs final without running (cancelled, refused by validation) their qobj.
    Jobs to retry are listed by id first; one the server no longer lists and that answers
    an error when asked (or a DONE job whose result it no longer holds) is given up after a
    few syncs (``SyncReport.given_up``), its archived record kept.
 3. **Discovery**: new jobs are listed, as full documents, in ascending creation order from a
    cursor kept per provider in the index (minus an overlap window, as jobs can appear
    late); when DONE, each one's result and qobj are fetched, once (a failed one's partial
-   result too). A new job that cannot be archived (its document refused by this version,
+   result too; a cancelled one's qobj). A new job that cannot be archived (its document refused by this version,
    e.g. a status string it does not know, or its fetch failed) is reported in ``failed``
    and remembered; discovery moves past it, and every later pass asks for it again by id
    until it is archived.
@@ -75,9 +76,12 @@ if TYPE_CHECKING:
 # Failed after running: the server may hold a partial result (``result(partial=True)``).
 PARTIAL_RESULT_STATUSES = frozenset(s for s, js in API_TO_JOB_STATUS.items()
                                     if js is JobStatus.ERROR and s not in API_ERRORS_WITHOUT_RESULT)
+# Final without running (cancelled, refused by validation...): no result, but the qobj is
+# what was submitted, which the server keeps as for any other job.
+QOBJ_ONLY_STATUSES = frozenset(API_FINAL_STATUSES) - {"COMPLETED"} - PARTIAL_RESULT_STATUSES
 CURSOR_CAMPAIGN = "sync:cursor"
 RETRY_CAMPAIGN = "sync:retry"
-NO_QOBJ_CAMPAIGN = "sync:no-qobj"  # DONE jobs the server answered it holds no qobj for
+NO_QOBJ_CAMPAIGN = "sync:no-qobj"  # final jobs the server answered it holds no qobj for
 NO_RESULT_CAMPAIGN = "sync:no-result"  # failed jobs the server holds no partial result for
 GONE_CAMPAIGN = "sync:gone"  # archived jobs the server says do not exist (404, code 3250)
 # Listed new jobs not archived: their document refused by this version (a status string it
@@ -523,12 +527,15 @@ class _Pass:
             (not has_result and job_id not in self.results_given_up)
             or (not has_qobj and kind != ApiJobKind.RUNTIME.value
                 and job_id not in self.no_qobj))]
-        rows = self.archive.select_rows(self._filter(statuses=["ERROR"]),
+        rows = self.archive.select_rows(self._filter(statuses=["ERROR", "CANCELLED"]),
                                         ("job_id", "api_status", "has_result", "has_qobj", "kind"))
         ids += [job_id for job_id, api_status, has_result, has_qobj, kind in rows
-                if _may_have_partial_result(api_status, kind) and (
+                if (_may_have_partial_result(api_status, kind) and (
                     (not has_result and job_id not in self.no_result)
-                    or (not has_qobj and job_id not in self.no_qobj))]
+                    or (not has_qobj and job_id not in self.no_qobj)))
+                or (api_status in QOBJ_ONLY_STATUSES and kind is not None
+                    and kind != ApiJobKind.RUNTIME.value and not has_qobj
+                    and job_id not in self.no_qobj)]
         ids += [j for j in retry if j in self.archive]
         ids += self._jobs_of_lost_blobs()
         stale = [j for j in retry if j in self.gone]
@@ -962,6 +969,8 @@ class _Pass:
                 # It ran: its qobj is what ran, which an audit of its partial result needs.
                 if record.get("result") is None and item.job_id not in self.no_result:
                     out.fetched = self._fetch_partial_result(job, out)
+                self._fetch_qobj(job, out)
+            elif record["status"] in QOBJ_ONLY_STATUSES and record.get("kind") is not None:
                 self._fetch_qobj(job, out)
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
