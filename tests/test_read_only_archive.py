@@ -212,3 +212,31 @@ def test_a_read_only_archive_without_its_blob_folder_still_reads(tmp_path, read_
             arc.get("job00000001")
         with pytest.raises(ArchiveWriteError, match="read-only"):
             arc.add(job(7))
+
+
+def test_a_write_by_the_owner_while_read_only_readers_read_is_not_called_damage(tmp_path, read_only):
+    """A write-protected archive is read as a file nobody changes (immutable) when no -wal
+    holds commits. Its owner's sync meanwhile made the reader's next query fail as "damaged
+    ... delete index.db-wal ... restore index.db from a backup", advice that would destroy
+    the owner's commits. It now says what happened, and a new open reads the new state."""
+    src = tmp_path / "arc"
+    big = "x" * 200  # rows across many pages, so the owner's writes move pages under the reader
+    with Archive(src) as arc:
+        arc.add_many([job(i, name=big) for i in range(3000)])
+    view = read_only(src)
+    reader = Archive(view)
+    try:
+        assert len(reader) == 3000
+        with Archive(src) as owner:
+            owner.add(job(9999))  # one small commit: stale rows, no error of SQLite's own
+            with pytest.raises(ArchiveError, match="changed while this process read it"):
+                reader.query(limit=None)
+            for k in range(5):
+                owner.add_many([job(i, name=big) for i in range(10_000 + 3000 * k, 13_000 + 3000 * k)])
+            with pytest.raises(ArchiveError, match="changed while this process read it") as err:
+                reader.query(limit=None)
+            assert "restore" not in str(err.value) and "not damaged" in str(err.value)
+    finally:
+        reader.close()
+    with Archive(view) as again:  # the owner has closed: its commits are in index.db
+        assert len(again) == 18_001

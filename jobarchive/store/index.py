@@ -501,6 +501,7 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.isgeneratorfunction(method):
         @functools.wraps(method)
         def generator(self: Index, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            self._check_unchanged()
             try:
                 yield from method(self, *args, **kwargs)
             except sqlite3.DatabaseError as exc:
@@ -510,6 +511,7 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(method)
     def wrapper(self: Index, *args: Any, **kwargs: Any) -> Any:
+        self._check_unchanged()
         try:
             return method(self, *args, **kwargs)
         except sqlite3.DatabaseError as exc:
@@ -553,6 +555,7 @@ class Index:
         # it is then opened for reads only, and every write refuses with this reason.
         self.read_only = None if _writable(self.path) else _why_read_only(self.path.parent)
         self._uri = _uri(self.path, "mode=ro") if self.read_only else None
+        self._immutable_state: tuple[int, ...] | None = None  # the files when read as immutable
         _OPEN_INDEXES.add(self)
         conn = self.conn
         try:
@@ -678,6 +681,7 @@ class Index:
             held.finalizer()
             self._local.held = None
             self._uri = _uri(self.path, "mode=ro&immutable=1")
+            self._immutable_state = _file_state(self.path)
             self._check_ours()
         self._migrate()
 
@@ -768,9 +772,20 @@ class Index:
         Its writes were never acknowledged; joining it would leave ours uncommitted."""
         self._rollback(conn)
 
+    def _check_unchanged(self, cause: BaseException | None = None) -> None:
+        """An index read as a file nobody changes (immutable) must not have changed: its
+        owner writing meanwhile (a colleague's sync) gives reads pages of two states, wrong
+        rows or "damage" whose advice would have sent users to delete the writer's -wal."""
+        if self._immutable_state is not None and _file_state(self.path) != self._immutable_state:
+            raise ArchiveError(
+                f"{self.path} changed while this process read it: it was opened read-only, as "
+                "a file nobody writes, and another user or process has written to it since. The "
+                "archive is not damaged; open it again to read its current state.") from cause
+
     def _raise_if_damaged(self, exc: BaseException) -> None:
         if isinstance(exc, sqlite3.DatabaseError) and _code(exc) in (sqlite3.SQLITE_CORRUPT,
                                                                      sqlite3.SQLITE_NOTADB):
+            self._check_unchanged(exc)
             raise IndexIntegrityError(
                 f"{self.path} is damaged ({exc}). Stop writing to this archive and copy its "
                 "directory, then delete index.db-wal and index.db-shm (SQLite would replay their "
@@ -1341,6 +1356,19 @@ def _opening(folder: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _file_state(index: Path) -> tuple[int, ...]:
+    """Size and modification time of the index and its -wal (0s for a missing file)."""
+    state: list[int] = []
+    for path in (index, index.with_name(index.name + "-wal")):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            state += [0, 0]
+        else:
+            state += [st.st_size, st.st_mtime_ns]
+    return tuple(state)
 
 
 def _writable(index: Path) -> bool:
