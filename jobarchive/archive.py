@@ -666,7 +666,8 @@ class Archive:
                            descending, experiment_id=experiment_id)
         # Batch by batch: the rows of a whole large answer, as tuples, weighed several times
         # the frame (10^6 jobs: +0.9 GB before the frame was built).
-        frames = [to_frame(rows) for rows in self.index.iter_select(flt, QUERY_COLUMNS, _QUERY_BATCH)]
+        with contextlib.closing(self.index.iter_select(flt, QUERY_COLUMNS, _QUERY_BATCH)) as batches:
+            frames = [to_frame(rows) for rows in batches]
         if len(frames) < 2:
             return frames[0] if frames else to_frame([])
         return pd.concat(frames, ignore_index=True)

@@ -5,6 +5,10 @@ about 0.66 GB. Read in batches, the tuples of one batch at a time would be held.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import warnings
+
 import pandas as pd
 import pytest
 
@@ -46,3 +50,28 @@ def test_query_reads_the_index_in_batches(arc, monkeypatch):
     frame = arc.query(job_tags=["t1", "t2", "t3"])
     assert held and max(held) < len(frame), held  # never every row at once
     pd.testing.assert_frame_equal(frame, whole)  # same rows, order and dtypes
+
+
+def test_a_query_stopped_between_batches_leaves_no_snapshot_behind(tmp_path, monkeypatch):
+    # A notebook keeps the last traceback (sys.last_traceback), and with it a query's batch
+    # reader stopped half-way, whose open statement held its read snapshot: every later
+    # query on that thread answered from before the stop, never seeing another sync.
+    monkeypatch.setattr("jobarchive.archive._QUERY_BATCH", 100)
+    path = tmp_path / "a"
+    with Archive(path) as arc:
+        arc.add_many([{"job_id": f"s{i:04d}", "creation_date": "2021-01-01T00:00:00Z",
+                       "status": "COMPLETED"} for i in range(1000)])
+        arc.index.conn.execute("UPDATE jobs SET shots = 'many' WHERE job_id = 's0500'")  # an outside edit
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # its warning stops the query in a later batch
+            with pytest.raises(UserWarning) as stopped:
+                arc.query(limit=None)
+        kept = stopped.value.__traceback__  # noqa: F841 - as the notebook keeps it
+        subprocess.run([sys.executable, "-c", "import sys\nfrom jobarchive import Archive\n"
+                        "with Archive(sys.argv[1]) as a:\n"
+                        "    a.add({'job_id': 'late', 'creation_date': '2021-01-02T00:00:00Z',"
+                        " 'status': 'COMPLETED'})\n", str(path)], check=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert "late" in set(arc.query(limit=None)["job_id"])
+            assert len(arc) == 1001

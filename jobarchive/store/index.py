@@ -1149,11 +1149,18 @@ class Index:
 
     @_reads
     def iter_select(self, flt: JobFilter, columns: Sequence[str], batch: int = 2000) -> Iterator[list[tuple]]:
-        """Like ``select`` but streamed in batches (bounded memory)."""
+        """Like ``select`` but streamed in batches (bounded memory), all from one snapshot.
+
+        Close it (``contextlib.closing``) when not read to the end: a generator left
+        suspended, e.g. by a traceback a notebook keeps, holds that snapshot, and every later
+        read on this thread would see the archive as it was."""
         sql, params = self._select_sql(flt, columns)
         cursor = self.conn.execute(sql, params)
-        while rows := cursor.fetchmany(batch):
-            yield rows
+        try:
+            while rows := cursor.fetchmany(batch):
+                yield rows
+        finally:
+            cursor.close()
 
     def explain(self, flt: JobFilter) -> list[str]:
         """SQLite's query plan for a filter (tests assert an index drives it)."""
