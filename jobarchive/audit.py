@@ -510,7 +510,8 @@ def audit(
     ``frame.attrs["summary"]`` counts everything. ``progress`` (default: stderr is a
     terminal) shows bars on stderr for the index checks, the blob bytes hashed, the blob
     pointers and payload rows, the records read and the re-runs. Memory holds the frame and
-    ``CHUNK_JOBS`` jobs' findings at a time (10^6 jobs: 0.77 GB at the peak).
+    ``CHUNK_JOBS`` jobs' findings at a time (10^6 jobs: 0.77 GB at the peak), or
+    ``REPRODUCE_JOBS`` when every payload is read (1.0 GB).
     """
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold!r}")
