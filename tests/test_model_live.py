@@ -27,6 +27,7 @@ import jobarchive
 from jobarchive import IBMQJob
 from jobarchive.job import apply_tag_update
 from jobarchive.status import API_FINAL_STATUSES
+from jobarchive.sync import QOBJ_ONLY_STATUSES
 
 emulator = pytest.importorskip("jobarchive.emulator")
 
@@ -96,6 +97,8 @@ class LiveArchiveModel(ArchiveMachine):
         elif view["status"] == "ERROR_RUNNING_JOB":  # sync archives the partial result
             view["result"] = self.emu.result_of(job_id)
             view["qobj"] = self.emu.qobj_of(job_id)  # and what ran
+        elif view["status"] in QOBJ_ONLY_STATUSES:  # final without running: what was submitted
+            view["qobj"] = self.emu.qobj_of(job_id)
         return view
 
     def _synced(self) -> list[str]:
