@@ -10,6 +10,7 @@ value of the token environment variables is masked before writing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import os
@@ -52,15 +53,17 @@ def _jobs(archive: Archive, tick: Any = None) -> tuple[pd.DataFrame, pd.DataFram
     batch of n jobs."""
     parts = []
     rows = []
-    for batch in archive.index.iter_select(JobFilter(descending=False), (*QUERY_COLUMNS, "doc"),
-                                           batch=_BATCH):
-        parts.append(to_frame([row[:-1] for row in batch])[_SHOWN])
-        for row in batch:
-            times = _run_times(row[0], row[-1])
-            if times is not None:
-                rows.append((row[0], row[_BACKEND_AT], *times))
-        if tick is not None:
-            tick(len(batch))
+    # Closed whatever happens: a reader left suspended would hold its snapshot (see query()).
+    with contextlib.closing(archive.index.iter_select(
+            JobFilter(descending=False), (*QUERY_COLUMNS, "doc"), batch=_BATCH)) as batches:
+        for batch in batches:
+            parts.append(to_frame([row[:-1] for row in batch])[_SHOWN])
+            for row in batch:
+                times = _run_times(row[0], row[-1])
+                if times is not None:
+                    rows.append((row[0], row[_BACKEND_AT], *times))
+            if tick is not None:
+                tick(len(batch))
     frame = pd.concat(parts, ignore_index=True) if parts else to_frame([])[_SHOWN]
     return frame, pd.DataFrame(rows, columns=["job_id", "backend_name", "queue_s", "run_s"])
 

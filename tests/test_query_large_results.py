@@ -75,3 +75,25 @@ def test_a_query_stopped_between_batches_leaves_no_snapshot_behind(tmp_path, mon
             warnings.simplefilter("ignore")
             assert "late" in set(arc.query(limit=None)["job_id"])
             assert len(arc) == 1001
+
+
+def test_a_report_stopped_between_batches_leaves_no_snapshot_behind(tmp_path, monkeypatch):
+    # The same for the report's pass over the index (and the audit's, which it runs first).
+    from jobarchive.report import write_report
+
+    monkeypatch.setattr("jobarchive.report._BATCH", 100)
+    path = tmp_path / "a"
+    with Archive(path) as arc:
+        arc.add_many([{"job_id": f"s{i:04d}", "creation_date": "2021-01-01T00:00:00Z",
+                       "status": "COMPLETED"} for i in range(1000)])
+        arc.index.conn.execute("UPDATE jobs SET shots = 'many' WHERE job_id = 's0500'")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(UserWarning) as stopped:
+                write_report(arc, tmp_path / "r.html", progress=False)
+        kept = stopped.value.__traceback__  # noqa: F841 - as the notebook keeps it
+        subprocess.run([sys.executable, "-c", "import sys\nfrom jobarchive import Archive\n"
+                        "with Archive(sys.argv[1]) as a:\n"
+                        "    a.add({'job_id': 'late', 'creation_date': '2021-01-02T00:00:00Z',"
+                        " 'status': 'COMPLETED'})\n", str(path)], check=True)
+        assert len(arc) == 1001
