@@ -140,3 +140,27 @@ def self_signed_cert(tmp_path):
                     "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
+
+
+@pytest.fixture
+def index_reads(monkeypatch):
+    """``index_reads(arc)`` -> a list that gets the row count of each read of ``arc``'s
+    index through ``select`` (all at once) or ``iter_select`` (each batch)."""
+    def watch(arc) -> list[int]:
+        held: list[int] = []
+        select, iter_select = arc.index.select, arc.index.iter_select
+
+        def counted_select(*args, **kwargs):
+            rows = select(*args, **kwargs)
+            held.append(len(rows))
+            return rows
+
+        def counted_iter_select(*args, **kwargs):
+            for batch in iter_select(*args, **kwargs):
+                held.append(len(batch))
+                yield batch
+
+        monkeypatch.setattr(arc.index, "select", counted_select)
+        monkeypatch.setattr(arc.index, "iter_select", counted_iter_select)
+        return held
+    return watch

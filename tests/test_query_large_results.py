@@ -27,22 +27,8 @@ def arc(tmp_path_factory):
         yield archive
 
 
-def test_query_reads_the_index_in_batches(arc, monkeypatch):
-    held: list[int] = []
-    select, iter_select = arc.index.select, arc.index.iter_select
-
-    def counted_select(*args, **kwargs):
-        rows = select(*args, **kwargs)
-        held.append(len(rows))
-        return rows
-
-    def counted_iter_select(*args, **kwargs):
-        for batch in iter_select(*args, **kwargs):
-            held.append(len(batch))
-            yield batch
-
-    monkeypatch.setattr(arc.index, "select", counted_select)
-    monkeypatch.setattr(arc.index, "iter_select", counted_iter_select)
+def test_query_reads_the_index_in_batches(arc, monkeypatch, index_reads):
+    held = index_reads(arc)
     whole = arc.query(job_tags=["t1", "t2", "t3"])  # one batch
     assert held == [len(whole)] == [JOBS * 3 // 4]
     held.clear()
@@ -50,6 +36,13 @@ def test_query_reads_the_index_in_batches(arc, monkeypatch):
     frame = arc.query(job_tags=["t1", "t2", "t3"])
     assert held and max(held) < len(frame), held  # never every row at once
     pd.testing.assert_frame_equal(frame, whole)  # same rows, order and dtypes
+
+
+def _add_late_in_another_process(path) -> None:
+    subprocess.run([sys.executable, "-c", "import sys\nfrom jobarchive import Archive\n"
+                    "with Archive(sys.argv[1]) as a:\n"
+                    "    a.add({'job_id': 'late', 'creation_date': '2021-01-02T00:00:00Z',"
+                    " 'status': 'COMPLETED'})\n", str(path)], check=True)
 
 
 def test_a_query_stopped_between_batches_leaves_no_snapshot_behind(tmp_path, monkeypatch):
@@ -67,10 +60,7 @@ def test_a_query_stopped_between_batches_leaves_no_snapshot_behind(tmp_path, mon
             with pytest.raises(UserWarning) as stopped:
                 arc.query(limit=None)
         kept = stopped.value.__traceback__  # noqa: F841 - as the notebook keeps it
-        subprocess.run([sys.executable, "-c", "import sys\nfrom jobarchive import Archive\n"
-                        "with Archive(sys.argv[1]) as a:\n"
-                        "    a.add({'job_id': 'late', 'creation_date': '2021-01-02T00:00:00Z',"
-                        " 'status': 'COMPLETED'})\n", str(path)], check=True)
+        _add_late_in_another_process(path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert "late" in set(arc.query(limit=None)["job_id"])
@@ -92,8 +82,5 @@ def test_a_report_stopped_between_batches_leaves_no_snapshot_behind(tmp_path, mo
             with pytest.raises(UserWarning) as stopped:
                 write_report(arc, tmp_path / "r.html", progress=False)
         kept = stopped.value.__traceback__  # noqa: F841 - as the notebook keeps it
-        subprocess.run([sys.executable, "-c", "import sys\nfrom jobarchive import Archive\n"
-                        "with Archive(sys.argv[1]) as a:\n"
-                        "    a.add({'job_id': 'late', 'creation_date': '2021-01-02T00:00:00Z',"
-                        " 'status': 'COMPLETED'})\n", str(path)], check=True)
+        _add_late_in_another_process(path)
         assert len(arc) == 1001

@@ -28,28 +28,14 @@ def _html(path) -> str:
     return re.sub(r"<p>Generated [^:]*UTC", "<p>Generated", path.read_text())
 
 
-def test_report_reads_the_index_in_batches_and_says_the_same(tmp_path, monkeypatch):
+def test_report_reads_the_index_in_batches_and_says_the_same(tmp_path, monkeypatch, index_reads):
     arc = Archive(tmp_path / "r.jobarchive")
     arc.add_many([_record(i) for i in range(40)])
     audit = arc.audit(progress=False)
     whole = arc.report(tmp_path / "whole.html", audit=audit, title="t")
 
     monkeypatch.setattr(report_module, "_BATCH", BATCH, raising=False)
-    held: list[int] = []
-    select, iter_select = arc.index.select, arc.index.iter_select
-
-    def counted_select(*args, **kwargs):
-        rows = select(*args, **kwargs)
-        held.append(len(rows))
-        return rows
-
-    def counted_iter_select(*args, **kwargs):
-        for batch in iter_select(*args, **kwargs):
-            held.append(len(batch))
-            yield batch
-
-    monkeypatch.setattr(arc.index, "select", counted_select)
-    monkeypatch.setattr(arc.index, "iter_select", counted_iter_select)
+    held = index_reads(arc)
     batched = arc.report(tmp_path / "batched.html", audit=audit, title="t")
     assert held and max(held) <= BATCH, held
     assert _html(batched) == _html(whole)
