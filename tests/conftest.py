@@ -164,3 +164,17 @@ def index_reads(monkeypatch):
         monkeypatch.setattr(arc.index, "iter_select", counted_iter_select)
         return held
     return watch
+
+
+@pytest.fixture
+def interrupt_after():
+    """``interrupt_after(proc, emu, **served)`` -> (the emulator's stats when sent, (stdout,
+    stderr)): Ctrl-C (SIGINT) to ``proc`` once the emulator has served at least ``served[name]``
+    requests of each endpoint (or ``proc`` has ended), then its output (120 s: a guard only)."""
+    def interrupt(proc, emu, **served: int):
+        while proc.poll() is None and any(emu.stats().get(name, 0) < n for name, n in served.items()):
+            time.sleep(0.005)
+        stats = emu.stats()
+        proc.send_signal(signal.SIGINT)
+        return stats, proc.communicate(timeout=120)
+    return interrupt

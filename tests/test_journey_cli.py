@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -77,7 +76,7 @@ def test_remote_retag_with_nothing_to_change_says_where_it_looked(tmp_path):
         assert "0 updated" in again.stderr and "server and archive" in again.stderr, again.stderr
 
 
-def test_ctrl_c_in_a_remote_retag_says_how_to_finish_and_a_rerun_does(tmp_path):
+def test_ctrl_c_in_a_remote_retag_says_how_to_finish_and_a_rerun_does(tmp_path, interrupt_after):
     """Ctrl-C mid-campaign: part of the changes reached the server. The user is told, in
     one line, to run the same command again; doing so makes server and archive agree."""
     with Emulator(seed_jobs=150, seed=4, latency=0.01) as emu:
@@ -91,10 +90,7 @@ def test_ctrl_c_in_a_remote_retag_says_how_to_finish_and_a_rerun_does(tmp_path):
         emu.reset_stats()
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True)
-        while proc.poll() is None and emu.stats().get("job_update", 0) < 10:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        _, (_, err) = interrupt_after(proc, emu, job_update=10)
         assert proc.returncode == -signal.SIGINT, err  # as an uncaught Ctrl-C: $? is 130
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("Error:"), err

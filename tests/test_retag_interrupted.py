@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -31,7 +29,8 @@ with Archive(sys.argv[1]) as arc:
 """
 
 
-def test_ctrl_c_stops_the_puts_under_way_without_sitting_out_their_retries(tmp_path, count_tag_updates):
+def test_ctrl_c_stops_the_puts_under_way_without_sitting_out_their_retries(
+        tmp_path, count_tag_updates, interrupt_after):
     # Every tag PUT answers 429 "retry in 30 s": the four workers wait. Ctrl-C must end the
     # retag now (no further PUT), not after each worker's 5 x 30 s retry ladder; a re-run
     # then sends each change once.
@@ -46,11 +45,9 @@ def test_ctrl_c_stops_the_puts_under_way_without_sitting_out_their_retries(tmp_p
                                   emu.token], stdout=subprocess.PIPE, text=True)
         try:
             assert child.stdout.readline().strip() == "READY"
-            while emu.stats().get("job_update", 0) < 4:  # all four workers are waiting
-                time.sleep(0.02)
-            asked = emu.stats()["job_update"]
-            child.send_signal(signal.SIGINT)
-            out, _ = child.communicate(timeout=100)  # a guard only: the old code took 150 s
+            # all four workers are waiting (the old code took 150 s after Ctrl-C)
+            stats, (out, _) = interrupt_after(child, emu, job_update=4)
+            asked = stats["job_update"]
         finally:
             child.kill()
         assert "INTERRUPTED" in out
@@ -70,7 +67,7 @@ _CLI_RETAG = [sys.executable, "-c", "from jobarchive.cli import main; main()"]
 
 
 def test_undo_after_ctrl_c_reverts_the_interrupted_run_on_the_server_not_the_run_before(
-        tmp_path):
+        tmp_path, interrupt_after):
     # `--add good` ran to its end; a colleague tagged every job on the server; then `--add
     # oops` was stopped with Ctrl-C while its first batch was on the server (its PUTs landed,
     # none recorded in the archive yet). The user's `retag --undo --remote` must take `oops`
@@ -90,10 +87,7 @@ def test_undo_after_ctrl_c_reverts_the_interrupted_run_on_the_server_not_the_run
                 "--no-progress"]
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True)
-        while proc.poll() is None and emu.stats().get("job_update", 0) < 10:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        _, (_, err) = interrupt_after(proc, emu, job_update=10)
         assert "interrupted" in err.lower(), err
         on_server = [j for j in ids if "oops" in (emu.job_doc(j).get("tags") or [])]
         assert 10 <= len(on_server) < len(ids)

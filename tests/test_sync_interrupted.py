@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -29,7 +27,7 @@ with Archive(sys.argv[1]) as arc:
 """
 
 
-def test_ctrl_c_while_listing_does_not_wait_for_acknowledgements_under_way(tmp_path):
+def test_ctrl_c_while_listing_does_not_wait_for_acknowledgements_under_way(tmp_path, interrupt_after):
     # Results are acknowledged on the worker pool after each batch is archived, while the
     # sync lists the next page. The server rate limits the acknowledgements ("retry in
     # 30 s"): Ctrl-C while the next page is listed must end the sync now, not after each
@@ -44,12 +42,8 @@ def test_ctrl_c_while_listing_does_not_wait_for_acknowledgements_under_way(tmp_p
             assert child.stdout.readline().strip() == "READY"
             # The first page's four acknowledgements and the second page's listing have
             # reached the server (requests are counted before the latency).
-            while emu.stats().get("job_result_downloaded", 0) < 4 \
-                    or emu.stats().get("jobs_list_v1", 0) < 2:
-                time.sleep(0.005)
-            acks = emu.stats()["job_result_downloaded"]
-            child.send_signal(signal.SIGINT)
-            out, _ = child.communicate(timeout=100)  # a guard only
+            stats, (out, _) = interrupt_after(child, emu, job_result_downloaded=4, jobs_list_v1=2)
+            acks = stats["job_result_downloaded"]
         finally:
             child.kill()
         assert "INTERRUPTED" in out

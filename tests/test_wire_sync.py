@@ -84,14 +84,12 @@ with Archive(sys.argv[1]) as arc:
 """
 
 
-def test_ctrl_c_stops_the_jobs_under_way_without_sitting_out_their_retries(tmp_path):
+def test_ctrl_c_stops_the_jobs_under_way_without_sitting_out_their_retries(tmp_path, interrupt_after):
     # Every result URL answers 429 "retry in 30 s": the workers wait. Ctrl-C must end the
     # sync now (each worker's wait ends, no further request), not after 5 x 30 s; a re-run
     # then finishes the work.
-    import signal
     import subprocess
     import sys
-    import time
 
     with Emulator(seed_jobs=40, seed=3) as emu:
         emu.set_faults({"rate": 1.0, "kinds": ["429"], "retry_after": 30, "seed": 1,
@@ -101,11 +99,9 @@ def test_ctrl_c_stops_the_jobs_under_way_without_sitting_out_their_retries(tmp_p
                                   emu.token], stdout=subprocess.PIPE, text=True)
         try:
             assert child.stdout.readline().strip() == "READY"
-            while emu.stats().get("job_result_url", 0) < 4:  # all four workers are waiting
-                time.sleep(0.02)
-            asked = emu.stats()["job_result_url"]
-            child.send_signal(signal.SIGINT)
-            out, _ = child.communicate(timeout=100)  # a guard only: the old code took 150 s
+            # all four workers are waiting (the old code took 150 s after Ctrl-C)
+            stats, (out, _) = interrupt_after(child, emu, job_result_url=4)
+            asked = stats["job_result_url"]
         finally:
             child.kill()
         assert "INTERRUPTED" in out
