@@ -38,29 +38,32 @@ def test_query_reads_the_index_in_batches(arc, monkeypatch, index_reads):
     pd.testing.assert_frame_equal(frame, whole)  # same rows, order and dtypes
 
 
-def _add_late_in_another_process(path) -> None:
+def _stop_a_read_then_write_elsewhere(arc, path, read):
+    """1,000 jobs, one row edited outside jobarchive so that its warning (as an error) stops
+    ``read(arc)`` in a later batch; another process then adds job 'late'. Returns the kept
+    traceback, as a notebook keeps the last (sys.last_traceback)."""
+    arc.add_many([{"job_id": f"s{i:04d}", "creation_date": "2021-01-01T00:00:00Z",
+                   "status": "COMPLETED"} for i in range(1000)])
+    arc.index.conn.execute("UPDATE jobs SET shots = 'many' WHERE job_id = 's0500'")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning) as stopped:
+            read(arc)
     subprocess.run([sys.executable, "-c", "import sys\nfrom jobarchive import Archive\n"
                     "with Archive(sys.argv[1]) as a:\n"
                     "    a.add({'job_id': 'late', 'creation_date': '2021-01-02T00:00:00Z',"
                     " 'status': 'COMPLETED'})\n", str(path)], check=True)
+    return stopped.value.__traceback__
 
 
 def test_a_query_stopped_between_batches_leaves_no_snapshot_behind(tmp_path, monkeypatch):
-    # A notebook keeps the last traceback (sys.last_traceback), and with it a query's batch
-    # reader stopped half-way, whose open statement held its read snapshot: every later
-    # query on that thread answered from before the stop, never seeing another sync.
+    # A query's batch reader stopped half-way, kept alive by the traceback, held its read
+    # snapshot through its open statement: every later query on that thread answered from
+    # before the stop, never seeing another sync.
     monkeypatch.setattr("jobarchive.archive._QUERY_BATCH", 100)
     path = tmp_path / "a"
     with Archive(path) as arc:
-        arc.add_many([{"job_id": f"s{i:04d}", "creation_date": "2021-01-01T00:00:00Z",
-                       "status": "COMPLETED"} for i in range(1000)])
-        arc.index.conn.execute("UPDATE jobs SET shots = 'many' WHERE job_id = 's0500'")  # an outside edit
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # its warning stops the query in a later batch
-            with pytest.raises(UserWarning) as stopped:
-                arc.query(limit=None)
-        kept = stopped.value.__traceback__  # noqa: F841 - as the notebook keeps it
-        _add_late_in_another_process(path)
+        kept = _stop_a_read_then_write_elsewhere(arc, path, lambda a: a.query(limit=None))  # noqa: F841
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert "late" in set(arc.query(limit=None)["job_id"])
@@ -74,13 +77,6 @@ def test_a_report_stopped_between_batches_leaves_no_snapshot_behind(tmp_path, mo
     monkeypatch.setattr("jobarchive.report._BATCH", 100)
     path = tmp_path / "a"
     with Archive(path) as arc:
-        arc.add_many([{"job_id": f"s{i:04d}", "creation_date": "2021-01-01T00:00:00Z",
-                       "status": "COMPLETED"} for i in range(1000)])
-        arc.index.conn.execute("UPDATE jobs SET shots = 'many' WHERE job_id = 's0500'")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            with pytest.raises(UserWarning) as stopped:
-                write_report(arc, tmp_path / "r.html", progress=False)
-        kept = stopped.value.__traceback__  # noqa: F841 - as the notebook keeps it
-        _add_late_in_another_process(path)
+        kept = _stop_a_read_then_write_elsewhere(  # noqa: F841
+            arc, path, lambda a: write_report(a, tmp_path / "r.html", progress=False))
         assert len(arc) == 1001
