@@ -40,7 +40,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -55,7 +54,7 @@ from .exceptions import (
 )
 from .job import IBMQJob, apply_tag_update
 from .query import job_ids_of
-from .sync import FailureRun, _is_full_doc, _owner
+from .sync import FailureRun, _is_full_doc, _owner, cancellable
 
 if TYPE_CHECKING:
     from .archive import Archive
@@ -421,7 +420,7 @@ def _read_server_tags(provider: Any, op: tuple, batch: list[_Plan],
 
     def read_alone(p: _Plan) -> tuple[_Plan, list[str] | None, BaseException | None]:
         try:
-            with _cancellable(client, cancel):
+            with cancellable(client, cancel):
                 doc = client.job_get(p.job_id)
         except Exception as err:
             return p, None, err
@@ -667,7 +666,7 @@ class _Runner:
             return None, _NOT_SENT
         client = plan.provider.api_client if plan.provider is not None else self.client
         try:
-            with _cancellable(client, self._cancel):
+            with cancellable(client, self._cancel):
                 if verify:
                     with self._count_lock:
                         self.verified += 1
@@ -687,13 +686,6 @@ class _Runner:
             return None, f"{type(err).__name__}: {err}"
         self.breaker.note(None)
         return tags, None
-
-
-def _cancellable(client: Any, cancel: threading.Event | None) -> AbstractContextManager[Any]:
-    """This thread's requests stop at their next attempt or backoff wait once ``cancel`` is
-    set (clients without ``cancel_on`` run to their end)."""
-    cancel_on = getattr(client, "cancel_on", None)
-    return cancel_on(cancel) if cancel is not None and cancel_on is not None else nullcontext()
 
 
 _NOT_SENT = "not sent"  # _send's answer for a job not tried: the server is down

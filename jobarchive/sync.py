@@ -890,10 +890,8 @@ class _Pass:
             self.client.job_result_downloaded(job_id)
 
     def _cancellable(self) -> AbstractContextManager[Any]:
-        """Requests of this thread stop at their next request or backoff wait once the pass
-        is interrupted (clients without ``cancel_on`` run to their end)."""
-        cancel_on = getattr(self.client, "cancel_on", None)
-        return cancel_on(self._cancel) if cancel_on is not None else nullcontext()
+        """Requests of this thread stop once the pass is interrupted."""
+        return cancellable(self.client, self._cancel)
 
     def _fetch_noted(self, item: _Work) -> _Outcome:
         with self._breaker:
@@ -1088,6 +1086,14 @@ def _cursor_key(provider: Any, backend_name: str | None) -> str | None:
     user = getattr(client, "user_id", None)
     return json.dumps(["v2", *parts, user if isinstance(user, str) else "", backend_name or "*"],
                       separators=(",", ":"))
+
+
+def cancellable(client: Any, cancel: threading.Event | None) -> AbstractContextManager[Any]:
+    """This thread's requests stop at their next attempt or backoff wait once ``cancel`` is
+    set (sync's and retag's worker pools, on Ctrl-C); clients without ``cancel_on`` run to
+    their end."""
+    cancel_on = getattr(client, "cancel_on", None)
+    return cancel_on(cancel) if cancel is not None and cancel_on is not None else nullcontext()
 
 
 def _may_have_partial_result(api_status: str, kind: str | None) -> bool:
