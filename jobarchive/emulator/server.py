@@ -655,16 +655,22 @@ class _Handler(BaseHTTPRequestHandler):
                     if emu._faults.retry_after_date else str(emu._faults.retry_after))
             headers.update(_rate_limit_headers(0, emu._faults.reset_after, emu.wall_now()))
             err = HttpError(429, "TOO_MANY_REQUESTS", "Too many requests, slow down.")
+        elif status == 404:
+            self._send(404, b"<html><head><title>404 Not Found</title></head><body><center>"
+                       b"<h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>",
+                       {}, content_type="text/html")
+            return
         else:
             err = HttpError(status, "INJECTED_FAULT", f"Injected fault {status}.")
         self._send(status, err.body(), headers)
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+    def _send(self, status: int, payload: Any, headers: dict[str, str],
+              content_type: str = "application/json; charset=utf-8") -> None:
         data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
         try:
             self.send_response(status)
             if status != 204:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
             for k, v in headers.items():
                 self.send_header(k, v)
@@ -950,7 +956,8 @@ class Emulator:
         None, as an HTTP date if ``retry_after_date``, and X-RateLimit-* headers resetting
         ``reset_after`` s ahead), "latency", "drop"
         (close without answering), "malformed" (a truncated or non-JSON 200; a POST is not
-        carried out), and, only when named, "garbled" (carried out, its answer cut).
+        carried out), and, only when named, "garbled" (carried out, its answer cut), "520",
+        "522", "524" (Cloudflare's) and "404" (a proxy's HTML page, not the server's answer).
         ``processed``: the status and drop faults come after the request was carried out (a
         gateway timing out on a slow origin), not instead of it. Login endpoints are spared
         unless ``endpoints`` names them. ``None`` turns faults off.

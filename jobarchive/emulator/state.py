@@ -23,8 +23,9 @@ FAULT_KINDS = ("500", "502", "503", "504", "429", "latency", "drop", "malformed"
 # Only when named: "garbled", the request is carried out, then its answer is cut short (a
 # POST that took effect although the client cannot read the answer); Cloudflare's origin
 # errors 520 (unknown), 522 (origin unreachable) and 524 (origin timed out), which the real
-# service sat behind (realdata headers).
-EXTRA_FAULT_KINDS = ("garbled", "520", "522", "524")
+# service sat behind (realdata headers); "404", a front end's HTML "404 Not Found" page (a
+# proxy that briefly fails to route a path the server has).
+EXTRA_FAULT_KINDS = ("garbled", "520", "522", "524", "404")
 # The login flow (reference §3.1 steps 1-5) is never faulted unless a spec names it.
 LOGIN_ENDPOINTS = frozenset({"version", "login", "users_me", "network", "devices"})
 
