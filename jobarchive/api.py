@@ -649,6 +649,8 @@ def _untrusted_certificate(err: Exception) -> bool:
 
 
 _QUERY = re.compile(r"\?[^\s'\")]*")
+# LoopBack's (strong-remoting's) 404 for a path no remote method handles.
+_NO_ROUTE = re.compile(r"no method (to handle|handling)", re.I)
 
 
 def _drop_queries(text: str) -> str:
@@ -973,9 +975,14 @@ class ApiClient:
                 # serve, and callers read each job in full where they need it.
                 if err.status_code != 404 or err.error_code == JOB_NOT_FOUND_CODE:
                     raise
-                logger.info("The server has no Jobs/v/1 (%s); listing Jobs/status/v/1 instead.",
+                # Only the server's own words say the route is missing for good; another 404
+                # (a proxy's page while a front end is redeployed) falls back for this page.
+                missing = _NO_ROUTE.search(str(err)) is not None
+                logger.info("%s (%s); listing Jobs/status/v/1 instead.",
+                            "The server has no Jobs/v/1" if missing else "Jobs/v/1 was not found",
                             err)
-                self._no_full_list = True
+                if missing:
+                    self._no_full_list = True
             else:
                 return self._expect(answer, list, "the job list request")
         answer = self._call("GET", "/Jobs/status/v/1", params=params)
