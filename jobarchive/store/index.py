@@ -559,7 +559,7 @@ class Index:
         _OPEN_INDEXES.add(self)
         conn = self.conn
         try:
-            with _opening(self.path.parent):
+            with _opening(self.path.parent, busy_timeout):
                 if self.read_only:
                     self._open_read_only()
                 else:
@@ -1347,13 +1347,27 @@ def _drop_inherited_connections() -> None:
 
 
 @contextmanager
-def _opening(folder: Path) -> Iterator[None]:
+def _opening(folder: Path, timeout: float = 30.0) -> Iterator[None]:
     """Serialize the checks and migrations of processes opening one archive at once (an
     advisory lock on its directory: the index file's own locks belong to SQLite, and closing
-    a second descriptor of it would drop them)."""
+    a second descriptor of it would drop them). ``ArchiveLockedError`` after ``timeout``
+    seconds: an opener that is stopped (Ctrl-Z) or hung holds it for as long as it lives."""
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ArchiveLockedError(
+                        f"{folder} is being opened by another process (creating it or upgrading "
+                        f"its schema) that has not finished in {timeout:g} s; it may be stopped "
+                        "(Ctrl-Z, SIGSTOP) or hung. Let it finish, or end it (`fuser -v "
+                        f"{folder}` lists the processes using the archive), then open it again; "
+                        "or open it with a longer busy_timeout.") from None
+                time.sleep(0.05)
         try:
             yield
         finally:
