@@ -11,6 +11,7 @@ exists under its final name is complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ import re
 import threading
 import uuid
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
@@ -424,11 +425,13 @@ class BlobStore:
         # Counts are small ints in int64: split into byte streams, zstd squeezes the zero
         # high bytes (39 vs 49 B/job); the few distinct experiments and keys are dictionaries.
         # No statistics: nothing filters on them, and min/max of the JSON cost 20 B/job.
+        # A CRC per page: zstd frames carry none, so a flipped bit decoded to other counts or
+        # another result, silently, in every read that does not hash the file (_open checks).
         sink = pa.BufferOutputStream()
         with pq.ParquetWriter(sink, SCHEMA, compression="zstd",
                               use_dictionary=["job_id", "experiment", "key", "bitstring"],
                               column_encoding={"count": "BYTE_STREAM_SPLIT"},
-                              write_statistics=False) as writer:
+                              write_statistics=False, write_page_checksum=True) as writer:
             for start, stop in _group_bounds(table):
                 writer.write_table(table.slice(start, stop - start), row_group_size=stop - start)
         data = sink.getvalue()  # hashed in memory: the file is not read back
@@ -507,9 +510,10 @@ class BlobStore:
             try:
                 # Dictionary-encoded strings stay dictionaries until the wanted rows are taken.
                 # The files are local: pre-buffering column chunks only adds copies.
-                return pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS, pre_buffer=False)
+                return pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS, pre_buffer=False,
+                                      page_checksum_verification=True)
             except KeyError:  # a file of the nested layout has no key/bitstring columns
-                return pq.ParquetFile(path, pre_buffer=False)
+                return pq.ParquetFile(path, pre_buffer=False, page_checksum_verification=True)
         except FileNotFoundError:
             raise BlobIntegrityError(f"blob {rel} is missing") from None
         except (OSError, pa.ArrowException) as err:
@@ -543,9 +547,10 @@ class BlobStore:
         pf = self._open(rel)
         table = self._take(pf, rel, np.asarray(rows, np.int64), ["qobj", "result"])
         read = _payload_reader(pf)
-        return [(read(q), read(r)) for q, r in zip(table.column("qobj").to_pylist(),
-                                                      table.column("result").to_pylist(),
-                                                      strict=True)]
+        with _decoding(rel):
+            return [(read(q), read(r)) for q, r in zip(table.column("qobj").to_pylist(),
+                                                          table.column("result").to_pylist(),
+                                                          strict=True)]
 
     def _one_payload(self, rel: str, row: int) -> tuple[Any, Any]:
         """One job's payloads through the cache of decoded row groups: decoding a group costs
@@ -576,7 +581,8 @@ class BlobStore:
                 while self._cached_bytes > _CACHE_BYTES and len(self._groups) > 1:
                     self._cached_bytes -= self._groups.popitem(last=False)[1].nbytes
         at = row - int(starts[group])
-        return read(table.column("qobj")[at].as_py()), read(table.column("result")[at].as_py())
+        with _decoding(rel):
+            return read(table.column("qobj")[at].as_py()), read(table.column("result")[at].as_py())
 
     def read_counts(self, locations: Iterable[tuple[str, int] | tuple[str, int, str]] | None = None,
                     order: Sequence[str] | None = None,
@@ -666,12 +672,14 @@ class BlobStore:
                 table = self._take(pf, rel, _ranges(payload + 1, n), columns)
         except (OSError, pa.ArrowException) as err:
             raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
-        if table.column("count").null_count:
-            raise BlobIntegrityError(f"blob {rel}: n_counts does not match its count rows")
-        if ids is not None:
-            table = table.add_column(0, "job_id", pa.DictionaryArray.from_arrays(
-                pa.array(np.repeat(np.arange(len(ids), dtype=np.int32), n)), pa.array(ids, pa.string())))
-        return _as_counts(table), n[n > 0]
+        with _decoding(rel):
+            if table.column("count").null_count:
+                raise BlobIntegrityError(f"blob {rel}: n_counts does not match its count rows")
+            if ids is not None:
+                table = table.add_column(0, "job_id", pa.DictionaryArray.from_arrays(
+                    pa.array(np.repeat(np.arange(len(ids), dtype=np.int32), n)),
+                    pa.array(ids, pa.string())))
+            return _as_counts(table), n[n > 0]
 
     def _counts_from_results(self, pf: pq.ParquetFile, rel: str,
                              rows: list[int] | None) -> tuple[pa.Table, np.ndarray]:
@@ -692,7 +700,9 @@ class BlobStore:
                 raise BlobIntegrityError(f"blob {rel}: a requested row is not a job's payload row")
         read = _payload_reader(pf)
         cols = _CountColumns(checked=True)
-        n = np.asarray([cols.add(read(text)) for text in table.column("result").to_pylist()], np.int64)
+        with _decoding(rel):
+            n = np.asarray([cols.add(read(text)) for text in table.column("result").to_pylist()],
+                           np.int64)
         experiment, keys, bits, counts = cols.columns()
         job_ids = table.column("job_id").cast(pa.string()).take(
             pa.array(np.repeat(np.arange(len(n)), n), pa.int64()))
@@ -764,6 +774,17 @@ class BlobStore:
 
 
 _COUNT_COLUMNS = ["job_id", "experiment", "key", "bitstring", "count"]
+
+
+@contextlib.contextmanager
+def _decoding(rel: str) -> Iterator[None]:
+    """Payloads that do not decode (text that is not UTF-8 or not JSON, a column the footer
+    no longer names) are a damaged file, said as such: files written before page checksums
+    (or a bit flipped outside a page) decode to garbage rather than fail in pyarrow."""
+    try:
+        yield
+    except (ValueError, KeyError) as err:  # UnicodeDecodeError and JSONDecodeError included
+        raise BlobIntegrityError(f"blob {rel} is unreadable ({type(err).__name__}: {err})") from err
 _DICT_COLUMNS = ["job_id", "key", "bitstring"]
 
 
