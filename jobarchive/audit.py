@@ -81,6 +81,8 @@ def note_kind(note: str) -> str:
         return "client name not recorded"
     if note.startswith("not reproduced"):
         return "not reproduced"
+    if note.startswith(_NEWER_NOTE):
+        return "an orphan blob holds a result or qobj the index lacks (index.db older than its blobs?)"
     if note.startswith("DONE without"):
         kind, v1, _ = note.partition(" in the archive's payload format")
         return kind + (" (v1 jobs: their payloads are in qasms)" if v1 else "")
@@ -497,8 +499,9 @@ def audit(
     Blob files and blob rows no job points to (left by an interrupted write) are listed in
     ``frame.attrs["orphans"]``; ``repair=True`` deletes them under the index's write lock,
     except those that may hold needed data (a copy of a missing or damaged blob, or payloads
-    of jobs whose blob is missing, unknown or damaged): ``frame.attrs["kept_orphans"]`` maps
-    each of those to the reason. Files in ``blobs/`` jobarchive did not write are listed in
+    of jobs whose blob is missing, unknown or damaged, or a result or qobj a job's index row
+    lacks, as beside an index.db restored from an older backup: a note on the job says so):
+    ``frame.attrs["kept_orphans"]`` maps each of those to the reason. Files in ``blobs/`` jobarchive did not write are listed in
     ``frame.attrs["foreign_files"]`` and never touched. With ``verify``, SQLite's check of the
     index file itself (``Index.integrity``) goes to ``frame.attrs["index_problems"]``, and
     tags whose ``tag_counts`` (query planning) disagrees with the tag table to
@@ -591,6 +594,8 @@ def audit(
         orphans = _orphans(listed, known, referenced)
         kept = _protected(archive, orphans, known, blob_problem, affected)
         kept.update(_maybe_in_flight(archive, orphans, known, kept))
+        kept.update(_kept_newer(_newer_payloads(archive, orphans), kept))
+    frame = _note_newer(frame, _newer_payloads(archive, orphans))
     fid = frame["fidelity"].dropna()
     frame.attrs["orphans"] = orphans
     frame.attrs["removed_orphans"] = removed
@@ -1049,6 +1054,65 @@ def _maybe_in_flight(archive: Archive, orphans: list[str], known: list[tuple[int
     return out
 
 
+_NEWER_NOTE = "an orphan blob holds the "
+
+
+def _newer_payloads(archive: Archive, orphans: list[str]) -> dict[str, dict[str, str]]:
+    """Per orphan file, the indexed jobs it holds a payload of that their index row lacks
+    (job id -> "result", "qobj" or both). Such a file is the only copy of those payloads:
+    index.db was restored from a backup older than its blobs, or a sync stopped between a
+    batch's blob and its commit (the re-run fetches them again, if the server still serves
+    them). Payloads of jobs the index has no row for are not counted: every interrupted
+    batch of new jobs leaves those."""
+    out: dict[str, dict[str, str]] = {}
+    for rel in orphans:
+        try:
+            ids, qobjs, results = archive.blobs.payload_contents(rel)
+        except BlobIntegrityError:
+            continue  # no file (a blob row alone), or unreadable: _protected decides
+        held: dict[str, tuple[bool, bool]] = {}
+        for job_id, qobj, result in zip(ids, qobjs.tolist(), results.tolist(), strict=True):
+            had = held.get(job_id, (False, False))
+            held[job_id] = (had[0] or result, had[1] or qobj)
+        lacking = {}
+        for job_id, has_result, has_qobj in archive.index.select(
+                JobFilter(job_ids=list(held), descending=False),
+                ("job_id", "has_result", "has_qobj")):
+            result, qobj = held[job_id]
+            what = [w for w, adds in (("result", result and not has_result),
+                                      ("qobj", qobj and not has_qobj)) if adds]
+            if what:
+                lacking[job_id] = " and ".join(what)
+        if lacking:
+            out[rel] = lacking
+    return out
+
+
+def _kept_newer(newer: dict[str, dict[str, str]], kept: dict[str, str]) -> dict[str, str]:
+    """Why repair keeps each file of ``_newer_payloads`` not kept already."""
+    return {rel: (f"holds payloads of {len(jobs)} job(s) that the index lacks (e.g. {min(jobs)}): "
+                  "index.db is older than its blobs (restored from a backup?) or a sync stopped "
+                  "before its commit; `jobarchive sync` fetches them again where the server still "
+                  "serves them, after which repair removes this file")
+            for rel, jobs in newer.items() if rel not in kept}
+
+
+def _note_newer(frame: pd.DataFrame, newer: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """The audit frame with a note on each job whose payloads only an orphan file holds."""
+    notes = {job_id: f"{_NEWER_NOTE}{what} of this job, which the index lacks: {rel} (index.db older "
+                     "than its blobs, restored from a backup? or a sync stopped before its "
+                     "commit); `jobarchive sync` fetches it again where the server still serves "
+                     "it, and repair keeps the file until then"
+             for rel, jobs in sorted(newer.items()) for job_id, what in jobs.items()}
+    if not notes:
+        return frame
+    extra = frame["job_id"].map(notes)
+    at = extra.notna().to_numpy(bool)
+    frame.loc[at, "notes"] = [f"{old}; {new}" if old else new
+                              for old, new in zip(frame.loc[at, "notes"], extra[at], strict=True)]
+    return frame
+
+
 def _repair(archive: Archive, blob_problem: dict[int, str | None],
             affected: set[str]) -> tuple[list[str], dict[str, str]]:
     """Delete the orphans that provably hold nothing needed; (removed, kept with reasons).
@@ -1073,6 +1137,7 @@ def _repair(archive: Archive, blob_problem: dict[int, str | None],
                 vanished = True  # its jobs are not in `affected`: protect everything
         kept = _protected(archive, orphans, known, problems, affected)
         kept.update(_maybe_in_flight(archive, orphans, known, kept))
+        kept.update(_kept_newer(_newer_payloads(archive, orphans), kept))
         if vanished:
             kept.update({p: "a blob changed on disk during the audit; run it again"
                          for p in orphans if p not in kept})

@@ -768,6 +768,22 @@ class BlobStore:
         except (OSError, pa.ArrowException) as err:
             raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
 
+    def payload_contents(self, rel: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(job id, holds a qobj, holds a result) of each payload row of a file, the payload
+        text decoded but not parsed (for the few files no index row points to)."""
+        pf = self._open(rel)
+        try:
+            nested = "n_counts" not in pf.schema_arrow.names
+            table = pf.read(columns=["job_id", "qobj", "result", *([] if nested else ["n_counts"])],
+                            use_threads=False)
+            if not nested:
+                table = table.filter(table.column("n_counts").is_valid())
+            return (table.column("job_id").cast(pa.string()).to_pylist(),
+                    *(np.asarray(table.column(name).is_valid().to_numpy(zero_copy_only=False), bool)
+                      for name in ("qobj", "result")))
+        except (OSError, pa.ArrowException, KeyError) as err:
+            raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
+
     def remove(self, rel: str) -> None:
         """Delete one blob file (audit repair of orphans)."""
         self._resolve(rel).unlink(missing_ok=True)
