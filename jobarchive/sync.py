@@ -471,6 +471,9 @@ class _Pass:
 
     def run(self) -> None:
         self.revived: set[str] = set()
+        # Jobs this pass refreshed already: one that failed is on the retry list, which the
+        # next sync (or follow pass) reads; asking again at once doubled its requests.
+        self.tried: set[str] = set()
         self.no_qobj = set(self.archive.index.journal_get(NO_QOBJ_CAMPAIGN))
         self.no_result = set(self.archive.index.journal_get(NO_RESULT_CAMPAIGN))
         self.unarchived: set[str] = set()  # new jobs not archived (reported, remembered)
@@ -513,9 +516,11 @@ class _Pass:
             # colleague's job this account cannot see is left to the colleague's sync.
             hidden = [j for j in chunk if j not in docs and not self._own(records[j])]
             self.invisible.update(hidden)
-            self._run([_Work(j, record=records[j], doc=docs.get(j), unlisted=j not in docs)
-                       for j in chunk if j not in self.gone and j not in hidden
-                       and j not in self.given_up])
+            work = [_Work(j, record=records[j], doc=docs.get(j), unlisted=j not in docs)
+                    for j in chunk if j not in self.gone and j not in hidden
+                    and j not in self.given_up]
+            self.tried.update(w.job_id for w in work)
+            self._run(work)
 
     def _missing_payloads(self) -> None:
         # Found from the rows themselves, not only from the retry list: a kill between a
@@ -543,7 +548,7 @@ class _Pass:
             self.archive.index.journal_delete(RETRY_CAMPAIGN, stale)
         work = []
         for job_id in dict.fromkeys(ids):
-            if job_id in self.gone or job_id in self.given_up:
+            if job_id in self.gone or job_id in self.given_up or job_id in self.tried:
                 continue
             record = self._stored(job_id)
             if not self._mine(record):
