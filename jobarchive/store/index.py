@@ -1134,8 +1134,14 @@ class Index:
         flt, plan = self.tag_plan(self.pick_driver(flt))
         where, params = flt.where(plan)
         order = "DESC" if flt.descending else "ASC"
+        # Nothing but a name to match, in full: every job's name is tested whatever the
+        # plan, and walking the date index to skip the sort fetched each job from another
+        # page of the table (3.4x slower at 200,000 jobs not added in date order). "+"
+        # keeps that index out of the ORDER BY: one scan of the table, a sort of the matches.
+        unordered = (flt.name_regex is not None and flt.limit is None and flt.final is None
+                     and not flt.tags and not flt.indexed()[0])
         sql = (f"SELECT {', '.join(columns)} FROM jobs WHERE {where} "
-               f"ORDER BY creation_us {order}, job_id {order}")
+               f"ORDER BY {'+' if unordered else ''}creation_us {order}, job_id {order}")
         if flt.limit is not None or flt.skip:
             sql += " LIMIT ? OFFSET ?"
             params = [*params, -1 if flt.limit is None else flt.limit, flt.skip]
