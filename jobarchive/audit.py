@@ -806,6 +806,15 @@ def _index_checks(archive: Archive, progress: bool) -> tuple[list[str], list[Any
     return integrity, tag_rows, counts
 
 
+# What restores the jobs of a damaged blob, besides a backup. Sync fetches payloads again for
+# a file that is missing or of another size (one stat a file), not for one it would have to
+# hash: a file of the right size whose bytes changed must be moved aside first.
+_FETCHED_AGAIN = (": restore it from a backup, or run sync, which fetches the payloads of a "
+                  "missing or truncated file again where the server still serves them")
+_MOVE_ASIDE = (": restore it from a backup, or move it out of blobs/ and run sync, which then "
+               "fetches its payloads again where the server still serves them")
+
+
 def _check_blobs(archive: Archive, known: list[tuple[int, str, str, int, int]], verify: bool,
                  progress: bool) -> _Blobs:
     """Each blob present with its recorded size and (``verify``) its SHA-256."""
@@ -819,10 +828,13 @@ def _check_blobs(archive: Archive, known: list[tuple[int, str, str, int, int]], 
             out.rows[blob_id] = nrows
             out.path[blob_id] = path
             try:
-                if verify:
-                    out.problem[blob_id] = archive.blobs.verify(path, sha256, size)
-                else:
-                    out.problem[blob_id] = archive.blobs.verify_exists(path, size)
+                problem = archive.blobs.verify_exists(path, size)
+                if problem:
+                    problem += _FETCHED_AGAIN
+                elif verify:
+                    problem = archive.blobs.verify(path, sha256, size)
+                    problem = problem and problem + _MOVE_ASIDE
+                out.problem[blob_id] = problem
             except (OSError, BlobIntegrityError) as err:
                 out.problem[blob_id] = f"blob {path} cannot be checked ({err})"
             bar.update(_bytes(size))
