@@ -300,6 +300,9 @@ class _Pass:
         self.sync_id, self.unlisted_limit = unlisted
         self.strikes = self.archive.index.journal_get(UNLISTED_CAMPAIGN)
         self.result_strikes = self.archive.index.journal_get(RESULT_GONE_CAMPAIGN)
+        # campaign -> strikes not yet written: a batch's go in one transaction (each one
+        # its own fsync made a retired platform's thousands of jobs cost minutes a sync)
+        self.strikes_due: dict[str, list[tuple[str, str, str]]] = {}
         # Not asked for (a full sync asks them all again): the jobs, and the DONE jobs'
         # results.
         self.given_up = set() if full else {
@@ -440,8 +443,8 @@ class _Pass:
             syncs += 1  # once per sync: follow=True passes are minutes apart, not days
         state = "given-up" if syncs >= self.unlisted_limit else "trying"
         entry = (state, json.dumps({"syncs": syncs, "sync": self.sync_id, "why": error}))
-        self.archive.index.journal_put(RESULT_GONE_CAMPAIGN if result else UNLISTED_CAMPAIGN,
-                                       [(job_id, *entry)])
+        self.strikes_due.setdefault(RESULT_GONE_CAMPAIGN if result else UNLISTED_CAMPAIGN,
+                                    []).append((job_id, *entry))
         strikes[job_id] = entry
         if result and state == "given-up":
             self.results_given_up.add(job_id)
@@ -468,6 +471,14 @@ class _Pass:
             self.report.failed[job_id] = (
                 f"{error} (the server no longer lists this job: {syncs} of "
                 f"{self.unlisted_limit} syncs before it is given up)")
+
+    def _put_strikes(self) -> None:
+        """Write the strikes noted since the last call."""
+        if self.strikes_due:
+            with self.archive.index.transaction():
+                for campaign, entries in self.strikes_due.items():
+                    self.archive.index.journal_put(campaign, entries)
+            self.strikes_due = {}
 
     def run(self) -> None:
         self.revived: set[str] = set()
@@ -610,6 +621,7 @@ class _Pass:
                 continue
             self._clear_strikes([job_id])
             work.append(_Work(job_id, doc=doc))
+        self._put_strikes()
         self._run(work, discovered=True)
 
     def _discover(self) -> None:
@@ -876,6 +888,7 @@ class _Pass:
                     GONE_CAMPAIGN, [(i.job_id, "gone", msg) for i, msg in gone])
             self.gone.update(i.job_id for i, _ in gone)
         skipped = [i for i, o in zip(chunk, outcomes, strict=True) if o.skipped]
+        self._put_strikes()
         if failures:
             self.archive.index.journal_put(RETRY_CAMPAIGN, failures)
         retry = self.archive.index.journal_get(RETRY_CAMPAIGN)

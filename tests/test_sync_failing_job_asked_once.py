@@ -11,7 +11,7 @@ from __future__ import annotations
 import jobarchive
 from jobarchive import Archive
 from jobarchive.emulator import Emulator
-from jobarchive.sync import RETRY_CAMPAIGN
+from jobarchive.sync import RETRY_CAMPAIGN, UNLISTED_CAMPAIGN
 
 FORBIDDEN = (403, "FORBIDDEN", "This job belongs to a retired platform.")
 RUNNING = 12
@@ -62,3 +62,24 @@ def test_a_running_job_whose_result_fails_is_fetched_once_a_sync_and_retried_nex
         assert arc.query()["has_result"].sum() == sum(
             1 for d in emu.job_docs() if d["status"] == "COMPLETED")
         assert arc.index.journal_get(RETRY_CAMPAIGN) == {}
+
+
+def test_the_strikes_of_many_unreachable_jobs_are_written_together(tmp_path):
+    # Each strike was a transaction of its own (an fsync each, synchronous=FULL): a retired
+    # platform's ten thousand jobs cost ten thousand of them every sync.
+    with Emulator(seed_jobs=3, seed_active=RUNNING, seed=4, time_scale=1e-6) as emu, \
+            Archive(tmp_path / "a") as arc:
+        provider = jobarchive.connect(emu.url, emu.token, max_retries=0)
+        assert arc.sync(provider, progress=False).pending == RUNNING
+        for job_id in _running(emu):
+            emu.make_unreachable(job_id, *FORBIDDEN)
+        statements: list[str] = []
+        arc.index.conn.set_trace_callback(statements.append)
+        try:
+            report = arc.sync(provider, progress=False)
+        finally:
+            arc.index.conn.set_trace_callback(None)
+        assert len(report.failed) == RUNNING
+        commits = sum(1 for s in statements if s.strip().upper() == "COMMIT")
+        assert commits <= 3, commits  # the server's note, the batch's strikes and retry list
+        assert len(arc.index.journal_get(UNLISTED_CAMPAIGN)) == RUNNING
