@@ -594,8 +594,9 @@ def audit(
         orphans = _orphans(listed, known, referenced)
         kept = _protected(archive, orphans, known, blob_problem, affected)
         kept.update(_maybe_in_flight(archive, orphans, known, kept))
-        kept.update(_kept_newer(_newer_payloads(archive, orphans), kept))
-    frame = _note_newer(frame, _newer_payloads(archive, orphans))
+    newer = _newer_payloads(archive, orphans)  # after a repair: in the files it kept
+    kept.update(_kept_newer(newer, kept))
+    frame = _note_newer(frame, newer)
     fid = frame["fidelity"].dropna()
     frame.attrs["orphans"] = orphans
     frame.attrs["removed_orphans"] = removed
