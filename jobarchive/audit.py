@@ -491,6 +491,7 @@ def audit(
     (ints or floats), fractions total 1 (or the shots), per-shot memory has one entry a shot
     and agrees with the counts beside it (and stands in for absent counts), IQ memory
     (meas_level 1, never comparable with the ideal re-run: a note says so) has its shape.
+    A result whose ``job_id`` names another job of the archive is a problem too.
     DONE v1 jobs (2018-2019: OpenQASM and counts in the record's ``qasms``) are re-run from
     their QASM too (not with ``sample``). The payloads read also check the index's ``has_result``, ``has_qobj``, ``shots`` and
     ``num_experiments`` (what queries answer from); without ``sample``, every job with a
@@ -1326,6 +1327,22 @@ def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any,
     return f"the index's {found} (edited outside jobarchive? queries show the index's value)"
 
 
+def _other_jobs_named(archive: Archive, rows: list[dict[str, Any]],
+                      payloads: list[tuple[Any, Any]]) -> dict[str, str]:
+    """Job id -> the other archived job its stored result names (``job_id``). A result of a
+    local run names a job no archive holds (a uuid), one of the runtime "Unknown": those say
+    nothing."""
+    named = {}
+    for r, (_, result) in zip(rows, payloads, strict=True):
+        other = result.get("job_id") if isinstance(result, dict) else None
+        if isinstance(other, str) and other and other != r["job_id"]:
+            named[r["job_id"]] = other
+    if not named:
+        return {}
+    archived = {job_id for job_id, *_ in archive.index.locations(list(set(named.values())))}
+    return {job_id: other for job_id, other in named.items() if other in archived}
+
+
 def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[float, float],
                shots: int | None, chosen: set[str] | None, seed: int, max_qubits: int,
                bar: Any, fixes: list[tuple[str, int, int, dict[str, int | None]]] | None) -> int:
@@ -1357,6 +1374,7 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                     _fail(r, f"blob {path} is unreadable ({type(err).__name__}: {err})")
                 bar.update(len(chunk))
                 continue
+            archived = _other_jobs_named(archive, chunk, payloads)
             for r, (qobj, result) in zip(chunk, payloads, strict=True):
                 fix: dict[str, int | None] = {}
                 edited = _payload_column_problems(r, qobj, result, fix)
@@ -1379,6 +1397,12 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                           blob=False)
                     bar.update(1)
                     continue
+                if r["job_id"] in archived:
+                    # Clients often fix the qobj_id ("bell_Qobj_07272018"): the job the result
+                    # names is the other witness. The re-run still says how far its counts are.
+                    _fail(r, f"the stored result is of job {_shown(repr(archived[r['job_id']]))} "
+                             "(its job_id), another job of this archive (results stored under "
+                             "each other's jobs?)", blob=False)
                 done += _rerun_and_judge(r, qobj, result, shots, seed, max_qubits, thresholds)
                 bar.update(1)
     for r, fix, edited in repairs if fixes is not None else ():
