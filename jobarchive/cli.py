@@ -126,6 +126,25 @@ def _secrets(ctx: click.Context) -> list[str]:
     return list(obj.get("secrets", [])) if isinstance(obj, dict) else []
 
 
+def _out(text: str, nl: bool = True) -> bool:
+    """``click.echo`` to stdout; False once its reader has gone. A reader that stops early
+    (`| head -1`) ends the output, not the command: it runs to its end and exits with its own
+    code (3 for an audit's problems), not click's 1 for a broken pipe, which a wrapper with
+    `set -o pipefail` took for a failure."""
+    try:
+        click.echo(text, nl=nl)
+        return True
+    except OSError as err:
+        if err.errno != errno.EPIPE:
+            raise
+        # The rest of the output, and what stdout's buffer still holds, go nowhere: a flush
+        # into the closed pipe at exit would print Python's "Exception ignored" lines.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return False
+
+
 # --- shared state and options ------------------------------------------------------------
 
 
@@ -631,7 +650,8 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
         click.echo(f"wrote {len(frame)} rows to {output}", err=True)
     else:
         for text in parts:
-            click.echo(text, nl=False)
+            if not _out(text, nl=False):
+                break  # the next chunks of a large listing would be converted for nobody
 
 
 def _to_parquet(frame: Any, path: str | Path) -> None:
@@ -701,9 +721,9 @@ def init(ctx: click.Context, path: str | None) -> None:
     existed = (target / "index.db").exists()
     with Archive(target) as arc:
         if existed:
-            click.echo(f"{target}: already an archive ({len(arc)} jobs)")
+            _out(f"{target}: already an archive ({len(arc)} jobs)")
         else:
-            click.echo(f"{target}: created an empty archive")
+            _out(f"{target}: created an empty archive")
 
 
 @cli.command(epilog="\b\nExamples:\n  export QE_TOKEN=...; jobarchive sync"
@@ -745,7 +765,7 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
                       progress=_progress_default(progress), follow=follow,
                       poll_interval=poll_interval, lock_timeout=None if wait else 0.0,
                       on_pass=between_passes)
-    click.echo(str(report))
+    _out(str(report))
     if report.failed:
         for job_id, reason in list(report.failed.items())[:10]:
             click.echo(f"  failed {job_id}: {mask(reason, _secrets(ctx))}", err=True)
@@ -870,9 +890,9 @@ def show(ctx: click.Context, job_id: str, as_json: bool, payloads: bool) -> None
         if not payloads:
             record.pop("qobj", None)
             record.pop("result", None)
-        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        _out(json.dumps(record, indent=2, ensure_ascii=False))
         return
-    click.echo(_summary(arc, record, damaged=damage is not None))
+    _out(_summary(arc, record, damaged=damage is not None))
     if damage:
         click.echo(damage, err=True)
         ctx.exit(EXIT_PROBLEMS)
@@ -1225,7 +1245,7 @@ def report(ctx: click.Context, path: str, title: str | None, reproduce: bool,
     if sample is not None:
         options["sample"] = sample
     written = arc.report(path, **options)
-    click.echo(f"report: {written}")
+    _out(f"report: {written}")
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive export out/"
@@ -1262,7 +1282,7 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, skip_d
         lines.append(f"{counts_path}: removed (an earlier export's; --no-counts writes none)")
     # Printed once everything is written: a closed pipe (`| head -1`) cannot cut it short.
     for line in lines:
-        click.echo(line)
+        _out(line)
     if fmt == "csv" and table is not None:
         _say_bitstrings_are_text("counts.csv: ")
     if table is not None:
@@ -1288,9 +1308,9 @@ def backup(ctx: click.Context, dest: str, allow_damaged: bool, fmt: str) -> None
         click.echo(f"backup: {one_line(err)}", err=True)
         ctx.exit(EXIT_PROBLEMS)
     if fmt == "json":
-        click.echo(json.dumps(result.as_dict()))
+        _out(json.dumps(result.as_dict()))
     else:
-        click.echo(f"{result.path}: {result.jobs} jobs, {result.blobs} blobs, {result.bytes:,} bytes")
+        _out(f"{result.path}: {result.jobs} jobs, {result.blobs} blobs, {result.bytes:,} bytes")
         for problem in result.problems:
             click.echo(f"not copied: {problem}", err=True)
     if result.problems:
@@ -1360,7 +1380,7 @@ def demo(ctx: click.Context, seed_jobs: int | None, quick: bool, fresh: bool,
     # At the default path a re-run replaces the demo's own archive (the README's first
     # command works twice); a path the user names is never replaced without --fresh.
     run_demo(path, seed_jobs=seed_jobs, quick=quick, fresh=fresh, report_path=report_path,
-             progress=_progress_default(progress), echo=click.echo,
+             progress=_progress_default(progress), echo=_out,
              replace_own=not root["archive_given"], command=_invoked_as())
 
 
