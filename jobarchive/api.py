@@ -658,6 +658,22 @@ def _drop_queries(text: str) -> str:
     return _QUERY.sub("?...", text)
 
 
+class _NoQueries(logging.Filter):
+    """Cuts URL queries from a record's arguments: urllib3 logs every request line at DEBUG,
+    and a pre-signed URL's query is its signature (whoever reads the log could fetch the
+    result until the URL expires)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_drop_queries(a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_NoQueries())
+
+
 def _requests_message(err: Exception) -> str:
     return _drop_queries(str(err) or type(err).__name__)
 
