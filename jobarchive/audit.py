@@ -752,8 +752,16 @@ def _unindexed_row(job_id: str, path: str) -> dict[str, Any]:
         "provenance": False, "fidelity": math.nan, "flagged": False, "_blob": None,
         "_blob_id": None, "notes": [],
         "problems": [f"the index has no row for this job, but blob {path} holds its payloads "
-                     "(its row was deleted outside jobarchive?)"],
+                     "(its row was deleted outside jobarchive? restore index.db from a backup, "
+                     "then run sync to bring it up to date)"],
     }
+
+
+# Writers set a job's blob pointer in the transaction that commits its blob row: another one
+# is an edit of index.db, which nothing but a copy of the file from before it undoes (the
+# audit then keeps the newer blobs for the jobs that lack their payloads).
+_EDITED_ROW = (" (index.db edited outside jobarchive? restore index.db from a backup, then run "
+               "sync to bring it up to date)")
 
 
 class _Blobs:
@@ -768,14 +776,15 @@ class _Blobs:
                     has_qobj: int) -> str:
         """What is wrong with a job's pointer to its blob row, or ""."""
         if blob_id is None:
-            return ("the index says a result/qobj is stored but points to no blob"
+            return ("the index says a result/qobj is stored but points to no blob" + _EDITED_ROW
                     if has_result or has_qobj else "")
         if blob_id not in self.problem:
-            return f"points to blob #{blob_id}, which the index does not know"
+            return f"points to blob #{blob_id}, which the index does not know" + _EDITED_ROW
         if self.problem[blob_id]:
             return str(self.problem[blob_id])
         if blob_row is None or not 0 <= blob_row < self.rows[blob_id]:
-            return f"points to row {blob_row} of a blob with {self.rows[blob_id]} rows"
+            return (f"points to row {blob_row} of a blob with {self.rows[blob_id]} rows"
+                    + _EDITED_ROW)
         return ""
 
 
@@ -904,10 +913,11 @@ def _payload_pass(archive: Archive, blobs: _Blobs, verify: bool, reproduce: bool
                                               strict=True):
             if not is_payload:
                 out.problems[job_id] = (f"points to row {row} of blob {path}, which is not a "
-                                        "payload row (its result and qobj are not there)")
+                                        "payload row (its result and qobj are not there)"
+                                        + _EDITED_ROW)
             elif held[i] != job_id:
                 out.problems[job_id] = (f"points to row {row} of blob {path}, which holds the "
-                                        f"payloads of job {held[i]!r}")
+                                        f"payloads of job {held[i]!r}" + _EDITED_ROW)
         pointing = set(ids)
         others = [job_id for job_id in dict.fromkeys(held) if job_id not in pointing]
         if others:  # payloads an update superseded, or of a job whose row is gone
