@@ -154,7 +154,11 @@ def _archive_path(ctx: click.Context) -> Path:
 
 def _refuse_foreign_directory(path: Path) -> None:
     """Creating an archive puts index.db and blobs/ into the directory: not into one that
-    holds other things (`--archive .` in a project, `init ~/Documents`)."""
+    holds other things (`--archive .` in a project, `init ~/Documents`), nor over a file:
+    said before sync sends the token anywhere (unreachable, it blamed the network)."""
+    if path.exists() and not path.is_dir():
+        raise click.ClickException(f"{path} is a file, not an archive directory; pass the "
+                                   "directory path.")
     if path.is_dir() and not (path / "index.db").exists() and any(path.iterdir()):
         raise click.ClickException(
             f"{path} is a non-empty directory that is not an archive; an archive is a "
@@ -169,6 +173,15 @@ def open_archive(ctx: click.Context, create: bool = False) -> Any:
     path = _archive_path(ctx)
     if create:
         _refuse_foreign_directory(path)
+    elif path.is_dir() and not (path / "index.db").exists() and any(path.iterdir()):
+        # The folder that holds the archive, most often: the library's advice to
+        # `jobarchive init` it would be refused (a non-empty directory).
+        inside = sorted(str(p.parent) for p in itertools.islice(path.glob("*/index.db"), 100))
+        raise click.ClickException(
+            f"{path} is a directory, not an archive (no index.db in it); "
+            + (f"the archive in it: --archive {inside[0]}" if len(inside) == 1 else
+               f"archives in it: {', '.join(inside[:5])}" if inside else
+               "pass the archive's directory (e.g. lab.jobarchive)"))
     elif str(path) == DEFAULT_ARCHIVE and not (path / "index.db").exists() \
             and (Path(DEMO_ARCHIVE) / "index.db").is_file():
         # No archive chosen, right after `jobarchive demo` (whose archive is another).
