@@ -11,6 +11,7 @@ half the rate (see bench/ingest.py).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import functools
 import getpass
@@ -595,6 +596,8 @@ class Index:
         if held is not None and held.pid == os.getpid():
             return held
         _drop_inherited_connections()  # a forked child: the copies go before ours opens
+        if _UNUSABLE:
+            _refuse_if_unusable(self.path)
         try:
             conn = sqlite3.connect(self._uri or self.path, timeout=self._busy_timeout, isolation_level=None,
                                    check_same_thread=False,  # close() may come from another thread
@@ -625,10 +628,26 @@ class Index:
         pid = os.getpid()
         for held in list(self._connections):
             if held.pid != pid:
+                if _in_transaction(held):
+                    self._set_aside(held)
+                    continue
                 self._connections.discard(held)
                 with contextlib.suppress(sqlite3.Error):
                     held.finalizer()  # closes it, once
         self._local = threading.local()  # the only thread of the child starts afresh
+
+    def _set_aside(self, held: _ThreadConnection) -> None:
+        """Keep a copied connection that was inside a transaction open and alive for as long
+        as this process lives, and refuse this file here. Closing it (or freeing it, at exit)
+        rolls its copy of the transaction back, which clears the shared WAL index entries of
+        the pages the parent's writer had spilled: the parent's commit then left a damaged
+        index. Neither can a connection of this process be used beside it (the lock record)."""
+        self._connections.discard(held)
+        held.finalizer.detach()
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(held.conn))  # never freed: never closed
+        with contextlib.suppress(OSError):  # a file gone has nothing left to protect
+            st = os.stat(self.path)
+            _UNUSABLE[(st.st_dev, st.st_ino)] = str(self.path)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -932,6 +951,7 @@ class Index:
     def close(self) -> None:
         """Close the connections of every thread."""
         self._closed = True
+        _drop_inherited_connections()  # in a forked child, never the copies in a transaction
         for held in list(self._connections):
             held.conn.close()
 
@@ -1339,6 +1359,46 @@ class Index:
 
 _OPEN_INDEXES: weakref.WeakSet[Index] = weakref.WeakSet()
 _swept_pid = os.getpid()  # the process whose connections _OPEN_INDEXES hold
+# (st_dev, st_ino) -> path of the index files this process holds a copied connection of that
+# was inside a transaction (see Index._set_aside); inherited by its own children with it.
+_UNUSABLE: dict[tuple[int, int], str] = {}
+
+
+def _in_transaction(held: _ThreadConnection) -> bool:
+    if held.depth:
+        return True
+    try:
+        return held.conn.in_transaction  # a flag of the copy: SQLite is not called
+    except sqlite3.Error:  # closed before the fork
+        return False
+
+
+def _set_aside_copies_in_transaction() -> None:
+    """At fork, in the child: before anything (its exit included) can close them. The other
+    copies are closed on first use (``_drop_inherited_connections``): a fork stays fast."""
+    pid = os.getpid()
+    for index in list(_OPEN_INDEXES):
+        for held in list(index._connections):
+            if held.pid != pid and _in_transaction(held):
+                index._set_aside(held)
+
+
+os.register_at_fork(after_in_child=_set_aside_copies_in_transaction)
+
+
+def _refuse_if_unusable(path: Path) -> None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if (st.st_dev, st.st_ino) in _UNUSABLE:
+        raise ArchiveError(
+            f"{path.parent} cannot be used in this process: it was forked (a multiprocessing "
+            "pool, os.fork) while a thread of its parent was inside a transaction on the "
+            "archive, and that half-done transaction, copied here, can neither be used nor "
+            "closed without damaging the archive. Start such processes with multiprocessing's "
+            "'spawn' or 'forkserver' method (multiprocessing.get_context('spawn')), or fork "
+            "when no thread is writing; the parent's write is unaffected.")
 
 
 def _drop_inherited_connections() -> None:
