@@ -64,6 +64,15 @@ MAX_RETRY_AFTER_SECONDS = 120.0
 ACKNOWLEDGE_SECONDS = 10.0
 SCRUBBED = "..."
 RELOGIN_MIN_AGE_SECONDS = 60.0  # a 401 on a younger access token is not its expiry
+# An answer is held whole before it is decoded: past this size (a broken or hostile server,
+# a body that never ends) it is not read on. Real results are far smaller (memory=True
+# results of 75 experiments x 8192 shots are a few MB); ``_Transport.max_answer_bytes``.
+MAX_ANSWER_BYTES = 1 << 30
+# Past its read timeout an answer must keep arriving at least this fast on average:
+# requests' read timeout bounds each wait on the socket, which a server sending a byte at a
+# time never reaches, so such an answer would never end.
+MIN_ANSWER_RATE = 10_000  # bytes per second
+ANSWER_CHUNK = 1 << 16
 
 
 def client_application_header() -> str:
@@ -110,6 +119,10 @@ class RequestDeadlineError(RequestsApiError, TimeoutError):
 class RequestCancelledError(RequestsApiError):
     """A request not sent, or not retried, because the caller gave up (``Ctrl-C``): see
     ``ApiClient.cancel_on``."""
+
+
+class AnswerTooLargeError(ApiIBMQProtocolError):
+    """An answer larger than ``_Transport.max_answer_bytes``: not read (nor retried)."""
 
 
 class QobjEncodingError(ValueError):
@@ -193,6 +206,7 @@ class _Transport:
         self.clock: Callable[[], float] = time.monotonic
         self.wall: Callable[[], float] = time.time  # this machine's clock, epoch seconds
         self._local = threading.local()  # the calling thread's deadline, if any
+        self.max_answer_bytes = MAX_ANSWER_BYTES
 
     def _new_session(self, verify: bool | str, proxies: dict[str, str] | None) -> _Session:
         session = _Session()
@@ -369,9 +383,10 @@ class _Transport:
                     # Per request: requests lets REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and *_PROXY
                     # from the environment override the session's own verify and proxies
                     # (what connect() was given); the environment still fills what is unset.
-                    verify=session.verify, proxies=dict(session.proxies),
+                    verify=session.verify, proxies=dict(session.proxies), stream=True,
                 )
-                body = response.content  # read it all now, so a dropped body is retried here
+                # Read it all now, so a dropped body is retried here.
+                body = self._read_answer(response, where, send_timeout[1])
                 self._local.received = getattr(self._local, "received", 0) + len(body)
                 self._local.url = response.url
             except (requests.ConnectionError, requests.Timeout,
@@ -438,6 +453,49 @@ class _Transport:
                     "in the way; try again later."
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_answer(self, response: requests.Response, where: str,
+                     read_timeout: float | None) -> bytes:
+        """The body as it arrives, bounded: ``AnswerTooLargeError`` past
+        ``max_answer_bytes``, ``requests.ReadTimeout`` (retried as any) when it trickles
+        slower than ``MIN_ANSWER_RATE`` past the read timeout, ``RequestDeadlineError`` when
+        the caller's deadline passes meanwhile."""
+        limit = self.max_answer_bytes
+        declared = response.headers.get("Content-Length", "")
+        chunks: list[bytes] = []
+        size, start = 0, self.clock()
+        try:
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_large(where, response, limit)
+            while chunk := _read1(response.raw):
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large(where, response, limit)
+                chunks.append(chunk)
+                elapsed = self.clock() - start
+                if read_timeout is not None and elapsed > read_timeout \
+                        and size < MIN_ANSWER_RATE * elapsed:
+                    raise requests.ReadTimeout(
+                        f"The answer arrived slower than {MIN_ANSWER_RATE} bytes/s: "
+                        f"{size} bytes in {elapsed:.0f} s")
+                remaining = self._remaining()
+                if remaining is not None and remaining <= 0:
+                    raise RequestDeadlineError(self.scrub(
+                        f"{where} was cut at the deadline while its answer arrived "
+                        f"({size} bytes)."))
+        except BaseException:
+            response.close()  # the rest of the body stays unread: the connection is not reused
+            raise
+        body = b"".join(chunks)
+        response._content = body  # error messages read it again (response.json(), .content)
+        return body
+
+    def _too_large(self, where: str, response: requests.Response, limit: int) -> ApiError:
+        return AnswerTooLargeError(self.scrub(
+            f"The server's answer to {where} (HTTP {response.status_code}) is larger than "
+            f"{limit} bytes, the limit of what jobarchive reads: not read. If the answer is "
+            "a result that large, raise the limit: provider.api_client.transport."
+            "max_answer_bytes = <bytes>."))
 
     def _retry_wait(self, where: str, attempt: int, attempts: int, why: str,
                     response: requests.Response | None) -> None:
@@ -672,6 +730,21 @@ class _NoQueries(logging.Filter):
 
 for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):
     logging.getLogger(_name).addFilter(_NoQueries())
+
+
+def _read1(raw: Any) -> bytes:
+    """What arrived of a streamed body (up to ``ANSWER_CHUNK``); urllib3's errors as the
+    requests errors ``response.content`` raises."""
+    try:
+        return raw.read1(ANSWER_CHUNK, decode_content=True)
+    except urllib3.exceptions.ReadTimeoutError as err:
+        raise requests.ReadTimeout(err) from err
+    except urllib3.exceptions.SSLError as err:
+        raise requests.exceptions.SSLError(err) from err
+    except urllib3.exceptions.DecodeError as err:
+        raise requests.exceptions.ContentDecodingError(err) from err
+    except (urllib3.exceptions.ProtocolError, OSError) as err:
+        raise requests.exceptions.ChunkedEncodingError(err) from err
 
 
 def _requests_message(err: Exception) -> str:
@@ -1115,6 +1188,6 @@ class ApiClient:
         return answer if isinstance(answer, dict) else {}
 
 
-__all__ = ["ApiClient", "AuthClient", "DEFAULT_BACKOFF_FACTOR", "DEFAULT_MAX_RETRIES",
+__all__ = ["AnswerTooLargeError", "ApiClient", "AuthClient", "DEFAULT_BACKOFF_FACTOR", "DEFAULT_MAX_RETRIES",
            "DEFAULT_TIMEOUT", "RETRY_STATUSES", "QobjEncodingError", "RequestCancelledError",
            "RequestDeadlineError", "client_application_header", "encode_qobj"]
