@@ -682,9 +682,11 @@ def _read_doc(job_id: str, doc: Any, stored: Sequence[Any],
     try:
         value = loads(doc)
     except (ValueError, TypeError) as err:  # JSONDecodeError, UnicodeDecodeError
-        return (f"the index's doc of this job is not valid JSON ({err})" if check else None), None
+        return (f"the index's doc of this job is not valid JSON ({err})" + _EDITED_ROW
+                if check else None), None
     if not isinstance(value, dict):
-        return ("the index's doc of this job is not a JSON object" if check else None), None
+        return ("the index's doc of this job is not a JSON object" + _EDITED_ROW
+                if check else None), None
     return (_row_disagreement(job_id, value, stored) if check else None), value
 
 
@@ -692,10 +694,11 @@ def _row_disagreement(job_id: str, doc: dict[str, Any], stored: Sequence[Any]) -
     """How the index columns of a job differ from those its doc gives, or None."""
     try:
         if doc.get("job_id") != job_id:
-            return f"the index's doc of this job names job {doc.get('job_id')!r}"
+            return f"the index's doc of this job names job {doc.get('job_id')!r}" + _EDITED_ROW
         values = row_from_record({**doc, "qobj": None, "result": None}, 0).values
     except Exception as err:  # a doc no writer of the archive produces
-        return f"the index's doc of this job is not a valid record ({type(err).__name__}: {err})"
+        return (f"the index's doc of this job is not a valid record ({type(err).__name__}: "
+                f"{err})" + _EDITED_ROW)
     differ = []
     for column, have in zip(_DOC_COLUMNS, stored, strict=True):
         if column == "tags":
@@ -710,7 +713,7 @@ def _row_disagreement(job_id: str, doc: dict[str, Any], stored: Sequence[Any]) -
     if not differ:
         return None
     return (f"the index row disagrees with the job's stored record in {', '.join(differ)} "
-            "(edited outside jobarchive? queries and get() see different values)")
+            f"(edited outside jobarchive? queries and get() see different values: {_RESTORE_INDEX})")
 
 
 def _tag_problems(tag_rows: list[tuple[str, str, str | None]]) -> tuple[dict[str, str], int]:
@@ -724,14 +727,14 @@ def _tag_problems(tag_rows: list[tuple[str, str, str | None]]) -> tuple[dict[str
         if kind == "stray":
             stray += 1
         elif kind == "invalid":
-            out[job_id] = "the index's tags of this job are not a JSON list"
+            out[job_id] = "the index's tags of this job are not a JSON list" + _EDITED_ROW
         else:
             (missing if kind == "missing" else extra)[job_id].append(tag)
     for job_id in (missing.keys() | extra.keys()) - out.keys():  # not when tags is unreadable
         parts = [f"{what} {sorted(map(str, tags))}" for what, tags in
                  (("lacks", missing.get(job_id)), ("has extra", extra.get(job_id))) if tags]
         out[job_id] = ("the tag table disagrees with the job's tags (tag queries miss or "
-                       f"wrongly find it): it {' and '.join(parts)}")
+                       f"wrongly find it): it {' and '.join(parts)}" + _EDITED_ROW)
     return out, stray
 
 
@@ -760,8 +763,9 @@ def _unindexed_row(job_id: str, path: str) -> dict[str, Any]:
 # Writers set a job's blob pointer in the transaction that commits its blob row: another one
 # is an edit of index.db, which nothing but a copy of the file from before it undoes (the
 # audit then keeps the newer blobs for the jobs that lack their payloads).
-_EDITED_ROW = (" (index.db edited outside jobarchive? restore index.db from a backup, then run "
-               "sync to bring it up to date)")
+_RESTORE_INDEX = "restore index.db from a backup, then run sync to bring it up to date"
+_EDITED_ROW = f" (index.db edited outside jobarchive? {_RESTORE_INDEX})"
+_FROM_PAYLOADS = "audit(repair=True, reproduce=True) sets them from its payloads"
 
 
 class _Blobs:
@@ -949,7 +953,8 @@ def _job_row(row: Sequence[Any], blobs: _Blobs, payloads: _Payloads,
         # A blob row is only ever written for a job with a result or a qobj, and the
         # flags never go back to 0: queries would say "no result" while get() has one.
         problems.append("points to a blob row but the index's has_result and has_qobj "
-                        "say it holds no result and no qobj (edited outside jobarchive?)")
+                        f"say it holds no result and no qobj (edited outside jobarchive? "
+                        f"{_FROM_PAYLOADS})")
     doc_problem, value = _read_doc(job_id, doc, stored, verify)
     for found in (doc_problem, tag_problems.get(job_id)):
         if found:
@@ -1334,7 +1339,8 @@ def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any,
     if not differ:
         return ""
     found = "; the index's ".join(differ)
-    return f"the index's {found} (edited outside jobarchive? queries show the index's value)"
+    return (f"the index's {found} (edited outside jobarchive? queries show the index's value: "
+            f"{_FROM_PAYLOADS})")
 
 
 def _other_jobs_named(archive: Archive, rows: list[dict[str, Any]],

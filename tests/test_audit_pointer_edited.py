@@ -1,6 +1,8 @@
 """A job's index row edited to point at a payload row that is not its own (another job's,
-a count row, a row past the end, an unknown blob), or deleted: the audit names the job and says what
-restores it, and get() must not hand out another job's result as this one's."""
+a count row, a row past the end, an unknown blob), or deleted, or its doc, tags or
+derived columns edited: the audit names the job and says what restores it (it said
+"edited outside jobarchive?" at most), and get() must not hand out another job's result as
+this one's."""
 
 from __future__ import annotations
 
@@ -20,6 +22,17 @@ EDITS = {
     "an unknown blob": "UPDATE jobs SET blob_id = 99 WHERE job_id = 'job0'",
     "no blob": "UPDATE jobs SET blob_id = NULL, blob_row = NULL WHERE job_id = 'job0'",
     "row deleted": "DELETE FROM jobs WHERE job_id = 'job0'",
+    "doc not JSON": "UPDATE jobs SET doc = '{' WHERE job_id = 'job0'",
+    "doc of another job": "UPDATE jobs SET doc = (SELECT doc FROM jobs WHERE job_id = 'job1') "
+                          "WHERE job_id = 'job0'",
+    "name edited": "UPDATE jobs SET name = 'renamed' WHERE job_id = 'job0'",
+    "tag rows deleted": "DELETE FROM job_tags WHERE job_id = 'job0'",
+    "tags not JSON": "UPDATE jobs SET tags = '{' WHERE job_id = 'job0'",
+}
+PAYLOAD_EDITS = {
+    "shots": "UPDATE jobs SET shots = 7 WHERE job_id = 'job0'",
+    "has_result": "UPDATE jobs SET has_result = 0 WHERE job_id = 'job0'",
+    "both flags": "UPDATE jobs SET has_result = 0, has_qobj = 0 WHERE job_id = 'job0'",
 }
 
 
@@ -27,7 +40,8 @@ def _record(i: int) -> dict:
     qobj = bell_qobj(100 + i)
     return {"job_id": f"job{i}", "creation_date": "2021-01-01T00:00:00Z", "status": "COMPLETED",
             "backend_name": "ibmq_qasm_simulator", "kind": "q-object-external-storage",
-            "client_info": CLIENT, "qobj": qobj, "result": simulate_qobj(qobj, seed=i)}
+            "client_info": CLIENT, "qobj": qobj, "result": simulate_qobj(qobj, seed=i),
+            "tags": ["t"]}
 
 
 def _edit(arc, sql):
@@ -46,6 +60,19 @@ def test_the_audit_names_the_job_and_says_what_restores_it(arc, edit):
         frame["problem"].to_dict()
     assert "restore index.db from a backup" in frame.loc["job0", "problem"], \
         frame.loc["job0", "problem"]
+
+
+@pytest.mark.parametrize("edit", PAYLOAD_EDITS.values(), ids=PAYLOAD_EDITS.keys())
+def test_payload_columns_edited_are_restored_as_the_audit_says(arc, edit):
+    arc.add_many([_record(i) for i in range(3)])
+    _edit(arc, edit)
+    frame = arc.audit(reproduce=True, progress=False).set_index("job_id")
+    assert frame["ok"].to_dict() == {"job0": False, "job1": True, "job2": True}, \
+        frame["problem"].to_dict()
+    assert "audit(repair=True, reproduce=True)" in frame.loc["job0", "problem"], \
+        frame.loc["job0", "problem"]
+    arc.audit(repair=True, reproduce=True, progress=False)
+    assert arc.audit(reproduce=True, progress=False)["ok"].all()
 
 
 @pytest.mark.xfail(strict=True, reason=(
