@@ -578,7 +578,7 @@ class _Runner:
         """Log (before, after) tags of the jobs this run changed, in the tags' transaction
         (``sent``: about to be sent to the server, not yet archived). The first change of a
         run with another label starts a new log; a resumed run (the same label) adds to its
-        log and keeps each job's first "before"."""
+        log and keeps each job's first "before" (unless its tags changed elsewhere since)."""
         if not changes:
             return
         index = self.archive.index
@@ -596,7 +596,11 @@ class _Runner:
         for job_id, before, after in changes:
             logged = self._undo.entries.get(job_id)
             if logged is not None and logged[1]:
-                before = json.loads(logged[1])[0]
+                first, last = json.loads(logged[1])[:2]
+                # A resumed run goes on from what its first part made of the job; a job
+                # whose tags changed elsewhere since (a colleague, a sync) starts from those.
+                if set(last) == set(before):
+                    before = first
             # source: was the server changed; SENT: maybe, the archive does not say
             payload = json.dumps([before, after, source, *[_SENT] * sent])
             self._undo.entries[job_id] = (self.undo_label, payload)
