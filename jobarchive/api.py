@@ -344,6 +344,7 @@ class _Transport:
         retry_malformed: bool | None = None,
         idempotent: bool = True,
         secret_answer: bool = False,
+        secret_body: bool = False,
     ) -> Any:
         """Send one logical request (with retries); the decoded JSON (or text) or an ApiError.
 
@@ -353,6 +354,8 @@ class _Transport:
         never left, so a dropped answer cannot create the job twice. ``secret_answer``: the
         answer carries a credential (the login's access token), so one that cannot be read
         is not quoted in the error: the credential is not known to ``scrub`` yet.
+        ``secret_body``: the body carries a credential (the login's API token), and a 307 or
+        308 would resend it wherever the server points: a redirect is refused instead.
         """
         if retry_malformed is None:
             retry_malformed = method in ("GET", "PUT")
@@ -384,6 +387,7 @@ class _Transport:
                     # from the environment override the session's own verify and proxies
                     # (what connect() was given); the environment still fills what is unset.
                     verify=session.verify, proxies=dict(session.proxies), stream=True,
+                    allow_redirects=not secret_body,
                 )
                 # Read it all now, so a dropped body is retried here.
                 body = self._read_answer(response, where, send_timeout[1])
@@ -420,6 +424,12 @@ class _Transport:
                 raise RequestsApiError(self.scrub(f"{_requests_message(err)} ({where})")) from None
 
             status = response.status_code
+            if secret_body and response.is_redirect:
+                raise RequestsApiError(self.scrub(
+                    f"The server redirected {where} to "
+                    f"{_drop_queries(response.headers.get('Location', ''))}: the request "
+                    "carries a credential and was not sent there. Connect to the service's "
+                    "own URL, or check the proxy in the way."), status)
             if status >= 400:
                 after = _retry_after(response.headers.get("Retry-After"), response, self.wall)
                 if after is not None and after > MAX_RETRY_AFTER_SECONDS:
@@ -782,7 +792,7 @@ class AuthClient:
         # A login sent twice only hands out two access tokens: a cut answer is worth a retry.
         return self.transport.request(
             "POST", f"{self.auth_url}/users/loginWithToken", json_body={"apiToken": token.value},
-            retry_malformed=True, secret_answer=True)
+            retry_malformed=True, secret_answer=True, secret_body=True)
 
     def access_token(self, token: _Secret) -> _Secret:
         """Log in and return the access token (scrubbed from messages from now on);
