@@ -10,11 +10,14 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from retag_child import make_jobs
 
+import jobarchive
 from jobarchive import Archive
+from jobarchive.emulator import Emulator
 from jobarchive.retag import campaign_name, undo
 
 JOBSET = "ibmq_jobset_7d1c_0"
@@ -52,7 +55,7 @@ def check(arc: Archive, expected: dict[str, set[str]]) -> None:
     assert arc.index.tag_count_mismatches() == []
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
 @given(start=st.lists(tag_lists, min_size=1, max_size=8),
        runs=st.lists(st.tuples(st.lists(st.integers(0, 7), max_size=8), operations),
                      min_size=1, max_size=3))
@@ -134,3 +137,36 @@ def test_5000_jobs_mixed_operations_undo_and_redo(tmp_path):
         undo(arc, progress=False)  # undoing the undo redoes the run
         check(arc, after_last)
         assert arc.audit()["ok"].all()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with Emulator(seed_jobs=6, seed=31) as emu:
+        yield emu, jobarchive.connect(emu.url, emu.token)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(start=st.lists(tag_lists, min_size=6, max_size=6),
+       colleague=st.lists(st.one_of(st.none(), tag_lists), min_size=6, max_size=6),
+       runs=st.lists(operations, min_size=1, max_size=2))
+def test_remote_retag_matches_set_model(server, start, colleague, runs):
+    """On the server too, planning from the server's tags (`retag --remote`): a tag put
+    there since the last sync is kept, and server and archive end up alike."""
+    emu, provider = server
+    ids = sorted(d["id"] for d in emu.job_docs())
+    for job_id, tags in zip(ids, start, strict=True):
+        emu.update_job(job_id, tags=tags)
+    with tempfile.TemporaryDirectory() as tmp, Archive(Path(tmp) / "a") as arc:
+        arc.sync(provider, full=True, progress=False)
+        expected = {}
+        for job_id, tags, theirs in zip(ids, start, colleague, strict=True):
+            if theirs is not None:  # changed on the server since the sync
+                emu.update_job(job_id, tags=theirs)
+            expected[job_id] = set(tags if theirs is None else theirs)
+        for op in runs:
+            frame = arc.retag(ids, *op, provider=provider, read_server_tags=True,
+                              progress=False)
+            assert frame.attrs["summary"]["refused"] == 0
+            expected = {j: model(tags, *op) for j, tags in expected.items()}
+            assert {j: set(emu.job_doc(j).get("tags") or []) for j in ids} == expected
+            check(arc, expected)
