@@ -566,7 +566,7 @@ class _Transport:
             hint = note
         if hint:
             message += f" {hint}"
-        message = self.scrub(message)
+        message = _printable(self.scrub(message))
         if response.status_code == 401 and name == "ACCEPT_LICENSE_REQUIRED":
             return AuthenticationLicenseError(message)
         return RequestsApiError(message, response.status_code,
@@ -606,6 +606,15 @@ def _body_text(response: requests.Response) -> str:
             words = f"(an HTML page) {words}" if words else "(an HTML page)"
         text = words
     return text[:500]
+
+
+def _printable(text: str) -> str:
+    """A message holding a server's words (and the reason of its status line) on one line,
+    their control characters escaped: printed to a terminal, escape sequences would act."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else " " if c in "\t\n\r"
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _timeout(value: Any) -> tuple[float | None, float | None]:
