@@ -764,7 +764,10 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
     """Bring the archive up to date with the server (creates the archive if needed)."""
     _refuse_foreign_directory(_archive_path(ctx))  # before any request
     provider = connect_from_options(ctx, server)  # --since/--until were checked as parsed
+    new = not (_archive_path(ctx) / "index.db").exists()
     arc = open_archive(ctx, create=True)
+    if new:  # from cron (cwd $HOME) or with a typo in --archive, not the archive one reads
+        click.echo(f"sync: created a new archive at {arc.path}", err=True)
 
     def between_passes(so_far: Any) -> None:
         # --follow may wait hours for queued jobs: say so after each pass (on stderr, so
