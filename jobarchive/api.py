@@ -772,7 +772,13 @@ def _requests_message(err: Exception) -> str:
 
 def _seg(value: str) -> str:
     """One URL path segment (job ids and names must not change the path)."""
-    return quote(str(value), safe="")
+    text = str(value)
+    if text in ("", ".", ".."):
+        # Percent-encoding does not help: requests decodes %2E, and dot segments are
+        # resolved before sending (".." of a job id would send GET J/v/1 to {P}/v/1).
+        raise ApiError(f"{text!r} is not a valid job id, backend, hub, group or project name: "
+                       "in a URL it would address another endpoint.")
+    return quote(text, safe="")
 
 
 class AuthClient:
