@@ -822,10 +822,10 @@ def _index_checks(archive: Archive, progress: bool) -> tuple[list[str], list[Any
 
 
 # What restores the jobs of a damaged blob, besides a backup. Sync fetches payloads again for
-# a file that is missing or of another size (one stat a file), not for one it would have to
-# hash: a file of the right size whose bytes changed must be moved aside first.
+# a missing file; one still there it reads (a truncated one raises, one of the right size
+# or another valid file reads as intact): it must be moved aside first.
 _FETCHED_AGAIN = (": restore it from a backup, or run sync, which fetches the payloads of a "
-                  "missing or truncated file again where the server still serves them")
+                  "missing file again where the server still serves them")
 _MOVE_ASIDE = (": restore it from a backup, or move it out of blobs/ and run sync, which then "
                "fetches its payloads again where the server still serves them")
 
@@ -845,7 +845,8 @@ def _check_blobs(archive: Archive, known: list[tuple[int, str, str, int, int]], 
             try:
                 problem = archive.blobs.verify_exists(path, size)
                 if problem:
-                    problem += _FETCHED_AGAIN
+                    gone = archive.blobs.verify_exists(path) is not None
+                    problem += _FETCHED_AGAIN if gone else _MOVE_ASIDE
                 elif verify:
                     problem = archive.blobs.verify(path, sha256, size)
                     problem = problem and problem + _MOVE_ASIDE
