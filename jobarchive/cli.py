@@ -224,6 +224,16 @@ def resolve_credentials(url: str | None, token: str | None) -> tuple[str, str]:
     return url, token
 
 
+def _token_source(option: str | None) -> str:
+    """Where ``resolve_credentials`` took the token from."""
+    if option:
+        return "--token"
+    for var in ("JOBARCHIVE_TOKEN", "QE_TOKEN"):
+        if os.environ.get(var):
+            return f"${var}"
+    return f"~/{QISKITRC}"
+
+
 def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None) -> dict[str, Any]:
     """``server`` with the archive's own server as the default URL.
 
@@ -298,11 +308,20 @@ def connect_from_options(ctx: click.Context, server: dict[str, Any], arc: Any = 
         extra["max_retries"] = server["max_retries"]
     if server["timeout"] is not None:
         extra["timeout"] = server["timeout"]
-    from .exceptions import IBMQAccountCredentialsInvalidUrl
+    from .exceptions import IBMQAccountCredentialsInvalidToken, IBMQAccountCredentialsInvalidUrl
 
     try:
         return connect(url, token, hub=server["hub"], group=server["group"],
                        project=server["project"], **extra)
+    except IBMQAccountCredentialsInvalidToken as err:
+        # The first of four places that holds one wins: a new token saved in another (a
+        # stale QE_TOKEN in cron's environment, a new one in qiskitrc) changes nothing.
+        source = _token_source(server["token"])
+        fix = ("pass the account's current API token" if source == "--token" else
+               "put the account's current API token there, or pass --token (which "
+               "comes before $JOBARCHIVE_TOKEN, $QE_TOKEN and ~/.qiskit/qiskitrc)")
+        raise click.ClickException(
+            f"{one_line(err, [token])} The token came from {source}: {fix}") from None
     except IBMQAccountCredentialsInvalidUrl as err:
         cause = err.__cause__
         if getattr(cause, "status_code", None) not in (-1, None) or cause is None:
