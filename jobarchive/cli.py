@@ -326,6 +326,11 @@ def connect_from_options(ctx: click.Context, server: dict[str, Any], arc: Any = 
         cause = err.__cause__
         if getattr(cause, "status_code", None) not in (-1, None) or cause is None:
             raise
+        tls = re.search(r"\[SSL: (\w+)\] ([^'\")(]+)", str(cause))
+        if tls:  # the server did answer: "is the server up?" sent users to check the network
+            fix = _TLS_FIXES.get(tls.group(1), "check the URL's scheme and port")
+            raise click.ClickException(
+                f"TLS with {url} failed ({tls.group(2).strip()}): {fix}") from None
         # No answer at all (refused, unknown host, timeout): the URL may well be right,
         # "not an IBM Quantum authentication URL" sent users to fix the wrong thing.
         found = re.search(r"\[Errno -?\d+\] ([^'\")]+)|(timed out)", str(cause))
@@ -336,6 +341,14 @@ def connect_from_options(ctx: click.Context, server: dict[str, Any], arc: Any = 
             "~/.qiskit/qiskitrc") from None
 
 
+_NOT_TLS = "the server does not speak HTTPS at that port: is its URL http://...?"
+_TLS_FIXES = {
+    "WRONG_VERSION_NUMBER": _NOT_TLS,
+    "RECORD_LAYER_FAILURE": _NOT_TLS,
+    "CERTIFICATE_VERIFY_FAILED": "its certificate is not one this machine trusts (a "
+                                 "self-signed server, or a proxy that inspects TLS): set "
+                                 "REQUESTS_CA_BUNDLE to the file of the CA that signed it",
+}
 _SERVER_KEYS = ("url", "token", "hub", "group", "project", "max_retries", "timeout")
 
 
