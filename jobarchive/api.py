@@ -167,6 +167,14 @@ class _Secret:
     __str__ = __repr__
 
 
+class _Masked(dict):
+    """A dict holding a credential (request headers, the login body): its repr, which verbose
+    tracebacks print for every local variable, shows only the keys."""
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{key!r}: {SCRUBBED}" for key in self) + "}"
+
+
 class _Session(requests.Session):
     """A Session that drops the access token, as requests drops ``Authorization``, when a
     redirect leaves the host it was sent to (it travels in ``X-Access-Token``, which
@@ -359,7 +367,7 @@ class _Transport:
         """
         if retry_malformed is None:
             retry_malformed = method in ("GET", "PUT")
-        send_headers = dict(headers or {})
+        send_headers = _Masked(headers or {})
         if auth is not None:
             send_headers["X-Access-Token"] = auth.value
         where = _describe(method, url)
@@ -806,7 +814,7 @@ class AuthClient:
         """POST /users/loginWithToken; the answer's ``id`` is the access token."""
         # A login sent twice only hands out two access tokens: a cut answer is worth a retry.
         return self.transport.request(
-            "POST", f"{self.auth_url}/users/loginWithToken", json_body={"apiToken": token.value},
+            "POST", f"{self.auth_url}/users/loginWithToken", json_body=_Masked(apiToken=token.value),
             retry_malformed=True, secret_answer=True, secret_body=True)
 
     def access_token(self, token: _Secret) -> _Secret:

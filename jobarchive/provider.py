@@ -106,6 +106,7 @@ def connect(
             f"{DEFAULT_AUTH_URL} or the emulator's emu.url."
         )
     secret = _Secret(token)
+    del token  # verbose tracebacks (IPython's, rich's) print every local of this frame
     transport = _Transport(timeout, max_retries, backoff_factor, verify, proxies)
     transport.add_secret(secret)
     auth = AuthClient(url, transport)
