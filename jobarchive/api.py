@@ -994,7 +994,8 @@ class ApiClient:
     def _object_storage(self, method: str, url: str, **kwargs: Any) -> Any:
         # Pre-signed URLs: sent bare, without the access token (reference §3.2).
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ApiIBMQProtocolError(f"The server sent an invalid object storage URL: {url!r}")
+            raise ApiIBMQProtocolError("The server sent an invalid object storage URL: "
+                                       f"{_drop_queries(repr(url)[:200])}")
         return self._transport.request(method, url, timeout=OBJECT_STORAGE_TIMEOUT, **kwargs)
 
     def _download(self, url_of: Callable[[], Any]) -> Any:
