@@ -148,6 +148,11 @@ def connect(
     if not isinstance(http_url, str) or not http_url:
         raise IBMQAccountCredentialsInvalidUrl(
             f"The server at {url} did not say where its API service is (users/me has no urls.http).")
+    if auth.auth_url.startswith("https:") and not http_url.startswith("https:"):
+        # As AuthClient.version() refuses a redirect to plain http for the API token.
+        raise IBMQAccountCredentialsInvalidUrl(
+            f"The server at {url} says its API service is at {http_url!r}, which is not "
+            "encrypted: the access token is not sent there.")
 
     hubs = auth.hubs(http_url, access_token)
     triples = _provider_triples(hubs)

@@ -1,0 +1,58 @@
+"""Logged in over https, the client went wherever users/me's ``urls.http`` pointed: a plain
+http URL (a misconfigured server) then carried the access token in clear on every call,
+while a redirect of the auth URL to plain http was refused (``AuthClient.version``). A
+stdlib https server (self-signed, trusted through ``verify=``) answers the login; the
+API service it names is the real emulator over plain http."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import jobarchive
+from jobarchive.emulator import Emulator
+
+ACCESS = "front-access-token-never-in-clear"
+
+
+def test_an_api_service_url_on_plain_http_is_refused_before_the_token_goes_there(
+        self_signed_cert):
+    cert, key = self_signed_cert
+    with Emulator(seed_jobs=1, seed=1) as emu:
+        answers = {"/api/version": {"api-auth": "0.1.0"},
+                   "/api/users/loginWithToken": {"id": ACCESS, "ttl": 1209600},
+                   "/api/users/me": {"id": "u", "urls": {"http": emu.url}}}
+
+        class Front(BaseHTTPRequestHandler):
+            def _answer(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.dumps(answers[self.path]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer  # noqa: N815 - stdlib names
+
+            def log_message(self, *args):
+                return
+
+        front = ThreadingHTTPServer(("127.0.0.1", 0), Front)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        front.socket = context.wrap_socket(front.socket, server_side=True)
+        threading.Thread(target=front.serve_forever, daemon=True).start()
+        try:
+            with pytest.raises(jobarchive.IBMQError, match="not encrypted") as info:
+                jobarchive.connect(f"https://127.0.0.1:{front.server_port}/api", "api-token-1",
+                                   verify=str(cert))
+        finally:
+            front.shutdown()
+            front.server_close()
+        assert ACCESS not in str(info.value)
+        assert emu.stats().get("total", 0) == 0  # nothing went to the plain http service
