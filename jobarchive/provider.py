@@ -25,6 +25,7 @@ from .api import (
     ApiClient,
     AuthClient,
     QobjEncodingError,
+    _drop_queries,
     _Secret,
     _Transport,
 )
@@ -149,10 +150,10 @@ def connect(
         raise IBMQAccountCredentialsInvalidUrl(
             f"The server at {url} did not say where its API service is (users/me has no urls.http).")
     if auth.auth_url.startswith("https:") and not http_url.startswith("https:"):
-        # As AuthClient.version() refuses a redirect to plain http for the API token.
-        raise IBMQAccountCredentialsInvalidUrl(
-            f"The server at {url} says its API service is at {http_url!r}, which is not "
-            "encrypted: the access token is not sent there.")
+        # Not refused: a TLS front before the login alone is a known setup (a local gateway).
+        warnings.warn(
+            f"The server at {url} says its API service is at {_drop_queries(http_url)}, "
+            "which is not encrypted: the access token travels there in clear.", stacklevel=2)
 
     hubs = auth.hubs(http_url, access_token)
     triples = _provider_triples(hubs)

@@ -1,8 +1,10 @@
 """Logged in over https, the client went wherever users/me's ``urls.http`` pointed: a plain
 http URL (a misconfigured server) then carried the access token in clear on every call,
-while a redirect of the auth URL to plain http was refused (``AuthClient.version``). A
-stdlib https server (self-signed, trusted through ``verify=``) answers the login; the
-API service it names is the real emulator over plain http."""
+silently, while a redirect of the auth URL to plain http is refused
+(``AuthClient.version``). It is not refused (a TLS front before the login alone is a known
+setup, tests/test_connect_verify_and_proxies.py) but said. A stdlib https server
+(self-signed, trusted through ``verify=``) answers the login; the API service it names is
+the real emulator over plain http."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from jobarchive.emulator import Emulator
 ACCESS = "front-access-token-never-in-clear"
 
 
-def test_an_api_service_url_on_plain_http_is_refused_before_the_token_goes_there(
+def test_an_api_service_url_on_plain_http_is_said(
         self_signed_cert):
     cert, key = self_signed_cert
     with Emulator(seed_jobs=1, seed=1) as emu:
@@ -48,11 +50,13 @@ def test_an_api_service_url_on_plain_http_is_refused_before_the_token_goes_there
         front.socket = context.wrap_socket(front.socket, server_side=True)
         threading.Thread(target=front.serve_forever, daemon=True).start()
         try:
-            with pytest.raises(jobarchive.IBMQError, match="not encrypted") as info:
+            with pytest.warns(UserWarning, match="not encrypted") as said:
                 jobarchive.connect(f"https://127.0.0.1:{front.server_port}/api", "api-token-1",
                                    verify=str(cert))
+        except jobarchive.IBMQError:
+            pass  # the emulator does not know the front's access token
         finally:
             front.shutdown()
             front.server_close()
-        assert ACCESS not in str(info.value)
-        assert emu.stats().get("total", 0) == 0  # nothing went to the plain http service
+        assert all(ACCESS not in str(w.message) for w in said)
+        assert emu.url in str(said[0].message)
