@@ -395,6 +395,8 @@ def _status_values(ctx: click.Context, param: click.Parameter,
                 message += (f". {json.dumps(value)} is a server status (the api_status column):"
                             f" pass --status {API_TO_JOB_STATUS[value.upper()].name}, which "
                             "covers it")
+            elif "," in value:
+                message += f"; for several, repeat the option: {_repeated('--status', value)}"
             raise click.BadParameter(message) from None
     return values
 
@@ -561,9 +563,32 @@ def run_query(arc: Any, opts: dict[str, Any]) -> Any:
     from .exceptions import QueryValueError
 
     try:
-        return arc.query(**query_kwargs(opts))
+        frame = arc.query(**query_kwargs(opts))
     except QueryValueError as err:  # the options are checked as parsed: this is a safety net
         raise click.UsageError(str(err)) from None
+    _hint_comma_lists(arc, opts)
+    return frame
+
+
+_LISTED = (("tags", "--tag", "job_tags"), ("backends", "--backend", "backend_name"),
+           ("run_modes", "--run-mode", "run_mode"))
+
+
+def _hint_comma_lists(arc: Any, opts: dict[str, Any]) -> None:
+    """`--tag vqe,qaoa` is one tag (a tag may hold a comma), though the table prints a job's
+    tags so and --columns takes a comma list: when no job has it, say how to give several
+    (it matched nothing, without a word)."""
+    for key, option, field in _LISTED:
+        for value in opts[key]:
+            if "," in value and arc.query(**{field: [value]}, limit=1).empty:
+                click.echo(f"Warning: no job has the {option[2:]} {value!r}; for several, "
+                           f"repeat the option: {_repeated(option, value)}", err=True)
+
+
+def _repeated(option: str, value: str) -> str:
+    import shlex
+
+    return " ".join(f"{option} {shlex.quote(v.strip())}" for v in value.split(",") if v.strip())
 
 
 def _has_filter(opts: dict[str, Any]) -> bool:
