@@ -40,6 +40,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -171,9 +172,10 @@ def retag(
 def _run(archive: Archive, groups: list[tuple[list[str], tuple, bool]], campaign: str,
          undo_label: str, provider: Any = None, dry_run: bool = False, workers: int = 8,
          progress: bool = False, lock_timeout: float | None = 0.0, batch_size: int = 500,
-         desc: str = "retag") -> pd.DataFrame:
+         desc: str = "retag", locked: bool = False) -> pd.DataFrame:
     """``retag`` of ``groups`` of (job ids, operation, read_server_tags), as one run: an
-    undo's thousands of inverse operations share its batches, transactions and workers."""
+    undo's thousands of inverse operations share its batches, transactions and workers.
+    ``locked``: the caller holds the archive's write lock."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     if dry_run:
@@ -215,7 +217,7 @@ def _run(archive: Archive, groups: list[tuple[list[str], tuple, bool]], campaign
     missing = [j for j in ids if j not in known]
     if missing:  # before the lock, so a bad id leaves the archive untouched
         raise JobNotFoundError(missing[0])
-    with archive.lock(timeout=lock_timeout):
+    with nullcontext() if locked else archive.lock(timeout=lock_timeout):
         plans = _plan(archive, groups, progress, desc)
         if provider is not None:
             _route(provider, plans)
@@ -258,6 +260,15 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
     if progress is None:
         progress = sys.stderr.isatty()
     read_server_tags = options.pop("read_server_tags", False)
+    lock_timeout = options.pop("lock_timeout", 0.0)
+    # The log and the tags are read under the write lock: a retag between this read and the
+    # writes would be reverted as if it were the run undone (its log lost with it).
+    with nullcontext() if dry_run else archive.lock(timeout=lock_timeout):
+        return _undo(archive, job_ids, provider, dry_run, progress, read_server_tags, options)
+
+
+def _undo(archive: Archive, job_ids: Any, provider: Any, dry_run: bool, progress: bool,
+          read_server_tags: bool, options: dict[str, Any]) -> pd.DataFrame:
     index = archive.index
     pending = index.journal_get(_UNDO_PENDING)
     log = pending or index.journal_get(UNDO_LOG)
@@ -305,7 +316,7 @@ def undo(archive: Archive, job_ids: Any = None, provider: Any = None, dry_run: b
                                 unsure or read_server_tags)
                                for (restore, drop, unsure), group in groups.items()],
                      label, label, provider, dry_run, progress=progress, desc="undo",
-                     **options)
+                     locked=True, **options)
     if not dry_run and pending:  # done with these jobs (a selection leaves the others)
         index.journal_delete(_UNDO_PENDING, [j for j in log if j in pending])
     elif not dry_run and groups:
