@@ -36,6 +36,8 @@ from .state import Faults, State, Stats
 MAX_BODY = 50 * 1024 * 1024
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 BACKEND_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?\Z")
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 MAX_TAGS = 1000
 MAX_TEXT = 4096
 RATE_LIMIT = 50  # X-RateLimit-Limit of the recorded real answers
@@ -177,8 +179,17 @@ class Routes:
         signed = f"{kind}:{job_id}" + (f":{expires}" if expires else "")
         return hmac.new(self.emu._secret, signed.encode(), hashlib.sha256).hexdigest()
 
-    def signed_url(self, kind: str, job_id: str) -> str:
-        base = f"{self.emu.base_url}/storage/{kind}/{job_id}"
+    def origin(self, req: Request) -> str:
+        """Where the client reached the server. Bound to every address (``--host 0.0.0.0``)
+        that is the Host it asked for: another machine sent to ``127.0.0.1`` would reach
+        itself (and hand its access token to whatever listens there)."""
+        host = req.headers.get("Host") or ""
+        if self.emu.host in WILDCARD_HOSTS and HOST_RE.match(host):
+            return f"http://{host}"
+        return self.emu.base_url
+
+    def signed_url(self, kind: str, job_id: str, req: Request) -> str:
+        base = f"{self.origin(req)}/storage/{kind}/{job_id}"
         if self.emu.url_ttl is None:
             return f"{base}?sig={self._sign(kind, job_id)}"
         expires = str(self.emu._state.clock.now_ms() + int(self.emu.url_ttl * 1000))
@@ -214,9 +225,10 @@ class Routes:
                      "userId": user}, {}
 
     def users_me(self, req: Request) -> Answer:
+        origin = self.origin(req)
         return 200, {
             "id": req.user or USER_ID, "username": "emulator", "email": "emulator@localhost",
-            "urls": {"http": self.emu.url, "ws": self.emu.ws_url},
+            "urls": {"http": f"{origin}/api", "ws": f"{origin.replace('http:', 'ws:', 1)}/ws"},
             "canScheduleBackends": False, "needsRefill": False, "ibmQNetwork": True,
         }, {}
 
@@ -304,7 +316,7 @@ class Routes:
                                 _client_info(req.headers.get("X-Qx-Client-Application")),
                                 exp_tag, req.user)
         doc = job.full_doc("CREATING", self.emu._state.clock.now_ms())
-        doc["objectStorageInfo"] = {"uploadUrl": self.signed_url("qobj", job.id),
+        doc["objectStorageInfo"] = {"uploadUrl": self.signed_url("qobj", job.id, req),
                                     "maxJobSizeInBytes": self.emu.max_body}
         return 200, doc, {}
 
@@ -365,7 +377,7 @@ class Routes:
             raise HttpError(400, 3207, f"Job {job.id} is not in a final state: {status}.")
         if self.state.result(job, req.now) is None or job.id in self.emu._consumed:
             raise HttpError(404, 3252, f"There is no result for job {job.id}.")
-        return 200, {"url": self.signed_url("result", job.id)}, {}
+        return 200, {"url": self.signed_url("result", job.id, req)}, {}
 
     def job_result_downloaded(self, req: Request) -> Answer:
         job = self._job(req)
@@ -378,7 +390,7 @@ class Routes:
         job = self._job(req)
         if self.state.qobj(job) is None:
             raise HttpError(404, 3253, f"There is no job data for job {job.id}.")
-        return 200, {"url": self.signed_url("qobj", job.id)}, {}
+        return 200, {"url": self.signed_url("qobj", job.id, req)}, {}
 
     # -- object storage ----------------------------------------------------------------------
     def _storage_job(self, req: Request, kind: str) -> Job:
@@ -806,7 +818,7 @@ class Emulator:
         if self._server is None:
             raise RuntimeError("the emulator is not started: use `with Emulator() as emu` or "
                                "emu.start()")
-        host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        host = self.host if self.host not in WILDCARD_HOSTS else "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
