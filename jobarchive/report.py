@@ -191,9 +191,13 @@ def _fidelity_plot(fidelity: pd.Series, threshold: float | None,
     return _png(fig)
 
 
+def _number(value: float) -> str:
+    # Four significant digits, but never an exponent: a queue of two days is 172,800 s.
+    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+
+
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(border=0, classes="t", escape=True, na_rep="",
-                         float_format=lambda v: f"{v:.4g}")
+    return frame.to_html(border=0, classes="t", escape=True, na_rep="", float_format=_number)
 
 
 def _img(b64: str, alt: str) -> str:
