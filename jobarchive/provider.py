@@ -186,14 +186,18 @@ def _provider_triples(hubs: Any) -> list[tuple[str, str, str, bool]]:
     if not isinstance(hubs, list):
         raise IBMQProviderError("The server's list of hubs (GET /Network) is not a list.")
     for hub in hubs:
-        if not isinstance(hub, dict):
+        # Entries that cannot name a provider are skipped: a hub named None would become
+        # URLs of a hub "None", and the names are joined for messages.
+        if not isinstance(hub, dict) or not isinstance(hub.get("name"), str) or not hub["name"]:
             continue
         groups = hub.get("groups") or {}
         for group_name, group in (groups.items() if isinstance(groups, dict) else ()):
-            projects = (group or {}).get("projects") or {}
+            projects = group.get("projects") if isinstance(group, dict) else None
             for project_name, project in (projects.items() if isinstance(projects, dict) else ()):
+                if not isinstance(project or {}, dict):
+                    continue
                 default = bool((project or {}).get("isDefault"))
-                out.append((hub.get("name"), group_name, project_name, default))
+                out.append((hub["name"], group_name, project_name, default))
     out.sort(key=lambda t: not t[3])  # stable: the default first, the rest in server order
     return out
 
