@@ -126,21 +126,21 @@ def _secrets(ctx: click.Context) -> list[str]:
     return list(obj.get("secrets", [])) if isinstance(obj, dict) else []
 
 
-def _out(text: str, nl: bool = True) -> bool:
-    """``click.echo`` to stdout; False once its reader has gone. A reader that stops early
-    (`| head -1`) ends the output, not the command: it runs to its end and exits with its own
-    code (3 for an audit's problems), not click's 1 for a broken pipe, which a wrapper with
-    `set -o pipefail` took for a failure."""
+def _echo(text: str, nl: bool = True, err: bool = False) -> bool:
+    """``click.echo``; False once the stream's reader has gone. A reader that stops early
+    (`| head -1`, `2>&1 | head -1`) ends the output, not the command: it runs to its end and
+    exits with its own code (3 for an audit's problems), not click's 1 for a broken pipe,
+    which a wrapper with `set -o pipefail` took for a failure."""
     try:
-        click.echo(text, nl=nl)
+        click.echo(text, nl=nl, err=err)
         return True
-    except OSError as err:
-        if err.errno != errno.EPIPE:
+    except OSError as ex:
+        if ex.errno != errno.EPIPE:
             raise
-        # The rest of the output, and what stdout's buffer still holds, go nowhere: a flush
-        # into the closed pipe at exit would print Python's "Exception ignored" lines.
+        # The rest of the output, and what the stream's buffer still holds, go nowhere: a
+        # flush into the closed pipe at exit would print Python's "Exception ignored" lines.
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, (sys.stderr if err else sys.stdout).fileno())
         os.close(devnull)
         return False
 
@@ -273,8 +273,8 @@ def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None) 
         if not any(server[k] for k in ("hub", "group", "project")):
             out.update({k: last[k] for k in ("hub", "group", "project")})
         # Where the token goes, said before it goes there.
-        click.echo(f"server: {last['url']} (this archive's last sync; --url chooses another)",
-                   err=True)
+        _echo(f"server: {last['url']} (this archive's last sync; --url chooses another)",
+              err=True)
         return out
     others = [u for u in seen if not _is_ibm(u)]
     if others and not rc_url:
@@ -581,8 +581,8 @@ def _hint_comma_lists(arc: Any, opts: dict[str, Any]) -> None:
     for key, option, field in _LISTED:
         for value in opts[key]:
             if "," in value and arc.query(**{field: [value]}, limit=1).empty:
-                click.echo(f"Warning: no job has the {option[2:]} {value!r}; for several, "
-                           f"repeat the option: {_repeated(option, value)}", err=True)
+                _echo(f"Warning: no job has the {option[2:]} {value!r}; for several, "
+                      f"repeat the option: {_repeated(option, value)}", err=True)
 
 
 def _repeated(option: str, value: str) -> str:
@@ -706,7 +706,7 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
         if not output:
             raise click.UsageError("--format parquet needs --output FILE")
         _to_parquet(frame, output)
-        click.echo(f"wrote {len(frame)} rows to {output}", err=True)
+        _echo(f"wrote {len(frame)} rows to {output}", err=True)
         return
     if fmt == "csv":
         parts: Iterable[str] = [_to_csv(frame) or ""]
@@ -717,10 +717,10 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.writelines(parts)
-        click.echo(f"wrote {len(frame)} rows to {output}", err=True)
+        _echo(f"wrote {len(frame)} rows to {output}", err=True)
     else:
         for text in parts:
-            if not _out(text, nl=False):
+            if not _echo(text, nl=False):
                 break  # the next chunks of a large listing would be converted for nobody
 
 
@@ -791,9 +791,9 @@ def init(ctx: click.Context, path: str | None) -> None:
     existed = (target / "index.db").exists()
     with Archive(target) as arc:
         if existed:
-            _out(f"{target}: already an archive ({len(arc)} jobs)")
+            _echo(f"{target}: already an archive ({len(arc)} jobs)")
         else:
-            _out(f"{target}: created an empty archive")
+            _echo(f"{target}: created an empty archive")
 
 
 @cli.command(epilog="\b\nExamples:\n  export QE_TOKEN=...; jobarchive sync"
@@ -824,25 +824,25 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
     new = not (_archive_path(ctx) / "index.db").exists()
     arc = open_archive(ctx, create=True)
     if new:  # from cron (cwd $HOME) or with a typo in --archive, not the archive one reads
-        click.echo(f"sync: created a new archive at {arc.path}", err=True)
+        _echo(f"sync: created a new archive at {arc.path}", err=True)
 
     def between_passes(so_far: Any) -> None:
         # --follow may wait hours for queued jobs: say so after each pass (on stderr, so
         # a log shows it is alive even without a progress bar).
-        click.echo(f"sync: pass {so_far.passes} done, {so_far.discovered} discovered so far, "
-                   f"{so_far.pending} jobs still running; next pass in {poll_interval:g} s",
-                   err=True)
+        _echo(f"sync: pass {so_far.passes} done, {so_far.discovered} discovered so far, "
+              f"{so_far.pending} jobs still running; next pass in {poll_interval:g} s",
+              err=True)
 
     report = arc.sync(provider, backend_name=backend_name, start_datetime=since,
                       end_datetime=until, full=full, workers=workers,
                       progress=_progress_default(progress), follow=follow,
                       poll_interval=poll_interval, lock_timeout=None if wait else 0.0,
                       on_pass=between_passes)
-    _out(str(report))
+    _echo(str(report))
     if report.failed:
         for job_id, reason in list(report.failed.items())[:10]:
-            click.echo(f"  failed {job_id}: {mask(reason, _secrets(ctx))}", err=True)
-        click.echo(f"{len(report.failed)} jobs failed; the next sync retries them.", err=True)
+            _echo(f"  failed {job_id}: {mask(reason, _secrets(ctx))}", err=True)
+        _echo(f"{len(report.failed)} jobs failed; the next sync retries them.", err=True)
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -863,7 +863,7 @@ def ls_cmd(ctx: click.Context, fmt: str, output: str | None, columns: list[str] 
     frame = run_query(arc, filters)
     cols = columns or (list(TABLE_COLUMNS) if fmt == "table" else None)
     if fmt == "table" and frame.empty and not output:
-        click.echo("no jobs match", err=True)
+        _echo("no jobs match", err=True)
         return
     write_frame(frame, fmt, output, cols)
 
@@ -963,11 +963,11 @@ def show(ctx: click.Context, job_id: str, as_json: bool, payloads: bool) -> None
         if not payloads:
             record.pop("qobj", None)
             record.pop("result", None)
-        _out(json.dumps(record, indent=2, ensure_ascii=False))
+        _echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
-    _out(_summary(arc, record, damaged=damage is not None))
+    _echo(_summary(arc, record, damaged=damage is not None))
     if damage:
-        click.echo(damage, err=True)
+        _echo(damage, err=True)
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -988,7 +988,7 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
     except JobNotFoundError as err:
         raise click.ClickException(f"no job {err.job_id!r} in {arc.path}") from None
     if frame.empty:
-        click.echo("no stored counts for " + ", ".join(job_ids), err=True)
+        _echo("no stored counts for " + ", ".join(job_ids), err=True)
         if fmt == "table" and not output:
             return
     cols = ["job_id", "experiment", "bitstring", "count"] if fmt == "table" else None
@@ -1002,9 +1002,9 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
 
 def _say_bitstrings_are_text(where: str = "") -> None:
     # CSV has no types: readers take "0011" for the number 11 unless told otherwise.
-    click.echo(f"{where}bitstring is text (\"0011\"); read it as such: pandas read_csv(..., "
-               "dtype={'bitstring': str}), DuckDB read_csv(..., types={'bitstring': 'VARCHAR'})",
-               err=True)
+    _echo(f"{where}bitstring is text (\"0011\"); read it as such: pandas read_csv(..., "
+          "dtype={'bitstring': str}), DuckDB read_csv(..., types={'bitstring': 'VARCHAR'})",
+          err=True)
 
 
 def _read_counts(arc: Any, job_ids: list[str] | None, skip_damaged: bool) -> Any:
@@ -1023,8 +1023,8 @@ def _say_skipped(ctx: click.Context, frame: Any) -> None:
     skipped = frame.attrs.get("skipped_jobs") or []
     if skipped:
         shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        click.echo(f"left out the counts of {len(skipped)} jobs whose blob file is missing or "
-                   f"damaged ({shown}); `jobarchive audit` says how to restore them", err=True)
+        _echo(f"left out the counts of {len(skipped)} jobs whose blob file is missing or "
+              f"damaged ({shown}); `jobarchive audit` says how to restore them", err=True)
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -1091,7 +1091,7 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
         return
     selection = _selection(arc, job_ids, filters)
     if not selection:
-        click.echo("no jobs selected", err=True)
+        _echo("no jobs selected", err=True)
         if fmt != "table":  # still an empty JSON list / a CSV header for scripts
             import pandas as pd
 
@@ -1138,18 +1138,18 @@ def _undo(ctx: click.Context, arc: Any, selection: list[str] | None, server: dic
                   read_server_tags=remote and not archive_tags)
     summary = result.attrs.get("summary") or {}
     if not summary.get("jobs"):
-        click.echo("undo: nothing to undo (no retag of this archive changed a tag"
-                   + (" of the selected jobs" if selection is not None else "") + ")", err=True)
+        _echo("undo: nothing to undo (no retag of this archive changed a tag"
+              + (" of the selected jobs" if selection is not None else "") + ")", err=True)
         if fmt != "table":
             write_frame(result, fmt, None)
         return
     if summary.get("changed_since"):
-        click.echo(f"undo: {summary['changed_since']} of the {summary['jobs']} jobs the last "
-                   "retag changed have other tags since; left as they are", err=True)
+        _echo(f"undo: {summary['changed_since']} of the {summary['jobs']} jobs the last "
+              "retag changed have other tags since; left as they are", err=True)
     if summary.get("undone_source") == "remote" and not remote:
-        click.echo("undo: the last retag changed the server's tags too; this undo (without "
-                   "--remote) changes the archive only, and a `sync --full` would bring the "
-                   "server's tags back. Add --remote to undo it there too.", err=True)
+        _echo("undo: the last retag changed the server's tags too; this undo (without "
+              "--remote) changes the archive only, and a `sync --full` would bring the "
+              "server's tags back. Add --remote to undo it there too.", err=True)
     _print_retag(ctx, result, fmt, dry_run, int(summary.get("jobs", 0)))
 
 
@@ -1171,15 +1171,15 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
         write_frame(frame, fmt, None)
     if dry_run:
         would = (frame.attrs.get("summary") or {}).get("would_change", sum(changes))
-        click.echo(f"retag (dry run): {selected} selected, {would} would change; "
-                   "nothing written", err=True)
+        _echo(f"retag (dry run): {selected} selected, {would} would change; "
+              "nothing written", err=True)
         return
     outcomes = frame["outcome"].value_counts().to_dict() if "outcome" in frame.columns else {}
     where = "server and archive" if (frame.attrs.get("summary") or {}).get(
         "source") == "remote" else "archive only"
-    click.echo(f"retag ({where}): {selected} selected, "
-               + ", ".join(f"{outcomes.get(k, 0)} {k}" for k in ("updated", "unchanged", "refused")),
-               err=True)
+    _echo(f"retag ({where}): {selected} selected, "
+          + ", ".join(f"{outcomes.get(k, 0)} {k}" for k in ("updated", "unchanged", "refused")),
+          err=True)
     if outcomes.get("refused"):
         ctx.exit(EXIT_PROBLEMS)
 
@@ -1227,7 +1227,7 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None,
     try:
         frame = arc.audit(verify=not no_verify, repair=repair, **options)
     except IndexIntegrityError as err:  # a finding of the audit, not a failure to run it
-        click.echo(f"audit: {one_line(err)}", err=True)
+        _echo(f"audit: {one_line(err)}", err=True)
         ctx.exit(EXIT_PROBLEMS)
     problems = frame[~frame["ok"].astype(bool)]
     shown = frame if show_all else problems
@@ -1244,39 +1244,39 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None,
     orphans = frame.attrs.get("orphans") or []
     parts = [f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
              for k, v in summary.items() if not isinstance(v, dict | list) and v is not None]
-    click.echo("audit: " + (", ".join(parts) or f"jobs={len(frame)}, problems={len(problems)}"),
-               err=True)
+    _echo("audit: " + (", ".join(parts) or f"jobs={len(frame)}, problems={len(problems)}"),
+          err=True)
     kept = frame.attrs.get("kept_orphans") or {}
     if removed:
-        click.echo(f"removed {len(removed)} orphan blobs", err=True)
+        _echo(f"removed {len(removed)} orphan blobs", err=True)
     elif len(orphans) > len(kept):
-        click.echo(f"{len(orphans) - len(kept)} orphan blobs (harmless; `jobarchive audit "
-                   "--repair` removes them)", err=True)
+        _echo(f"{len(orphans) - len(kept)} orphan blobs (harmless; `jobarchive audit "
+              "--repair` removes them)", err=True)
     if kept:
-        click.echo(f"{len(kept)} orphan blobs may hold needed data; --repair keeps them:", err=True)
+        _echo(f"{len(kept)} orphan blobs may hold needed data; --repair keeps them:", err=True)
         for path, why in sorted(kept.items()):
-            click.echo(f"  {path}: {why}", err=True)
+            _echo(f"  {path}: {why}", err=True)
     if fmt == "table" and not show_all:
         _hint_findings(frame)
     damaged = int((~frame["blob_ok"].astype(bool)).sum())
     if damaged:
-        click.echo(f"{damaged} jobs have a missing or damaged blob (or a broken reference to "
-                   "one): restore the files from a backup (`jobarchive backup` makes one, its "
-                   "blobs checked), or run "
-                   "`jobarchive sync`, which fetches the payloads of a missing or truncated "
-                   "file again where the server still serves them", err=True)
+        _echo(f"{damaged} jobs have a missing or damaged blob (or a broken reference to "
+              "one): restore the files from a backup (`jobarchive backup` makes one, its "
+              "blobs checked), or run "
+              "`jobarchive sync`, which fetches the payloads of a missing or truncated "
+              "file again where the server still serves them", err=True)
     index_problems = [line for found in frame.attrs.get("index_problems") or []
                       for line in found.splitlines() if line.strip()]
     for line in index_problems[:10]:
-        click.echo(f"index.db is damaged: {line.strip()}", err=True)
+        _echo(f"index.db is damaged: {line.strip()}", err=True)
     if len(index_problems) > 10:
-        click.echo(f"index.db: {len(index_problems) - 10} more findings (PRAGMA quick_check)", err=True)
+        _echo(f"index.db: {len(index_problems) - 10} more findings (PRAGMA quick_check)", err=True)
     tag_problems = frame.attrs.get("tag_count_problems") or []
     for line in tag_problems[:10]:
-        click.echo(f"tag_counts: {line}", err=True)
+        _echo(f"tag_counts: {line}", err=True)
     if len(tag_problems) > 10:
-        click.echo(f"tag_counts: {len(tag_problems) - 10} more tags (`jobarchive audit --repair` "
-                   "recounts them)", err=True)
+        _echo(f"tag_counts: {len(tag_problems) - 10} more tags (`jobarchive audit --repair` "
+              "recounts them)", err=True)
     if len(problems) or index_problems or tag_problems:
         ctx.exit(EXIT_PROBLEMS)
 
@@ -1291,9 +1291,9 @@ def _hint_findings(frame: Any) -> None:
     from .audit import note_kind_counts
 
     kinds = note_kind_counts(notes)  # per distinct text: 10^6 jobs share a few
-    click.echo(f"{len(notes)} jobs without problems have reproducibility findings "
-               "(`--all` lists them): " + "; ".join(f"{k}: {n}" for k, n in kinds.items()),
-               err=True)
+    _echo(f"{len(notes)} jobs without problems have reproducibility findings "
+          "(`--all` lists them): " + "; ".join(f"{k}: {n}" for k, n in kinds.items()),
+          err=True)
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive report report.html"
@@ -1318,7 +1318,7 @@ def report(ctx: click.Context, path: str, title: str | None, reproduce: bool,
     if sample is not None:
         options["sample"] = sample
     written = arc.report(path, **options)
-    _out(f"report: {written}")
+    _echo(f"report: {written}")
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive export out/"
@@ -1355,7 +1355,7 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, skip_d
         lines.append(f"{counts_path}: removed (an earlier export's; --no-counts writes none)")
     # Printed once everything is written: a closed pipe (`| head -1`) cannot cut it short.
     for line in lines:
-        _out(line)
+        _echo(line)
     if fmt == "csv" and table is not None:
         _say_bitstrings_are_text("counts.csv: ")
     if table is not None:
@@ -1378,14 +1378,14 @@ def backup(ctx: click.Context, dest: str, allow_damaged: bool, fmt: str) -> None
     try:
         result = arc.backup(dest, allow_damaged=allow_damaged)
     except BlobIntegrityError as err:
-        click.echo(f"backup: {one_line(err)}", err=True)
+        _echo(f"backup: {one_line(err)}", err=True)
         ctx.exit(EXIT_PROBLEMS)
     if fmt == "json":
-        _out(json.dumps(result.as_dict()))
+        _echo(json.dumps(result.as_dict()))
     else:
-        _out(f"{result.path}: {result.jobs} jobs, {result.blobs} blobs, {result.bytes:,} bytes")
+        _echo(f"{result.path}: {result.jobs} jobs, {result.blobs} blobs, {result.bytes:,} bytes")
         for problem in result.problems:
-            click.echo(f"not copied: {problem}", err=True)
+            _echo(f"not copied: {problem}", err=True)
     if result.problems:
         ctx.exit(EXIT_PROBLEMS)
 
@@ -1453,7 +1453,7 @@ def demo(ctx: click.Context, seed_jobs: int | None, quick: bool, fresh: bool,
     # At the default path a re-run replaces the demo's own archive (the README's first
     # command works twice); a path the user names is never replaced without --fresh.
     run_demo(path, seed_jobs=seed_jobs, quick=quick, fresh=fresh, report_path=report_path,
-             progress=_progress_default(progress), echo=_out,
+             progress=_progress_default(progress), echo=_echo,
              replace_own=not root["archive_given"], command=_invoked_as())
 
 

@@ -74,3 +74,39 @@ def test_an_audit_cut_short_still_says_it_found_problems(tmp_path):
     done = _into_a_closed_pipe(path, "audit", "--all", "--format", "json", "--no-progress")
     assert done.returncode == 3, done.stderr
     assert "audit:" in done.stderr  # the summary on stderr is still written
+
+
+def _both_into_a_closed_pipe(arc_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`jobarchive ... 2>&1 | head -1`: stdout and stderr one pipe whose reader is gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([*MAIN, "--archive", str(arc_path), *args], stdout=write_end,
+                              stderr=write_end, timeout=120)
+    finally:
+        os.close(write_end)
+
+
+def test_stderr_of_a_healthy_audit_cut_short_is_not_an_error(arc_path):
+    assert _both_into_a_closed_pipe(arc_path, "audit", "--no-progress").returncode == 0
+
+
+def test_stderr_of_an_audit_with_problems_cut_short_still_exits_3(tmp_path):
+    path = tmp_path / "lab.jobarchive"
+    with Archive(path) as arc:
+        arc.add_many(_records(20))
+    for blob in (path / "blobs").rglob("*.parquet"):
+        blob.write_bytes(blob.read_bytes()[:-10])
+    assert _both_into_a_closed_pipe(path, "audit", "--no-progress").returncode == 3
+
+
+def test_a_sync_whose_output_is_cut_short_still_syncs(tmp_path):
+    from jobarchive.emulator import Emulator
+
+    path = tmp_path / "s.jobarchive"
+    with Emulator(seed_jobs=6, seed=1) as emu:
+        done = _both_into_a_closed_pipe(path, "sync", "--url", emu.url, "--token", emu.token,
+                                        "--no-progress")
+        assert done.returncode == 0
+        with Archive(path) as arc:
+            assert len(arc) == 6
