@@ -1227,6 +1227,16 @@ def _rerun_and_judge(r: dict[str, Any], qobj: Any, result: Any, shots: int | Non
     return 1
 
 
+def _below(fidelity: float, limit: float) -> str:
+    """A fidelity below ``limit`` in digits that read below it (0.9999998 < 1.0, never
+    "1.0000 < 1.0"): four decimals, more only where those would round up to the limit."""
+    for digits in range(4, 17):
+        text = f"{fidelity:.{digits}f}"
+        if float(text) < limit:
+            return text
+    return repr(fidelity)
+
+
 def _judge(row: dict[str, Any], pairs: list[tuple[float, float, float]], threshold: float,
            device_threshold: float) -> None:
     """Flag a reproduced job: a simulator's (or an unknown backend's) below ``threshold``, a
@@ -1243,22 +1253,22 @@ def _judge(row: dict[str, Any], pairs: list[tuple[float, float, float]], thresho
         f, _ = min(bad)
         row["flagged"] = True
         if simulator:
-            _fail(row, f"reproduced counts differ: Hellinger fidelity {f:.4f} < threshold "
+            _fail(row, f"reproduced counts differ: Hellinger fidelity {_below(f, limit)} < threshold "
                        f"{threshold} (the re-run of a simulator job should match)", blob=False)
         else:
             _fail(row, f"reproduced counts differ beyond device noise: Hellinger fidelity "
-                       f"{f:.4f} to the ideal re-run < device threshold {device_threshold} "
+                       f"{_below(f, limit)} to the ideal re-run < device threshold {device_threshold} "
                        f"({backend})", blob=False)
         return
     if fidelity >= threshold:
         return
     expected = min(pairs)[1]
     if expected < threshold or simulator:
-        row["notes"].append(f"sampling noise: fidelity {fidelity:.4f} is below {threshold}, but "
+        row["notes"].append(f"sampling noise: fidelity {_below(fidelity, threshold)} is below {threshold}, but "
                             f"the re-run is a new sample: with these shots and outcomes two "
                             f"intact samples give about {expected:.4f}")
     else:
-        row["notes"].append(f"device noise: fidelity {fidelity:.4f} to the ideal re-run is "
+        row["notes"].append(f"device noise: fidelity {_below(fidelity, threshold)} to the ideal re-run is "
                             f"below {threshold}, as expected of a device ({backend}) whose "
                             f"noise the re-run lacks (flagged below {device_threshold})")
 
