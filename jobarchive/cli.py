@@ -705,7 +705,7 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
     if fmt == "parquet":
         if not output:
             raise click.UsageError("--format parquet needs --output FILE")
-        _to_parquet(frame, output)
+        _replace_whole(Path(output), lambda tmp: _to_parquet(frame, tmp))
         _echo(f"wrote {len(frame)} rows to {output}", err=True)
         return
     if fmt == "csv":
@@ -715,8 +715,11 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
     else:
         parts = [format_table(frame) + "\n"]
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.writelines(parts)
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.writelines(parts)
+
+        _replace_whole(Path(output), write)
         _echo(f"wrote {len(frame)} rows to {output}", err=True)
     else:
         for text in parts:
@@ -1391,12 +1394,27 @@ def backup(ctx: click.Context, dest: str, allow_damaged: bool, fmt: str) -> None
 
 
 def _save(frame: Any, fmt: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    if fmt == "parquet":
-        _to_parquet(frame, tmp)
-    else:
-        _to_csv(frame, tmp)
-    os.replace(tmp, path)
+    _replace_whole(path, lambda tmp: _to_parquet(frame, tmp) if fmt == "parquet"
+                   else _to_csv(frame, tmp))
+
+
+def _replace_whole(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write`` a temp file beside ``path``, then rename it over ``path``: a write that
+    fails (a full disk) leaves the file that was there, not half of a new one, and a reader
+    never sees a file being written (a colleague's notebook, while cron rewrites it)."""
+    if path.is_dir():  # else the rename's error names the temp file
+        raise click.ClickException(f"{path} is a directory, not a file")
+    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: nothing to replace
+        write(path)
+        return
+    target = Path(os.path.realpath(path))  # a symbolic link stays, its file is replaced
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive emulator --port 8080 --seed-jobs 1000"
