@@ -55,7 +55,7 @@ from .exceptions import (
 )
 from .job import IBMQJob, apply_tag_update
 from .query import job_ids_of
-from .sync import FailureRun, _is_full_doc, _owner, cancellable
+from .sync import FailureRun, _api_error, _is_full_doc, _owner, cancellable
 
 if TYPE_CHECKING:
     from .archive import Archive
@@ -71,6 +71,13 @@ UNDO_LOG = "undo:last-run"
 _UNDO_PENDING = "undo:pending"
 _UNDO_PREFIX = "undo-of:"  # the log label of an undo's own changes
 _SENT = "sent"  # an undo log entry of a change sent to the server but not archived (yet)
+# The log and the undo plan of the run before, set aside by a run's first change until it
+# leaves a change of its own (a run the server refused outright changed nothing).
+_LOG_ASIDE = "undo:last-run-before"
+_PENDING_ASIDE = "undo:pending-before"
+# Answers that refuse a PUT whatever was sent before (a retry of a PUT whose answer was
+# lost gets the same): bad request, forbidden, not found. Nothing was applied.
+_REFUSED_OUTRIGHT = (400, 403, 404)
 
 
 @dataclass
@@ -499,6 +506,7 @@ class _Runner:
         self.archive = archive
         self.undo_label = undo_label
         self._undo = _UndoLog()
+        self._set_aside: list[tuple[str, str]] = []  # (campaign, where it was set aside)
         self.provider = provider
         self.client = provider.api_client if provider is not None else None
         self.campaign = campaign
@@ -543,15 +551,33 @@ class _Runner:
                 if stale:  # left by a run killed after its local write
                     self.archive.index.journal_delete(self.campaign, stale)
                 bar.update(len(batch) - ticked)
-        except BaseException:
+        except BaseException as err:
             # Ctrl-C (or any escape): the requests under way stop at their next attempt or
             # backoff wait, so the pool's shutdown does not sit out their retry ladders.
             self._cancel.set()
+            if isinstance(err, RequestsApiError):  # stopped early, every answer in
+                self._settle_undo()
             raise
+        else:
+            self._settle_undo()
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
+
+    def _settle_undo(self) -> None:
+        """At the end of a run that logged changes: forget the log it set aside, or put it
+        back when none of its own is left (the server refused every change outright)."""
+        if self._undo.label != self.undo_label:
+            return
+        index = self.archive.index
+        with index.transaction():
+            if self._undo.entries:
+                index.journal_clear(_LOG_ASIDE)
+                index.journal_clear(_PENDING_ASIDE)
+            else:
+                for source, aside in self._set_aside:
+                    _move(index, aside, source)
 
     def _record(self, plans: list[_Plan], source: str) -> None:
         """Write the new tags onto the records as they are stored now, under the index's
@@ -596,13 +622,18 @@ class _Runner:
         if self._undo.label != self.undo_label:
             if self._undo.entries is None:
                 self._undo.entries = index.journal_get(UNDO_LOG)
+            # A new run after an interrupted undo: `undo` now means this run.
+            fresh = not self.undo_label.startswith(_UNDO_PREFIX)
             if any(label != self.undo_label for label, _ in self._undo.entries.values()):
-                index.journal_clear(UNDO_LOG)
+                _move(index, UNDO_LOG, _LOG_ASIDE, self._undo.entries)
                 self._undo.entries = {}
-            self._undo.label = self.undo_label
-            if not self.undo_label.startswith(_UNDO_PREFIX):
-                # A new run after an interrupted undo: `undo` now means this run.
+                self._set_aside.append((UNDO_LOG, _LOG_ASIDE))
+                if fresh:
+                    _move(index, _UNDO_PENDING, _PENDING_ASIDE)
+                    self._set_aside.append((_UNDO_PENDING, _PENDING_ASIDE))
+            elif fresh:
                 index.journal_clear(_UNDO_PENDING)
+            self._undo.label = self.undo_label
         entries = []
         for job_id, before, after in changes:
             logged = self._undo.entries.get(job_id)
@@ -650,13 +681,16 @@ class _Runner:
                 tick(1)
             ticked = len(answers)
             newly = []
-            unsent = []
+            unapplied = []
             for (p, verify), (tags, error) in zip(to_send, answers, strict=True):
                 if error is _NOT_SENT:
                     p.outcome, p.source = "refused", "remote"
                     p.error = "not sent: the server was failing (run the same retag again)"
                     if not verify:  # journaled by this run: nothing to check on a re-run
-                        unsent.append(p.job_id)
+                        unapplied.append(p.job_id)
+                elif isinstance(error, _Refused):  # sent by this run, and refused outright
+                    p.outcome, p.source, p.error = "refused", "remote", str(error)
+                    unapplied.append(p.job_id)
                 elif error is not None:
                     # Outcome unknown (a lost answer may have been applied): the "sending"
                     # entry stays, so a re-run checks the server before sending again.
@@ -665,11 +699,11 @@ class _Runner:
                     p.new = tags
                     p.pushed = True
                     newly.append(p)
-            if unsent:
+            if unapplied:
                 with self.archive.index.transaction():
-                    self.archive.index.journal_delete(self.campaign, unsent)
-                    self.archive.index.journal_delete(UNDO_LOG, unsent)
-                for job_id in unsent:
+                    self.archive.index.journal_delete(self.campaign, unapplied)
+                    self.archive.index.journal_delete(UNDO_LOG, unapplied)
+                for job_id in unapplied:
                     self._undo.entries.pop(job_id, None)
             confirmed.extend(newly)
         self._record(confirmed, "remote")
@@ -704,12 +738,31 @@ class _Runner:
                 tags = job.update_tags(*plan.op)
         except Exception as err:  # one job's failure must not stop the others
             self.breaker.note(err)
-            return None, f"{type(err).__name__}: {err}"
+            reason = f"{type(err).__name__}: {err}"
+            api = _api_error(err)
+            if not verify and api is not None and api.status_code in _REFUSED_OUTRIGHT:
+                return None, _Refused(reason)
+            return None, reason
         self.breaker.note(None)
         return tags, None
 
 
 _NOT_SENT = "not sent"  # _send's answer for a job not tried: the server is down
+
+
+class _Refused(str):
+    """_send's reason for a PUT of this run the server refused outright (nothing applied)."""
+
+
+def _move(index: Any, source: str, target: str,
+          entries: dict[str, tuple[str, str | None]] | None = None) -> None:
+    """Make journal campaign ``target`` hold what ``source`` held (``entries``, when read
+    already), and empty ``source``."""
+    if entries is None:
+        entries = index.journal_get(source)
+    index.journal_clear(target)
+    index.journal_put(target, [(j, state, payload) for j, (state, payload) in entries.items()])
+    index.journal_clear(source)
 
 
 class _Breaker:
