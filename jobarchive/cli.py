@@ -775,6 +775,10 @@ def cli(ctx: click.Context, archive: str) -> None:
     """A persistent, queryable archive of IBM Quantum jobs."""
     if not archive or "\x00" in archive:
         raise click.BadParameter("not a valid path", param_hint="--archive")
+    if ctx.get_parameter_source("archive") == click.core.ParameterSource.ENVIRONMENT:
+        # Set without a shell (a crontab line, systemd's Environment=), `~/lab.jobarchive`
+        # and `$HOME/...` arrive as typed: a sync made a new archive in a directory "~".
+        archive = os.path.expanduser(os.path.expandvars(archive))
     ctx.obj = {"archive": archive, "archive_given": _given(ctx, "archive")}
 
 
