@@ -208,28 +208,33 @@ def _qiskitrc() -> dict[str, str]:
 def resolve_credentials(url: str | None, token: str | None) -> tuple[str, str]:
     """URL and token from options, environment, or ~/.qiskit/qiskitrc (in that order)."""
     rc: dict[str, str] | None = None
-    if not token:
-        token = os.environ.get("JOBARCHIVE_TOKEN") or os.environ.get("QE_TOKEN")
+    token = _first(token, os.environ.get("JOBARCHIVE_TOKEN"), os.environ.get("QE_TOKEN"))
     if not token:
         rc = _qiskitrc()
-        token = rc.get("token")
+        token = _first(rc.get("token"))
     if not token:
         raise click.UsageError(
             "no API token: pass --token, set JOBARCHIVE_TOKEN or QE_TOKEN, or save one in "
             "~/.qiskit/qiskitrc ([ibmq] token = ...)")
+    url = _first(url, os.environ.get("JOBARCHIVE_URL"), os.environ.get("QE_URL"))
     if not url:
-        url = os.environ.get("JOBARCHIVE_URL") or os.environ.get("QE_URL")
-    if not url:
-        url = (rc if rc is not None else _qiskitrc()).get("url") or DEFAULT_URL
+        url = _first((rc if rc is not None else _qiskitrc()).get("url")) or DEFAULT_URL
     return url, token
+
+
+def _first(*values: str | None) -> str | None:
+    """The first value set, without the whitespace around it: a token pasted with a space
+    or a line end was sent so and refused (a new one pasted the same way too), and a URL
+    became .../api%20/version."""
+    return next((v.strip() for v in values if v and v.strip()), None)
 
 
 def _token_source(option: str | None) -> str:
     """Where ``resolve_credentials`` took the token from."""
-    if option:
+    if _first(option):
         return "--token"
     for var in ("JOBARCHIVE_TOKEN", "QE_TOKEN"):
-        if os.environ.get(var):
+        if _first(os.environ.get(var)):
             return f"${var}"
     return f"~/{QISKITRC}"
 
