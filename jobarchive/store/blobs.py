@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -55,6 +56,11 @@ _TMP_PREFIX = ".tmp-"
 # in their metadata. Older files hold other bitstrings for 0b/spaced/creg-only keys and lack
 # rows of integral float counts: their counts are read from the result JSON instead.
 _COUNTS_FORMAT = (b"jobarchive.counts", b"qiskit-counts")
+# Page CRCs came with pyarrow 15: with 14 (the lowest pyproject.toml allows) files are written
+# and read without them, as before.
+_CHECKSUMS = "write_page_checksum" in inspect.signature(pq.ParquetWriter).parameters
+_WRITE_CHECKSUMS = {"write_page_checksum": True} if _CHECKSUMS else {}
+_READ_CHECKSUMS = {"page_checksum_verification": True} if _CHECKSUMS else {}
 _DICT = pa.dictionary(pa.int32(), pa.string())
 # job_id, key and bitstring are written from dictionary arrays: a Parquet file holds them
 # dictionary-encoded either way, and files with plain string columns (before 2026-11) read the same.
@@ -431,7 +437,7 @@ class BlobStore:
         with pq.ParquetWriter(sink, SCHEMA, compression="zstd",
                               use_dictionary=["job_id", "experiment", "key", "bitstring"],
                               column_encoding={"count": "BYTE_STREAM_SPLIT"},
-                              write_statistics=False, write_page_checksum=True) as writer:
+                              write_statistics=False, **_WRITE_CHECKSUMS) as writer:
             for start, stop in _group_bounds(table):
                 writer.write_table(table.slice(start, stop - start), row_group_size=stop - start)
         data = sink.getvalue()  # hashed in memory: the file is not read back
@@ -511,12 +517,12 @@ class BlobStore:
                 # Dictionary-encoded strings stay dictionaries until the wanted rows are taken.
                 # The files are local: pre-buffering column chunks only adds copies.
                 return pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS, pre_buffer=False,
-                                      page_checksum_verification=True)
+                                      **_READ_CHECKSUMS)
             except KeyError:  # a file of the nested layout has no key/bitstring columns
-                return pq.ParquetFile(path, pre_buffer=False, page_checksum_verification=True)
+                return pq.ParquetFile(path, pre_buffer=False, **_READ_CHECKSUMS)
         except FileNotFoundError:
             raise BlobIntegrityError(f"blob {rel} is missing") from None
-        except (OSError, pa.ArrowException) as err:
+        except (OSError, pa.ArrowException, ValueError, KeyError) as err:  # a damaged footer
             raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
 
     def _take(self, pf: pq.ParquetFile, rel: str, rows: np.ndarray, columns: list[str]) -> pa.Table:
@@ -670,7 +676,7 @@ class BlobStore:
             else:
                 n = _payload_counts(self._take(pf, rel, payload, ["n_counts"]).column("n_counts"), rel)
                 table = self._take(pf, rel, _ranges(payload + 1, n), columns)
-        except (OSError, pa.ArrowException) as err:
+        except (OSError, pa.ArrowException, KeyError) as err:  # KeyError: a column name damaged
             raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
         with _decoding(rel):
             if table.column("count").null_count:
@@ -799,7 +805,8 @@ def _decoding(rel: str) -> Iterator[None]:
     (or a bit flipped outside a page) decode to garbage rather than fail in pyarrow."""
     try:
         yield
-    except (ValueError, KeyError) as err:  # UnicodeDecodeError and JSONDecodeError included
+    # UnicodeDecodeError, JSONDecodeError; ArrowIndexError: a dictionary index past its end
+    except (ValueError, KeyError, pa.ArrowException) as err:
         raise BlobIntegrityError(f"blob {rel} is unreadable ({type(err).__name__}: {err})") from err
 _DICT_COLUMNS = ["job_id", "key", "bitstring"]
 
