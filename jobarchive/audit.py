@@ -1131,7 +1131,7 @@ def _note_newer(frame: pd.DataFrame, newer: dict[str, dict[str, str]]) -> pd.Dat
     """The audit frame with a note on each job whose payloads only an orphan file holds."""
     notes = {job_id: f"{_NEWER_NOTE}{what} of this job, which the index lacks: {rel} (index.db older "
                      "than its blobs, restored from a backup? or a sync stopped before its "
-                     "commit); `jobarchive sync` fetches it again where the server still serves "
+                     "commit): `jobarchive sync` fetches it again where the server still serves "
                      "it, and repair keeps the file until then"
              for rel, jobs in sorted(newer.items()) for job_id, what in jobs.items()}
     if not notes:

@@ -10,6 +10,7 @@ import shutil
 
 import jobarchive
 from jobarchive import Archive
+from jobarchive.audit import note_kind_counts
 from jobarchive.emulator import Emulator
 
 
@@ -44,6 +45,9 @@ def test_repair_keeps_results_the_restored_index_lacks(tmp_path):
                 assert "orphan blob holds the result" in frame.loc[job_id, "notes"], \
                     frame.loc[job_id, "notes"]
                 assert "index.db" in frame.loc[job_id, "notes"]
+            # One finding a job, counted as one kind (notes are joined by "; ").
+            kinds = note_kind_counts(frame.loc[sorted(finished), "notes"])
+            assert kinds.to_dict() == {next(iter(kinds.index)): len(finished)}, kinds
             repaired = arc.audit(repair=True, progress=False)
             assert not repaired.attrs["removed_orphans"]
             assert all((path / "blobs" / name).exists() for name in newer)
