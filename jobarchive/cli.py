@@ -165,6 +165,18 @@ def _refuse_foreign_directory(path: Path) -> None:
             "directory of its own: pass a new path (e.g. lab.jobarchive)")
 
 
+def _refuse_inside_archive(arc: Any, path: str | Path | None) -> None:
+    """Output goes outside the archive: files in its blobs/ are orphan blobs to `audit`,
+    whose --repair removed an export written there."""
+    if path is None:
+        return
+    root, target = Path(arc.path).resolve(), Path(path).resolve()
+    if target == root or root in target.parents:
+        raise click.ClickException(
+            f"{path} is inside the archive {arc.path}; write it outside the archive (`audit "
+            "--repair` removes files in blobs/ as orphan blobs)")
+
+
 def open_archive(ctx: click.Context, create: bool = False) -> Any:
     """The --archive archive; a read command never creates one."""
     from .archive import Archive
@@ -872,6 +884,7 @@ def ls_cmd(ctx: click.Context, fmt: str, output: str | None, columns: list[str] 
            **filters: Any) -> None:
     """List archived jobs matching the filters."""
     arc = open_archive(ctx)
+    _refuse_inside_archive(arc, output)
     frame = run_query(arc, filters)
     cols = columns or (list(TABLE_COLUMNS) if fmt == "table" else None)
     if fmt == "table" and frame.empty and not output:
@@ -995,6 +1008,7 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
     """Measurement counts of jobs: job_id, experiment, bitstring, count (and key, the server's hex
     key, in csv, json and parquet; the table leaves out job_id for one job)."""
     arc = open_archive(ctx)
+    _refuse_inside_archive(arc, output)
     try:
         frame = _read_counts(arc, list(job_ids), skip_damaged)
     except JobNotFoundError as err:
@@ -1350,6 +1364,7 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, skip_d
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise click.ClickException(f"{out} exists and is not a directory")
+    _refuse_inside_archive(arc, out)
     out.mkdir(parents=True, exist_ok=True)
     jobs_path, counts_path = out / f"jobs.{fmt}", out / f"counts.{fmt}"
     # One snapshot: a sync meanwhile must not put counts of jobs that jobs.* lacks beside it.
