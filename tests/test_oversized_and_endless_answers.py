@@ -8,6 +8,7 @@ client's clock and sleeps are fakes (never waited on)."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import threading
 import time
@@ -23,6 +24,7 @@ from jobarchive.exceptions import ApiError, RequestsApiError
 
 TOKEN = "access-token-endless-secret"
 SERVER_CAP = 8 << 20  # the test server gives up after this much, so old code ends too
+BOMB = gzip.compress(b"[" + b"0," * (SERVER_CAP // 2), compresslevel=9)  # ~8 KB on the wire
 
 
 class _Bodies(BaseHTTPRequestHandler):
@@ -36,6 +38,11 @@ class _Bodies(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             self._send(b"[" + b"0," * (SERVER_CAP // 2), chunk=1 << 16, pause=0.0)
+        elif kind == "gzip":  # a small body that decompresses past the limit
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(BOMB)))
+            self.end_headers()
+            self._send(BOMB, chunk=1 << 16, pause=0.0)
         elif kind == "declared":
             self.send_header("Content-Length", str(1 << 40))
             self.end_headers()
@@ -89,7 +96,7 @@ def _error(client: ApiClient, kind: str) -> ApiError:
     return info.value
 
 
-@pytest.mark.parametrize("kind", ["endless", "declared"])
+@pytest.mark.parametrize("kind", ["endless", "declared", "gzip"])
 def test_an_answer_past_the_limit_is_refused_and_not_retried(client, kind):
     err = _error(client, kind)
     assert isinstance(err, AnswerTooLargeError), err
