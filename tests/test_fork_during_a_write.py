@@ -120,3 +120,49 @@ def test_a_child_opening_the_archive_again_or_closing_it_is_refused_the_same_way
     report = _fork_inside_a_write(tmp_path / "a", child)
     assert report.startswith("refused:") and "forked" in report, report
     _assert_whole(tmp_path / "a")
+
+
+@pytest.mark.timeout(60)
+def test_a_fork_while_another_thread_is_inside_an_sqlite_call_does_not_hang_the_child(tmp_path):
+    """Python drops the parent's other threads in the child at the fork itself, and with
+    them their connections, whose finalizer closed the copy: the copy's mutex was held by
+    the thread inside SQLite (a query's step), and the child hung in os.fork() for good, even
+    one that never used the archive (a pool worker for other work)."""
+    arc = Archive(tmp_path / "a")
+    arc.add_many(_jobs(0, 10))
+    inside, go_on = threading.Event(), threading.Event()
+
+    def in_sqlite() -> int:  # called by SQLite inside its step, the connection's mutex held
+        inside.set()
+        go_on.wait()
+        return 1
+
+    def reader() -> None:
+        conn = arc.index.conn
+        conn.create_function("in_sqlite", 0, in_sqlite)
+        conn.execute("SELECT in_sqlite()").fetchall()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    pid = None
+    try:
+        assert inside.wait(60)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            os.write(write_end, b"forked\n")
+            atexit._run_exitfuncs()
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            assert pipe.read().strip() == "forked"
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        pid = None
+    finally:
+        if pid is not None:  # hung: end it, or the test run would wait for it
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        go_on.set()
+        thread.join()
+        arc.close()

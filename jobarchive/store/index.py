@@ -526,14 +526,14 @@ class _ThreadConnection:
 
     __slots__ = ("conn", "db", "depth", "writing", "pid", "finalizer", "__weakref__")
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, path: Path):
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.depth = 0  # transactions of _write/snapshot open on this connection
         self.writing = False  # inside a _write: rows not yet committed may be in the file
         self.pid = os.getpid()  # the process that opened it, the only one that may use it
-        # Closed when the thread ends and drops it, or at close().
-        self.finalizer = weakref.finalize(self, conn.close)
+        # Closed when the thread ends and drops it, or at close(); never by a forked child.
+        self.finalizer = weakref.finalize(self, _release, conn, self.pid, path)
 
 
 class Index:
@@ -610,7 +610,7 @@ class Index:
         except sqlite3.Error as err:
             raise ArchiveError(f"cannot open {self.path} ({err}); the archive directory must be "
                                "readable and writable (SQLite keeps -wal/-shm files beside it)") from err
-        held = self._local.held = _ThreadConnection(conn)
+        held = self._local.held = _ThreadConnection(conn, self.path)
         self._connections.add(held)
         return held
 
@@ -622,32 +622,16 @@ class Index:
         says this process holds the parent's locks, so a connection the child opened beside
         it took no real lock. The parent, closing what it then took for the last connection,
         deleted the WAL the children went on writing to: their acknowledged jobs were lost.
-        Closing the copies here clears that record (the parent's locks are its own, untouched;
-        a close that cannot lock the file exclusively neither checkpoints nor deletes).
+        Closing the copies (``_settle_copies``) clears that record (the parent's locks are its
+        own, untouched; a close that cannot lock the file exclusively neither checkpoints nor
+        deletes).
         """
         pid = os.getpid()
         for held in list(self._connections):
             if held.pid != pid:
-                if _in_transaction(held):
-                    self._set_aside(held)
-                    continue
                 self._connections.discard(held)
-                with contextlib.suppress(sqlite3.Error):
-                    held.finalizer()  # closes it, once
+                held.finalizer()  # hands it to _COPIES, once
         self._local = threading.local()  # the only thread of the child starts afresh
-
-    def _set_aside(self, held: _ThreadConnection) -> None:
-        """Keep a copied connection that was inside a transaction open and alive for as long
-        as this process lives, and refuse this file here. Closing it (or freeing it, at exit)
-        rolls its copy of the transaction back, which clears the shared WAL index entries of
-        the pages the parent's writer had spilled: the parent's commit then left a damaged
-        index. Neither can a connection of this process be used beside it (the lock record)."""
-        self._connections.discard(held)
-        held.finalizer.detach()
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(held.conn))  # never freed: never closed
-        with contextlib.suppress(OSError):  # a file gone has nothing left to protect
-            st = os.stat(self.path)
-            _UNUSABLE[(st.st_dev, st.st_ino)] = str(self.path)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -1359,31 +1343,44 @@ class Index:
 
 _OPEN_INDEXES: weakref.WeakSet[Index] = weakref.WeakSet()
 _swept_pid = os.getpid()  # the process whose connections _OPEN_INDEXES hold
-# (st_dev, st_ino) -> path of the index files this process holds a copied connection of that
-# was inside a transaction (see Index._set_aside); inherited by its own children with it.
+# Connections this process (a forked child) copied from its parent, with their index files,
+# until its first use of an archive settles them (``_settle_copies``).
+_COPIES: list[tuple[sqlite3.Connection, Path]] = []
+# (st_dev, st_ino) -> path of the index files of which this process holds a copy of a
+# connection that was inside a transaction; inherited with the copy by its own children.
 _UNUSABLE: dict[tuple[int, int], str] = {}
 
 
-def _in_transaction(held: _ThreadConnection) -> bool:
-    if held.depth:
-        return True
-    try:
-        return held.conn.in_transaction  # a flag of the copy: SQLite is not called
-    except sqlite3.Error:  # closed before the fork
-        return False
+def _release(conn: sqlite3.Connection, pid: int, path: Path) -> None:
+    """The finalizer of a thread's connection. In a forked child it must not close the copy
+    (see ``_settle_copies``), even when Python drops the parent's other threads at the fork
+    itself: a thread inside an SQLite call then holds the copy's mutex, and the child hung."""
+    if os.getpid() == pid:
+        conn.close()
+    else:
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))  # never freed, which would close it
+        _COPIES.append((conn, path))
 
 
-def _set_aside_copies_in_transaction() -> None:
-    """At fork, in the child: before anything (its exit included) can close them. The other
-    copies are closed on first use (``_drop_inherited_connections``): a fork stays fast."""
-    pid = os.getpid()
-    for index in list(_OPEN_INDEXES):
-        for held in list(index._connections):
-            if held.pid != pid and _in_transaction(held):
-                index._set_aside(held)
-
-
-os.register_at_fork(after_in_child=_set_aside_copies_in_transaction)
+def _settle_copies() -> None:
+    """Close the copies of idle connections; keep those inside a transaction open for good,
+    and refuse their files in this process. Closing such a copy rolls its half of the
+    transaction back, which clears the shared WAL index entries of the pages the parent's
+    writer had spilled: the parent's commit then left a damaged index. Nor can a connection
+    of this process be used beside it (the lock record, see ``Index._drop_inherited``)."""
+    for conn, path in _COPIES:
+        try:
+            writing = conn.in_transaction  # a flag of the copy: SQLite is not called
+        except sqlite3.Error:  # closed before the fork
+            continue
+        if not writing:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            continue
+        with contextlib.suppress(OSError):  # a file gone has nothing left to protect
+            st = os.stat(path)
+            _UNUSABLE[(st.st_dev, st.st_ino)] = str(path)
+    _COPIES.clear()
 
 
 def _refuse_if_unusable(path: Path) -> None:
@@ -1402,7 +1399,7 @@ def _refuse_if_unusable(path: Path) -> None:
 
 
 def _drop_inherited_connections() -> None:
-    """In a forked child, before its first connection: close every copied one (see
+    """In a forked child, before its first connection: settle every copied one (see
     ``Index._drop_inherited``). Done on first use, not in an at-fork hook, so that a fork
     (and the at-fork hooks of others, such as archive.py's lock fds) stays fast."""
     global _swept_pid
@@ -1410,6 +1407,7 @@ def _drop_inherited_connections() -> None:
         _swept_pid = os.getpid()
         for index in list(_OPEN_INDEXES):
             index._drop_inherited()
+        _settle_copies()
 
 
 @contextmanager
