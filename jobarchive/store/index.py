@@ -506,6 +506,7 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 yield from method(self, *args, **kwargs)
             except sqlite3.DatabaseError as exc:
+                self._raise_if_closed(exc)
                 self._raise_if_damaged(exc)
                 raise
         return generator
@@ -516,6 +517,7 @@ def _reads(method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.DatabaseError as exc:
+            self._raise_if_closed(exc)
             self._raise_if_damaged(exc)
             raise
     return wrapper
@@ -753,6 +755,7 @@ class Index:
             conn.execute("COMMIT")
         except BaseException as exc:
             self._rollback(conn)  # also after a failed COMMIT, which may leave it open
+            self._raise_if_closed(exc)
             if isinstance(exc, sqlite3.Error) and _code(exc) in _WRITE_FAILURES:
                 raise ArchiveWriteError(
                     f"writing {self.path} failed ({exc}); SQLite rolled the transaction back. "
@@ -765,9 +768,19 @@ class Index:
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):  # a damaged file may refuse even this
+        # A damaged file may refuse even this; a connection closed by another thread has
+        # nothing left to roll back (SQLite did), and refuses to be asked.
+        with contextlib.suppress(sqlite3.Error):
+            if conn.in_transaction:
                 conn.execute("ROLLBACK")
+
+    def _raise_if_closed(self, exc: BaseException) -> None:
+        """Another thread's close() during this thread's call: the archive's own error."""
+        if self._closed and isinstance(exc, sqlite3.ProgrammingError):
+            raise ArchiveError(
+                f"the archive at {self.path.parent} was closed (by another thread) while this "
+                "call used it; what it had not committed was not written. Open it again with "
+                "Archive(path)") from exc
 
     def _drop_stray_transaction(self, conn: sqlite3.Connection) -> None:
         """Roll back a transaction that no ``_write``/``snapshot`` holds: one that an
@@ -862,11 +875,16 @@ class Index:
             yield
         except BaseException as exc:
             self._rollback(conn)
+            self._raise_if_closed(exc)
             self._raise_if_damaged(exc)
             raise
         else:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+            try:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+            except sqlite3.ProgrammingError as exc:
+                self._raise_if_closed(exc)
+                raise
         finally:
             held.depth -= 1
 
