@@ -399,6 +399,15 @@ def _rerun(qobj: Any, result: Any, shots: int | None, seed: int,
             key, value = negative[0]
             return [], (f"{_DAMAGED}experiment {i} of the stored result counts {value} for "
                         f"outcome {_shown(key)}: no run produced it")
+        # A run measures into its memory slots: a wider outcome is another circuit's.
+        header = results[i].get("header") if isinstance(results[i], dict) else None
+        slots = header.get("memory_slots") if isinstance(header, dict) else None
+        wider = sorted(k for k, v in (hist or {}).items()
+                       if v and type(slots) is int and slots >= 0 and isinstance(k, int)
+                       and k >> slots)
+        if wider:
+            return [], (f"{_DAMAGED}experiment {i} of the stored result counts outcome "
+                        f"{hex(wider[0])}, beyond its {slots} memory slots")
         # Every shot of a run is counted once (meas_level 2): whole counts whose total is
         # not the experiment's shots were changed after the run, whatever their shape or
         # number type (512.0 counts as 512; only fractions summing to 1 are no histogram).
@@ -487,7 +496,8 @@ def audit(
     (``sampling_fidelity``, with ``SAMPLING_SLACK``), so a 10-qubit job of 1024 shots is not
     "differing" for its sampling noise; a limit of 1.0 asks for exact reproduction.
     Before any comparison the stored result must be one run's record of this qobj, or the
-    job is flagged: it names the job's qobj (``qobj_id``), whole counts total the shots
+    job is flagged: it names the job's qobj (``qobj_id``), its outcomes fit the memory slots,
+    whole counts total the shots
     (ints or floats), fractions total 1 (or the shots), per-shot memory has one entry a shot
     and agrees with the counts beside it (and stands in for absent counts), IQ memory
     (meas_level 1, never comparable with the ideal re-run: a note says so) has its shape.
