@@ -497,10 +497,10 @@ def audit(
     "differing" for its sampling noise; a limit of 1.0 asks for exact reproduction.
     Before any comparison the stored result must be one run's record of this qobj, or the
     job is flagged: it names the job's qobj (``qobj_id``), its outcomes fit the memory slots,
-    whole counts total the shots
-    (ints or floats), fractions total 1 (or the shots), per-shot memory has one entry a shot
-    and agrees with the counts beside it (and stands in for absent counts), IQ memory
-    (meas_level 1, never comparable with the ideal re-run: a note says so) has its shape.
+    whole counts total the shots (ints or floats), fractions total 1 (or the shots), per-shot
+    memory has one entry a shot and agrees with the counts beside it (and stands in for absent
+    counts), IQ memory (meas_level 1, never comparable with the ideal re-run: a note says so)
+    has its shape.
     A result whose ``job_id`` names another job of the archive is a problem too.
     DONE v1 jobs (2018-2019: OpenQASM and counts in the record's ``qasms``) are re-run from
     their QASM too (not with ``sample``). The payloads read also check the index's ``has_result``, ``has_qobj``, ``shots`` and
