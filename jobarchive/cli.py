@@ -893,6 +893,17 @@ def ls_cmd(ctx: click.Context, fmt: str, output: str | None, columns: list[str] 
     write_frame(frame, fmt, output, cols)
 
 
+def _no_job(arc: Any, job_id: str) -> str:
+    """"no job" for an id not archived, or, when it is the name of archived jobs (the table
+    shows it beside the id), their ids."""
+    named = arc.query(job_name=f"^{re.escape(job_id)}$", limit=4)["job_id"].tolist()
+    if not named:
+        return f"no job {job_id!r} in {arc.path}"
+    ids = ", ".join(named[:3]) + (", ..." if len(named) > 3 else "")
+    return (f"no job id {job_id!r} in {arc.path}; it is the name of job{'s' * (len(named) > 1)} "
+            f"{ids} (give the job_id column of `jobarchive ls`)")
+
+
 def _summary(arc: Any, record: dict[str, Any], damaged: bool = False) -> str:
     from .status import to_job_status
 
@@ -977,7 +988,7 @@ def show(ctx: click.Context, job_id: str, as_json: bool, payloads: bool) -> None
     try:
         record = arc.record(job_id)
     except JobNotFoundError:
-        raise click.ClickException(f"no job {job_id!r} in {arc.path}") from None
+        raise click.ClickException(_no_job(arc, job_id)) from None
     except BlobIntegrityError as err:
         # What ran, where and when is in the index: only the payloads are lost.
         if as_json and payloads:
@@ -1012,7 +1023,7 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
     try:
         frame = _read_counts(arc, list(job_ids), skip_damaged)
     except JobNotFoundError as err:
-        raise click.ClickException(f"no job {err.job_id!r} in {arc.path}") from None
+        raise click.ClickException(_no_job(arc, err.job_id)) from None
     if frame.empty:
         _echo("no stored counts for " + ", ".join(job_ids), err=True)
         if fmt == "table" and not output:
@@ -1143,7 +1154,7 @@ def _selection(arc: Any, job_ids: tuple[str, ...], filters: dict[str, Any]) -> l
     if job_ids and not _has_filter(filters):
         missing = [j for j in job_ids if j not in arc]
         if missing:
-            raise click.ClickException(f"no job {missing[0]!r} in {arc.path}")
+            raise click.ClickException(_no_job(arc, missing[0]))
         return list(dict.fromkeys(job_ids))
     selection = run_query(arc, filters)["job_id"].tolist()
     if job_ids:
