@@ -634,7 +634,8 @@ class Archive:
     def snapshot(self) -> contextlib.AbstractContextManager[None]:
         """Context manager: the reads in the block (``query``, ``counts``, ``get``...) see one
         state of the archive while other processes write, e.g. a job list and the counts of
-        exactly those jobs. Hold it briefly: a long one keeps the index's WAL from shrinking."""
+        exactly those jobs. Hold it briefly: a long one keeps the index's WAL from shrinking.
+        Writes (add, retag, sync...) are refused inside it: write after the block."""
         return self.index.snapshot()
 
     def query(

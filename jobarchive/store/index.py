@@ -721,6 +721,15 @@ class Index:
         """
         self.check_writable()
         held = self._thread_connection()
+        if held.depth and not held.writing:
+            # A snapshot's read transaction cannot become a write once another process has
+            # committed (SQLite: "database is locked", with nothing to wait for): refused
+            # always, not only when a sync happened to run meanwhile.
+            raise ArchiveError(
+                f"cannot write to {self.path.parent} inside snapshot(): its reads see the "
+                "archive as of the block's start, and a write must start from its latest state "
+                "(another process may have written since). Write after the block ends; "
+                "nothing was written.")
         if held.depth:  # inside this thread's own transaction: a savepoint of it
             was, held.writing = held.writing, True
             try:
@@ -861,7 +870,8 @@ class Index:
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Several reads that see one state of the index (one read transaction)."""
+        """Several reads that see one state of the index (one read transaction); writes
+        inside it are refused."""
         held = self._thread_connection()
         if held.depth:
             yield
