@@ -94,7 +94,9 @@ class _Group(click.Group):
                 raise
             from .exceptions import ArchiveLockedError
 
-            if isinstance(err, ArchiveLockedError):  # its text names the library's option
+            # Archive.lock()'s text names the library's option; the other lock errors (an
+            # opener stuck creating or upgrading the archive) name their own cause and fix.
+            if isinstance(err, ArchiveLockedError) and "holds its write lock" in str(err):
                 raise click.ClickException(
                     f"{_archive_path(ctx)} is busy: another sync or retag holds its write "
                     "lock; wait for it to finish, or pass --wait to queue behind it") from None

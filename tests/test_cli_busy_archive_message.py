@@ -20,9 +20,6 @@ from jobarchive import Archive
 from jobarchive.cli import cli
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py's error handler (main group, `isinstance(err, "
-                   "ArchiveLockedError)`) replaces every lock error's text with the write lock's; "
-                   "it should keep the library's message when it is not Archive.lock()'s")
 @pytest.mark.timeout(60)
 def test_ls_beside_a_stopped_opener_names_the_opener_not_a_sync(tmp_path, monkeypatch):
     path = tmp_path / "a"
