@@ -214,7 +214,8 @@ def sync(
     scope is still running; ``on_pass(report)`` is called after each pass that another one
     follows (the report so far: ``passes``, ``pending``, ...). ``lock_timeout=0`` fails at
     once with ``ArchiveLockedError`` when another sync or retag holds the archive; ``None``
-    waits.
+    waits. The lock is held during passes only: between them another sync or a retag may
+    run, and the next pass waits for it.
 
     Fetched jobs are written in batches of ``batch_size`` jobs or ``batch_bytes`` of
     downloaded answers, whichever comes first; result downloads are acknowledged to the
@@ -244,9 +245,13 @@ def sync(
     start_us = to_utc_us(start_datetime, "start_datetime")
     end_us = to_utc_us(end_datetime, "end_datetime")
     sync_id = uuid.uuid4().hex  # strikes of unlisted jobs count once per sync
-    with archive.lock(timeout=lock_timeout):
-        _record_server(archive, provider)
-        while True:
+    timeout = lock_timeout
+    while True:
+        # The lock is held per pass: a follow waits for hours, and a retag or a cron sync
+        # between its passes must not be refused as busy meanwhile.
+        with archive.lock(timeout=timeout):
+            if not report.passes:
+                _record_server(archive, provider)
             engine = _Pass(archive, provider, report, backend_name, start_us, end_us, full,
                            workers, progress, batch_size, overlap_seconds, page_size,
                            give_up_after, batch_bytes,
@@ -254,11 +259,12 @@ def sync(
             engine.run()
             report.passes += 1
             report.pending = engine.pending()
-            if not follow or report.pending == 0 or (max_passes and report.passes >= max_passes):
-                break
-            if on_pass is not None:
-                on_pass(report)
-            time.sleep(poll_interval)
+        if not follow or report.pending == 0 or (max_passes and report.passes >= max_passes):
+            break
+        if on_pass is not None:
+            on_pass(report)
+        time.sleep(poll_interval)
+        timeout = None  # a later pass waits for whoever took the lock meanwhile
     report.seconds = time.monotonic() - started
     if _request_count(client):
         report.requests = _request_count(client) - requests_before

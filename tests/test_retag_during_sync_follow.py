@@ -18,10 +18,6 @@ emulator = pytest.importorskip("jobarchive.emulator")
 Emulator = emulator.Emulator
 
 
-@pytest.mark.xfail(strict=True, reason="sync(follow=True) sleeps poll_interval between passes "
-                   "inside `with archive.lock(...)` (jobarchive/sync.py, sync()): every retag "
-                   "and cron sync fails as busy for the whole follow; the fix belongs in "
-                   "sync.py (hold the lock per pass)")
 def test_a_retag_between_follow_passes_is_not_refused_as_busy(tmp_path, monkeypatch):
     with Emulator(seed_jobs=4, seed_active=2, seed=3, time_scale=0.0001) as emu, \
             Archive(tmp_path / "a") as arc:
