@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -701,8 +701,18 @@ def _rate_limit_reset(response: requests.Response,
 
 def _describe(method: str, url: str) -> str:
     """``GET /path`` without the query: pre-signed URLs carry signatures in it."""
-    parts = urlsplit(url)
+    parts = urlsplit(url_without_password(url))
     return f"{method} {parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def url_without_password(url: str) -> str:
+    """``url`` without the password of its userinfo (``https://user@gateway/api``): messages
+    say such URLs, and archives, which travel, remember them."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}" if parts.username else host))
 
 
 def _never_sent(err: Exception) -> bool:

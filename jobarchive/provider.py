@@ -28,6 +28,7 @@ from .api import (
     _drop_queries,
     _Secret,
     _Transport,
+    url_without_password,
 )
 from .exceptions import (
     JOB_NOT_FOUND_CODE,
@@ -111,16 +112,17 @@ def connect(
     transport = _Transport(timeout, max_retries, backoff_factor, verify, proxies)
     transport.add_secret(secret)
     auth = AuthClient(url, transport)
+    shown = url_without_password(url)  # messages reach cron logs
 
     try:
         version = auth.version()
     except ApiError as err:
         raise IBMQAccountCredentialsInvalidUrl(
-            f"The URL specified ({url}) is not an IBM Quantum authentication URL: {err}"
+            f"The URL specified ({shown}) is not an IBM Quantum authentication URL: {err}"
         ) from err
     if not isinstance(version, dict) or "api-auth" not in version:
         raise IBMQAccountCredentialsInvalidUrl(
-            f"The URL specified ({url}) is not an IBM Quantum authentication URL: its /version "
+            f"The URL specified ({shown}) is not an IBM Quantum authentication URL: its /version "
             "answer has no 'api-auth' entry."
         )
 
@@ -148,11 +150,11 @@ def connect(
     http_url = urls.get("http") if isinstance(urls, dict) else None
     if not isinstance(http_url, str) or not http_url:
         raise IBMQAccountCredentialsInvalidUrl(
-            f"The server at {url} did not say where its API service is (users/me has no urls.http).")
+            f"The server at {shown} did not say where its API service is (users/me has no urls.http).")
     if auth.auth_url.startswith("https:") and not http_url.startswith("https:"):
         # Not refused: a TLS front before the login alone is a known setup (a local gateway).
         warnings.warn(
-            f"The server at {url} says its API service is at {_drop_queries(http_url)}, "
+            f"The server at {shown} says its API service is at {_drop_queries(http_url)}, "
             "which is not encrypted: the access token travels there in clear.", stacklevel=2)
 
     hubs = auth.hubs(http_url, access_token)

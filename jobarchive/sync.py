@@ -48,6 +48,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from .api import url_without_password
 from .exceptions import (
     JOB_NOT_FOUND_CODE,
     ApiError,
@@ -1064,6 +1065,9 @@ def _record_server(archive: Archive, provider: Any) -> None:
     if not isinstance(url, str) or not url:
         return
     client = provider.api_client
+    # The archive travels (copies, backups): a gateway's password in the URL stays out. A
+    # later sync without --url then reaches the gateway without it and is refused.
+    url = url_without_password(url)
     note = {"url": url, **{k: getattr(client, k, None) for k in ("hub", "group", "project")}}
     archive.index.journal_put(SERVER_CAMPAIGN, [("last", "server", json.dumps(note))])
 
