@@ -109,9 +109,9 @@ def test_remote_undo_restores_the_server_tags(tmp_path):
 
 
 def test_an_undo_that_could_not_finish_resumes_and_a_newer_run_supersedes_it(path):
-    """An undo stopped after it planned (here: the archive busy with another writer) is
-    finished by the next `--undo`; but once a new retag run changed tags, `--undo` means
-    that run, not the stale plan."""
+    """An undo refused because the archive is busy (refused before it plans: 376c577)
+    changes nothing and the next `--undo` does it; once a new retag run changed tags,
+    `--undo` means that run. (An undo stopped after it planned: the selective-resume test.)"""
     from jobarchive.exceptions import ArchiveLockedError
 
     _run(path, "--all", "--add", "camp")
@@ -126,7 +126,7 @@ def test_an_undo_that_could_not_finish_resumes_and_a_newer_run_supersedes_it(pat
     assert _tags(path) == mistaken
     with Archive(path) as arc, Archive(path) as other, other.lock():
         with pytest.raises(ArchiveLockedError):
-            undo(arc, None, progress=False)  # stopped again: its plan is kept
+            undo(arc, None, progress=False)  # refused again: nothing planned, nothing changed
     _run(path, "--all", "--add", "later")
     _run(path, "--undo")  # reverts `--add later`, not the stale plan
     tags = _tags(path)
