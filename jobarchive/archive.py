@@ -463,10 +463,11 @@ class Archive:
             return
         for job_id, (_, _, _, path, blob_row) in self.index.existing(list(partial)).items():
             # A missing blob (a copy of a live archive, a lost file) has nothing left to keep:
-            # the update writes what it carries, which heals the job. An unreadable one raises.
+            # the update writes what it carries, which heals the job. A damaged one raises: it
+            # may still be salvaged (the audit says to move it out of blobs/, then sync).
             if path is None or self.blobs.verify_exists(path) is not None:
                 continue
-            (old_qobj, old_result), = self.blobs.read_payloads(path, [blob_row])
+            (old_qobj, old_result), = self.blobs.read_payloads(path, [blob_row], [job_id])
             row = partial[job_id]
             qobj, result = row.payload
             # num_experiments, shots and the has_ flags follow the merged payloads: derived
@@ -607,7 +608,7 @@ class Archive:
             if path is None or not payloads:
                 break
             try:
-                (qobj, result), = self.blobs.read_payloads(path, [blob_row])
+                (qobj, result), = self.blobs.read_payloads(path, [blob_row], [job_id])
                 break
             except BlobIntegrityError as err:
                 # Another process may have updated the job and a repair removed the file it

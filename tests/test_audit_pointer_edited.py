@@ -75,10 +75,6 @@ def test_payload_columns_edited_are_restored_as_the_audit_says(arc, edit):
     assert arc.audit(reproduce=True, progress=False)["ok"].all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "get() reads whatever payload row the index names: Archive.record (archive.py) passes "
-    "no job id to BlobStore.read_payloads (store/blobs.py), which could check the row's "
-    "job_id column (a dictionary code, no payload decoded) and raise BlobIntegrityError"))
 def test_get_does_not_give_another_jobs_result(arc):
     arc.add_many([_record(i) for i in range(3)])
     _edit(arc, EDITS["another job's row"])

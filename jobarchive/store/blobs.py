@@ -546,19 +546,26 @@ class BlobStore:
         except (OSError, pa.ArrowException) as err:
             raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
 
-    def read_payloads(self, rel: str, rows: Sequence[int]) -> list[tuple[Any, Any]]:
-        """``(qobj, result)`` of each payload row."""
+    def read_payloads(self, rel: str, rows: Sequence[int],
+                      job_ids: Sequence[str] | None = None) -> list[tuple[Any, Any]]:
+        """``(qobj, result)`` of each payload row; given ``job_ids`` (the index's), each row
+        must be that job's, else ``BlobIntegrityError``: an edited index row, or another
+        valid file put in this one's place, gave another job's payloads as this job's."""
         if len(rows) == 1:
-            return [self._one_payload(rel, int(rows[0]))]
+            return [self._one_payload(rel, int(rows[0]), None if job_ids is None else job_ids[0])]
         pf = self._open(rel)
-        table = self._take(pf, rel, np.asarray(rows, np.int64), ["qobj", "result"])
+        columns = ["qobj", "result"] if job_ids is None else ["qobj", "result", "job_id"]
+        table = self._take(pf, rel, np.asarray(rows, np.int64), columns)
+        if job_ids is not None:
+            for row, want, got in zip(rows, job_ids, table.column("job_id").to_pylist(), strict=True):
+                _check_owner(rel, row, want, got)
         read = _payload_reader(pf)
         with _decoding(rel):
             return [(read(q), read(r)) for q, r in zip(table.column("qobj").to_pylist(),
                                                           table.column("result").to_pylist(),
                                                           strict=True)]
 
-    def _one_payload(self, rel: str, row: int) -> tuple[Any, Any]:
+    def _one_payload(self, rel: str, row: int, job_id: str | None) -> tuple[Any, Any]:
         """One job's payloads through the cache of decoded row groups: decoding a group costs
         about 1 ms, taking one row of it a few µs."""
         pf = None
@@ -577,7 +584,7 @@ class BlobStore:
                 self._groups.move_to_end((rel, group))
         if table is None:
             try:
-                table = (pf or self._open(rel)).read_row_group(group, columns=["qobj", "result"])
+                table = (pf or self._open(rel)).read_row_group(group, columns=["qobj", "result", "job_id"])
             except (OSError, pa.ArrowException) as err:
                 raise BlobIntegrityError(f"blob {rel} is unreadable ({err})") from err
             with self._cache_lock:
@@ -587,6 +594,8 @@ class BlobStore:
                 while self._cached_bytes > _CACHE_BYTES and len(self._groups) > 1:
                     self._cached_bytes -= self._groups.popitem(last=False)[1].nbytes
         at = row - int(starts[group])
+        if job_id is not None:
+            _check_owner(rel, row, job_id, table.column("job_id")[at].as_py())
         with _decoding(rel):
             return read(table.column("qobj")[at].as_py()), read(table.column("result")[at].as_py())
 
@@ -796,6 +805,13 @@ class BlobStore:
 
 
 _COUNT_COLUMNS = ["job_id", "experiment", "key", "bitstring", "count"]
+
+
+def _check_owner(rel: str, row: int, want: str, got: Any) -> None:
+    if got != want:
+        raise BlobIntegrityError(
+            f"blob {rel}: row {row} holds the payloads of {got!r}, not of {want!r} (the index "
+            "row or the file was changed outside jobarchive)")
 
 
 @contextlib.contextmanager
