@@ -5,11 +5,10 @@ socket (sleeps are recorded, never waited)."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from local_http import Handler, serving
 
 from jobarchive.api import ApiClient
 from jobarchive.exceptions import ApiError, ApiIBMQProtocolError, RequestsApiError
@@ -43,32 +42,18 @@ SHAPES: dict[str, tuple[int, str, str]] = {
 }
 
 
-class _Shapes(BaseHTTPRequestHandler):
+class _Shapes(Handler):
     def do_GET(self):  # noqa: N802 - stdlib name
-        key = self.path.split("/Jobs/")[1].split("/")[0]
-        status, ctype, text = SHAPES[key]
-        body = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        return
+        status, ctype, text = SHAPES[self.path.split("/Jobs/")[1].split("/")[0]]
+        self.reply(status, text, ctype)
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[ApiClient]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Shapes)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(_Shapes) as server:
         api = ApiClient(f"http://127.0.0.1:{server.server_port}/api", TOKEN, max_retries=2)
         api.transport.sleep = lambda seconds: None
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _error(client: ApiClient, shape: str) -> ApiError:
@@ -133,19 +118,8 @@ def test_json_nested_too_deep_is_a_protocol_error_not_a_recursion_error(client):
 @pytest.fixture()
 def https_server(self_signed_cert):
     """An HTTPS server whose certificate nobody trusts (self-signed)."""
-    import ssl
-
-    cert, key = self_signed_cert
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Shapes)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(_Shapes, tls=self_signed_cert) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_an_untrusted_certificate_is_not_retried_and_names_the_fix(https_server):

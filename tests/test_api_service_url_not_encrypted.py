@@ -8,12 +8,8 @@ the real emulator over plain http."""
 
 from __future__ import annotations
 
-import json
-import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from local_http import Handler, serving
 
 import jobarchive
 from jobarchive.emulator import Emulator
@@ -29,34 +25,19 @@ def test_an_api_service_url_on_plain_http_is_said(
                    "/api/users/loginWithToken": {"id": ACCESS, "ttl": 1209600},
                    "/api/users/me": {"id": "u", "urls": {"http": emu.url}}}
 
-        class Front(BaseHTTPRequestHandler):
+        class Front(Handler):
             def _answer(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = json.dumps(answers[self.path]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(200, answers[self.path])
 
             do_GET = do_POST = _answer  # noqa: N815 - stdlib names
 
-            def log_message(self, *args):
-                return
-
-        front = ThreadingHTTPServer(("127.0.0.1", 0), Front)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        front.socket = context.wrap_socket(front.socket, server_side=True)
-        threading.Thread(target=front.serve_forever, daemon=True).start()
-        try:
-            with pytest.warns(UserWarning, match="not encrypted") as said:
-                jobarchive.connect(f"https://127.0.0.1:{front.server_port}/api", "api-token-1",
-                                   verify=str(cert))
-        except jobarchive.IBMQError:
-            pass  # the emulator does not know the front's access token
-        finally:
-            front.shutdown()
-            front.server_close()
+        with serving(Front, tls=(cert, key)) as front:
+            try:
+                with pytest.warns(UserWarning, match="not encrypted") as said:
+                    jobarchive.connect(f"https://127.0.0.1:{front.server_port}/api", "api-token-1",
+                                       verify=str(cert))
+            except jobarchive.IBMQError:
+                pass  # the emulator does not know the front's access token
         assert all(ACCESS not in str(w.message) for w in said)
         assert emu.url in str(said[0].message)

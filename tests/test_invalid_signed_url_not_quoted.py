@@ -5,11 +5,8 @@ on 127.0.0.1 port 0, real sockets."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from local_http import Handler, serving
 
 from jobarchive.api import ApiClient
 from jobarchive.exceptions import ApiIBMQProtocolError
@@ -21,26 +18,13 @@ URLS = {"relative": f"/storage/result/x?{SIGNATURE}",
 
 @pytest.mark.parametrize("kind", sorted(URLS))
 def test_an_unusable_result_url_is_named_without_its_signature(kind):
-    class Api(BaseHTTPRequestHandler):
+    class Api(Handler):
         def do_GET(self):  # noqa: N802 - stdlib name
-            body = json.dumps({"url": URLS[kind]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, {"url": URLS[kind]})
 
-        def log_message(self, *args):
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(Api) as server:
         client = ApiClient(f"http://127.0.0.1:{server.server_port}/api", "access-token-u")
         with pytest.raises(ApiIBMQProtocolError, match="invalid object storage URL") as info:
             client.job_result("x")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert "Signature" not in str(info.value) and "0123456789abcdef" not in str(info.value)
     assert URLS[kind].split("?")[0] in str(info.value)

@@ -6,11 +6,8 @@ refused before the token leaves. Stdlib servers on 127.0.0.1 port 0, real socket
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from local_http import Handler, serving
 
 import jobarchive
 from jobarchive.exceptions import ApiError
@@ -18,31 +15,18 @@ from jobarchive.exceptions import ApiError
 TOKEN = "api-token-never-elsewhere"
 
 
-class _Capture(BaseHTTPRequestHandler):
+class _Capture(Handler):
     bodies: list[bytes] = []
 
     def do_POST(self):  # noqa: N802 - stdlib name
         self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        body = json.dumps({"id": "access-token-from-elsewhere", "ttl": 1209600}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        return
+        self.reply(200, {"id": "access-token-from-elsewhere", "ttl": 1209600})
 
 
-def _front(code: int, elsewhere: int) -> type[BaseHTTPRequestHandler]:
-    class Front(BaseHTTPRequestHandler):
+def _front(code: int, elsewhere: int) -> type[Handler]:
+    class Front(Handler):
         def do_GET(self):  # noqa: N802 - stdlib name
-            body = json.dumps({"api-auth": "0.1.0"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, {"api-auth": "0.1.0"})
 
         def do_POST(self):  # noqa: N802
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -51,27 +35,16 @@ def _front(code: int, elsewhere: int) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args):
-            return
-
     return Front
 
 
 @pytest.mark.parametrize("code", [307, 308])
 def test_a_login_redirected_to_another_host_does_not_send_the_token_there(code):
     _Capture.bodies = []
-    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    front = ThreadingHTTPServer(("127.0.0.1", 0), _front(code, elsewhere.server_port))
-    for server in (elsewhere, front):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(_Capture) as elsewhere, serving(_front(code, elsewhere.server_port)) as front:
         with pytest.raises(ApiError, match="redirect") as info:
             jobarchive.connect(f"http://127.0.0.1:{front.server_port}/api", TOKEN,
                                max_retries=0)
-    finally:
-        for server in (elsewhere, front):
-            server.shutdown()
-            server.server_close()
     assert not any(TOKEN.encode() in body for body in _Capture.bodies), _Capture.bodies
     assert TOKEN not in str(info.value)
     assert f"localhost:{elsewhere.server_port}" in str(info.value)

@@ -7,11 +7,8 @@ login flow (reference §3.1)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from local_http import Handler, serving
 
 import jobarchive
 from jobarchive.exceptions import IBMQProviderError
@@ -30,32 +27,19 @@ HUBS = [{"groups": {"open": _project(False)}},                  # no name
 
 @pytest.fixture(scope="module")
 def url():
-    class Login(BaseHTTPRequestHandler):
+    class Login(Handler):
         def _answer(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             base = f"http://127.0.0.1:{self.server.server_port}/api"
-            body = json.dumps({"/api/version": {"api-auth": "0.1.0"},
-                               "/api/users/loginWithToken": {"id": "access-token-n"},
-                               "/api/users/me": {"id": "u", "urls": {"http": base}},
-                               "/api/Network": HUBS}[self.path]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, {"/api/version": {"api-auth": "0.1.0"},
+                             "/api/users/loginWithToken": {"id": "access-token-n"},
+                             "/api/users/me": {"id": "u", "urls": {"http": base}},
+                             "/api/Network": HUBS}[self.path])
 
         do_GET = do_POST = _answer  # noqa: N815 - stdlib names
 
-        def log_message(self, *args):
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Login)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(Login) as server:
         yield f"http://127.0.0.1:{server.server_port}/api"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_hubs_without_a_name_are_skipped(url):

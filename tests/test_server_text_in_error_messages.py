@@ -7,11 +7,10 @@ They are escaped at the one boundary. A stdlib server on 127.0.0.1 port 0, real 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from local_http import Handler, serving
 
 from jobarchive.api import ApiClient
 from jobarchive.exceptions import ApiError
@@ -25,30 +24,17 @@ BODIES = {
 }
 
 
-class _Hostile(BaseHTTPRequestHandler):
+class _Hostile(Handler):
     def do_GET(self):  # noqa: N802 - stdlib name
         kind = self.path.split("/Jobs/")[1].split("/")[0]
         ctype, text = BODIES.get(kind, ("text/plain", ""))
-        body = text.encode()
-        self.send_response(400, f"Bad {ESC}Request" if kind == "reason" else None)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        return
+        self.reply(400, text, ctype, reason=f"Bad {ESC}Request" if kind == "reason" else None)
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[ApiClient]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(_Hostile) as server:
         yield ApiClient(f"http://127.0.0.1:{server.server_port}/api", "access-token-x")
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("kind", ["json", "text", "html", "reason"])

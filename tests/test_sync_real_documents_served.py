@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from local_http import Handler, serving
 
 import jobarchive
 from jobarchive import Archive, IBMQJob
@@ -33,29 +33,17 @@ class RecordedServer:
         self.results, self.qobjs = dict(results), dict(qobjs)
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Recorded(Handler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args):
-                return
-
             def do_GET(self):  # noqa: N802 - stdlib name
-                self._send(*server.answer(self.path))
+                self.reply(*server.answer(self.path))
 
             def do_POST(self):  # noqa: N802 - stdlib name
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self._send(*server.answer(self.path))
+                self.reply(*server.answer(self.path))
 
-            def _send(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.handler = Recorded
 
     def answer(self, target):
         parts = urlsplit(target)
@@ -85,12 +73,12 @@ class RecordedServer:
                                "name": "Error", "statusCode": 404}}
 
     def __enter__(self):
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self._stack = ExitStack()
+        self.base = f"http://127.0.0.1:{self._stack.enter_context(serving(self.handler)).server_port}"
         return self
 
     def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._stack.close()
 
 
 def _bodies(realdata, name):
