@@ -805,6 +805,7 @@ class BlobStore:
 
 
 _COUNT_COLUMNS = ["job_id", "experiment", "key", "bitstring", "count"]
+_DICT_COLUMNS = ["job_id", "key", "bitstring"]
 
 
 def _check_owner(rel: str, row: int, want: str, got: Any) -> None:
@@ -824,7 +825,6 @@ def _decoding(rel: str) -> Iterator[None]:
     # UnicodeDecodeError, JSONDecodeError; ArrowIndexError: a dictionary index past its end
     except (ValueError, KeyError, pa.ArrowException) as err:
         raise BlobIntegrityError(f"blob {rel} is unreadable ({type(err).__name__}: {err})") from err
-_DICT_COLUMNS = ["job_id", "key", "bitstring"]
 
 
 def _group_starts(pf: pq.ParquetFile, rel: str, rows: np.ndarray) -> np.ndarray:
