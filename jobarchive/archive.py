@@ -461,7 +461,12 @@ class Archive:
         partial = {r.job_id: r for r in rows if (r.payload[0] is None) != (r.payload[1] is None)}
         if not partial:
             return
-        for job_id, (_, _, _, path, blob_row) in self.index.existing(list(partial)).items():
+        for job_id, (_, _, _, path, blob_row, had_result, had_qobj) in self.index.existing(list(partial)).items():
+            qobj, result = partial[job_id].payload
+            # Nothing to keep when the stored row lacks what the update lacks (a cancelled
+            # job's result): its file is not read, so a damaged one cannot stop the update.
+            if not (had_qobj if qobj is None else had_result):
+                continue
             # A missing blob (a copy of a live archive, a lost file) has nothing left to keep:
             # the update writes what it carries, which heals the job. A damaged one raises: it
             # may still be salvaged (the audit says to move it out of blobs/, then sync).
@@ -469,7 +474,6 @@ class Archive:
                 continue
             (old_qobj, old_result), = self.blobs.read_payloads(path, [blob_row], [job_id])
             row = partial[job_id]
-            qobj, result = row.payload
             # num_experiments, shots and the has_ flags follow the merged payloads: derived
             # from the one carried alone, a split write gave other columns than a whole one.
             row.set_payload(qobj if qobj is not None else old_qobj,

@@ -1,7 +1,7 @@
 """Each job of a damaged blob file is told what restores it, and doing what it says does.
 A file of the right size with one bit flipped (a failing disk) was "does not match its
 SHA-256 (altered on disk)" and nothing more; the CLI's one hint said to run sync, which
-fetches payloads again only for a missing file (see the xfail below): the sync did nothing
+fetches payloads again only for a missing file: the sync did nothing
 and the audit failed again."""
 
 from __future__ import annotations
@@ -75,12 +75,6 @@ def test_the_problem_of_each_job_says_what_restores_it(tmp_path, damage):
             assert frame["ok"].all(), frame.loc[~frame["ok"], "problem"].iloc[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A sync that meets a truncated blob, or another valid file in its place, raises "
-    "BlobIntegrityError for the whole sync: Archive._keep_stored_payloads refuses to write an "
-    "update over a damaged blob (tests/test_archive.py: it may still be salvaged). Following "
-    "the audit's advice (move the file out of blobs/, then sync) heals it; sync itself should "
-    "report those jobs and go on (archive.py and sync.py)"))
 @pytest.mark.parametrize("damage", [_truncate, _replace], ids=["truncated", "replaced"])
 def test_sync_fetches_again_the_payloads_of_a_file_of_another_size(tmp_path, damage):
     with Emulator(seed_jobs=12, seed=5) as emu:

@@ -969,13 +969,16 @@ class Index:
 
     # --- writes ----------------------------------------------------------------------
 
-    def existing(self, job_ids: Sequence[str]) -> dict[str, tuple[str, str, str | None, str | None, int | None]]:
-        """job_id -> (api_status, tags JSON, name, blob path, blob row) of ids already indexed."""
+    def existing(self, job_ids: Sequence[str]) -> dict[str, tuple[str, str, str | None, str | None, int | None,
+                                                                  int, int]]:
+        """job_id -> (api_status, tags JSON, name, blob path, blob row, has_result, has_qobj)
+        of ids already indexed."""
         found = {}
         for i in range(0, len(job_ids), _CHUNK):
             chunk = job_ids[i:i + _CHUNK]
             rows = self.conn.execute(
-                "SELECT j.job_id, j.api_status, j.tags, j.name, b.path, j.blob_row FROM jobs j "
+                "SELECT j.job_id, j.api_status, j.tags, j.name, b.path, j.blob_row, j.has_result, "
+                "j.has_qobj FROM jobs j "
                 f"LEFT JOIN blobs b ON b.id = j.blob_id WHERE j.job_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
