@@ -129,6 +129,18 @@ def count_tag_updates():
 
 
 @pytest.fixture
+def empty_home(tmp_path, monkeypatch):
+    """A new, empty $HOME (no ~/.qiskit/qiskitrc) and no JOBARCHIVE_*/QE_* credentials,
+    URL or archive path from the environment: what a CLI test gives is all there is."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("JOBARCHIVE_TOKEN", "QE_TOKEN", "JOBARCHIVE_URL", "QE_URL", "JOBARCHIVE_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
 def self_signed_cert(tmp_path):
     """``(cert, key)``: a self-signed certificate for 127.0.0.1 made with openssl (skips
     where openssl is missing), for HTTPS servers in front of the emulator."""

@@ -15,10 +15,7 @@ from jobarchive.emulator import Emulator
 
 
 @pytest.mark.parametrize("pad", [" ", "\r", "\n", "\t "])
-def test_a_token_and_url_pasted_with_whitespace_work(tmp_path, monkeypatch, pad):
-    for var in ("JOBARCHIVE_TOKEN", "QE_TOKEN", "JOBARCHIVE_URL", "QE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
+def test_a_token_and_url_pasted_with_whitespace_work(tmp_path, empty_home, pad):
     path = tmp_path / "lab.jobarchive"
     with Emulator(seed_jobs=3, seed=1) as emu:
         res = CliRunner().invoke(cli, ["--archive", str(path), "sync", "--no-progress"],

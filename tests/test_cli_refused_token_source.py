@@ -17,16 +17,6 @@ from jobarchive.emulator import Emulator
 WRONG = "not-the-token-0123456789"
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for var in ("JOBARCHIVE_TOKEN", "QE_TOKEN", "JOBARCHIVE_URL", "QE_URL", "JOBARCHIVE_PATH"):
-        monkeypatch.delenv(var, raising=False)
-    return home
-
-
 def _refused(tmp_path: Path, url: str, *extra: str, env: dict | None = None) -> str:
     res = CliRunner().invoke(cli, ["--archive", str(tmp_path / "a"), "sync", "--url", url,
                                    "--no-progress", *extra], env=env)
@@ -37,21 +27,21 @@ def _refused(tmp_path: Path, url: str, *extra: str, env: dict | None = None) -> 
 
 
 @pytest.mark.parametrize("var", ["JOBARCHIVE_TOKEN", "QE_TOKEN"])
-def test_a_refused_token_from_the_environment_is_named(tmp_path, home, var):
+def test_a_refused_token_from_the_environment_is_named(tmp_path, empty_home, var):
     with Emulator(seed_jobs=2) as emu:
         line = _refused(tmp_path, emu.url, env={var: WRONG})
     assert f"token came from ${var}:" in line, line
 
 
-def test_a_refused_token_from_qiskitrc_is_named(tmp_path, home):
-    (home / ".qiskit").mkdir()
-    (home / ".qiskit" / "qiskitrc").write_text(f"[ibmq]\ntoken = {WRONG}\n")
+def test_a_refused_token_from_qiskitrc_is_named(tmp_path, empty_home):
+    (empty_home / ".qiskit").mkdir()
+    (empty_home / ".qiskit" / "qiskitrc").write_text(f"[ibmq]\ntoken = {WRONG}\n")
     with Emulator(seed_jobs=2) as emu:
         line = _refused(tmp_path, emu.url)
     assert "token came from ~/.qiskit/qiskitrc:" in line, line
 
 
-def test_a_refused_token_option_is_named(tmp_path, home):
+def test_a_refused_token_option_is_named(tmp_path, empty_home):
     with Emulator(seed_jobs=2) as emu:
         line = _refused(tmp_path, emu.url, "--token", WRONG, env={"QE_TOKEN": "other-123456"})
     assert "token came from --token:" in line, line

@@ -18,18 +18,13 @@ from jobarchive.emulator import Emulator
 
 
 @pytest.fixture
-def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def clean_env(empty_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No credentials from the environment or ~/.qiskit; HTTPS to anywhere fails at once."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for var in ("JOBARCHIVE_TOKEN", "QE_TOKEN", "JOBARCHIVE_URL", "QE_URL", "JOBARCHIVE_PATH"):
-        monkeypatch.delenv(var, raising=False)
     for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.setenv(var, "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    return home
+    return empty_home
 
 
 def run(archive: Path, *args: str):
