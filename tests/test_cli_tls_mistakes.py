@@ -6,11 +6,9 @@ and the fix it names works."""
 
 from __future__ import annotations
 
-import ssl
-from http.server import ThreadingHTTPServer
-
 from click.testing import CliRunner
-from test_connect_verify_and_proxies import _forwarder, _serve, _stop
+from local_http import serving
+from test_connect_verify_and_proxies import _forwarder
 
 from jobarchive.cli import cli
 from jobarchive.emulator import Emulator
@@ -42,17 +40,10 @@ def test_an_untrusted_certificate_names_the_ca_bundle_variable_which_works(
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     with Emulator(seed_jobs=3, seed=1) as emu:
-        front = ThreadingHTTPServer(("127.0.0.1", 0), _forwarder(emu.base_url, []))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        front.socket = context.wrap_socket(front.socket, server_side=True)
-        _serve(front)
-        try:
+        with serving(_forwarder(emu.base_url, []), tls=(cert, key)) as front:
             url = f"https://127.0.0.1:{front.server_port}/api"
             line = _one_error_line(_sync(tmp_path, url, emu.token))
             assert "certificate" in line and "REQUESTS_CA_BUNDLE" in line, line
             again = _sync(tmp_path, url, emu.token, env={"REQUESTS_CA_BUNDLE": str(cert)})
             assert again.exit_code == 0, again.stderr
             assert "3 discovered" in again.stdout
-        finally:
-            _stop(front)

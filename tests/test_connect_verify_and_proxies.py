@@ -7,12 +7,11 @@ emulator."""
 from __future__ import annotations
 
 import http.client
-import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import pytest
+from local_http import serving
 
 import jobarchive
 
@@ -59,16 +58,6 @@ def _forwarder(upstream: str, seen: list[str]) -> type[BaseHTTPRequestHandler]:
     return Forward
 
 
-def _serve(server: ThreadingHTTPServer) -> ThreadingHTTPServer:
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def _stop(server: ThreadingHTTPServer) -> None:
-    server.shutdown()
-    server.server_close()
-
-
 def test_verify_holds_when_the_environment_names_another_ca_bundle(self_signed_cert, monkeypatch):
     import certifi
 
@@ -77,17 +66,12 @@ def test_verify_holds_when_the_environment_names_another_ca_bundle(self_signed_c
     monkeypatch.setenv("CURL_CA_BUNDLE", certifi.where())
     seen: list[str] = []
     with Emulator(seed_jobs=3, seed=1) as emu:
-        front = ThreadingHTTPServer(("127.0.0.1", 0), _forwarder(emu.base_url, seen))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        front.socket = context.wrap_socket(front.socket, server_side=True)
-        _serve(front)
-        try:
-            provider = jobarchive.connect(f"https://127.0.0.1:{front.server_port}/api",
-                                          emu.token, verify=str(cert), max_retries=0)
+        with serving(_forwarder(emu.base_url, seen), tls=(cert, key)) as front:
+            # The emulator behind the TLS front speaks plain http, as connect() warns.
+            with pytest.warns(UserWarning, match="not encrypted"):
+                provider = jobarchive.connect(f"https://127.0.0.1:{front.server_port}/api",
+                                              emu.token, verify=str(cert), max_retries=0)
             assert len(provider.jobs(limit=None)) == 3
-        finally:
-            _stop(front)
     assert "GET /api/version" in seen and "POST /api/users/loginWithToken" in seen
 
 
@@ -98,12 +82,9 @@ def test_proxies_hold_when_the_environment_names_another_proxy(monkeypatch):
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
     seen: list[str] = []
     with Emulator(seed_jobs=3, seed=1) as emu:
-        proxy = _serve(ThreadingHTTPServer(("127.0.0.1", 0), _forwarder(emu.base_url, seen)))
-        try:
+        with serving(_forwarder(emu.base_url, seen)) as proxy:
             provider = jobarchive.connect(
                 emu.url, emu.token, proxies={"http": f"http://127.0.0.1:{proxy.server_port}"},
                 max_retries=0)
             assert len(provider.jobs(limit=None)) == 3
-        finally:
-            _stop(proxy)
         assert f"GET {emu.url}/version" in seen and any("/Jobs/status/v/1" in s for s in seen)
