@@ -533,8 +533,11 @@ class IBMQJob:
         """Block until the job is final.
 
         ``callback(job_id, job_status, job, queue_info=...)`` is called when the status or
-        queue information changes (``wait=None``) or at most every ``wait`` seconds; never for
-        a final status. Raises ``IBMQJobTimeoutError`` after ``timeout`` seconds.
+        queue information changes (``wait=None``), on every poll (``wait=0``) or at most
+        every ``wait`` seconds; never for a final status. As upstream, ``wait`` is the
+        callback's interval only: the status is polled every ``poll_interval`` seconds, or
+        every ``wait`` seconds when a callback wants it more often. Raises
+        ``IBMQJobTimeoutError`` after ``timeout`` seconds.
         """
         last: list[Any] = [None, 0.0]
 
@@ -547,7 +550,9 @@ class IBMQJob:
                 last[0], last[1] = key, now
                 callback(self.job_id(), status, self, queue_info=info)
 
-        interval = poll_interval if wait is None else min(poll_interval, wait)
+        # Not without a callback, nor for wait=0 (upstream's "every new status"): a busy loop
+        # of status requests, which the server rate-limits.
+        interval = min(poll_interval, wait) if callback and wait else poll_interval
         self._wait_bounded(timeout, interval, callback=on_status if callback else None)
 
     def _wait_bounded(self, timeout: float | None, interval: float, **options: Any) -> bool:
