@@ -18,6 +18,7 @@ import enum
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +55,8 @@ from .status import (
 )
 
 DEFAULT_POLL_SECONDS = 5.0
+# How long the status poll due when a wait's timeout is up may take to be answered.
+FINAL_POLL_SECONDS = 5.0
 _QUEUE_INFO_KEYS = (
     "position", "status", "estimated_start_time", "estimated_complete_time",
     "hub_priority", "group_priority", "project_priority", "job_id",
@@ -500,26 +503,48 @@ class IBMQJob:
         required: tuple[JobStatus, ...] = JOB_FINAL_STATES,
         callback: Callable[[JobStatus], None] | None = None,
     ) -> bool:
+        """Poll every ``wait`` seconds until the job is final; whether it ended in ``required``.
+
+        ``timeout`` bounds the whole wait: the client cuts (or stops retrying) a slow or
+        failing status request at the deadline instead of after its own timeout and retries,
+        and that is an ``IBMQJobTimeoutError`` too. The poll due when the time is up is still
+        sent, with up to ``FINAL_POLL_SECONDS`` to be answered: a job that ended meanwhile is
+        reported, not timed out (upstream's last poll came up to an interval late).
+        """
         if self._cached_status() in JOB_FINAL_STATES:
             return self._cached_status() in required
         client = self._require_client("wait for a final state")
+        bound = getattr(client, "deadline", None) if timeout is not None else None
         start = time.monotonic()
+        last = False  # this poll is the one due when the time is up
         while True:
+            left = None if timeout is None else timeout - (time.monotonic() - start)
+            last = last or (left is not None and left <= 0)  # timeout=0: one poll
             try:
-                answer = client.job_status(self.job_id())
-            except ApiError as err:
-                raise IBMQJobApiError(
-                    f"Error checking job status due to a network error: {err}"
-                ) from err
-            self._apply_answer(answer)
+                with bound(FINAL_POLL_SECONDS if last else left) if bound else nullcontext():
+                    try:
+                        answer = client.job_status(self.job_id())
+                    except ApiError as err:
+                        raise IBMQJobApiError(
+                            f"Error checking job status due to a network error: {err}"
+                        ) from err
+                    self._apply_answer(answer)  # a final status refreshes: bounded too
+            except IBMQJobApiError as err:
+                if timeout is not None and isinstance(err.__cause__, TimeoutError):
+                    raise IBMQJobTimeoutError(
+                        f"Timeout while waiting for job {self.job_id()}.") from err
+                raise
             status = self._cached_status()
             if status in JOB_FINAL_STATES:
                 break
             if callback is not None:
                 callback(status)
-            if timeout is not None and time.monotonic() - start >= timeout:
+            if timeout is not None and (last or time.monotonic() - start >= timeout):
                 raise IBMQJobTimeoutError(f"Timeout while waiting for job {self.job_id()}.")
-            delay = wait if timeout is None else min(wait, max(0.0, timeout - (time.monotonic() - start)))
+            delay = wait
+            if timeout is not None:
+                left = max(0.0, timeout - (time.monotonic() - start))
+                delay, last = min(wait, left), wait >= left
             time.sleep(delay)
         return self._cached_status() in required
 
@@ -553,23 +578,7 @@ class IBMQJob:
         # Not without a callback, nor for wait=0 (upstream's "every new status"): a busy loop
         # of status requests, which the server rate-limits.
         interval = min(poll_interval, wait) if callback and wait else poll_interval
-        self._wait_bounded(timeout, interval, callback=on_status if callback else None)
-
-    def _wait_bounded(self, timeout: float | None, interval: float, **options: Any) -> bool:
-        """``_wait_for_completion`` whose timeout bounds the whole wait: the client cuts (or
-        stops retrying) a slow or failing status request at the deadline instead of after
-        its own timeout and retries, and that is an ``IBMQJobTimeoutError`` too."""
-        bound = getattr(self._api_client, "deadline", None) if timeout is not None else None
-        try:
-            if bound is None:
-                return self._wait_for_completion(timeout, interval, **options)
-            with bound(timeout):
-                return self._wait_for_completion(timeout, interval, **options)
-        except IBMQJobApiError as err:
-            if timeout is not None and isinstance(err.__cause__, TimeoutError):
-                raise IBMQJobTimeoutError(
-                    f"Timeout while waiting for job {self.job_id()}.") from err
-            raise
+        self._wait_for_completion(timeout, interval, callback=on_status if callback else None)
 
     # --- results ------------------------------------------------------------------------
 
@@ -578,7 +587,7 @@ class IBMQJob:
         partial: bool = False, refresh: bool = False,
     ) -> Result:
         """The job's qiskit Result, waiting for it to finish; cached after the first fetch."""
-        if self._wait_bounded(timeout, wait, required=(JobStatus.DONE,)):
+        if self._wait_for_completion(timeout, wait, required=(JobStatus.DONE,)):
             result = self._retrieve_result(refresh=refresh)
             if result is None:
                 raise IBMQJobApiError(f"Unable to retrieve result for job {self.job_id()}: no result.")
