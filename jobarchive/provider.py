@@ -731,7 +731,10 @@ class IBMQBackend:
                 f'"{job_name}" of type "{type(job_name)}" is not a valid job name. '
                 "The job name needs to be a string.")
         validate_tags(job_tags, IBMQBackendValueError)
-        share_level = "none" if job_share_level is None else job_share_level
+        # As upstream: any case, and an empty level is none (scripts written for it pass these).
+        share_level = job_share_level or "none"
+        if isinstance(share_level, str):
+            share_level = share_level.lower()
         if share_level not in SHARE_LEVELS:
             raise IBMQBackendValueError(
                 f'"{job_share_level}" is not a valid job share level. Valid job share levels '
