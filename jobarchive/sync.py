@@ -108,6 +108,8 @@ DEFAULT_OVERLAP_SECONDS = 3600.0
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 IDS_PER_REQUEST = 100  # ids in one `id inq` filter: keeps the request URL a few KB long
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# What a lean job document (no timePerStep) may leave out whatever the job holds.
+_LEAN_UNSAID = ("time_per_step", "name", "tags", "share_level", "run_mode", "client_info")
 
 
 @dataclass
@@ -954,6 +956,8 @@ class _Pass:
                 job.refresh_from(item.doc)
             elif item.refresh:
                 job.refresh()  # not listed, or listed without the full document: GET J/v/1
+                if item.record is not None:
+                    _keep_unsaid(job._record, item.record)
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
                 return _Outcome(gone=str(_api_error(err))), None
@@ -1230,6 +1234,21 @@ def _is_full_doc(doc: Any) -> bool:
     do, and what the real ``Jobs/v/1`` answers was never recorded, so a document without it
     is not taken as the job's whole state (its name, tags and steps would be lost)."""
     return isinstance(doc, dict) and isinstance(doc.get("timePerStep"), dict)
+
+
+def _keep_unsaid(record: dict[str, Any], stored: dict[str, Any]) -> None:
+    """After a refresh from a lean answer (no ``timePerStep``: the older server's job
+    documents, a trimmed one), keep the archived values of the fields it leaves out whatever
+    the job holds: ``refresh()`` reads them as "none", which erased the job's steps, name,
+    tags, share level, run mode and client info (a tags event said the server removed them).
+    """
+    if record.get("time_per_step"):
+        return
+    for key in _LEAN_UNSAID:
+        if not record.get(key) and stored.get(key):
+            record[key] = stored[key]
+    if not record.get("error") and record.get("status") == stored.get("status"):
+        record["error"] = stored.get("error")
 
 
 def _doc_id(doc: Any) -> str | None:
