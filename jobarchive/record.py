@@ -269,6 +269,8 @@ def normalize(record: dict[str, Any], *, detach: bool = False) -> dict[str, Any]
     }
     for key, value in record.items():
         if key not in _KNOWN:
+            if not key.islower() and _known_field(key) is not None:
+                return normalize(_with_known_names(record, job_id), detach=detach)
             out[key] = value
     back = _json_copy(out)  # one C round trip for the whole record; the walk names the field
     if back is not _NOT_JSON:
@@ -276,6 +278,36 @@ def normalize(record: dict[str, Any], *, detach: bool = False) -> dict[str, Any]
     for key, value in out.items():
         _check_json(value, job_id, key)
     return copy.deepcopy(out) if detach else out  # ints beyond 64 bits: no JSON copy
+
+
+def _known_field(key: str) -> str | None:
+    """The record key of a server spelling of a known field (``shareLevel``), else None."""
+    field = _SERVER_RENAMES.get(key) or camel_to_snake(key)
+    return field if field in _KNOWN and field != key else None
+
+
+def _with_known_names(record: dict[str, Any], job_id: str | None) -> dict[str, Any]:
+    """``record`` with server spellings of known fields under their record keys.
+
+    Kept as unknown fields they were lost to every filter and accessor: ``shareLevel: hub``
+    beside no ``share_level`` archived a job that ``query(share_level="hub")`` did not find.
+    """
+    out = dict(record)
+    for key, value in record.items():
+        field = None if key in _KNOWN else _known_field(key)
+        if field is None:
+            continue
+        del out[key]
+        if value is None:
+            continue
+        if out.get(field) is None:
+            out[field] = value
+        elif out[field] != value:
+            raise JobValidationError(
+                f"{key!r} (the server's name of {field!r}) is {value!r} but {field!r} is "
+                f"{out[field]!r}; a to_dict() record uses {field!r} alone: drop one of them",
+                job_id, field)
+    return out
 
 
 def split_payloads(record: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:

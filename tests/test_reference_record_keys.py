@@ -15,13 +15,6 @@ RECORD = {"job_id": "5f8e2a1b9c0d4e0012ab34cd", "creation_date": "2020-10-20T14:
           "status": "COMPLETED", "backend_name": "ibmq_athens"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "add()/from_dict() of a record with 'shareLevel': 'hub' (a record written partly from a "
-    "server document) keeps shareLevel as an unknown field beside share_level None: "
-    "query(share_level='hub') finds 0 of 1 jobs and share_level() says 'none' without a word; "
-    "cause: record.normalize() keeps every key outside KNOWN_KEYS as a server field, even the "
-    "server's camelCase name of a known one; fix in jobarchive/record.py normalize(): map such "
-    "a key to its field, or refuse it naming the snake_case key"))
 @pytest.mark.parametrize(("camel", "snake", "value", "read"), [
     ("shareLevel", "share_level", "hub",
      lambda job, df: (job.share_level(), len(df(share_level="hub")))),
