@@ -407,11 +407,16 @@ class _Pass:
 
     def _listed_again(self, job_ids: Iterable[str]) -> None:
         """Jobs marked gone (or given up) that the server lists once more are looked at
-        again."""
+        again (a gone one gets a ``listed-again`` event)."""
         job_ids = list(job_ids)
         back = [j for j in job_ids if j in self.gone]
         if back:
-            self.archive.index.journal_delete(GONE_CAMPAIGN, back)
+            # The history must not end on "gone" while the job is synced as any other.
+            with self.archive.index.transaction():
+                self.archive.index.record_events(
+                    (j, "listed-again", None, "the server lists the job again (it had "
+                     "answered 'not found')", "sync") for j in back if j in self.archive)
+                self.archive.index.journal_delete(GONE_CAMPAIGN, back)
             self.gone.difference_update(back)
             self.revived.update(back)
         self._clear_strikes(job_ids)
