@@ -529,17 +529,11 @@ class IBMQProvider:
             self._backends = backends
         return self._backends
 
-    def backends(self, name: str | None = None, **filters: Any) -> list[IBMQBackend]:
-        """The provider's backends, optionally only the one called ``name``.
-
-        Other keyword filters compare configuration fields, e.g. ``simulator=True``.
-        """
-        out = list(self._load_backends().values())
-        if name is not None:
-            out = [b for b in out if b.name() == name]
-        for key, value in filters.items():
-            out = [b for b in out if b.configuration().get(key) == value]
-        return out
+    @property
+    def backends(self) -> IBMQBackendService:
+        """The backend service: call it for the backends (``provider.backends()``), or use
+        it as upstream's ``provider.backends.jobs(...)``, ``.retrieve_job(id)``, ``.<name>``."""
+        return IBMQBackendService(self)
 
     def get_backend(self, name: str) -> IBMQBackend:
         """The backend called ``name``; IBMQBackendError if there is none."""
@@ -641,6 +635,43 @@ class IBMQProvider:
         except (JobValidationError, TypeError, ValueError) as err:
             raise IBMQBackendApiProtocolError(
                 f"Failed to get job {job_id}. Unable to read the server's data: {err}") from err
+
+
+class IBMQBackendService:
+    """``provider.backends``, as qiskit-ibmq-provider's backend service: callable for the
+    backends, with the provider's ``jobs`` and ``retrieve_job``, and each backend as an
+    attribute (``provider.backends.ibmq_lima``)."""
+
+    def __init__(self, provider: IBMQProvider):
+        self._provider = provider
+        self.jobs = provider.jobs
+        self.retrieve_job = provider.retrieve_job
+
+    def __call__(self, name: str | None = None, **filters: Any) -> list[IBMQBackend]:
+        """The provider's backends, optionally only the one called ``name``.
+
+        Other keyword filters compare configuration fields, e.g. ``simulator=True``.
+        """
+        out = list(self._provider._load_backends().values())
+        if name is not None:
+            out = [b for b in out if b.name() == name]
+        for key, value in filters.items():
+            out = [b for b in out if b.configuration().get(key) == value]
+        return out
+
+    def __getattr__(self, name: str) -> IBMQBackend:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._provider.get_backend(name)
+        except IBMQBackendError as err:  # hasattr() and getattr(..., default) work
+            raise AttributeError(str(err)) from None
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._provider._load_backends()))
+
+    def __repr__(self) -> str:
+        return f"<IBMQBackendService for {self._provider!r}>"
 
 
 class IBMQBackend:
@@ -795,4 +826,5 @@ class IBMQBackend:
         return job
 
 
-__all__ = ["BackendStatus", "IBMQBackend", "IBMQProvider", "build_where", "connect", "iter_pages"]
+__all__ = ["BackendStatus", "IBMQBackend", "IBMQBackendService", "IBMQProvider", "build_where",
+           "connect", "iter_pages"]

@@ -1,0 +1,54 @@
+"""The provider's backend service as qiskit-ibmq-provider 0.8-0.20 offers it (reference §6).
+
+Scripts written for upstream list and fetch jobs through ``provider.backends``:
+``provider.backends.jobs(...)``, ``provider.backends.retrieve_job(id)`` and
+``provider.backends.<name>``, besides calling it, ``provider.backends()``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import jobarchive
+from jobarchive import IBMQBackendApiError
+from jobarchive.emulator import Emulator
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with Emulator(seed_jobs=40, seed=5, time_scale=1e-6) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def provider(emu):
+    return jobarchive.connect(emu.url, emu.token)
+
+
+def test_backends_jobs_and_retrieve_job_as_upstream_spells_them(emu, provider):
+    # Was AttributeError: 'function' object has no attribute 'jobs' (and 'retrieve_job').
+    jobs = provider.backends.jobs(limit=5, backend_name="ibmq_lima")
+    assert [j.job_id() for j in jobs] == [j.job_id() for j in
+                                          provider.jobs(limit=5, backend_name="ibmq_lima")]
+    assert jobs and all(j.backend().name() == "ibmq_lima" for j in jobs)
+    job = provider.backends.retrieve_job(jobs[0].job_id())
+    assert job.to_dict() == provider.retrieve_job(jobs[0].job_id()).to_dict()
+    with pytest.raises(IBMQBackendApiError, match="Failed to get job"):
+        provider.backends.retrieve_job("0123456789abcdef01234567")
+
+
+def test_a_backend_by_attribute(provider):
+    assert provider.backends.ibmq_lima is provider.get_backend("ibmq_lima")
+    assert "ibmq_lima" in dir(provider.backends)
+    assert not hasattr(provider.backends, "ibmq_nowhere")
+    with pytest.raises(AttributeError, match="ibmq_nowhere.*ibmq_lima"):
+        provider.backends.ibmq_nowhere  # noqa: B018
+
+
+def test_calling_it_still_lists_the_backends(provider):
+    names = [b.name() for b in provider.backends()]
+    assert "ibmq_lima" in names
+    assert [b.name() for b in provider.backends("ibmq_lima")] == ["ibmq_lima"]
+    assert [b.name() for b in provider.backends(name="ibmq_lima")] == ["ibmq_lima"]
+    sims = provider.backends(simulator=True)
+    assert sims and all(b.configuration()["simulator"] for b in sims)
