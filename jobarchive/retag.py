@@ -427,8 +427,9 @@ def _read_server_tags(provider: Any, batch: list[_Plan],
     items of the real server carry no tags); a job whose listed document has no tags is
     read alone (``GET J/v/1``, on ``pool``), unless it is the full document (which the
     real server sends without ``tags`` for a job given none). A job that cannot be read is
-    refused (nothing sent); one the server does not return keeps the archive's plan (its
-    PUT then tells what is wrong).
+    refused (nothing sent); one the server does not return (its PUT then tells what is
+    wrong), or answers with a lean document (no ``tags``, no ``timePerStep``), keeps the
+    archive's plan.
     """
     lister = getattr(provider, "iter_job_docs", None)
     client = getattr(provider, "api_client", None)
@@ -450,9 +451,11 @@ def _read_server_tags(provider: Any, batch: list[_Plan],
                 doc = client.job_get(p.job_id)
         except Exception as err:
             return p, None, err
-        # A full document without tags is a job without tags.
+        # A full document without tags is a job without tags; a lean one (no timePerStep:
+        # the older server's, a trimmed answer) says nothing of them: None keeps the
+        # archive's plan, where planning from no tags would wipe the job's tags.
         tags = _server_tags_of(doc)
-        return p, (tags if tags is not None else []), None
+        return p, (tags if tags is not None or not _is_full_doc(doc) else []), None
 
     for chunk in _chunks(batch, _IDS_PER_LIST):
         if breaker is not None and breaker.down():
@@ -487,7 +490,7 @@ def _read_server_tags(provider: Any, batch: list[_Plan],
                     breaker.note(err)
                 if err is not None:
                     refuse(p, err)
-                else:
+                elif tags is not None:
                     use(p, tags)
 
 
