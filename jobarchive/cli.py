@@ -253,7 +253,8 @@ def _token_source(option: str | None) -> str:
     return f"~/{QISKITRC}"
 
 
-def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None) -> dict[str, Any]:
+def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None,
+                   say_on_stdout: bool = False) -> dict[str, Any]:
     """``server`` with the archive's own server as the default URL.
 
     Without --url (or JOBARCHIVE_URL/QE_URL), a command on an archive goes where the
@@ -291,9 +292,10 @@ def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None) 
         out = {**server, "url": last["url"]}
         if not any(server[k] for k in ("hub", "group", "project")):
             out.update({k: last[k] for k in ("hub", "group", "project")})
-        # Where the token goes, said before it goes there.
+        # Where the token goes, said before it goes there; on stderr it made cron mail
+        # every successful `sync >/dev/null` (sync's stdout is its report, which it joins).
         _echo(f"server: {last['url']} (this archive's last sync; --url chooses another)",
-              err=True)
+              err=not say_on_stdout)
         return out
     others = [u for u in seen if not _is_ibm(u)]
     if others and not rc_url:
@@ -314,12 +316,14 @@ def _is_ibm(url: str) -> bool:
     return host == "quantum-computing.ibm.com" or host.endswith(".quantum-computing.ibm.com")
 
 
-def connect_from_options(ctx: click.Context, server: dict[str, Any], arc: Any = None) -> Any:
+def connect_from_options(ctx: click.Context, server: dict[str, Any], arc: Any = None,
+                         say_on_stdout: bool = False) -> Any:
     """A provider for the resolved credentials; the token is only kept in memory. Without a
-    URL given, the archive's last sync's server is used (see ``_synced_server``)."""
+    URL given, the archive's last sync's server is used and named (on stderr, or on stdout
+    with ``say_on_stdout``: see ``_synced_server``)."""
     from .provider import connect
 
-    server = _synced_server(ctx, server, arc)
+    server = _synced_server(ctx, server, arc, say_on_stdout)
     url, token = resolve_credentials(server["url"], server["token"])
     ctx.find_root().obj.setdefault("secrets", []).append(token)
     extra: dict[str, Any] = {}
@@ -846,7 +850,8 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
          progress: bool | None, **server: Any) -> None:
     """Bring the archive up to date with the server (creates the archive if needed)."""
     _refuse_foreign_directory(_archive_path(ctx))  # before any request
-    provider = connect_from_options(ctx, server)  # --since/--until were checked as parsed
+    # --since/--until were checked as parsed. The server line goes with the report.
+    provider = connect_from_options(ctx, server, say_on_stdout=True)
     new = not (_archive_path(ctx) / "index.db").exists()
     arc = open_archive(ctx, create=True)
     if new:  # from cron (cwd $HOME) or with a typo in --archive, not the archive one reads
