@@ -246,6 +246,7 @@ class IBMQJob:
         self._cancelled = False
         self._job_error_msg: str | None = None
         self._refreshed = False
+        self._listed = False  # built from a job-list item (see from_server)
 
     # --- construction --------------------------------------------------------------
 
@@ -261,9 +262,16 @@ class IBMQJob:
         return cls._from_record(normalize(data, detach=True), backend, api_client)
 
     @classmethod
-    def from_server(cls, doc: dict[str, Any], backend: Any = None, api_client: Any = None) -> IBMQJob:
-        """Build a job from a raw camelCase server document, as the API client receives it."""
-        return cls.from_dict(from_server_doc(doc), backend, api_client)
+    def from_server(cls, doc: dict[str, Any], backend: Any = None, api_client: Any = None,
+                    *, listed: bool = False) -> IBMQJob:
+        """Build a job from a raw camelCase server document, as the API client receives it.
+
+        ``listed=True``: ``doc`` is a job-list item (reference §6), which may lack fields
+        such as its tags; ``update_tags`` then reads the job in full before computing them.
+        """
+        job = cls.from_dict(from_server_doc(doc), backend, api_client)
+        job._listed = listed
+        return job
 
     @classmethod
     def _from_record(cls, record: dict[str, Any], backend: Any, api_client: Any) -> IBMQJob:
@@ -850,9 +858,19 @@ class IBMQJob:
         additional_tags: list[str] | None = None,
         removal_tags: list[str] | None = None,
     ) -> list[str]:
-        """Replace, then add, then remove tags on the server (``ibmq_jobset_`` tags are kept)."""
-        new_tags = apply_tag_update(self.tags(), replacement_tags, additional_tags, removal_tags,
-                                    IBMQJobInvalidStateError)
+        """Replace, then add, then remove tags on the server (``ibmq_jobset_`` tags are kept).
+
+        A live job read from a job list is read in full first: the real server's list items
+        carry no tags, and the new tags are computed from the current ones.
+        """
+        def updated() -> list[str]:
+            return apply_tag_update(self.tags(), replacement_tags, additional_tags,
+                                    removal_tags, IBMQJobInvalidStateError)
+
+        new_tags = updated()  # validates the arguments before anything is sent
+        if self._listed and self._api_client is not None and not self._refreshed:
+            self.refresh()
+            new_tags = updated()
         answer = self._put_attribute("tags", new_tags)
         echoed = answer.get("tags")
         if not isinstance(echoed, list) or set(echoed) != set(new_tags):

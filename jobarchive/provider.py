@@ -556,9 +556,9 @@ class IBMQProvider:
 
     # --- jobs -------------------------------------------------------------------------------
 
-    def _job_from_doc(self, doc: dict[str, Any], backend: Any = None) -> IBMQJob:
-        return IBMQJob.from_server(doc, backend=backend or self._backend_for(doc),
-                                   api_client=self.api_client)
+    def _job_from_doc(self, doc: dict[str, Any], listed: bool = False) -> IBMQJob:
+        return IBMQJob.from_server(doc, backend=self._backend_for(doc),
+                                   api_client=self.api_client, listed=listed)
 
     def jobs(
         self,
@@ -593,7 +593,7 @@ class IBMQProvider:
         try:
             for doc in iter_pages(self.api_client, where, descending, limit, skip):
                 try:
-                    out.append(self._job_from_doc(doc))
+                    out.append(self._job_from_doc(doc, listed=True))
                 except (JobValidationError, TypeError, ValueError) as err:
                     warnings.warn(f"Discarding a job the server listed with invalid data: {err}",
                                   stacklevel=2)
