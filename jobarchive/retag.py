@@ -55,7 +55,7 @@ from .exceptions import (
 )
 from .job import IBMQJob, apply_tag_update
 from .query import job_ids_of
-from .sync import FailureRun, _api_error, _is_full_doc, _owner, cancellable
+from .sync import FailureRun, _owner, api_error, cancellable, is_full_doc
 
 if TYPE_CHECKING:
     from .archive import Archive
@@ -455,7 +455,7 @@ def _read_server_tags(provider: Any, batch: list[_Plan],
         # the older server's, a trimmed answer) says nothing of them: None keeps the
         # archive's plan, where planning from no tags would wipe the job's tags.
         tags = _server_tags_of(doc)
-        return p, (tags if tags is not None or not _is_full_doc(doc) else []), None
+        return p, (tags if tags is not None or not is_full_doc(doc) else []), None
 
     for chunk in _chunks(batch, _IDS_PER_LIST):
         if breaker is not None and breaker.down():
@@ -468,7 +468,7 @@ def _read_server_tags(provider: Any, batch: list[_Plan],
                 p = wanted.pop(doc.get("id"), None) if isinstance(doc, dict) else None
                 if p is not None:
                     tags = _server_tags_of(doc)
-                    if tags is None and _is_full_doc(doc) and doc.get("tags") is None:
+                    if tags is None and is_full_doc(doc) and doc.get("tags") is None:
                         tags = []  # a full document leaves `tags` out of a job given none
                     if tags is not None:
                         use(p, tags)
@@ -730,7 +730,7 @@ class _Runner:
                         self.verified += 1
                     doc = client.job_get(plan.job_id)
                     tags = doc.get("tags") if isinstance(doc, dict) else None
-                    if tags is None and _is_full_doc(doc):
+                    if tags is None and is_full_doc(doc):
                         tags = []  # a job without tags: its full document leaves them out
                     if isinstance(tags, list) and set(tags) == set(plan.new):
                         self.breaker.note(None)
@@ -742,7 +742,7 @@ class _Runner:
         except Exception as err:  # one job's failure must not stop the others
             self.breaker.note(err)
             reason = f"{type(err).__name__}: {err}"
-            api = _api_error(err)
+            api = api_error(err)
             if not verify and api is not None and api.status_code in _REFUSED_OUTRIGHT:
                 return None, _Refused(reason)
             return None, reason

@@ -626,7 +626,7 @@ class _Pass:
                 doc = self.client.job_get(job_id)
             except ApiError as err:
                 if _job_not_found(err):
-                    self.report.gone[job_id] = str(_api_error(err))
+                    self.report.gone[job_id] = str(api_error(err))
                     self.archive.index.journal_delete(UNARCHIVED_CAMPAIGN, [job_id])
                     self.unarchived.discard(job_id)
                     self._clear_strikes([job_id])
@@ -701,7 +701,7 @@ class _Pass:
                     # jobs again, so this is where a changed final status is caught.
                     moved.append(_Work(d["id"], record=self._stored(d["id"]), doc=d))
                     continue
-                full_doc = _is_full_doc(d)
+                full_doc = is_full_doc(d)
                 if old is None or not (full_doc or "tags" in d or "name" in d):
                     continue
                 old_tags, old_name = json.loads(old[1]), old[2]
@@ -957,7 +957,7 @@ class _Pass:
                 job = IBMQJob._from_record(dict(item.record), None, self.job_client)
             else:
                 job = IBMQJob.from_server(item.doc, api_client=self.job_client)
-            if item.refresh and _is_full_doc(item.doc):
+            if item.refresh and is_full_doc(item.doc):
                 job.refresh_from(item.doc)
             elif item.refresh:
                 job.refresh()  # not listed, or listed without the full document: GET J/v/1
@@ -965,7 +965,7 @@ class _Pass:
                     _keep_unsaid(job._record, item.record)
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
-                return _Outcome(gone=str(_api_error(err))), None
+                return _Outcome(gone=str(api_error(err))), None
             if item.record is None and _refusal(err) is not None:
                 # The server answered; the library cannot take this document as a job.
                 refusal = _refusal(err)
@@ -1006,7 +1006,7 @@ class _Pass:
                 self._fetch_qobj(job, out)
         except (IBMQError, ApiError, ValueError) as err:
             if _job_not_found(err):
-                return _Outcome(gone=str(_api_error(err))), None
+                return _Outcome(gone=str(api_error(err))), None
             # The refreshed record is still worth keeping; the payload is retried next pass.
             out.error = f"{type(err).__name__}: {err}"
             failure = err
@@ -1158,7 +1158,7 @@ class FailureRun:
         after every retry, a server asking for less, and 401 after the client's own login
         again, a revoked token that would refuse every remaining job) adds to the run; an
         answer (a success or another error) resets it; a local error says nothing."""
-        api = _api_error(err) if err is not None else None
+        api = api_error(err) if err is not None else None
         if api is not None and (api.status_code in (-1, 401, 429) or api.status_code >= 500):
             self.in_a_row += 1
             self.last = api
@@ -1166,7 +1166,7 @@ class FailureRun:
             self.in_a_row = 0
 
 
-def _api_error(err: BaseException | None) -> RequestsApiError | None:
+def api_error(err: BaseException | None) -> RequestsApiError | None:
     """The HTTP error behind ``err`` (itself or a cause), if any."""
     while err is not None:
         if isinstance(err, RequestsApiError):
@@ -1177,7 +1177,7 @@ def _api_error(err: BaseException | None) -> RequestsApiError | None:
 
 def _job_not_found(err: BaseException) -> bool:
     """Whether the server said the job does not exist (404 with code 3250)."""
-    api = _api_error(err)
+    api = api_error(err)
     return api is not None and api.status_code == 404 and api.error_code == JOB_NOT_FOUND_CODE
 
 
@@ -1222,18 +1222,18 @@ def _refused_text(doc: Any, err: JobValidationError) -> str:
 
 def _no_such_payload(err: BaseException) -> bool:
     """Whether the server said it holds no such payload (a 404 other than "job not found")."""
-    api = _api_error(err)
+    api = api_error(err)
     return api is not None and api.status_code == 404 and api.error_code != JOB_NOT_FOUND_CODE
 
 
 def _status_moved(archived: str | None, doc: Any) -> bool:
     """Whether a listed full document reports a known status other than the archived one."""
     status = doc.get("status") if isinstance(doc, dict) else None
-    return _is_full_doc(doc) and isinstance(status, str) and isinstance(archived, str) \
+    return is_full_doc(doc) and isinstance(status, str) and isinstance(archived, str) \
         and status.upper() in API_TO_JOB_STATUS and status.upper() != archived.upper()
 
 
-def _is_full_doc(doc: Any) -> bool:
+def is_full_doc(doc: Any) -> bool:
     """Whether a listed document is the full one ``GET J/v/1`` answers. Every full document
     has ``timePerStep`` (from its first step on); the list items of ``Jobs/status/v/1`` never
     do, and what the real ``Jobs/v/1`` answers was never recorded, so a document without it
