@@ -245,6 +245,8 @@ def _summaries(frame: pd.DataFrame, durations: pd.DataFrame,
                    "damaged (see Audit); 'with result' counts the results the archive can still "
                    "read.</p>" if lost.any() else "")))
     tags = frame["tags"].explode().dropna()
+    # A job submitted with a tag twice (the server keeps tags as sent) is one job of it.
+    tags = pd.DataFrame({"job": tags.index, "tags": tags.to_numpy()}).drop_duplicates()["tags"]
     if len(tags):
         out.append(("Most used tags", _table(tags.value_counts().head(15).rename("jobs")
                                              .to_frame())))
