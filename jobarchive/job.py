@@ -267,7 +267,8 @@ class IBMQJob:
         """Build a job from a raw camelCase server document, as the API client receives it.
 
         ``listed=True``: ``doc`` is a job-list item (reference §6), which may lack fields
-        such as its tags; ``update_tags`` then reads the job in full before computing them.
+        such as its name and tags; reading those and ``update_tags`` then read the live job
+        in full first, once.
         """
         job = cls.from_dict(from_server_doc(doc), backend, api_client)
         job._listed = listed
@@ -282,11 +283,20 @@ class IBMQJob:
         return job
 
     def to_dict(self) -> dict[str, Any]:
-        """The full job in JSON-only types: the record format of ``schemas/job.schema.json``.
+        """The full job in JSON-only types: the record format of ``schemas/job.schema.json``
+        (of a job built from a list item, what the list item holds until ``refresh()``).
 
         Deviation from 0.11.1 on purpose: there it returned ``{}``.
         """
         return copy.deepcopy(self._record)
+
+    def _read_in_full(self) -> None:
+        """A live job built from a job-list item (``from_server(listed=True)``) reads its
+        full document once: the real server's list items carry no name, tags, share level
+        or client (realdata ibmqclient_jl_records/jobs.json), and reads must not answer
+        None or [] for what the job has."""
+        if self._listed and self._api_client is not None and not self._refreshed:
+            self.refresh()
 
     # --- plain reads -----------------------------------------------------------------
 
@@ -302,10 +312,12 @@ class IBMQJob:
 
     def name(self) -> str | None:
         """The job's name."""
+        self._read_in_full()
         return self._record.get("name")
 
     def tags(self) -> list[str]:
         """A copy of the job's tags."""
+        self._read_in_full()
         return list(self._record["tags"])
 
     def creation_date(self) -> datetime:
@@ -864,13 +876,12 @@ class IBMQJob:
         carry no tags, and the new tags are computed from the current ones.
         """
         def updated() -> list[str]:
-            return apply_tag_update(self.tags(), replacement_tags, additional_tags,
-                                    removal_tags, IBMQJobInvalidStateError)
+            return apply_tag_update(list(self._record["tags"]), replacement_tags,
+                                    additional_tags, removal_tags, IBMQJobInvalidStateError)
 
-        new_tags = updated()  # validates the arguments before anything is sent
-        if self._listed and self._api_client is not None and not self._refreshed:
-            self.refresh()
-            new_tags = updated()
+        updated()  # validates the arguments before anything is sent
+        self._read_in_full()
+        new_tags = updated()
         answer = self._put_attribute("tags", new_tags)
         echoed = answer.get("tags")
         if not isinstance(echoed, list) or set(echoed) != set(new_tags):
