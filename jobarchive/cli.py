@@ -100,7 +100,25 @@ class _Group(click.Group):
                 raise click.ClickException(
                     f"{_archive_path(ctx)} is busy: another sync or retag holds its write "
                     "lock; wait for it to finish, or pass --wait to queue behind it") from None
-            raise click.ClickException(one_line(err, _secrets(ctx))) from None
+            text = one_line(err, _secrets(ctx))
+            if isinstance(err, ArchiveLockedError):
+                text = _cli_lock_advice(text)
+            raise click.ClickException(text) from None
+
+
+def _cli_lock_advice(text: str) -> str:
+    """The library's advice on a lock that stayed held, for the command line: it names
+    Archive's busy_timeout, which no option of the CLI sets (it waits 30 s)."""
+    import shlex
+
+    text = text.replace("; or open it with a longer busy_timeout.", ".")
+    found = re.match(r"(.*?) stayed locked by another writer", text)
+    if found:
+        text = text.replace(
+            ", or open the archive with a longer busy_timeout.",
+            f", then run the command again (`fuser -v {shlex.quote(found.group(1))}` lists the processes "
+            "using it).")
+    return text
 
 
 def _warn(ctx: click.Context, message: Warning | str) -> None:
