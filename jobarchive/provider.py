@@ -699,8 +699,17 @@ class IBMQBackend:
         return (f"<IBMQBackend('{self.name()}') from IBMQ(hub='{c.hub}', group='{c.group}', "
                 f"project='{c.project}')>")
 
-    def properties(self, datetime: datetime | None = None) -> dict[str, Any] | None:  # noqa: A002
-        """The backend's properties dict (or those in force before ``datetime``); None if none."""
+    def properties(self, refresh: bool = False,
+                   datetime: datetime | None = None) -> dict[str, Any] | None:  # noqa: A002
+        """The backend's properties dict (or those in force before ``datetime``); None if none.
+
+        Upstream's signature; ``refresh`` is accepted for its callers: nothing is cached, every
+        call asks the server.
+        """
+        if not isinstance(refresh, bool):
+            raise IBMQBackendValueError(
+                f"refresh must be True or False, not {refresh!r}: pass a date as "
+                "properties(datetime=...).")
         if datetime is not None and datetime.tzinfo is None:
             datetime = datetime.astimezone()
         try:
@@ -709,8 +718,9 @@ class IBMQBackend:
             raise IBMQBackendApiError(f"Failed to get the properties of {self.name()}: {err}") from err
         return props or None
 
-    def defaults(self) -> dict[str, Any] | None:
-        """Pulse defaults, or None for a backend without them."""
+    def defaults(self, refresh: bool = False) -> dict[str, Any] | None:
+        """Pulse defaults, or None for a backend without them (``refresh``, upstream's, is
+        accepted: nothing is cached)."""
         if not self._configuration.get("open_pulse"):
             return None
         try:

@@ -52,3 +52,19 @@ def test_calling_it_still_lists_the_backends(provider):
     assert [b.name() for b in provider.backends(name="ibmq_lima")] == ["ibmq_lima"]
     sims = provider.backends(simulator=True)
     assert sims and all(b.configuration()["simulator"] for b in sims)
+
+
+def test_backend_properties_and_defaults_take_upstreams_refresh(provider):
+    # Was TypeError: properties() got an unexpected keyword argument 'refresh' (upstream's
+    # properties(refresh=False, datetime=None) and defaults(refresh=False)).
+    backend = provider.get_backend("ibmq_lima")
+    now = backend.properties()
+    assert now and backend.properties(refresh=True) == now == backend.properties(True)
+    assert backend.defaults(refresh=True) == backend.defaults()
+
+
+def test_a_date_given_where_refresh_goes_is_refused_naming_datetime(provider):
+    from datetime import UTC, datetime
+
+    with pytest.raises(jobarchive.IBMQBackendValueError, match=r"properties\(datetime=...\)"):
+        provider.get_backend("ibmq_lima").properties(datetime(2021, 6, 1, tzinfo=UTC))
