@@ -103,15 +103,17 @@ def serve(handler: Any, emu: Emulator, path: str) -> None:
         opcode, payload = conn.read()
         message = json.loads(payload) if opcode == 0x1 else None
         token = message.get("data") if isinstance(message, dict) else None
+        user = emu._user_of(token) if isinstance(token, str) else None
         if not (isinstance(message, dict) and message.get("type") == "authentication"
-                and isinstance(token, str) and emu._token_ok(token)):
+                and user is not None):
             conn.send_json({"type": "error", "data": "authentication failed"})
             conn.close(CLOSE_INTERNAL, "authentication failed")
             return
         conn.send_json({"type": "authenticated"})
         match = _PATH.match(path)
         try:
-            job = emu._state.get(match.group("job")) if match else None
+            # Another account's job is not found, as on the HTTP routes.
+            job = emu._state.get(match.group("job"), user=user) if match else None
         except KeyError:
             job = None
         if job is None:
