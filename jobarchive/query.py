@@ -384,11 +384,17 @@ def _tag_lists(job_ids: Sequence[str], texts: Sequence[str]) -> list[Any]:
 
 def job_ids_of(selection: Any) -> list[str] | None:
     """Job ids from a list, a single id, a Series/Index, or a DataFrame with a ``job_id``
-    column (or indexed by ``job_id``, as after ``set_index("job_id")``)."""
+    column (or indexed by ``job_id``, as after ``set_index("job_id")``), or the job of one
+    row of such a frame (``df.iloc[i]``, a row of ``iterrows()`` or ``itertuples()``)."""
     if selection is None:
         return None
     if isinstance(selection, str):
         return [selection]
+    # A row holds the job's other values too (name, tags, NA cells): only job_id is an id.
+    if isinstance(selection, pd.Series) and selection.name != "job_id" and "job_id" in selection.index:
+        selection = [selection["job_id"]]
+    elif isinstance(selection, tuple) and "job_id" in getattr(selection, "_fields", ()):
+        selection = [selection.job_id]
     if isinstance(selection, pd.DataFrame):
         if "job_id" in selection.columns:
             selection = selection["job_id"]
