@@ -1128,6 +1128,7 @@ class ApiClient:
         name: str | None = None,
         tags: list[str] | None = None,
         share_level: str | None = None,
+        experiment_id: str | None = None,
     ) -> dict[str, Any]:
         """Create the job, upload its qobj, confirm; returns the job document.
 
@@ -1143,6 +1144,8 @@ class ApiClient:
             body["shareLevel"] = share_level
         if tags:
             body["tags"] = tags
+        if experiment_id:
+            body["experimentTag"] = experiment_id  # as 0.20 sends it (reference §7)
         created = self._expect(self._call("POST", "/Jobs", json_body=body, idempotent=False),
                                dict, "the job creation request")
         if "error" in created:

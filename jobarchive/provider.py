@@ -233,9 +233,12 @@ def build_where(
     job_tags: list[str] | None = None,
     job_tags_operator: str | None = "OR",
     db_filter: dict[str, Any] | None = None,
+    experiment_id: str | None = None,
 ) -> dict[str, Any]:
     """The LoopBack ``where`` of ``jobs()`` (reference §6); IBMQBackendValueError on bad input."""
     where: dict[str, Any] = {}
+    if experiment_id is not None:
+        where["experimentTag"] = _experiment_id(experiment_id)
     ors: list[Any] = []
     ands: list[Any] = []
     if backend_name:
@@ -293,6 +296,13 @@ def build_where(
     if ors:
         where["or"] = ors
     return where
+
+
+def _experiment_id(value: Any) -> str:
+    if not isinstance(value, str):
+        raise IBMQBackendValueError(
+            f'"{value}" is not a valid experiment_id value: it must be a string.')
+    return value
 
 
 def _narrow(where: dict[str, Any], key: str, condition: Any) -> dict[str, Any]:
@@ -573,13 +583,15 @@ class IBMQProvider:
         job_tags_operator: str = "OR",
         descending: bool = True,
         db_filter: dict[str, Any] | None = None,
+        experiment_id: str | None = None,
     ) -> list[IBMQJob]:
         """Jobs on the server that match every filter, newest first (``limit=None``: all).
 
         Filters as ``IBMQBackend.jobs()`` of 0.11.1 (reference §6): ``status`` a JobStatus,
         its name or a list; ``job_name`` a regex (partial match); dates in local time
         (naive means local); ``job_tags`` with ``job_tags_operator`` "OR" (any) or "AND"
-        (all); ``db_filter`` a raw LoopBack ``where``. Raises ``IBMQBackendValueError`` on bad
+        (all); ``db_filter`` a raw LoopBack ``where``; ``experiment_id`` the jobs run with
+        it (0.20's filter). Raises ``IBMQBackendValueError`` on bad
         values and ``IBMQBackendApiError`` on server trouble. Documents that do not form a
         job are skipped with a warning.
         """
@@ -588,7 +600,7 @@ class IBMQProvider:
         if not isinstance(skip, int) or skip < 0:
             raise IBMQBackendValueError(f'"{skip}" is not a valid skip value: use an int >= 0.')
         where = build_where(backend_name, status, job_name, start_datetime, end_datetime,
-                            job_tags, job_tags_operator, db_filter)
+                            job_tags, job_tags_operator, db_filter, experiment_id)
         out: list[IBMQJob] = []
         try:
             for doc in iter_pages(self.api_client, where, descending, limit, skip):
@@ -760,8 +772,13 @@ class IBMQBackend:
         job_name: str | None = None,
         job_tags: list[str] | None = None,
         job_share_level: str | None = None,
+        experiment_id: str | None = None,
     ) -> IBMQJob:
-        """Submit a qobj (a plain dict, or anything with ``to_dict()``); returns the live job."""
+        """Submit a qobj (a plain dict, or anything with ``to_dict()``); returns the live job.
+
+        ``experiment_id`` is recorded with the job (the server's ``experimentTag``, as 0.20
+        sends it) and found again with ``jobs(experiment_id=...)``.
+        """
         if hasattr(qobj, "to_dict") and not isinstance(qobj, dict):
             qobj = qobj.to_dict()
         if not isinstance(qobj, dict):
@@ -772,6 +789,8 @@ class IBMQBackend:
                 f'"{job_name}" of type "{type(job_name)}" is not a valid job name. '
                 "The job name needs to be a string.")
         validate_tags(job_tags, IBMQBackendValueError)
+        if experiment_id is not None:
+            _experiment_id(experiment_id)
         # As upstream: any case, and an empty level is none (scripts written for it pass these).
         share_level = job_share_level or "none"
         if isinstance(share_level, str):
@@ -782,7 +801,7 @@ class IBMQBackend:
                 "are: " + ", ".join(SHARE_LEVELS))
         try:
             doc = self._api_client.submit_job(self.name(), qobj, job_name, job_tags or None,
-                                              share_level)
+                                              share_level, experiment_id)
         except QobjEncodingError as err:
             raise IBMQBackendValueError(str(err)) from err
         except RequestsApiError as err:
@@ -812,12 +831,14 @@ class IBMQBackend:
         job_tags_operator: str = "OR",
         descending: bool = True,
         db_filter: dict[str, Any] | None = None,
+        experiment_id: str | None = None,
     ) -> list[IBMQJob]:
         """``provider.jobs(...)`` restricted to this backend."""
         return self._provider.jobs(
             limit=limit, skip=skip, backend_name=self.name(), status=status, job_name=job_name,
             start_datetime=start_datetime, end_datetime=end_datetime, job_tags=job_tags,
-            job_tags_operator=job_tags_operator, descending=descending, db_filter=db_filter)
+            job_tags_operator=job_tags_operator, descending=descending, db_filter=db_filter,
+            experiment_id=experiment_id)
 
     def active_jobs(self, limit: int = 10) -> list[IBMQJob]:
         """This backend's jobs that are not final yet."""
