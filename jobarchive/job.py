@@ -16,11 +16,12 @@ from __future__ import annotations
 import copy
 import enum
 import math
+import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -901,6 +902,48 @@ class IBMQJob:
         return answer if isinstance(answer, dict) else {}
 
 
+def job_monitor(job: IBMQJob, interval: float | None = None, output: TextIO | None = None) -> None:
+    """Print the job's status on one line (``\\rJob Status: ...``) until it is final, as
+    qiskit-ibmq-provider's ``job_monitor`` does: the queue position and estimated wait
+    while queued, the scheduling mode while running, the error message if it fails.
+
+    ``interval``: seconds between status requests; by default 2, or the queue position
+    while queued (a job far back in the queue is asked about less often).
+    """
+    output = sys.stdout if output is None else output
+    status = job.status()
+    msg = prev_msg = status.value
+    width = len(msg)
+    prev_wait = ""
+    print(f"\rJob Status: {msg}", end="", file=output)
+    wait = 5.0 if interval is None else interval
+    while status not in JOB_FINAL_STATES:
+        time.sleep(wait)
+        status = job.status()
+        msg = status.value
+        if status is JobStatus.QUEUED:
+            info = job.queue_info()
+            if info is not None and info.estimated_start_time is not None:
+                prev_wait = _relative(info.estimated_start_time)
+            position = job.queue_position()
+            msg += f" ({position}) [Est. wait time: {prev_wait}]"
+            if interval is None:
+                wait = max(position or 0, 2)
+        elif interval is None:
+            wait = 2
+        if status is JobStatus.RUNNING:
+            mode = job.scheduling_mode()
+            msg = "RUNNING" + (f" - {mode}" if mode else "")
+        elif status is JobStatus.ERROR:
+            msg = f"ERROR - {job.error_message()}"
+        # Pad to the longest line so far: no leftovers of a longer one after the \r.
+        msg, width = msg.ljust(width), max(width, len(msg))
+        if msg != prev_msg:
+            print(f"\rJob Status: {msg}", end="", file=output)
+            prev_msg = msg
+    print("", file=output)
+
+
 def validate_tags(tags: Any, error_cls: type[Exception]) -> list[str] | None:
     """Upstream's rule: a truthy value must be a list of str."""
     if not tags:
@@ -999,4 +1042,5 @@ def _backend_name(backend: Any) -> str | None:
     return name() if callable(name) else name
 
 
-__all__ = ["ArchivedBackend", "IBMQJob", "QueueInfo", "apply_tag_update", "validate_tags"]
+__all__ = ["ArchivedBackend", "IBMQJob", "QueueInfo", "apply_tag_update", "job_monitor",
+           "validate_tags"]
