@@ -545,6 +545,11 @@ class IBMQProvider:
         it as upstream's ``provider.backends.jobs(...)``, ``.retrieve_job(id)``, ``.<name>``."""
         return IBMQBackendService(self)
 
+    @property
+    def backend(self) -> IBMQBackendService:
+        """``backends`` under the name qiskit-ibmq-provider 0.20 gives it."""
+        return IBMQBackendService(self)
+
     def get_backend(self, name: str) -> IBMQBackend:
         """The backend called ``name``; IBMQBackendError if there is none."""
         found = self._load_backends().get(name)

@@ -68,3 +68,13 @@ def test_a_date_given_where_refresh_goes_is_refused_naming_datetime(provider):
 
     with pytest.raises(jobarchive.IBMQBackendValueError, match=r"properties\(datetime=...\)"):
         provider.get_backend("ibmq_lima").properties(datetime(2021, 6, 1, tzinfo=UTC))
+
+
+def test_the_backend_service_under_its_0_20_name(provider):
+    # Was AttributeError: 'IBMQProvider' object has no attribute 'backend' (0.20 deprecated
+    # provider.backends for provider.backend).
+    job_id = provider.jobs(limit=1)[0].job_id()
+    assert provider.backend.retrieve_job(job_id).job_id() == job_id
+    assert [j.job_id() for j in provider.backend.jobs(limit=3)] == [
+        j.job_id() for j in provider.jobs(limit=3)]
+    assert provider.backend.ibmq_lima is provider.get_backend("ibmq_lima")
