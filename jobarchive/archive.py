@@ -33,6 +33,7 @@ from .exceptions import (
     BlobIntegrityError,
     JobNotFoundError,
     JobValidationError,
+    QueryValueError,
 )
 from .job import IBMQJob
 from .query import build_filter, gc_paused, job_ids_of, to_frame
@@ -196,6 +197,22 @@ def record_of(job: Any) -> dict[str, Any]:
         f"cannot archive a {type(job).__name__}: pass an IBMQJob, an object with to_dict(), "
         "or a to_dict() dict"
     )
+
+
+def _one_job_id(value: Any, method: str) -> str:
+    """The one job id of ``value``: an id, or a one-job selection (a ``query()`` row, a
+    one-element Series). Anything else was reported as a job not in the archive."""
+    if isinstance(value, str):
+        return value
+    try:
+        ids = job_ids_of(value)
+    except (TypeError, QueryValueError):
+        ids = None
+    if ids is not None and len(ids) == 1 and isinstance(ids[0], str):
+        return ids[0]
+    what = f"{len(ids):,} jobs" if ids is not None else f"a {type(value).__name__}"
+    raise TypeError(f"Archive.{method}() takes one job id (a str), not {what}; pass one, e.g. "
+                    "df.job_id.iloc[0], or loop over the ids")
 
 
 def _batches(records: Iterable[dict[str, Any]], size: int, payload_size: int) -> Iterator[list[dict[str, Any]]]:
@@ -603,7 +620,8 @@ class Archive:
     def record(self, job_id: str, *, payloads: bool = True) -> dict[str, Any]:
         """The stored to_dict() record of a job; ``JobNotFoundError`` if absent.
         ``payloads=False``: from the index alone, qobj and result None (no blob file read)."""
-        row = self.index.doc(job_id) if isinstance(job_id, str) else None
+        job_id = _one_job_id(job_id, "record")
+        row = self.index.doc(job_id)
         if row is None:
             raise JobNotFoundError(job_id)
         doc, path, blob_row = row
@@ -634,7 +652,7 @@ class Archive:
 
     def get(self, job_id: str) -> IBMQJob:
         """The job rebuilt offline from the archive (no network)."""
-        return IBMQJob._from_record(self.record(job_id), None, None)
+        return IBMQJob._from_record(self.record(_one_job_id(job_id, "get")), None, None)
 
     def snapshot(self) -> contextlib.AbstractContextManager[None]:
         """Context manager: the reads in the block (``query``, ``counts``, ``get``...) see one
@@ -725,6 +743,7 @@ class Archive:
 
     def history(self, job_id: str) -> pd.DataFrame:
         """Status transitions and tag/name edits of a job: at, kind, old, new, source, who."""
+        job_id = _one_job_id(job_id, "history")
         if job_id not in self:
             raise JobNotFoundError(job_id)
         rows = self.index.events(job_id)

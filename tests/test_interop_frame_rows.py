@@ -30,13 +30,6 @@ def test_retag_of_a_row_plans_that_job(arc, done):
     assert plan["added"].tolist() == [["picked"]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "arc.get/record/history of a one-job selection (df.job_id[:1], df[df.name == n].job_id, "
-    "a row df.iloc[0]) say 'Job ... is not in the archive. Add it with Archive.add(job) or "
-    "fetch it with Archive.sync(provider)' of a job the archive holds: Archive.record and "
-    "history raise JobNotFoundError for any value that is not a str. Fix in archive.py: "
-    "take the job of a row or one-element Series, or raise a TypeError saying one id string "
-    "is wanted (df.job_id.iloc[0])"))
 @pytest.mark.parametrize("read", ["get", "record", "history"])
 def test_one_job_selections_are_not_called_absent(arc, done, read):
     job_id = done["job_id"].iloc[0]
