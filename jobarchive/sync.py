@@ -21,8 +21,9 @@ One pass, under the archive's write lock:
    and remembered; discovery moves past it, and every later pass asks for it again by id
    until it is archived.
 4. ``full=True`` also compares names, tags and status of every listed job with the
-   archive, and archives any listed job the archive lacks (one discovery's cursor had
-   passed). A job whose status changed although the archive held it final (the server
+   archive (final jobs are read by id when the server's lists carry no names or tags, as
+   the older server's do), and archives any listed job the archive lacks (one discovery's
+   cursor had passed). A job whose status changed although the archive held it final (the server
    re-filed it, e.g. ERROR to CANCELLED) is refreshed from its full document; the change
    lands in the events table like any other.
 
@@ -692,6 +693,7 @@ class _Pass:
         for page in _chunks(self._list(self._where(), full=True), self.batch_size):
             known = self.archive.index.existing([d["id"] for d in page if _doc_id(d)])
             self._listed_again(known)
+            page = self._in_full(page, known)
             updates: list[tuple[str, list[str], str | None]] = []
             moved: list[_Work] = []
             for d in page:
@@ -734,6 +736,45 @@ class _Pass:
             # The jobs compared count as done too: listing a big account takes minutes.
             compared = len(page) - len(moved) - len(new)
             self._tick(total_delta=compared, done=compared)
+
+    def _in_full(self, page: list[Any], known: dict[str, tuple]) -> list[Any]:
+        """``page`` with the lean items of archived final jobs replaced by their documents
+        read by id (``GET J/v/1``, on the pool): a server without full lists (the older
+        one) lists no name or tags, and comparing nothing left every edit made elsewhere
+        out of the archive. Non-final jobs were refreshed earlier in the pass."""
+        lean = [d["id"] for d in page if _doc_id(d) in known and not is_full_doc(d)
+                and not ("tags" in d and "name" in d)
+                and str(known[d["id"]][0]).upper() in API_FINAL_STATUSES
+                and d["id"] not in self.gone]
+        if not lean:
+            return page
+        read: dict[str, dict[str, Any]] = {}
+        for job_id, doc, err in self.pool.map(self._read_by_id, lean):
+            if isinstance(doc, dict) and doc.get("id", job_id) == job_id:
+                read[job_id] = {"id": job_id, **doc}
+            elif err is not None and not _job_not_found(err):  # not found: deleted since
+                self.report.failed[job_id] = (
+                    f"{type(err).__name__}: {err} (reading its name and tags for the full "
+                    "comparison; the next full sync asks again)")
+        if self._server_down():
+            raise self._give_up()
+        return [read.get(_doc_id(d) or "", d) for d in page]
+
+    def _read_by_id(self, job_id: str) -> tuple[str, Any, BaseException | None]:
+        """Runs on a worker thread: one job's document, or the error (neither once the
+        server is taken for down: the rest of the page is not asked)."""
+        if not self._start():
+            return job_id, None, None
+        err: BaseException | None = None
+        doc = None
+        try:
+            with self._cancellable():
+                doc = self.client.job_get(job_id)
+        except ApiError as caught:
+            err = caught
+        finally:
+            self._end(err)
+        return job_id, doc, err
 
     def _stored(self, job_id: str) -> dict[str, Any]:
         """The archived record; without payloads when their blob file is lost (missing or
@@ -926,14 +967,8 @@ class _Pass:
         return cancellable(self.client, self._cancel)
 
     def _fetch_noted(self, item: _Work) -> _Outcome:
-        with self._breaker:
-            # After a transport failure, no new job starts until the ones under way tell
-            # whether the server is down: a dead server costs one round of retries, not two.
-            while self._failures.in_a_row and not self._failures.down and self._in_flight:
-                self._breaker.wait()
-            if self._failures.down:
-                return _Outcome(skipped=True)
-            self._in_flight += 1
+        if not self._start():
+            return _Outcome(skipped=True)
         err: BaseException | None = None
         received = getattr(self.client, "thread_bytes_received", None)
         before = received if isinstance(received, int) else 0
@@ -943,11 +978,27 @@ class _Pass:
             after = getattr(self.client, "thread_bytes_received", None)
             outcome.size = after - before if isinstance(after, int) else 0
         finally:
-            with self._breaker:
-                self._in_flight -= 1
-                self._failures.note(err)
-                self._breaker.notify_all()
+            self._end(err)
         return outcome
+
+    def _start(self) -> bool:
+        """Whether a worker may start its job (False: the server is taken for down)."""
+        with self._breaker:
+            # After a transport failure, no new job starts until the ones under way tell
+            # whether the server is down: a dead server costs one round of retries, not two.
+            while self._failures.in_a_row and not self._failures.down and self._in_flight:
+                self._breaker.wait()
+            if self._failures.down:
+                return False
+            self._in_flight += 1
+            return True
+
+    def _end(self, err: BaseException | None) -> None:
+        """A started job ended, with ``err`` or None."""
+        with self._breaker:
+            self._in_flight -= 1
+            self._failures.note(err)
+            self._breaker.notify_all()
 
     def _fetch(self, item: _Work) -> tuple[_Outcome, BaseException | None]:
         """Runs on a worker thread: network only, no archive access. The error, if any,
