@@ -478,6 +478,14 @@ class BackendStatus:
     dedicated: bool = False
 
 
+@dataclass(frozen=True)
+class BackendJobLimit:
+    """A backend's job limit for this account (GET B/jobsLimit, as upstream reads it)."""
+
+    maximum_jobs: int | None  # None: no limit (the server's -1)
+    active_jobs: int
+
+
 class IBMQProvider:
     """One hub/group/project of an account: backends, jobs and retrieval."""
 
@@ -764,12 +772,25 @@ class IBMQBackend:
             raise IBMQBackendApiProtocolError(
                 f"Unexpected status of {self.name()} from the server: {raw!r:.200}") from err
 
-    def job_limit(self) -> dict[str, Any]:
-        """``{"maximumJobs": n, "runningJobs": m}``."""
+    def job_limit(self) -> BackendJobLimit:
+        """How many jobs this account may have active on the backend, and has (upstream's
+        BackendJobLimit; ``maximum_jobs`` None: no limit)."""
         try:
-            return self._api_client.backend_job_limit(self.name())
+            raw = self._api_client.backend_job_limit(self.name())
         except ApiError as err:
             raise IBMQBackendApiError(f"Failed to get the job limit of {self.name()}: {err}") from err
+        maximum, active = raw.get("maximumJobs"), raw.get("runningJobs")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (maximum, active)):
+            raise IBMQBackendApiProtocolError(
+                f"Unexpected job limit of {self.name()} from the server: {raw!r:.200}")
+        return BackendJobLimit(None if maximum < 0 else maximum, active)
+
+    def remaining_jobs_count(self) -> int | None:
+        """How many more jobs may be submitted to the backend now (None: no limit)."""
+        limit = self.job_limit()
+        if limit.maximum_jobs is None:
+            return None
+        return max(limit.maximum_jobs - limit.active_jobs, 0)
 
     def run(
         self,
@@ -862,5 +883,5 @@ class IBMQBackend:
         return job
 
 
-__all__ = ["BackendStatus", "IBMQBackend", "IBMQBackendService", "IBMQProvider", "build_where",
-           "connect", "iter_pages"]
+__all__ = ["BackendJobLimit", "BackendStatus", "IBMQBackend", "IBMQBackendService",
+           "IBMQProvider", "build_where", "connect", "iter_pages"]

@@ -78,3 +78,17 @@ def test_the_backend_service_under_its_0_20_name(provider):
     assert [j.job_id() for j in provider.backend.jobs(limit=3)] == [
         j.job_id() for j in provider.jobs(limit=3)]
     assert provider.backend.ibmq_lima is provider.get_backend("ibmq_lima")
+
+
+def test_job_limit_reads_as_upstreams_backend_job_limit():
+    # Was a dict of the server's keys: upstream scripts read backend.job_limit().maximum_jobs
+    # and .active_jobs (None for no limit, the server's -1) and call remaining_jobs_count().
+    with Emulator(seed_jobs=0, seed=1, time_scale=1e-6, job_limit=3) as emu:
+        backend = jobarchive.connect(emu.url, emu.token).get_backend("ibmq_lima")
+        limit = backend.job_limit()
+        assert (limit.maximum_jobs, limit.active_jobs) == (3, 0)
+        assert backend.remaining_jobs_count() == 3
+    with Emulator(seed_jobs=0, seed=1, time_scale=1e-6) as emu:
+        backend = jobarchive.connect(emu.url, emu.token).get_backend("ibmq_lima")
+        assert backend.job_limit().maximum_jobs is None
+        assert backend.remaining_jobs_count() is None
