@@ -121,7 +121,7 @@ def _lock_entry(path: Path) -> tuple[tuple[int, int], _FileLock]:
                 st = os.stat(path)
             except FileNotFoundError:
                 try:  # O_EXCL: a new file, on which this process cannot hold a lock yet
-                    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)  # the umask decides (a group's 002)
                 except FileExistsError:
                     continue
             else:

@@ -27,15 +27,6 @@ def _mode(path: Path) -> str:
     return stat.filemode(path.stat().st_mode)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a group archive made under umask 002 gets index.db and write.lock as -rw-r--r--: a "
-    "colleague (another uid of the group) cannot open them for writing, so their sync or "
-    "retag fails (index.db 'read-only here', write.lock 'Permission "
-    "denied') until someone chmods them, while blobs/ and its files are group-writable. "
-    "Cause: SQLite creates index.db 0644 whatever the umask, and archive.py _lock_entry "
-    "creates write.lock with 0o644; the fix goes in store/index.py (create index.db with "
-    "0o666 filtered by the umask before SQLite opens it; its -wal/-shm take its mode) and "
-    "archive.py _lock_entry (0o666)"))
 def test_a_group_archive_is_writable_by_the_group(tmp_path, group_umask):
     path = tmp_path / "lab.jobarchive"
     run = CliRunner().invoke(cli, ["--archive", str(path), "init"])
@@ -48,3 +39,13 @@ def test_a_group_archive_is_writable_by_the_group(tmp_path, group_umask):
     assert _mode(blob_dir) == "drwxrwxr-x"  # as the umask says: the group may write
     modes = {p.name: _mode(p) for p in (path / "index.db", path / "write.lock")}
     assert modes == {"index.db": "-rw-rw-r--", "write.lock": "-rw-rw-r--"}, modes
+
+
+def test_a_group_archive_backup_is_writable_by_the_group(tmp_path, group_umask):
+    path = tmp_path / "lab.jobarchive"
+    with Archive(path) as arc:
+        arc.add({"job_id": "j1", "creation_date": "2021-03-01T00:00:00Z", "status": "COMPLETED"})
+        arc.backup(tmp_path / "copy")
+    assert _mode(tmp_path / "copy" / "index.db") == "-rw-rw-r--"
+    with Archive(tmp_path / "copy") as copy:
+        assert "j1" in copy

@@ -560,6 +560,8 @@ class Index:
         self._uri = _uri(self.path, "mode=ro") if self.read_only else None
         self._immutable_state: tuple[int, ...] | None = None  # the files when read as immutable
         _OPEN_INDEXES.add(self)
+        if not self.read_only:
+            _create_as_umask_says(self.path)
         conn = self.conn
         try:
             with _opening(self.path.parent, busy_timeout):
@@ -838,6 +840,7 @@ class Index:
             raise ArchiveError(
                 f"cannot back up {self.path} inside this thread's open write transaction: the "
                 "copy would hold rows that are not committed. Call backup() after it ends.")
+        _create_as_umask_says(dest)  # a group's backup: restorable and writable by the group
         target = sqlite3.connect(dest, isolation_level=None)
         try:
             target.execute("PRAGMA synchronous = FULL")
@@ -1485,6 +1488,14 @@ def _file_state(index: Path) -> tuple[int, ...]:
         else:
             state += [st.st_size, st.st_mtime_ns]
     return tuple(state)
+
+
+def _create_as_umask_says(index: Path) -> None:
+    """Create a new index file with the mode the umask gives (0664 under a group's 002).
+    SQLite creates it 0644 whatever the umask (and its -wal/-shm take its mode), so a group
+    archive's index was writable by its creator alone. Errors are left to SQLite's open."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(index, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666))
 
 
 def _writable(index: Path) -> bool:
