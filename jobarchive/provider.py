@@ -570,12 +570,14 @@ class IBMQProvider:
     def _backend_for(self, doc: dict[str, Any]) -> Any:
         backend = doc.get("backend") if isinstance(doc, dict) else None
         name = backend.get("name") if isinstance(backend, dict) else None
-        if name is None:
+        if not isinstance(name, str):
             return None
         try:
-            return self._load_backends().get(name)
+            served = self._load_backends().get(name)
         except IBMQBackendApiError:
             return None  # the job still works; its backend() is a name-only stand-in
+        # A name the provider no longer serves: retired, as upstream builds it (reference §3.4).
+        return served if served is not None else IBMQRetiredBackend(name, self)
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -883,5 +885,42 @@ class IBMQBackend:
         return job
 
 
+class IBMQRetiredBackend(IBMQBackend):
+    """The backend of a job whose backend the provider no longer serves (a retired device):
+    its jobs can still be listed and retrieved; it has no properties and takes no jobs."""
+
+    NO_LONGER = "This backend is no longer available."
+
+    def __init__(self, name: str, provider: IBMQProvider):
+        super().__init__({"backend_name": name, "backend_version": "0.0.0"}, provider)
+
+    def properties(self, refresh: bool = False,
+                   datetime: datetime | None = None) -> None:  # noqa: A002
+        """None: a retired backend has no properties."""
+        return None
+
+    def defaults(self, refresh: bool = False) -> None:
+        """None: a retired backend has no pulse defaults."""
+        return None
+
+    def status(self) -> BackendStatus:
+        """Not operational, as upstream's retired backend reports."""
+        return BackendStatus(backend_name=self.name(), backend_version="0.0.0",
+                             operational=False, pending_jobs=0, status_msg=self.NO_LONGER)
+
+    def job_limit(self) -> BackendJobLimit:
+        """Raises IBMQBackendError: a retired backend takes no jobs."""
+        raise IBMQBackendError(f"{self.NO_LONGER} ({self.name()})")
+
+    def remaining_jobs_count(self) -> int | None:
+        """Raises IBMQBackendError: a retired backend takes no jobs."""
+        raise IBMQBackendError(f"{self.NO_LONGER} ({self.name()})")
+
+    def run(self, *args: Any, **kwargs: Any) -> IBMQJob:
+        """Raises IBMQBackendError: a retired backend takes no jobs."""
+        raise IBMQBackendError(
+            f"{self.NO_LONGER} ({self.name()}): run the job on one of provider.backends().")
+
+
 __all__ = ["BackendJobLimit", "BackendStatus", "IBMQBackend", "IBMQBackendService",
-           "IBMQProvider", "build_where", "connect", "iter_pages"]
+           "IBMQProvider", "IBMQRetiredBackend", "build_where", "connect", "iter_pages"]
