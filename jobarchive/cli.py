@@ -78,6 +78,9 @@ class _Group(click.Group):
                 err.message = (f"--archive goes before the command: jobarchive --archive PATH "
                                f"{ctx.invoked_subcommand} ..."
                                + ("" if ctx.invoked_subcommand == "demo" else " (or set JOBARCHIVE_PATH)"))
+            elif err.option_name in ("-q", "--quiet") and ctx.invoked_subcommand:
+                err.message = (f"{err.option_name} goes before the command: jobarchive "
+                               f"{err.option_name} {ctx.invoked_subcommand} ...")
             raise
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -163,6 +166,20 @@ def _echo(text: str, nl: bool = True, err: bool = False) -> bool:
         os.dup2(devnull, (sys.stderr if err else sys.stdout).fileno())
         os.close(devnull)
         return False
+
+
+def _say(text: str, err: bool = False) -> None:
+    """``_echo`` of a line that only says things went well (a summary, where output went,
+    a hint): left out under --quiet, so that cron, which mails every line, mails a run
+    only when it has something to say."""
+    if not _quiet():
+        _echo(text, err=err)
+
+
+def _quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return isinstance(obj, dict) and bool(obj.get("quiet"))
 
 
 # --- shared state and options ------------------------------------------------------------
@@ -312,8 +329,8 @@ def _synced_server(ctx: click.Context, server: dict[str, Any], arc: Any = None,
             out.update({k: last[k] for k in ("hub", "group", "project")})
         # Where the token goes, said before it goes there; on stderr it made cron mail
         # every successful `sync >/dev/null` (sync's stdout is its report, which it joins).
-        _echo(f"server: {last['url']} (this archive's last sync; --url chooses another)",
-              err=not say_on_stdout)
+        _say(f"server: {last['url']} (this archive's last sync; --url chooses another)",
+             err=not say_on_stdout)
         return out
     others = [u for u in seen if not _is_ibm(u)]
     if others and not rc_url:
@@ -747,7 +764,7 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
         if not output:
             raise click.UsageError("--format parquet needs --output FILE")
         _replace_whole(Path(output), lambda tmp: _to_parquet(frame, tmp))
-        _echo(f"wrote {len(frame)} rows to {output}", err=True)
+        _say(f"wrote {len(frame)} rows to {output}", err=True)
         return
     if fmt == "csv":
         parts: Iterable[str] = [_to_csv(frame) or ""]
@@ -761,7 +778,7 @@ def write_frame(frame: Any, fmt: str, output: str | None, columns: Sequence[str]
                 fh.writelines(parts)
 
         _replace_whole(Path(output), write)
-        _echo(f"wrote {len(frame)} rows to {output}", err=True)
+        _say(f"wrote {len(frame)} rows to {output}", err=True)
     else:
         for text in parts:
             if not _echo(text, nl=False):
@@ -810,9 +827,12 @@ _SKIP_DAMAGED_HELP = ("Leave out the counts of jobs whose blob file is missing o
 @click.option("--archive", "archive", metavar="PATH", envvar="JOBARCHIVE_PATH",
               default=DEFAULT_ARCHIVE, show_default=True,
               help="Archive directory [env JOBARCHIVE_PATH].")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print only what was asked for (listings, JSON), warnings and errors: no "
+                   "summary of a run that went well (cron mails every line).")
 @click.version_option(package_name="jobarchive")
 @click.pass_context
-def cli(ctx: click.Context, archive: str) -> None:
+def cli(ctx: click.Context, archive: str, quiet: bool) -> None:
     """A persistent, queryable archive of IBM Quantum jobs."""
     if not archive or "\x00" in archive:
         raise click.BadParameter("not a valid path", param_hint="--archive")
@@ -820,7 +840,7 @@ def cli(ctx: click.Context, archive: str) -> None:
         # Set without a shell (a crontab line, systemd's Environment=), `~/lab.jobarchive`
         # and `$HOME/...` arrive as typed: a sync made a new archive in a directory "~".
         archive = os.path.expanduser(os.path.expandvars(archive))
-    ctx.obj = {"archive": archive, "archive_given": _given(ctx, "archive")}
+    ctx.obj = {"archive": archive, "archive_given": _given(ctx, "archive"), "quiet": quiet}
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -839,9 +859,9 @@ def init(ctx: click.Context, path: str | None) -> None:
     existed = (target / "index.db").exists()
     with Archive(target) as arc:
         if existed:
-            _echo(f"{target}: already an archive ({len(arc)} jobs)")
+            _say(f"{target}: already an archive ({len(arc)} jobs)")
         else:
-            _echo(f"{target}: created an empty archive")
+            _say(f"{target}: created an empty archive")
 
 
 @cli.command(epilog="\b\nExamples:\n  export QE_TOKEN=...; jobarchive sync"
@@ -878,16 +898,16 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
     def between_passes(so_far: Any) -> None:
         # --follow may wait hours for queued jobs: say so after each pass (on stderr, so
         # a log shows it is alive even without a progress bar).
-        _echo(f"sync: pass {so_far.passes} done, {so_far.discovered} discovered so far, "
-              f"{so_far.pending} jobs still running; next pass in {poll_interval:g} s",
-              err=True)
+        _say(f"sync: pass {so_far.passes} done, {so_far.discovered} discovered so far, "
+             f"{so_far.pending} jobs still running; next pass in {poll_interval:g} s",
+             err=True)
 
     report = arc.sync(provider, backend_name=backend_name, start_datetime=since,
                       end_datetime=until, full=full, workers=workers,
                       progress=_progress_default(progress), follow=follow,
                       poll_interval=poll_interval, lock_timeout=None if wait else 0.0,
                       on_pass=between_passes)
-    _echo(str(report))
+    _say(str(report))
     if report.failed:
         for job_id, reason in list(report.failed.items())[:10]:
             _echo(f"  failed {job_id}: {mask(reason, _secrets(ctx))}", err=True)
@@ -913,7 +933,7 @@ def ls_cmd(ctx: click.Context, fmt: str, output: str | None, columns: list[str] 
     frame = run_query(arc, filters)
     cols = columns or (list(TABLE_COLUMNS) if fmt == "table" else None)
     if fmt == "table" and frame.empty and not output:
-        _echo("no jobs match", err=True)
+        _say("no jobs match", err=True)
         return
     write_frame(frame, fmt, output, cols)
 
@@ -1050,7 +1070,7 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
     except JobNotFoundError as err:
         raise click.ClickException(_no_job(arc, err.job_id)) from None
     if frame.empty:
-        _echo("no stored counts for " + ", ".join(job_ids), err=True)
+        _say("no stored counts for " + ", ".join(job_ids), err=True)
         if fmt == "table" and not output:
             return
     cols = ["job_id", "experiment", "bitstring", "count"] if fmt == "table" else None
@@ -1064,9 +1084,9 @@ def counts(ctx: click.Context, job_ids: tuple[str, ...], fmt: str, output: str |
 
 def _say_bitstrings_are_text(where: str = "") -> None:
     # CSV has no types: readers take "0011" for the number 11 unless told otherwise.
-    _echo(f"{where}bitstring is text (\"0011\"); read it as such: pandas read_csv(..., "
-          "dtype={'bitstring': str}), DuckDB read_csv(..., types={'bitstring': 'VARCHAR'})",
-          err=True)
+    _say(f"{where}bitstring is text (\"0011\"); read it as such: pandas read_csv(..., "
+         "dtype={'bitstring': str}), DuckDB read_csv(..., types={'bitstring': 'VARCHAR'})",
+         err=True)
 
 
 def _read_counts(arc: Any, job_ids: list[str] | None, skip_damaged: bool) -> Any:
@@ -1153,7 +1173,7 @@ def retag(ctx: click.Context, job_ids: tuple[str, ...], select_all: bool,
         return
     selection = _selection(arc, job_ids, filters)
     if not selection:
-        _echo("no jobs selected", err=True)
+        _say("no jobs selected", err=True)
         if fmt != "table":  # still an empty JSON list / a CSV header for scripts
             import pandas as pd
 
@@ -1200,8 +1220,8 @@ def _undo(ctx: click.Context, arc: Any, selection: list[str] | None, server: dic
                   read_server_tags=remote and not archive_tags)
     summary = result.attrs.get("summary") or {}
     if not summary.get("jobs"):
-        _echo("undo: nothing to undo (no retag of this archive changed a tag"
-              + (" of the selected jobs" if selection is not None else "") + ")", err=True)
+        _say("undo: nothing to undo (no retag of this archive changed a tag"
+             + (" of the selected jobs" if selection is not None else "") + ")", err=True)
         if fmt != "table":
             write_frame(result, fmt, None)
         return
@@ -1224,7 +1244,11 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
     if fmt == "table":
         shown = frame.drop(columns=[c for c in ("old_tags", "source") if c in frame.columns])
         if "outcome" in shown.columns:
-            shown = shown[shown["outcome"] != "unchanged"]
+            # Under --quiet only the jobs that need a look: those the server refused.
+            shown = shown[shown["outcome"] == "refused" if _quiet() else
+                          shown["outcome"] != "unchanged"]
+        elif _quiet():
+            shown = shown.iloc[:0]
         elif len(changes) == len(shown):
             shown = shown[changes]
         if len(shown):
@@ -1233,15 +1257,18 @@ def _print_retag(ctx: click.Context, frame: Any, fmt: str, dry_run: bool, select
         write_frame(frame, fmt, None)
     if dry_run:
         would = (frame.attrs.get("summary") or {}).get("would_change", sum(changes))
-        _echo(f"retag (dry run): {selected} selected, {would} would change; "
-              "nothing written", err=True)
+        _say(f"retag (dry run): {selected} selected, {would} would change; "
+             "nothing written", err=True)
         return
     outcomes = frame["outcome"].value_counts().to_dict() if "outcome" in frame.columns else {}
     where = "server and archive" if (frame.attrs.get("summary") or {}).get(
         "source") == "remote" else "archive only"
-    _echo(f"retag ({where}): {selected} selected, "
-          + ", ".join(f"{outcomes.get(k, 0)} {k}" for k in ("updated", "unchanged", "refused")),
-          err=True)
+    tally = (f"retag ({where}): {selected} selected, "
+             + ", ".join(f"{outcomes.get(k, 0)} {k}" for k in ("updated", "unchanged", "refused")))
+    if outcomes.get("refused"):
+        _echo(tally, err=True)
+    else:
+        _say(tally, err=True)
     if outcomes.get("refused"):
         ctx.exit(EXIT_PROBLEMS)
 
@@ -1306,14 +1333,17 @@ def audit(ctx: click.Context, reproduce: bool, threshold: float | None,
     orphans = frame.attrs.get("orphans") or []
     parts = [f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
              for k, v in summary.items() if not isinstance(v, dict | list) and v is not None]
-    _echo("audit: " + (", ".join(parts) or f"jobs={len(frame)}, problems={len(problems)}"),
-          err=True)
+    found = bool(len(problems) or frame.attrs.get("index_problems")
+                 or frame.attrs.get("tag_count_problems"))
+    (_echo if found else _say)(
+        "audit: " + (", ".join(parts) or f"jobs={len(frame)}, problems={len(problems)}"),
+        err=True)
     kept = frame.attrs.get("kept_orphans") or {}
     if removed:
-        _echo(f"removed {len(removed)} orphan blobs", err=True)
+        _say(f"removed {len(removed)} orphan blobs", err=True)
     elif len(orphans) > len(kept):
-        _echo(f"{len(orphans) - len(kept)} orphan blobs (harmless; `jobarchive audit "
-              "--repair` removes them)", err=True)
+        _say(f"{len(orphans) - len(kept)} orphan blobs (harmless; `jobarchive audit "
+             "--repair` removes them)", err=True)
     if kept:
         _echo(f"{len(kept)} orphan blobs may hold needed data; --repair keeps them:", err=True)
         for path, why in sorted(kept.items()):
@@ -1353,9 +1383,9 @@ def _hint_findings(frame: Any) -> None:
     from .audit import note_kind_counts
 
     kinds = note_kind_counts(notes)  # per distinct text: 10^6 jobs share a few
-    _echo(f"{len(notes)} jobs without problems have reproducibility findings "
-          "(`--all` lists them): " + "; ".join(f"{k}: {n}" for k, n in kinds.items()),
-          err=True)
+    _say(f"{len(notes)} jobs without problems have reproducibility findings "
+         "(`--all` lists them): " + "; ".join(f"{k}: {n}" for k, n in kinds.items()),
+         err=True)
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive report report.html"
@@ -1380,7 +1410,7 @@ def report(ctx: click.Context, path: str, title: str | None, reproduce: bool,
     if sample is not None:
         options["sample"] = sample
     written = arc.report(path, **options)
-    _echo(f"report: {written}")
+    _say(f"report: {written}")
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive export out/"
@@ -1418,7 +1448,7 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, skip_d
         lines.append(f"{counts_path}: removed (an earlier export's; --no-counts writes none)")
     # Printed once everything is written: a closed pipe (`| head -1`) cannot cut it short.
     for line in lines:
-        _echo(line)
+        _say(line)
     if fmt == "csv" and table is not None:
         _say_bitstrings_are_text("counts.csv: ")
     if table is not None:
@@ -1446,7 +1476,7 @@ def backup(ctx: click.Context, dest: str, allow_damaged: bool, fmt: str) -> None
     if fmt == "json":
         _echo(json.dumps(result.as_dict()))
     else:
-        _echo(f"{result.path}: {result.jobs} jobs, {result.blobs} blobs, {result.bytes:,} bytes")
+        _say(f"{result.path}: {result.jobs} jobs, {result.blobs} blobs, {result.bytes:,} bytes")
         for problem in result.problems:
             _echo(f"not copied: {problem}", err=True)
     if result.problems:

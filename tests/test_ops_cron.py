@@ -85,3 +85,44 @@ def test_a_sync_stopped_by_a_failing_server_says_it_in_one_clean_sentence(home):
     error = run.stderr.splitlines()[-1]
     assert error.startswith("Error: Sync stopped early"), run.stderr
     assert ".." not in error, error
+
+
+def test_quiet_cron_jobs_print_nothing_when_all_is_well_and_the_trouble_when_not(home):
+    """The nightly audit, the sync, and the dashboard feeds (`ls -o`, `export --format csv`)
+    wrote their summaries ('audit: jobs=..., problems=0', 'wrote N rows to FILE', the CSV
+    bitstring hint, the retag tally) on stderr, the stream errors go to: cron mailed every
+    run, and the only way to stop it, 2>/dev/null, also dropped the errors. `-q` leaves out
+    what only says that things went well."""
+    with Emulator(seed_jobs=20, seed_active=3, seed=5) as emu:
+        assert cron(home, "--archive", "lab.jobarchive", "sync", "--url", emu.url,
+                    "--token", emu.token).returncode == 0
+        env = {"JOBARCHIVE_PATH": str(home / "lab.jobarchive"), "JOBARCHIVE_TOKEN": emu.token}
+        runs = {
+            "sync": cron(home, "-q", "sync", **env),
+            "audit": cron(home, "-q", "audit", **env),
+            "retag": cron(home, "-q", "retag", "--status", "DONE", "--add", "seen", **env),
+            "ls": cron(home, "-q", "ls", "--format", "csv", "-o", "jobs.csv", **env),
+            "export": cron(home, "-q", "export", "dash", "--format", "csv", **env),
+            "backup": cron(home, "-q", "backup", "nightly", **env),
+            "report": cron(home, "-q", "report", "lab.html", **env),
+            "empty": cron(home, "-q", "ls", "--status", "ERROR", "--since", "2999-01-01", **env),
+        }
+    for name, run in runs.items():
+        assert (run.returncode, run.stdout, run.stderr) == (0, "", ""), name
+    assert (home / "jobs.csv").stat().st_size and (home / "dash" / "counts.csv").stat().st_size
+    assert (home / "nightly" / "index.db").is_file() and (home / "lab.html").is_file()
+    done = [line for line in (home / "jobs.csv").read_text().splitlines() if ",DONE," in line]
+    assert done and all("seen" in line for line in done)
+    # A blob gone: the audit says so on stderr, with the fix, and exits 3.
+    for blob in (home / "lab.jobarchive" / "blobs").iterdir():
+        blob.unlink()
+    run = cron(home, "-q", "audit", **env)
+    assert run.returncode == 3, run.stderr
+    assert "missing or damaged blob" in run.stderr and "jobarchive sync" in run.stderr
+    assert "problems=" in run.stderr
+
+
+def test_quiet_after_the_command_says_where_it_goes(home):
+    run = cron(home, "--archive", "lab.jobarchive", "audit", "-q")
+    assert run.returncode == 2
+    assert "-q goes before the command: jobarchive -q audit" in run.stderr, run.stderr
