@@ -247,7 +247,8 @@ class IBMQJob:
         self._cancelled = False
         self._job_error_msg: str | None = None
         self._refreshed = False
-        self._listed = False  # built from a job-list item (see from_server)
+        # Fields a job-list item left out (see from_server): read in full when asked for.
+        self._unlisted: frozenset[str] = frozenset()
 
     # --- construction --------------------------------------------------------------
 
@@ -268,11 +269,12 @@ class IBMQJob:
         """Build a job from a raw camelCase server document, as the API client receives it.
 
         ``listed=True``: ``doc`` is a job-list item (reference §6), which may lack fields
-        such as its name and tags; reading those and ``update_tags`` then read the live job
-        in full first, once.
+        such as its name and tags; reading one it lacks, and ``update_tags`` without its
+        tags, then read the live job in full first, once.
         """
         job = cls.from_dict(from_server_doc(doc), backend, api_client)
-        job._listed = listed
+        if listed:
+            job._unlisted = frozenset(f for f in ("name", "tags") if f not in doc)
         return job
 
     @classmethod
@@ -291,12 +293,12 @@ class IBMQJob:
         """
         return copy.deepcopy(self._record)
 
-    def _read_in_full(self) -> None:
-        """A live job built from a job-list item (``from_server(listed=True)``) reads its
-        full document once: the real server's list items carry no name, tags, share level
-        or client (realdata ibmqclient_jl_records/jobs.json), and reads must not answer
-        None or [] for what the job has."""
-        if self._listed and self._api_client is not None and not self._refreshed:
+    def _read_in_full(self, field: str) -> None:
+        """A live job built from a job-list item without ``field`` (``from_server(listed=
+        True)``) reads its full document once: the real server's list items carry no name
+        or tags (realdata ibmqclient_jl_records/jobs.json), and reads must not answer None
+        or [] for what the job has."""
+        if field in self._unlisted and self._api_client is not None and not self._refreshed:
             self.refresh()
 
     # --- plain reads -----------------------------------------------------------------
@@ -313,12 +315,12 @@ class IBMQJob:
 
     def name(self) -> str | None:
         """The job's name."""
-        self._read_in_full()
+        self._read_in_full("name")
         return self._record.get("name")
 
     def tags(self) -> list[str]:
         """A copy of the job's tags."""
-        self._read_in_full()
+        self._read_in_full("tags")
         return list(self._record["tags"])
 
     def creation_date(self) -> datetime:
@@ -881,7 +883,7 @@ class IBMQJob:
                                     additional_tags, removal_tags, IBMQJobInvalidStateError)
 
         updated()  # validates the arguments before anything is sent
-        self._read_in_full()
+        self._read_in_full("tags")
         new_tags = updated()
         answer = self._put_attribute("tags", new_tags)
         echoed = answer.get("tags")

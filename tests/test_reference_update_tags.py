@@ -79,7 +79,7 @@ def test_a_listed_job_reads_what_its_list_item_left_out(lean):
     "None, tags [], share level none, for bell-run tagged exp1 at level hub): the real "
     "server's list items carry none of them, and archive.record_of() takes job._record as "
     "it is; fix in jobarchive/archive.py record_of(): read such a live job in full first "
-    "(IBMQJob._read_in_full(), as its name()/tags()/update_tags() do)"))
+    "(IBMQJob._read_in_full(field), as its name()/tags()/update_tags() do)"))
 def test_archiving_a_listed_job_keeps_its_name_and_tags(lean, tmp_path):
     emu, provider, job_id = lean
     with Archive(tmp_path / "a") as arc:
@@ -87,3 +87,17 @@ def test_archiving_a_listed_job_keeps_its_name_and_tags(lean, tmp_path):
         record = arc.get(job_id).to_dict()
         assert (record["name"], set(record["tags"]), record["share_level"]) == (
             "bell-run", {"exp1", "ibmq_jobset_s_0"}, "hub")
+
+
+def test_a_list_item_that_carries_name_and_tags_is_not_read_again():
+    with Emulator(seed_jobs=0, seed=3, time_scale=1e-6) as emu:  # full list items
+        provider = jobarchive.connect(emu.url, emu.token)
+        qc = QuantumCircuit(1, 1)
+        qc.measure(0, 0)
+        provider.get_backend("ibmq_qasm_simulator").run(
+            qobj_from_circuits(qc, shots=10), job_name="n", job_tags=["t"])
+        emu.reset_stats()
+        job = provider.jobs(limit=1)[0]
+        assert (job.name(), job.tags(), job.update_tags(additional_tags=["u"])) == (
+            "n", ["t"], ["t", "u"])
+        assert emu.stats().get("job_get", 0) == 0
