@@ -1,0 +1,66 @@
+"""The CLI under a service account's environment: HOME a place nothing can be written (a
+system user's /dev/null or /nonexistent home, systemd's ProtectHome), C and POSIX locales.
+
+The console module runs in a child process with only the variables given; real archives
+in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobarchive import Archive
+
+JOB = {"job_id": "j1", "creation_date": "2021-03-01T00:00:00Z", "status": "COMPLETED",
+       "name": "état ✓ 量子", "tags": ["π"]}
+
+
+def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin",
+            "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-m", "jobarchive.cli", *args], cwd=cwd,
+                          env={**base, **env}, capture_output=True, text=True,
+                          encoding="utf-8", timeout=120)
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    path = tmp_path / "lab.jobarchive"
+    with Archive(path) as arc:
+        arc.add(JOB)
+    return path
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "report under a HOME nothing can be written to (HOME=/dev/null, a system user's "
+    "/nonexistent) prints matplotlib's 'mkdir -p failed for path /dev/null/.config/"
+    "matplotlib' and 'Matplotlib created a temporary cache directory ... set the "
+    "MPLCONFIGDIR environment variable' on stderr every run, even with -q: cron mails "
+    "each one. Cause: report.py imports matplotlib, which logs both when its config "
+    "directory cannot be made; the fix goes in report.py (a writable MPLCONFIGDIR, such "
+    "as one under the system temp directory, when the default is not, before importing it)"))
+def test_report_under_an_unwritable_home_prints_nothing(tmp_path, archive):
+    done = run(tmp_path, "--archive", str(archive), "-q", "report", "lab.html",
+               HOME="/dev/null")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "lab.html").is_file()
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize("locale", [{"LC_ALL": "POSIX"}, {"LANG": "C"}, {}])
+def test_names_out_of_ascii_under_the_c_locale(tmp_path, archive, locale):
+    """Cron's locale (none, C, POSIX): names and tags out of ASCII print as they are in
+    the table, CSV and JSON (Python's UTF-8 mode), never a UnicodeEncodeError (a guard: no
+    defect found)."""
+    table = run(tmp_path, "--archive", str(archive), "ls", **locale)
+    assert table.returncode == 0, table.stderr
+    assert "état ✓ 量子" in table.stdout and "π" in table.stdout
+    csv = run(tmp_path, "--archive", str(archive), "ls", "--name", "é", "--format", "csv",
+              **locale)
+    assert csv.returncode == 0 and "état ✓ 量子" in csv.stdout, csv.stderr
+    shown = run(tmp_path, "--archive", str(archive), "show", "j1", "--json", **locale)
+    assert shown.returncode == 0 and '"état ✓ 量子"' in shown.stdout, shown.stderr
