@@ -38,6 +38,7 @@ import hashlib
 import json
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -55,6 +56,7 @@ from .exceptions import (
 )
 from .job import IBMQJob, apply_tag_update
 from .query import job_ids_of
+from .status import API_FINAL_STATUSES
 from .sync import FailureRun, _owner, api_error, cancellable, is_full_doc
 
 if TYPE_CHECKING:
@@ -231,6 +233,8 @@ def _run(archive: Archive, groups: list[tuple[list[str], tuple, bool]], campaign
         runner = _Runner(archive, provider, campaign, workers, progress, batch_size,
                          undo_label, desc)
         runner.run(plans)
+    if provider is None:
+        _warn_running(plans)
     frame = _frame(plans, RESULT_COLUMNS)
     outcomes = frame["outcome"].value_counts()
     frame.attrs["summary"] = {
@@ -362,6 +366,20 @@ def _plan(archive: Archive, groups: list[tuple[list[str], tuple, bool]],
             new = apply_tag_update(old, *op, IBMQJobInvalidStateError)
             plans.append(_Plan(job_id, record, old, new, op=op, read=read))
     return plans
+
+
+def _warn_running(plans: list[_Plan]) -> None:
+    """Say so when a local run changed jobs still running: the next sync refreshes them
+    from the server, whose tags this run did not change, and so takes the change back."""
+    running = [p.job_id for p in plans if p.outcome == "updated"
+               and str(p.record.get("status") or "").upper() not in API_FINAL_STATUSES]
+    if running:
+        warnings.warn(
+            f"{len(running):,} of the jobs retagged locally are still running (e.g. "
+            f"{running[0]}): the next sync takes their tags from the server, where they did "
+            "not change, and so undoes this change. Retag them on the server too (jobarchive "
+            "retag --remote; retag(..., provider=provider)) to keep it", UserWarning,
+            stacklevel=5)  # the caller of Archive.retag
 
 
 def _route(provider: Any, plans: list[_Plan]) -> None:
