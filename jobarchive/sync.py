@@ -743,7 +743,7 @@ class _Pass:
         one) lists no name or tags, and comparing nothing left every edit made elsewhere
         out of the archive. Non-final jobs were refreshed earlier in the pass."""
         lean = [d["id"] for d in page if _doc_id(d) in known and not is_full_doc(d)
-                and not ("tags" in d and "name" in d)
+                and "tags" not in d and "name" not in d
                 and str(known[d["id"]][0]).upper() in API_FINAL_STATUSES
                 and d["id"] not in self.gone]
         if not lean:
