@@ -695,7 +695,11 @@ class IBMQBackendService:
             raise AttributeError(str(err)) from None
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self._provider._load_backends()))
+        try:  # tab completion must not fail on a server that cannot list its backends now
+            names = set(self._provider._load_backends())
+        except IBMQBackendApiError:
+            names = set()
+        return sorted(set(super().__dir__()) | names)
 
     def __repr__(self) -> str:
         return f"<IBMQBackendService for {self._provider!r}>"
