@@ -1497,14 +1497,41 @@ def _replace_whole(path: Path, write: Callable[[Path], Any]) -> None:
     if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: nothing to replace
         write(path)
         return
+    import socket
+
     target = Path(os.path.realpath(path))  # a symbolic link stays, its file is replaced
-    tmp = target.with_name(f".{target.name}.tmp")
+    # A temp file of this run's own: two runs writing one file (a cron job overrunning into
+    # the next) shared one, the second rewrote and renamed the first's, which went on
+    # writing into the renamed file. Named by host and pid, so a later run removes those
+    # of runs killed meanwhile (timeout(1), systemd) instead of one more each kill.
+    host = socket.gethostname().replace("/", "_")
+    _remove_dead_runs_temp_files(target, host)
+    tmp = target.with_name(f".{target.name}.{host}.{os.getpid()}.tmp")
     try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))  # the umask's mode
         write(tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _remove_dead_runs_temp_files(target: Path, host: str) -> None:
+    """Remove the temp files ``_replace_whole`` left beside ``target`` in runs of this host
+    that were killed (their process is gone); another host's are left alone."""
+    import glob
+
+    prefix = f".{target.name}.{host}."
+    for leftover in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = leftover.name[len(prefix):-len(".tmp")]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            leftover.unlink(missing_ok=True)
+        except OSError:  # alive, another user's
+            pass
 
 
 @cli.command(epilog="\b\nExamples:\n  jobarchive emulator --port 8080 --seed-jobs 1000"
