@@ -215,6 +215,12 @@ def _one_job_id(value: Any, method: str) -> str:
                     "df.job_id.iloc[0], or loop over the ids")
 
 
+def _v1_data(entry: Any) -> Any:
+    """The ``data`` (counts) of a v1 job's ``qasms`` entry: ``{"result": {"data": ...}}``."""
+    result = entry.get("result") if isinstance(entry, dict) else None
+    return result.get("data") if isinstance(result, dict) else None
+
+
 def _batches(records: Iterable[dict[str, Any]], size: int, payload_size: int) -> Iterator[list[dict[str, Any]]]:
     """Cut after ``size`` records or ``payload_size`` records carrying a result/qobj."""
     batch: list[dict[str, Any]] = []
@@ -699,7 +705,8 @@ class Archive:
     def counts(self, job_ids: Any = None, *, missing: str = "raise") -> pd.DataFrame:
         """Long DataFrame of histograms: job_id, experiment, bitstring, count, key (raw key).
 
-        ``job_ids``: ids, a ``query()`` DataFrame, or None for every job with a result.
+        ``job_ids``: ids, a ``query()`` DataFrame, or None for every job with counts: those
+        with a result, and v1 jobs (2018-2019), whose counts are in their record's ``qasms``.
         A blob file that is missing or unreadable raises ``BlobIntegrityError`` naming it
         and its jobs; ``missing="skip"`` leaves those jobs out with a warning instead
         (their ids in ``attrs["skipped_jobs"]``).
@@ -714,8 +721,10 @@ class Archive:
             raise JobNotFoundError(next(j for j in unique if j not in known))
         damaged: dict[str, str] = {}
         with gc_paused():  # the frame's strings set off collections that walk every live object
+            v1 = self._v1_results(None if unique is None else
+                                  [job_id for job_id, path, _ in locations if path is None])
             table = self.blobs.read_counts(((path, row, job_id) for job_id, path, row in locations
-                                            if path is not None), order=ids, damaged=damaged)
+                                            if path is not None), order=ids, damaged=damaged, results=v1)
             for _ in range(_REREAD_ATTEMPTS - 1):
                 if not damaged:
                     break
@@ -726,7 +735,8 @@ class Archive:
                     break
                 locations, damaged = again, {}
                 table = self.blobs.read_counts(((path, row, job_id) for job_id, path, row in locations
-                                                if path is not None), order=ids, damaged=damaged)
+                                                if path is not None), order=ids, damaged=damaged,
+                                               results=v1)
             # pandas' "string", as every frame of the package: merges on job_id keep the dtype.
             frame = table.to_pandas().astype({"job_id": "string", "bitstring": "string", "key": "string"})
         skipped = [job_id for job_id, path, _ in locations if path in damaged] if damaged else []
@@ -740,6 +750,18 @@ class Archive:
                           f"{_DAMAGED_FIX}.", UserWarning, stacklevel=2)
         frame.attrs["skipped_jobs"] = skipped
         return frame
+
+    def _v1_results(self, job_ids: list[str] | None) -> list[tuple[str, dict[str, Any]]]:
+        """(job_id, a result dict of its histograms) of the v1 jobs among ``job_ids`` (None:
+        all): their counts are in the record's ``qasms``, one entry an experiment."""
+        if job_ids == []:
+            return []
+        out = []
+        for job_id, doc in self.index.v1_docs(job_ids):
+            qasms = loads(doc).get("qasms")
+            if isinstance(qasms, list):
+                out.append((job_id, {"results": [{"data": _v1_data(entry)} for entry in qasms]}))
+        return out
 
     def history(self, job_id: str) -> pd.DataFrame:
         """Status transitions and tag/name edits of a job: at, kind, old, new, source, who."""

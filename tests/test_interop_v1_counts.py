@@ -4,19 +4,11 @@ that goes back to 2018 reads them through counts() like any other job's. Real do
 
 from __future__ import annotations
 
-import pytest
-
 from jobarchive import IBMQJob
 
 REAL_V1 = ("5b633f94f9b81b00364af0dd", "5b6341cb3a8adf003c0e0edb")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "counts() of a DONE v1 job (counts in the record's qasms[i].result.data.counts; 2,000 "
-    "shots each here) is an empty frame, and counts(arc.query()) leaves such jobs out "
-    "without a word: Archive.counts reads Parquet count rows only and a v1 job has none. Fix "
-    "in archive.py (counts of a job whose record holds qasms results come from them) or in "
-    "the write path (archive.py/store/blobs.py: store a v1 job's counts as count rows)"))
 def test_counts_of_v1_jobs_are_their_qasms_counts(arc, real_corpus):
     docs = {}
     for entry in real_corpus:

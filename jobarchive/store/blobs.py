@@ -601,7 +601,8 @@ class BlobStore:
 
     def read_counts(self, locations: Iterable[tuple[str, int] | tuple[str, int, str]] | None = None,
                     order: Sequence[str] | None = None,
-                    damaged: dict[str, str] | None = None) -> pa.Table:
+                    damaged: dict[str, str] | None = None,
+                    results: Sequence[tuple[str, Any]] = ()) -> pa.Table:
         """Long counts table (job_id, experiment, bitstring, count, key).
 
         ``locations`` are ``(file, payload row)`` pairs, or ``(file, payload row, job id)``
@@ -609,7 +610,8 @@ class BlobStore:
         then not decoded (a fifth of the read). None reads every job of every file.
         ``order``: job ids; rows come out grouped in that order (stable within a job).
         A missing or unreadable file raises ``BlobIntegrityError``; given a ``damaged`` dict,
-        it is left out instead and recorded there (file -> problem).
+        it is left out instead and recorded there (file -> problem). ``results``: ``(job_id,
+        result dict)`` of jobs whose histograms are in no file (v1 jobs), after the files'.
         """
         ids: dict[str, list[str]] = defaultdict(list)
         if locations is None:
@@ -642,6 +644,8 @@ class BlobStore:
                 done = list(pool.map(read, per_file.items()))
         else:
             done = [read(item) for item in per_file.items()]
+        if results:
+            done.append(_results_counts(results))
         for table, n in filter(None, done):
             parts.append(table)
             lengths.append(n)
@@ -858,6 +862,17 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         return np.empty(0, np.int64)
     ends = np.cumsum(lengths)
     return np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - lengths), lengths)
+
+
+def _results_counts(results: Sequence[tuple[str, Any]]) -> tuple[pa.Table, np.ndarray]:
+    """Count rows of ``(job_id, result dict)`` pairs as COUNTS_SCHEMA, and rows per job."""
+    cols = _CountColumns()
+    lengths = np.fromiter((cols.add(result) for _, result in results), np.int64, len(results))
+    experiment, keys, bits, counts = cols.columns()
+    job_ids = np.repeat(np.array([job_id for job_id, _ in results], object), lengths)
+    return pa.Table.from_arrays(
+        [pa.array(job_ids, pa.string()), pa.array(experiment, pa.int32()), bits.cast(pa.string()),
+         pa.array(counts, pa.int64()), keys.cast(pa.string())], schema=COUNTS_SCHEMA), lengths
 
 
 def _as_counts(table: pa.Table) -> pa.Table:
