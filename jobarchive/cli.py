@@ -794,7 +794,10 @@ def _to_parquet(frame: Any, path: str | Path) -> None:
     schema = pa.Schema.from_pandas(frame, preserve_index=False)
     for name in LIST_COLUMNS.intersection(frame.columns):
         schema = schema.set(schema.get_field_index(name), pa.field(name, pa.list_(pa.string())))
-    frame.to_parquet(path, index=False, schema=schema)
+    # Through a Python file: given the path, pyarrow seeks, which /dev/stdout on a pipe
+    # and a FIFO refuse ("lseek failed"); written in order, Parquet needs no seek.
+    with open(path, "wb") as fh:
+        frame.to_parquet(fh, index=False, schema=schema)
 
 
 def _columns_option(value: str | None) -> list[str] | None:
