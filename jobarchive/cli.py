@@ -1441,13 +1441,14 @@ def export(ctx: click.Context, directory: str, fmt: str, no_counts: bool, skip_d
         frame = run_query(arc, filters)
         table = None if no_counts else _read_counts(
             arc, frame["job_id"].tolist() if _has_filter(filters) else None, skip_damaged)
-    _save(frame, fmt, jobs_path)
     lines = [f"{jobs_path}: {len(frame)} jobs"]
     if table is not None:
-        _save(table, fmt, counts_path)
+        _replace_together([(jobs_path, _writer(frame, fmt)), (counts_path, _writer(table, fmt))])
         lines.append(f"{counts_path}: {len(table)} rows")
-    elif counts_path.exists():  # an earlier export's: it would pass for this one's counts
-        counts_path.unlink()
+    else:
+        _replace_whole(jobs_path, _writer(frame, fmt))
+    if table is None and counts_path.exists():
+        counts_path.unlink()  # an earlier export's: it would pass for this one's counts
         lines.append(f"{counts_path}: removed (an earlier export's; --no-counts writes none)")
     # Printed once everything is written: a closed pipe (`| head -1`) cannot cut it short.
     for line in lines:
@@ -1486,36 +1487,48 @@ def backup(ctx: click.Context, dest: str, allow_damaged: bool, fmt: str) -> None
         ctx.exit(EXIT_PROBLEMS)
 
 
-def _save(frame: Any, fmt: str, path: Path) -> None:
-    _replace_whole(path, lambda tmp: _to_parquet(frame, tmp) if fmt == "parquet"
-                   else _to_csv(frame, tmp))
+def _writer(frame: Any, fmt: str) -> Callable[[Path], Any]:
+    return lambda tmp: _to_parquet(frame, tmp) if fmt == "parquet" else _to_csv(frame, tmp)
 
 
 def _replace_whole(path: Path, write: Callable[[Path], Any]) -> None:
     """``write`` a temp file beside ``path``, then rename it over ``path``: a write that
     fails (a full disk) leaves the file that was there, not half of a new one, and a reader
     never sees a file being written (a colleague's notebook, while cron rewrites it)."""
-    if path.is_dir():  # else the rename's error names the temp file
-        raise click.ClickException(f"{path} is a directory, not a file")
-    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: nothing to replace
-        write(path)
-        return
+    _replace_together([(path, write)])
+
+
+def _replace_together(outputs: Sequence[tuple[Path, Callable[[Path], Any]]]) -> None:
+    """``_replace_whole`` of files that go together (export's jobs.* and counts.*): every
+    one is written before any is renamed, so a failed or killed run leaves the old set, not
+    new jobs beside old counts."""
     import socket
 
-    target = Path(os.path.realpath(path))  # a symbolic link stays, its file is replaced
+    for path, _ in outputs:
+        if path.is_dir():  # else the rename's error names the temp file
+            raise click.ClickException(f"{path} is a directory, not a file")
     # A temp file of this run's own: two runs writing one file (a cron job overrunning into
     # the next) shared one, the second rewrote and renamed the first's, which went on
     # writing into the renamed file. Named by host and pid, so a later run removes those
     # of runs killed meanwhile (timeout(1), systemd) instead of one more each kill.
     host = socket.gethostname().replace("/", "_")
-    _remove_dead_runs_temp_files(target, host)
-    tmp = target.with_name(f".{target.name}.{host}.{os.getpid()}.tmp")
+    written: list[tuple[Path, Path]] = []
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))  # the umask's mode
-        write(tmp)
-        os.replace(tmp, target)
+        for path, write in outputs:
+            if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: nothing to replace
+                write(path)
+                continue
+            target = Path(os.path.realpath(path))  # a symbolic link stays, its file is replaced
+            _remove_dead_runs_temp_files(target, host)
+            tmp = target.with_name(f".{target.name}.{host}.{os.getpid()}.tmp")
+            written.append((tmp, target))
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))  # umask's mode
+            write(tmp)
+        for tmp, target in written:
+            os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
         raise
 
 
