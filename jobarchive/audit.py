@@ -42,7 +42,7 @@ import pandas as pd
 from .exceptions import BlobIntegrityError
 from .status import ApiJobKind
 from .store.blobs import loads
-from .store.index import JobFilter, payload_sizes, row_from_record
+from .store.index import JobFilter, marked_doc, payload_sizes, row_from_record, v1_experiments
 
 if TYPE_CHECKING:
     from .archive import Archive
@@ -518,7 +518,8 @@ def audit(
     tags whose ``tag_counts`` (query planning) disagrees with the tag table to
     ``frame.attrs["tag_count_problems"]``. ``repair=True`` first rewrites, in one transaction,
     the rows an older version wrote after the upgrade (``Index.repair_derived_rows``: NULL
-    share levels, "name==None" clients, missing tag counts...) and says how many in
+    share levels, "name==None" clients, missing tag counts, big ints stored as floats, v1
+    jobs without num_experiments; a plain audit names each such job) and says how many in
     ``frame.attrs["repaired_rows"]``/``["recounted_tags"]``; the frame is of the result.
     With ``reproduce=True`` it also sets the index's has_result, has_qobj, num_experiments
     and shots where the payloads it reads give others (a note says so).
@@ -551,6 +552,8 @@ def audit(
     fixes: list[tuple[str, int, int, dict[str, int | None]]] = []
     reproduced = 0
     with archive.index.snapshot():  # blobs and jobs as of one commit, not two
+        # Only an older version's process writes rows the data migrations would rewrite.
+        old_writers = verify and archive.index.older_versions_may_write()
         known = archive.index.blobs()
         index_problems, tag_rows, tag_count_problems = _index_checks(archive, progress) \
             if verify else ([], [], [])
@@ -568,7 +571,7 @@ def audit(
                      disable=not (progress and reproduce), leave=False) as rerun_bar, \
                 contextlib.closing(archive.index.iter_select(
                     JobFilter(descending=False), _PASS_COLUMNS, batch=CHUNK_JOBS)) as batches:
-            judged = ([_job_row(row, blobs, payloads, tag_problems, verify) for row in batch]
+            judged = ([_job_row(row, blobs, payloads, tag_problems, verify, old_writers) for row in batch]
                       for batch in batches)
             every_payload = reproduce and payloads.chosen is None
             for rows in _groups(judged, REPRODUCE_JOBS if every_payload else CHUNK_JOBS):
@@ -724,6 +727,25 @@ def _row_disagreement(job_id: str, doc: dict[str, Any], stored: Sequence[Any]) -
         return None
     return (f"the index row disagrees with the job's stored record in {', '.join(differ)} "
             f"(edited outside jobarchive? queries and get() see different values: {_RESTORE_INDEX})")
+
+
+_OLDER_WRITER = ("by an older version that had the archive open when it was upgraded? "
+                 "audit(repair=True) rewrites it as this version writes it")
+
+
+def _old_version_problems(doc: Any, value: dict[str, Any], num_experiments: Any) -> list[str]:
+    """What the data migrations m006/m007 would rewrite in a job's row, which only an older
+    version writes (``Index.repair_derived_rows`` rewrites it): the doc's other fields and
+    the share level and client are checked with every column (``_row_disagreement``)."""
+    found = []
+    if marked_doc(doc) is not None:
+        found.append("the index's doc of this job holds an int beyond 64 bits stored without "
+                     "the marker jobarchive reads it exactly by: get() and record() give a "
+                     f"float (written {_OLDER_WRITER})")
+    if num_experiments is None and (n := v1_experiments(value)) is not None:
+        found.append(f"the index's num_experiments of this v1 job is missing, not its {n} "
+                     f"circuits (queries show none; written {_OLDER_WRITER})")
+    return found
 
 
 def _tag_problems(tag_rows: list[tuple[str, str, str | None]]) -> tuple[dict[str, str], int]:
@@ -951,8 +973,9 @@ def _payload_pass(archive: Archive, blobs: _Blobs, verify: bool, reproduce: bool
 
 
 def _job_row(row: Sequence[Any], blobs: _Blobs, payloads: _Payloads,
-             tag_problems: dict[str, str], verify: bool) -> dict[str, Any]:
-    """The audit row of one job (``_PASS_COLUMNS``), before any re-run."""
+             tag_problems: dict[str, str], verify: bool, old_writers: bool) -> dict[str, Any]:
+    """The audit row of one job (``_PASS_COLUMNS``), before any re-run; ``old_writers``:
+    also name what an older version writes otherwise (see ``_old_version_problems``)."""
     job_id, blob_id, blob_row, has_result, has_qobj, shots, num_experiments, doc, *stored = row
     status, backend, client_version, kind, creation_us = (
         stored[_DOC_AT[c]] for c in ("status", "backend_name", "client_version", "kind",
@@ -975,6 +998,8 @@ def _job_row(row: Sequence[Any], blobs: _Blobs, payloads: _Payloads,
                      "outside jobarchive? queries show it as missing)"
                      for column, value in zip(("shots", "num_experiments"), sizes, strict=True)
                      if value is not None and not (type(value) is int and value >= 0)]
+    if old_writers and value is not None:
+        problems += _old_version_problems(doc, value, num_experiments)
     v1 = value is not None and isinstance(value.get("qasms"), list) and bool(value["qasms"])
     notes = []
     complete = True

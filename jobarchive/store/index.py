@@ -185,9 +185,14 @@ def m006_experiments_of_v1_documents(db: sqlite_utils.Database) -> None:
     # v1 documents carry their circuits in "qasms": num_experiments counts them.
     rows = db.execute("SELECT job_id, doc FROM jobs WHERE num_experiments IS NULL "
                       "AND instr(doc, CAST('\"qasms\"' AS BLOB)) > 0").fetchall()
-    updates = [(len(qasms), job_id) for job_id, doc in rows
-               if isinstance(qasms := loads(doc).get("qasms"), list)]
+    updates = [(n, job_id) for job_id, doc in rows if (n := v1_experiments(loads(doc))) is not None]
     db.conn.executemany("UPDATE jobs SET num_experiments = ? WHERE job_id = ?", updates)
+
+
+def v1_experiments(doc: Any) -> int | None:
+    """The circuits of a v1 document (2018-2019: its ``qasms`` list), else None."""
+    qasms = doc.get("qasms") if isinstance(doc, dict) else None
+    return len(qasms) if isinstance(qasms, list) else None
 
 
 @migrations()
@@ -200,13 +205,21 @@ def m007_exact_big_ints(db: sqlite_utils.Database) -> None:
     updates = []
     cursor = db.execute("SELECT job_id, doc FROM jobs")
     while rows := cursor.fetchmany(5000):
-        for job_id, doc in rows:
-            raw = doc.encode() if isinstance(doc, str) else doc
-            if may_hold_unmarked_big_int(raw):
-                text = dumps(json.loads(raw))
-                if text.startswith(" "):
-                    updates.append((text.encode(), job_id))
+        updates += [(text, job_id) for job_id, doc in rows if (text := marked_doc(doc)) is not None]
     db.conn.executemany("UPDATE jobs SET doc = ? WHERE job_id = ?", updates)
+
+
+def marked_doc(doc: str | bytes) -> bytes | None:
+    """A doc holding an int beyond 64 bits stored without the marker (see m007) rewritten
+    with it; None for any other doc (one that does not parse too)."""
+    raw = doc.encode() if isinstance(doc, str) else doc
+    if not may_hold_unmarked_big_int(raw):
+        return None
+    try:
+        text = dumps(json.loads(raw))
+    except ValueError:
+        return None
+    return text.encode() if text.startswith(" ") else None
 
 
 # The v1 jobs (2018-2019): no blob, circuits and counts in the doc's "qasms". counts() finds
