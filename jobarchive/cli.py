@@ -243,7 +243,10 @@ def open_archive(ctx: click.Context, create: bool = False) -> Any:
 
 
 def _qiskitrc() -> dict[str, str]:
-    path = Path.home() / QISKITRC
+    try:
+        path = Path.home() / QISKITRC
+    except RuntimeError:  # no $HOME and no passwd entry (a service's numeric user): none
+        return {}
     if not path.is_file():
         return {}
     parser = configparser.ConfigParser(interpolation=None)

@@ -7,6 +7,7 @@ in tmp_path."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,39 @@ def test_names_out_of_ascii_under_the_c_locale(tmp_path, archive, locale):
     assert csv.returncode == 0 and "état ✓ 量子" in csv.stdout, csv.stderr
     shown = run(tmp_path, "--archive", str(archive), "show", "j1", "--json", **locale)
     assert shown.returncode == 0 and '"état ✓ 量子"' in shown.stdout, shown.stderr
+
+
+def _without_a_home() -> list[str]:
+    """The prefix that runs a command as a user with no passwd entry and no $HOME (a numeric
+    User= of a service, `env -i` in a wrapper): Python cannot tell its home directory."""
+    unshare = shutil.which("unshare")
+    probe = [unshare, "--user", "--map-user=12345", sys.executable, "-c",
+             "import pathlib; pathlib.Path.home()"] if unshare else None
+    if probe is None or "Could not determine home" not in subprocess.run(
+            probe, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}).stderr:
+        pytest.skip("needs unshare --user (user namespaces) for a user without a home")
+    return probe[:3]
+
+
+@pytest.mark.parametrize("token", ["from the environment", "none"])
+def test_sync_as_a_user_without_a_home_directory(tmp_path, token):
+    """sync said 'Error: RuntimeError: Could not determine home directory.' (exit 1): with
+    the token in $JOBARCHIVE_TOKEN and no URL it looked for ~/.qiskit/qiskitrc's URL, and
+    without a token for its token. Without a home there is no qiskitrc: the default URL is
+    used, and a missing token is the usual usage error (exit 2)."""
+    env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin",
+           "PYTHONPATH": os.pathsep.join(sys.path),
+           # IBM's URL must not be reached from a test: a dead proxy answers for it.
+           "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+    if token != "none":
+        env["JOBARCHIVE_TOKEN"] = "a-token-from-cron-0123456789"
+    done = subprocess.run([*_without_a_home(), sys.executable, "-m", "jobarchive.cli",
+                           "--archive", str(tmp_path / "lab.jobarchive"), "sync",
+                           "--max-retries", "0"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert "RuntimeError" not in done.stderr, done.stderr
+    if token == "none":
+        assert done.returncode == 2 and "no API token" in done.stderr, done.stderr
+    else:
+        assert done.returncode == 1, done.stderr
+        assert "cannot reach https://auth.quantum-computing.ibm.com/api" in done.stderr
