@@ -233,6 +233,11 @@ def m008_v1_jobs(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE INDEX jobs_v1 ON jobs(creation_us, job_id) WHERE {_V1_JOBS}")
 
 
+# Migrations that only add an index: every read gives the same answer without them (slower),
+# so an archive this process cannot write is read without them rather than refused.
+_INDEX_ONLY = frozenset({"m008_v1_jobs"})
+
+
 _ROW_COLUMNS = (
     "job_id", "creation_us", "name", "backend_name", "status", "api_status", "final",
     "share_level", "run_mode", "kind", "experiment_id", "client_version", "num_experiments",
@@ -935,13 +940,13 @@ class Index:
                 f"{', '.join(sorted(unknown))} are unknown to this version). "
                 "Upgrade jobarchive (pip install -U jobarchive) to open it."
             )
-        if applied != known and self.read_only:
+        if self.read_only and not (known - applied) <= _INDEX_ONLY:
             raise ArchiveError(
                 f"{self.path} needs an upgrade to this version's schema (migrations "
                 f"{', '.join(sorted(known - applied))}), which needs write access, and "
                 f"{self.read_only}. Copy the archive directory to a writable place and open the "
                 "copy (the copy is upgraded; the original stays readable by its version).")
-        if applied != known:
+        if applied != known and not self.read_only:
             try:
                 self._retry_locked(self._apply_migrations)
             except sqlite3.Error as err:
