@@ -81,6 +81,8 @@ def note_kind(note: str) -> str:
         return "client name not recorded"
     if note.startswith("not reproduced"):
         return "not reproduced"
+    if note.startswith(_OLD_COUNT):
+        return "num_experiments of a partial result (versions before 66c39d9)"
     if note.startswith(_NEWER_NOTE):
         return "an orphan blob holds a result or qobj the index lacks (index.db older than its blobs?)"
     if note.startswith("DONE without"):
@@ -522,7 +524,9 @@ def audit(
     jobs without num_experiments; a plain audit names each such job) and says how many in
     ``frame.attrs["repaired_rows"]``/``["recounted_tags"]``; the frame is of the result.
     With ``reproduce=True`` it also sets the index's has_result, has_qobj, num_experiments
-    and shots where the payloads it reads give others (a note says so).
+    and shots where the payloads it reads give others (a note says so), such as the
+    num_experiments versions before 66c39d9 counted from a partial result (a note, not a
+    problem, without ``repair``).
     ``frame.attrs["summary"]`` counts everything. ``progress`` (default: stderr is a
     terminal) shows bars on stderr for the index checks, the blob bytes hashed, the blob
     pointers and payload rows, the records read and the re-runs. Memory holds the frame and
@@ -1360,13 +1364,15 @@ def _reproduce_v1(archive: Archive, rows: list[dict[str, Any]], thresholds: tupl
 
 
 def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any,
-                             fixes: dict[str, int | None] | None = None) -> str:
+                             fixes: dict[str, int | None] | None = None) -> tuple[str, str]:
     """How the index's columns derived from a job's payloads (has_result, has_qobj,
     num_experiments, shots) differ from the payloads read, or "" (queries answer from them:
-    an edited shots or has_result misleads every analysis). ``fixes`` gets the values the
-    payloads give for the columns that differ."""
+    an edited shots or has_result misleads every analysis); and a num_experiments an older
+    version counted from a partial result, or "". ``fixes`` gets the values the payloads
+    give for the columns that differ."""
     fixes = {} if fixes is None else fixes
     differ = []
+    counted = ""
     for column, held in (("has_result", result is not None), ("has_qobj", qobj is not None)):
         if bool(row[column]) != held:
             differ.append(f"{column} is {int(row[column])} but its blob row holds "
@@ -1375,18 +1381,27 @@ def _payload_column_problems(row: dict[str, Any], qobj: Any, result: Any,
     derived = dict(zip(("num_experiments", "shots"), payload_sizes({}, qobj, result), strict=True))
     for column, stored in zip(("shots", "num_experiments"), row.get("_sizes") or (), strict=False):
         want = derived[column]
+        if want is None or type(stored) is not int or stored == want:
+            continue
+        fixes[column] = want
         if column == "num_experiments" and isinstance(result, dict) \
                 and isinstance(result.get("results"), list) \
                 and stored == len(result["results"]):
-            continue  # rows written before 66c39d9 count a partial result's experiments
-        if want is not None and type(stored) is int and stored != want:
+            # Not an edit: versions before 66c39d9 (763f3ab for a result written after the
+            # qobj) counted the experiments of a partial result.
+            counted = f"{_OLD_COUNT}{stored}, the experiments its partial result holds, but its qobj has {want}"
+        else:
             differ.append(f"{column} is {stored} but its payloads give {want}")
-            fixes[column] = want
     if not differ:
-        return ""
+        return "", counted
     found = "; the index's ".join(differ)
     return (f"the index's {found} (edited outside jobarchive? queries show the index's value: "
-            f"{_FROM_PAYLOADS})")
+            f"{_FROM_PAYLOADS})", counted)
+
+
+_OLD_COUNT = "num_experiments is "
+_OLD_COUNT_WHY = (" (as versions before 66c39d9 counted them; audit(repair=True, reproduce=True) "
+                  "sets it as this version writes it)")
 
 
 def _other_jobs_named(archive: Archive, rows: list[dict[str, Any]],
@@ -1439,11 +1454,15 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
             archived = _other_jobs_named(archive, chunk, payloads)
             for r, (qobj, result) in zip(chunk, payloads, strict=True):
                 fix: dict[str, int | None] = {}
-                edited = _payload_column_problems(r, qobj, result, fix)
-                if edited and fixes is not None:
-                    repairs.append((r, fix, edited))
-                elif edited:
-                    _fail(r, edited, blob=False)
+                edited, counted = _payload_column_problems(r, qobj, result, fix)
+                if fix and fixes is not None:
+                    done_text = edited.split(" (edited outside")[0]
+                    repairs.append((r, fix, "; ".join(filter(None, (done_text, counted)))))
+                else:
+                    if edited:
+                        _fail(r, edited, blob=False)
+                    if counted:
+                        r["notes"].append(counted + _OLD_COUNT_WHY)
                 if not (r["status"] in ("DONE", "ERROR") and result is not None
                         and qobj is not None):
                     bar.update(1)
@@ -1467,8 +1486,8 @@ def _reproduce(archive: Archive, rows: list[dict[str, Any]], thresholds: tuple[f
                              "each other's jobs?)", blob=False)
                 done += _rerun_and_judge(r, qobj, result, shots, seed, max_qubits, thresholds)
                 bar.update(1)
-    for r, fix, edited in repairs if fixes is not None else ():
+    for r, fix, what in repairs if fixes is not None else ():
         fixes.append((r["job_id"], r["_blob_id"], r["_blob"][1], fix))
         r.update({column: value for column, value in fix.items() if column in r})
-        r["notes"].append("repaired from its payloads: " + edited.split(" (edited outside")[0])
+        r["notes"].append("repaired from its payloads: " + what)
     return done
