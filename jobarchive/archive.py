@@ -180,6 +180,10 @@ def _unlock_file(fd: int) -> None:
 def record_of(job: Any) -> dict[str, Any]:
     """The normalized record of an IBMQJob, any object with ``to_dict()``, or a dict."""
     if isinstance(job, IBMQJob):
+        for field in job._unlisted:
+            # A live job from provider.jobs(): the server's list items carry no name or tags,
+            # which it reads in full (one request) rather than archive it unnamed and untagged.
+            job._read_in_full(field)
         return job._record  # already normalized; the archive never mutates it
     if isinstance(job, dict):
         return normalize(job)

@@ -74,12 +74,6 @@ def test_a_listed_job_reads_what_its_list_item_left_out(lean):
     assert provider.jobs(limit=1)[0].name() == "bell-run"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Archive.add(job) of a job from provider.jobs() archives it unnamed and untagged (name "
-    "None, tags [], share level none, for bell-run tagged exp1 at level hub): the real "
-    "server's list items carry none of them, and archive.record_of() takes job._record as "
-    "it is; fix in jobarchive/archive.py record_of(): read such a live job in full first "
-    "(IBMQJob._read_in_full(field), as its name()/tags()/update_tags() do)"))
 def test_archiving_a_listed_job_keeps_its_name_and_tags(lean, tmp_path):
     emu, provider, job_id = lean
     with Archive(tmp_path / "a") as arc:
