@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -674,17 +674,27 @@ class IBMQBackendService:
         self.jobs = provider.jobs
         self.retrieve_job = provider.retrieve_job
 
-    def __call__(self, name: str | None = None, **filters: Any) -> list[IBMQBackend]:
+    def __call__(self, name: str | None = None,
+                 filters: Callable[[IBMQBackend], bool] | None = None,
+                 **kwargs: Any) -> list[IBMQBackend]:
         """The provider's backends, optionally only the one called ``name``.
 
-        Other keyword filters compare configuration fields, e.g. ``simulator=True``.
+        As upstream: a keyword every configuration has compares its field (``simulator=
+        False``), any other an attribute of the backend's ``status()`` (``operational=True``);
+        ``filters`` is a predicate on the backend.
         """
         out = list(self._provider._load_backends().values())
         if name is not None:
             out = [b for b in out if b.name() == name]
-        for key, value in filters.items():
+        config = {k: v for k, v in kwargs.items()
+                  if all(k in b.configuration() for b in out)}
+        for key, value in config.items():
             out = [b for b in out if b.configuration().get(key) == value]
-        return out
+        status = {k: v for k, v in kwargs.items() if k not in config}
+        if status:
+            out = [b for b in out if all(getattr(b.status(), k, None) == v
+                                         for k, v in status.items())]
+        return [b for b in out if filters(b)] if filters is not None else out
 
     def __getattr__(self, name: str) -> IBMQBackend:
         if name.startswith("_"):

@@ -92,3 +92,19 @@ def test_job_limit_reads_as_upstreams_backend_job_limit():
         backend = jobarchive.connect(emu.url, emu.token).get_backend("ibmq_lima")
         assert backend.job_limit().maximum_jobs is None
         assert backend.remaining_jobs_count() is None
+
+
+def test_backends_filters_as_upstream_least_busy_scripts_pass_them(provider):
+    # Was [] without a word for both: upstream's canonical least_busy(provider.backends(
+    # simulator=False, operational=True)) and backends(filters=<callable>). A keyword every
+    # configuration has filters on it, any other on the backend's status; filters= is a
+    # predicate on the backend.
+    devices = {"ibmq_athens", "ibmq_lima", "ibmq_belem"}
+    assert {b.name() for b in provider.backends(simulator=False, operational=True)} == devices
+    assert provider.backends(operational=False) == []
+    assert {b.name() for b in provider.backends(
+        filters=lambda b: not b.configuration()["simulator"])} == devices
+    assert [b.name() for b in provider.backends(
+        filters=lambda b: b.configuration()["n_qubits"] > 5)] == ["ibmq_qasm_simulator"]
+    assert [b.name() for b in provider.backends("ibmq_lima", operational=True,
+                                                filters=lambda b: True)] == ["ibmq_lima"]
