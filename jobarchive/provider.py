@@ -42,6 +42,7 @@ from .exceptions import (
     IBMQBackendError,
     IBMQBackendJobLimitError,
     IBMQBackendValueError,
+    IBMQError,
     IBMQProviderError,
     JobValidationError,
     RequestsApiError,
@@ -899,6 +900,18 @@ class IBMQBackend:
         return job
 
 
+def least_busy(backends: list[IBMQBackend]) -> IBMQBackend:
+    """The operational backend with the fewest jobs in its queue, as qiskit-ibmq-provider's
+    ``least_busy`` picks it (one status request per backend)."""
+    statuses = [(b, b.status()) for b in backends]
+    ready = [(b, s) for b, s in statuses if s.operational]
+    if not ready:
+        raise IBMQError(
+            "Unable to find the least_busy backend from an empty list"
+            + (" (none of the given backends is operational)." if backends else "."))
+    return min(ready, key=lambda pair: pair[1].pending_jobs)[0]
+
+
 class IBMQRetiredBackend(IBMQBackend):
     """The backend of a job whose backend the provider no longer serves (a retired device):
     its jobs can still be listed and retrieved; it has no properties and takes no jobs."""
@@ -937,4 +950,5 @@ class IBMQRetiredBackend(IBMQBackend):
 
 
 __all__ = ["BackendJobLimit", "BackendStatus", "IBMQBackend", "IBMQBackendService",
-           "IBMQProvider", "IBMQRetiredBackend", "build_where", "connect", "iter_pages"]
+           "IBMQProvider", "IBMQRetiredBackend", "build_where", "connect", "iter_pages",
+           "least_busy"]

@@ -108,3 +108,18 @@ def test_backends_filters_as_upstream_least_busy_scripts_pass_them(provider):
         filters=lambda b: b.configuration()["n_qubits"] > 5)] == ["ibmq_qasm_simulator"]
     assert [b.name() for b in provider.backends("ibmq_lima", operational=True,
                                                 filters=lambda b: True)] == ["ibmq_lima"]
+
+
+def test_least_busy_as_upstream():
+    # Was ImportError: qiskit-ibmq-provider's least_busy, which scripts feed
+    # provider.backends(simulator=False, operational=True), did not exist.
+    from jobarchive.provider import least_busy
+
+    with Emulator(seed_jobs=0, seed=1, seed_active=40, time_scale=1e-6) as emu:
+        provider = jobarchive.connect(emu.url, emu.token)
+        devices = provider.backends(simulator=False, operational=True)
+        queues = {b.name(): b.status().pending_jobs for b in devices}
+        best = least_busy(devices)
+        assert queues[best.name()] == min(queues.values())
+        with pytest.raises(jobarchive.IBMQError, match="empty list"):
+            least_busy([])
