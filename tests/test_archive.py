@@ -90,7 +90,8 @@ def test_index_layout(arc):
         assert {"creation_us", "share_level", "status", "backend_name", "run_mode"} <= indexed
         assert conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
             ("m001_initial",), ("m002_jobs_by_blob",), ("m003_query_plans",), ("m004_effective_share_level",),
-            ("m005_client_without_version",), ("m006_experiments_of_v1_documents",), ("m007_exact_big_ints",)]
+            ("m005_client_without_version",), ("m006_experiments_of_v1_documents",), ("m007_exact_big_ints",),
+            ("m008_v1_jobs",)]
     finally:
         conn.close()
 
