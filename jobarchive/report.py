@@ -9,11 +9,15 @@ value of the token environment variables is masked before writing.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import html
 import io
 import os
+import shutil
+import sys
+import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +95,26 @@ def _run_times(job_id: str, doc: Any) -> tuple[float | None, float | None] | Non
     return None if queue is None and run is None else (queue, run)
 
 
+def _writable_matplotlib_config() -> None:
+    """Give matplotlib a config directory of its own when its default cannot be made (HOME
+    =/dev/null, a service user without a home): it then logs 'mkdir -p failed' and 'created
+    a temporary cache directory' on stderr at every import, which cron mails."""
+    if "matplotlib" in sys.modules or os.environ.get("MPLCONFIGDIR"):
+        return
+    home = os.path.expanduser("~")
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    folder = os.path.join(config, "matplotlib")
+    if os.path.isabs(folder):  # an unresolved "~" (no home at all) is not a place to create
+        with contextlib.suppress(OSError):
+            os.makedirs(folder, exist_ok=True)
+            if os.access(folder, os.W_OK | os.X_OK):
+                return
+    # What matplotlib does in that case, without its warning: a private temporary directory.
+    own = tempfile.mkdtemp(prefix="jobarchive-matplotlib-")
+    atexit.register(shutil.rmtree, own, True)
+    os.environ["MPLCONFIGDIR"] = own
+
+
 def _png(fig: Any) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -102,6 +126,7 @@ def _png(fig: Any) -> str:
 
 def _figure(width: float = 9.0, height: float = 3.6) -> Any:
     # Figure without pyplot: no global backend switch, safe in threads and servers.
+    _writable_matplotlib_config()
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height))

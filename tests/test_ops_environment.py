@@ -36,14 +36,6 @@ def archive(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "report under a HOME nothing can be written to (HOME=/dev/null, a system user's "
-    "/nonexistent) prints matplotlib's 'mkdir -p failed for path /dev/null/.config/"
-    "matplotlib' and 'Matplotlib created a temporary cache directory ... set the "
-    "MPLCONFIGDIR environment variable' on stderr every run, even with -q: cron mails "
-    "each one. Cause: report.py imports matplotlib, which logs both when its config "
-    "directory cannot be made; the fix goes in report.py (a writable MPLCONFIGDIR, such "
-    "as one under the system temp directory, when the default is not, before importing it)"))
 def test_report_under_an_unwritable_home_prints_nothing(tmp_path, archive):
     done = run(tmp_path, "--archive", str(archive), "-q", "report", "lab.html",
                HOME="/dev/null")
