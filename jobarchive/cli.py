@@ -1518,15 +1518,18 @@ def _replace_together(outputs: Sequence[tuple[Path, Callable[[Path], Any]]]) -> 
     written: list[tuple[Path, Path]] = []
     try:
         for path, write in outputs:
-            if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: nothing to replace
-                write(path)
-                continue
-            target = Path(os.path.realpath(path))  # a symbolic link stays, its file is replaced
-            _remove_dead_runs_temp_files(target, host)
-            tmp = target.with_name(f".{target.name}.{host}.{os.getpid()}.tmp")
-            written.append((tmp, target))
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))  # umask's mode
-            write(tmp)
+            try:
+                if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: in place
+                    write(path)
+                    continue
+                target = Path(os.path.realpath(path))  # a symbolic link stays, its file goes
+                _remove_dead_runs_temp_files(target, host)
+                tmp = target.with_name(f".{target.name}.{host}.{os.getpid()}.tmp")
+                written.append((tmp, target))
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))  # umask's
+                write(tmp)
+            except OSError as err:  # named the temp file, or no file ("File too large")
+                raise OSError(err.errno, err.strerror or str(err), str(path)) from err
         for tmp, target in written:
             os.replace(tmp, target)
     except BaseException:
