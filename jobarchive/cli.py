@@ -918,6 +918,14 @@ def sync(ctx: click.Context, follow: bool, poll_interval: float, workers: int, f
         for job_id, reason in list(report.failed.items())[:10]:
             _echo(f"  failed {job_id}: {mask(reason, _secrets(ctx))}", err=True)
         _echo(f"{len(report.failed)} jobs failed; the next sync retries them.", err=True)
+    if report.given_up:
+        # Said by this sync only (later ones no longer ask): after the runs that said
+        # "failed", the one that gives up must not be the quiet one.
+        for job_id, reason in list(report.given_up.items())[:10]:
+            _echo(f"  given up {job_id}: {mask(reason, _secrets(ctx))}", err=True)
+        _echo(f"{len(report.given_up)} jobs given up; later syncs no longer ask for them "
+              "(`jobarchive sync --full` does).", err=True)
+    if report.failed or report.given_up:
         ctx.exit(EXIT_PROBLEMS)
 
 
