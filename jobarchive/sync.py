@@ -802,15 +802,16 @@ class _Pass:
 
     def _give_up(self) -> RequestsApiError:
         last, in_a_row = self._failures.last, self._failures.in_a_row
+        said = str(last).rstrip(".")  # its hint may end a sentence ('try again later.')
         if last is not None and last.status_code == 401:
             return RequestsApiError(
                 f"Sync stopped early: the server refused the access token for "
-                f"{in_a_row} jobs in a row; the last error: {last}. Everything "
+                f"{in_a_row} jobs in a row; the last error: {said}. Everything "
                 "fetched so far is archived; run sync again with a valid token to resume.",
                 401, last.error_code)
         return RequestsApiError(
             f"Sync stopped early: the server failed {in_a_row} jobs in a row "
-            f"(unreachable, answering 5xx or rate limiting); the last error: {last}. Everything "
+            f"(unreachable, answering 5xx or rate limiting); the last error: {said}. Everything "
             "fetched so far is archived; run sync again to resume.",
             last.status_code if last is not None else -1,
             last.error_code if last is not None else None)

@@ -67,11 +67,6 @@ def test_retag_remote_still_names_the_server_on_stderr(home):
     assert run.stdout.lstrip().startswith("[")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'Sync stopped early: ... try again later.. Everything fetched so far is archived': "
-    "sync.py _give_up puts '. Everything' after the last error's text, which already ends "
-    "with a period (api.py's hints: 'try again later.'); the fix goes in sync.py _give_up "
-    "(strip a trailing period of the error, or put it in brackets)"))
 def test_a_sync_stopped_by_a_failing_server_says_it_in_one_clean_sentence(home):
     with Emulator(seed_jobs=30, seed_active=20, seed=3) as emu:
         assert cron(home, "--archive", "lab.jobarchive", "sync", "--url", emu.url,
