@@ -204,7 +204,7 @@ def test_backup_on_a_full_disk_says_so_and_leaves_nothing(tmp_path):
     import random
 
     rng = random.Random(5)
-    wide = {hex(rng.getrandbits(40)): rng.randint(1, 9) for _ in range(4000)}  # a big blob
+    wide = {hex(rng.getrandbits(40)): rng.randint(1, 9) for _ in range(6000)}  # a blob bigger than index.db
     with Archive(tmp_path / "src") as arc:
         arc.add_many([job(i) for i in range(BATCH)])
         arc.add(dict(job(BATCH), result={"results": [{"shots": 10, "data": {"counts": wide}}]}))
