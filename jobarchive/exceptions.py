@@ -72,6 +72,29 @@ class AuthenticationLicenseError(ApiError):
     """The account must accept the license before logging in."""
 
 
+# Upstream's tree (reference §5) has these too. jobarchive polls over HTTP and keeps no
+# account files, so it never raises them; they exist so that code written for
+# qiskit-ibmq-provider that catches them imports and runs unchanged.
+class WebsocketError(ApiError):
+    """A websocket error (upstream's job status stream; not raised by jobarchive)."""
+
+
+class WebsocketIBMQProtocolError(WebsocketError):
+    """A websocket message that does not follow the protocol (not raised by jobarchive)."""
+
+
+class WebsocketAuthenticationError(WebsocketError):
+    """The websocket refused the token (not raised by jobarchive)."""
+
+
+class WebsocketTimeoutError(WebsocketError):
+    """The websocket timed out (not raised by jobarchive)."""
+
+
+class UserTimeoutExceededError(ApiError):
+    """A user-given timeout ran out (upstream's websocket wait; not raised by jobarchive)."""
+
+
 # --- backend / provider / account --------------------------------------------------
 
 
@@ -109,6 +132,30 @@ class IBMQAccountCredentialsInvalidToken(IBMQAccountError):
 
 class IBMQProviderError(IBMQAccountError):
     """No provider, or more than one, matched hub/group/project."""
+
+
+class IBMQAccountCredentialsNotFound(IBMQAccountError):
+    """No stored credentials (upstream's account file; not raised by jobarchive)."""
+
+
+class IBMQAccountCredentialsInvalidFormat(IBMQAccountError):
+    """Stored credentials that cannot be read (not raised by jobarchive)."""
+
+
+class IBMQAccountMultipleCredentialsFound(IBMQAccountError):
+    """More than one stored credential (not raised by jobarchive)."""
+
+
+class IBMQAccountValueError(IBMQError):
+    """A bad value for an account operation (not raised by jobarchive)."""
+
+
+class IBMQInputValueError(IBMQError):
+    """A bad input value (upstream's; not raised by jobarchive)."""
+
+
+class IBMQNotAuthorizedError(IBMQError):
+    """The account may not do this (upstream's; not raised by jobarchive)."""
 
 
 # --- archive -----------------------------------------------------------------------
