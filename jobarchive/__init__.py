@@ -11,15 +11,17 @@ from .exceptions import *  # noqa: F403
 
 if TYPE_CHECKING:
     from .archive import Archive
-    from .job import IBMQJob, QueueInfo
-    from .provider import connect
+    from .job import IBMQJob, QueueInfo, job_monitor
+    from .provider import connect, least_busy
 
 # Heavy modules load on first use so `import jobarchive.emulator` stays light.
 _LAZY = {
     "Archive": ".archive",
     "IBMQJob": ".job",
     "QueueInfo": ".job",
+    "job_monitor": ".job",
     "connect": ".provider",
+    "least_busy": ".provider",  # upstream's qiskit.providers.ibmq.least_busy
 }
 
 
@@ -33,7 +35,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'jobarchive' has no attribute {name!r}")
 
 
-__all__ = ["Archive", "IBMQJob", "JobStatus", "QueueInfo", "connect"] + [
+__all__ = ["Archive", "IBMQJob", "JobStatus", "QueueInfo", "connect", "job_monitor", "least_busy"] + [
     n for n, v in vars(_exceptions).items() if isinstance(v, type) and issubclass(v, Exception)
 ]
 __version__ = "0.1.0"

@@ -51,3 +51,13 @@ def test_every_class_of_the_reference_tree_is_there_under_its_parents(name, pare
     assert name in jobarchive.__all__
     for parent in parents:
         assert issubclass(cls, OUTSIDE.get(parent) or getattr(jobarchive, parent)), (name, parent)
+
+
+def test_upstreams_helpers_are_at_the_top_level():
+    """``from qiskit.providers.ibmq import least_busy`` and ``job_monitor`` port as
+    ``from jobarchive import ...``."""
+    from jobarchive.job import job_monitor
+    from jobarchive.provider import least_busy
+
+    assert (jobarchive.least_busy, jobarchive.job_monitor) == (least_busy, job_monitor)
+    assert {"least_busy", "job_monitor"} <= set(jobarchive.__all__)
