@@ -14,18 +14,18 @@ the server. The emulator's own malformed-body fault goes through the same checks
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import random
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import hypothesis.strategies as st
+import local_http
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -62,29 +62,15 @@ class CorruptingProxy:
         self.lock = threading.Lock()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(local_http.Handler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
 
             def setup(self) -> None:
                 super().setup()  # small writes go out at once (no Nagle/delayed-ACK stalls)
                 self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port,
-                                                  timeout=30)
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() in ("x-access-token", "content-type")}
-                conn.connect()
-                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                conn.request(self.command, self.path, body=body, headers=headers)
-                answer = conn.getresponse()
-                status, data = answer.status, answer.read()
-                conn.close()
+                status, data = self.forward(proxy.upstream)
                 data = data.replace(proxy.upstream_base.encode(), proxy.base.encode())
                 path = urlsplit(self.path).path
                 cut = None

@@ -5,14 +5,14 @@ archive holds for them instead of erasing them."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+import local_http
 import pytest
 
 import jobarchive
@@ -35,21 +35,9 @@ class LeanJobProxy:
         self.served_lean = 0
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(local_http.Handler):
             def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port,
-                                                  timeout=30)
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() in ("x-access-token", "content-type")}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                answer = conn.getresponse()
-                status, data = answer.status, answer.read()
-                conn.close()
+                status, data = self.forward(proxy.upstream)
                 data = data.replace(proxy.upstream_base.encode(), proxy.base.encode())
                 match = _JOB_GET.search(urlsplit(self.path).path)
                 if status == 200 and self.command == "GET" and match \
@@ -59,11 +47,7 @@ class LeanJobProxy:
                         doc.pop(key, None)
                     data = json.dumps(doc).encode()
                     proxy.served_lean += 1
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, data)
 
             do_GET = do_POST = do_PUT = _forward
 
