@@ -146,8 +146,8 @@ class SyncReport:
         return (f"sync: {self.discovered} discovered, {self.refreshed} refreshed "
                 f"({self.changed} changed), {self.results_fetched} results fetched, "
                 f"{len(self.failed)} failed, {len(self.gone)} gone from the server, "
-                + (f"{len(self.given_up)} given up (no longer listed by the server, failing "
-                   "when asked; kept as archived; a full sync asks again), "
+                + (f"{len(self.given_up)} given up (the server stopped listing the job or serving "
+                   "its payloads; kept as archived; a full sync asks again), "
                    if self.given_up else "")
                 + f"{self.pending} still running; "
                 f"{self.requests} requests in {self.seconds:.1f} s")

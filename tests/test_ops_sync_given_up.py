@@ -5,7 +5,6 @@ tmp_path, the CLI through CliRunner."""
 
 from __future__ import annotations
 
-import pytest
 from click.testing import CliRunner
 
 import jobarchive
@@ -40,12 +39,6 @@ def test_the_sync_that_gives_a_result_up_says_so_on_stderr_and_exits_3(tmp_path,
         assert arc.record(done)["result"] is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the give-up sync's report line says '1 given up (no longer listed by the server, "
-    "failing when asked; ...)' for a job the server lists, whose result it no longer "
-    "serves: SyncReport.__str__ (sync.py) describes every given-up job as an unlisted one; "
-    "the fix goes there (say 'no longer listed or its result no longer served', or count "
-    "the two kinds apart)"))
 def test_the_report_line_of_a_given_up_result_does_not_call_it_unlisted(tmp_path, empty_home):
     path = str(tmp_path / "lab.jobarchive")
     with Emulator(seed_jobs=8, seed=3, consume_results=True) as emu:
