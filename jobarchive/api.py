@@ -63,6 +63,9 @@ MAX_RETRY_AFTER_SECONDS = 120.0
 # worker pool, where one sitting out "retry in 30 s" five times kept fetches waiting.
 ACKNOWLEDGE_SECONDS = 10.0
 SCRUBBED = "..."
+# Secrets shorter than this are not scrubbed: a one-letter test token ('--token t') turned
+# every 't' of a message into '...', and protects nothing a real token would.
+MIN_SECRET = 6
 RELOGIN_MIN_AGE_SECONDS = 60.0  # a 401 on a younger access token is not its expiry
 # An answer is held whole before it is decoded: past this size (a broken or hostile server,
 # a body that never ends) it is not read on. Real results are far smaller (memory=True
@@ -271,7 +274,7 @@ class _Transport:
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
-            if secret.value:
+            if secret.value and len(secret.value) >= MIN_SECRET:
                 text = text.replace(secret.value, SCRUBBED)
         return text
 
