@@ -34,16 +34,16 @@ TABLE_COLUMNS = ("job_id", "creation_date", "backend_name", "status", "name", "t
 LIST_COLUMNS = frozenset({"tags"})  # of the frames written as Parquet: lists of str
 SHARE_LEVELS = ("global", "hub", "group", "project", "none")
 MAX_INT = 2**63 - 1  # SQLite's integer range
-MIN_SECRET = 6
 
 
 # --- errors ------------------------------------------------------------------------------
 
 
 def mask(text: str, secrets: Sequence[str] = ()) -> str:
-    """``text`` on one line, with any secret masked."""
+    """``text`` on one line, with any secret masked (as the API client scrubs them)."""
+    from .api import MIN_SECRET
+
     for secret in secrets:
-        # Masking a very short string would mangle the message and protect nothing real.
         if secret and len(secret) >= MIN_SECRET:
             text = text.replace(secret, "***")
     return " ".join(part.strip() for part in text.splitlines() if part.strip())

@@ -5,11 +5,14 @@ busy_timeout with ArchiveLockedError saying what holds it and what to do, not wa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,26 +31,32 @@ _HANG_IN_OPEN = textwrap.dedent("""
 """)
 
 
-@pytest.mark.timeout(60)
-def test_opening_beside_a_stopped_opener_gives_up_with_a_clear_error(tmp_path):
-    path = tmp_path / "a"
-    Archive(path).close()
+@contextlib.contextmanager
+def stopped_opener(path: Path) -> Iterator[None]:
+    """Another process stopped (SIGSTOP) inside its open of the archive at ``path``."""
     child = subprocess.Popen([sys.executable, "-c", _HANG_IN_OPEN, str(path)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "IN", child.stderr.read()
         os.kill(child.pid, signal.SIGSTOP)
-        with pytest.raises(ArchiveLockedError) as info:
-            Archive(path, busy_timeout=0.2)
-        message = str(info.value)
-        assert str(path) in message
-        assert "another process" in message and "opening" in message
-        assert "busy_timeout" in message
+        yield
     finally:
         child.kill()
         child.wait()
         child.stdout.close()
         child.stderr.close()
+
+
+@pytest.mark.timeout(60)
+def test_opening_beside_a_stopped_opener_gives_up_with_a_clear_error(tmp_path):
+    path = tmp_path / "a"
+    Archive(path).close()
+    with stopped_opener(path), pytest.raises(ArchiveLockedError) as info:
+        Archive(path, busy_timeout=0.2)
+    message = str(info.value)
+    assert str(path) in message
+    assert "another process" in message and "opening" in message
+    assert "busy_timeout" in message
     # Once the stuck process is gone, the archive opens and works.
     with Archive(path, busy_timeout=0.2) as arc:
         assert len(arc) == 0
