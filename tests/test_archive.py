@@ -91,7 +91,7 @@ def test_index_layout(arc):
         assert conn.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
             ("m001_initial",), ("m002_jobs_by_blob",), ("m003_query_plans",), ("m004_effective_share_level",),
             ("m005_client_without_version",), ("m006_experiments_of_v1_documents",), ("m007_exact_big_ints",),
-            ("m008_v1_jobs",)]
+            ("m008_v1_jobs",), ("m009_jobs_by_blob_covering",)]
     finally:
         conn.close()
 

